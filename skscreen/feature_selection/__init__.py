@@ -1,0 +1,5 @@
+"""Streaming univariate feature screening."""
+
+from skscreen.feature_selection._online_f import OnlineFClassifScreener
+
+__all__ = ["OnlineFClassifScreener"]

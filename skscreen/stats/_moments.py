@@ -1,0 +1,373 @@
+"""Per-class moments: a small mergeable sufficient statistic for the ANOVA F-test.
+
+For every class ``c`` and feature ``j`` the state holds the count ``n_c``, the mean
+``m_cj`` and the centred sum of squares ``M2_cj`` (float64), all relative to a per-feature
+``shift`` taken from the first rows seen. Chunks are folded in with Chan et al.'s pairwise
+update, never with raw sums of squares, so that features with ``|mean| >> std`` keep their
+precision.
+
+Three backends compute the moments of one chunk: numpy (dense), scipy.sparse (CSR/CSC,
+only the stored entries are visited) and torch (on the tensor's own device; the state then
+stays on that device so that a training loop never copies to the host per batch).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["ClassMoments"]
+
+# Rows processed at once by the dense numpy backend: keeps the float64 working copy in cache.
+_DENSE_BLOCK_ROWS = 4096
+
+
+def _is_torch(x):
+    mod = type(x).__module__
+    return mod.startswith("torch")
+
+
+def _dense_chunk(X, yidx, n_classes, shift):
+    """Counts, means and M2 of one dense numpy chunk (two-pass, float64)."""
+    count = np.bincount(yidx, minlength=n_classes).astype(np.float64)
+    n_features = X.shape[1]
+    # Sort rows by class once so that every class is a contiguous slice.
+    order = np.argsort(yidx, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(count.astype(np.int64))])
+    Xs = np.asarray(X)[order]
+    mean = np.zeros((n_classes, n_features))
+    m2 = np.zeros((n_classes, n_features))
+    for c in range(n_classes):
+        lo, hi = bounds[c], bounds[c + 1]
+        if hi == lo:
+            continue
+        # first pass: class mean relative to the shift
+        s = np.zeros(n_features)
+        for b in range(lo, hi, _DENSE_BLOCK_ROWS):
+            blk = Xs[b : min(hi, b + _DENSE_BLOCK_ROWS)].astype(np.float64)
+            blk -= shift
+            s += blk.sum(axis=0)
+        mu = s / (hi - lo)
+        mean[c] = mu
+        # second pass: centred sum of squares
+        q = np.zeros(n_features)
+        for b in range(lo, hi, _DENSE_BLOCK_ROWS):
+            blk = Xs[b : min(hi, b + _DENSE_BLOCK_ROWS)].astype(np.float64)
+            blk -= shift
+            blk -= mu
+            q += np.einsum("ij,ij->j", blk, blk)
+        m2[c] = q
+    return count, mean, m2
+
+
+def _sparse_chunk(X, yidx, n_classes):
+    """Counts, means and M2 of one scipy.sparse chunk without densifying it (shift = 0)."""
+    X = sp.csr_matrix(X) if not sp.isspmatrix_csr(X) else X
+    n_features = X.shape[1]
+    count = np.bincount(yidx, minlength=n_classes).astype(np.float64)
+    data = X.data.astype(np.float64)
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    cols = X.indices
+    cls = yidx[rows]
+    flat = cls * n_features + cols
+    size = n_classes * n_features
+    sums = np.bincount(flat, weights=data, minlength=size).reshape(n_classes, n_features)
+    nnz = np.bincount(flat, minlength=size).reshape(n_classes, n_features)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count[:, None] > 0, sums / count[:, None], 0.0)
+    dev = data - mean.ravel()[flat]
+    m2 = np.bincount(flat, weights=dev * dev, minlength=size).reshape(n_classes, n_features)
+    # the implicit zeros each contribute (0 - mean)^2
+    m2 += (count[:, None] - nnz) * mean * mean
+    return count, mean, m2
+
+
+def _torch_chunk(X, yidx, n_classes, shift):
+    """Counts, means and M2 of one torch chunk, on its device, in float64."""
+    import torch
+
+    Xd = X.to(torch.float64) - shift
+    onehot = torch.zeros(X.shape[0], n_classes, dtype=torch.float64, device=X.device)
+    onehot[torch.arange(X.shape[0], device=X.device), yidx] = 1.0
+    count = onehot.sum(0)
+    sums = onehot.T @ Xd
+    mean = sums / count.clamp_min(1.0)[:, None]
+    dev = Xd - mean[yidx]
+    m2 = onehot.T @ (dev * dev)
+    return count, mean, m2
+
+
+def _merge_into(count_a, mean_a, m2_a, count_b, mean_b, m2_b):
+    """Chan et al.'s pairwise merge; works on numpy arrays and torch tensors alike."""
+    n = count_a + count_b
+    safe_n = n + (n == 0)  # avoid 0/0 for classes absent from both sides
+    ca = count_a[:, None]
+    cb = count_b[:, None]
+    d = mean_b - mean_a
+    new_mean = mean_a + d * (cb / safe_n[:, None])
+    new_m2 = m2_a + m2_b + d * d * (ca * cb / safe_n[:, None])
+    return n, new_mean, new_m2
+
+
+class ClassMoments:
+    """Mergeable per-class count, mean and centred sum of squares of each feature.
+
+    Parameters
+    ----------
+    classes : array-like of shape (n_classes,), default=None
+        Known class labels. When given, labels outside them are refused by
+        :meth:`update` (``strict_classes=True``); otherwise new labels extend the state.
+    strict_classes : bool, default=None
+        Refuse unknown labels. Defaults to ``classes is not None``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels in the order of the rows of the state (sorted).
+    count_ : ndarray of shape (n_classes,)
+        Samples seen per class (float64).
+    mean_ : ndarray of shape (n_classes, n_features)
+        Per-class means *relative to* ``shift_``.
+    m2_ : ndarray of shape (n_classes, n_features)
+        Per-class centred sums of squares.
+    shift_ : ndarray of shape (n_features,)
+        Per-feature shift subtracted before accumulating (numerical safety).
+
+    With the torch backend the last four are tensors on the device of the data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skscreen.stats import ClassMoments, anova_f
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(100, 3)), rng.integers(0, 2, 100)
+    >>> a = ClassMoments().update(X[:60], y[:60])
+    >>> b = ClassMoments().update(X[60:], y[60:])
+    >>> whole = ClassMoments().update(X, y)
+    >>> np.allclose(anova_f(a.merge(b))[0], anova_f(whole)[0], rtol=1e-12)
+    True
+    """
+
+    def __init__(self, classes=None, *, strict_classes=None):
+        self.strict_classes = classes is not None if strict_classes is None else strict_classes
+        self.classes_ = None if classes is None else np.unique(np.asarray(classes))
+        self.count_ = None
+        self.mean_ = None
+        self.m2_ = None
+        self.shift_ = None
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def n_features(self):
+        return None if self.shift_ is None else int(self.shift_.shape[0])
+
+    @property
+    def n_samples(self):
+        return 0 if self.count_ is None else float(self.count_.sum())
+
+    @property
+    def is_torch(self):
+        return self.count_ is not None and _is_torch(self.count_)
+
+    # ------------------------------------------------------------------ labels
+    def _encode(self, y):
+        """Map labels to row indices, growing ``classes_`` if allowed. Returns (idx, new_classes)."""
+        if _is_torch(y):
+            # labels of a training batch: assumed to be integer class indices already
+            return y, self.classes_
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-dimensional, got shape {y.shape}.")
+        uniq = np.unique(y)
+        if self.classes_ is None:
+            new_classes = uniq
+        else:
+            unknown = np.setdiff1d(uniq, self.classes_)
+            if unknown.size:
+                if self.strict_classes:
+                    raise ValueError(
+                        f"y contains labels {unknown.tolist()!r} that are not in classes "
+                        f"{self.classes_.tolist()!r} given on the first call."
+                    )
+                new_classes = np.union1d(self.classes_, unknown)
+            else:
+                new_classes = self.classes_
+        return np.searchsorted(new_classes, y), new_classes
+
+    def _grow(self, new_classes):
+        """Insert zero rows for newly seen classes (keeps rows sorted by label)."""
+        if self.count_ is None or self.classes_ is None or len(new_classes) == len(self.classes_):
+            return
+        pos = np.searchsorted(new_classes, self.classes_)
+        k, p = len(new_classes), self.n_features
+        if self.is_torch:
+            import torch
+
+            dev = self.count_.device
+            idx = torch.as_tensor(pos, device=dev)
+            cnt = torch.zeros(k, dtype=torch.float64, device=dev)
+            mean = torch.zeros(k, p, dtype=torch.float64, device=dev)
+            m2 = torch.zeros(k, p, dtype=torch.float64, device=dev)
+        else:
+            idx = pos
+            cnt, mean, m2 = np.zeros(k), np.zeros((k, p)), np.zeros((k, p))
+        cnt[idx] = self.count_
+        mean[idx] = self.mean_
+        m2[idx] = self.m2_
+        self.count_, self.mean_, self.m2_ = cnt, mean, m2
+
+    # ------------------------------------------------------------------ updates
+    def update(self, X, y, *, n_classes=None):
+        """Fold a chunk ``(X, y)`` into the state and return ``self``.
+
+        ``X`` is a 2-D numpy array, scipy.sparse matrix or torch tensor. For torch input
+        ``y`` must be a tensor of integer class indices in ``[0, n_classes)`` on the same
+        device; the state then lives on that device. The caller validates values (NaN, inf):
+        the state is only modified once the chunk's moments have been computed.
+        """
+        if _is_torch(X):
+            return self._update_torch(X, y, n_classes)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional, got shape {X.shape}.")
+        if X.shape[0] != len(y):
+            raise ValueError(f"X has {X.shape[0]} rows but y has {len(y)} labels.")
+        if self.n_features is not None and X.shape[1] != self.n_features:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the state was built with {self.n_features}."
+            )
+        if X.shape[0] == 0:
+            return self
+        if self.is_torch:
+            raise TypeError("This state lives on a torch device; feed torch tensors.")
+        yidx, new_classes = self._encode(y)
+        k = len(new_classes)
+        if sp.issparse(X):
+            shift = np.zeros(X.shape[1]) if self.shift_ is None else self.shift_
+            if np.any(shift != 0):
+                Xd = X.toarray()
+                cnt, mean, m2 = _dense_chunk(Xd, yidx, k, shift)
+            else:
+                cnt, mean, m2 = _sparse_chunk(X, yidx, k)
+        else:
+            X = np.asarray(X)
+            shift = X[0].astype(np.float64) if self.shift_ is None else self.shift_
+            cnt, mean, m2 = _dense_chunk(X, yidx, k, shift)
+        # --- commit (nothing above touched the state)
+        if self.count_ is None:
+            self.shift_ = np.array(shift, dtype=np.float64)
+            self.classes_ = new_classes
+            self.count_, self.mean_, self.m2_ = cnt, mean, m2
+            return self
+        self._grow(new_classes)
+        self.classes_ = new_classes
+        self.count_, self.mean_, self.m2_ = _merge_into(
+            self.count_, self.mean_, self.m2_, cnt, mean, m2
+        )
+        return self
+
+    def _update_torch(self, X, y, n_classes):
+        import torch
+
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional, got shape {tuple(X.shape)}.")
+        if n_classes is None:
+            if self.classes_ is None:
+                raise ValueError("n_classes (or classes) is required for torch input.")
+            n_classes = len(self.classes_)
+        if self.shift_ is None:
+            shift = X[0].detach().to(torch.float64)
+        else:
+            shift = self.shift_
+        with torch.no_grad():
+            cnt, mean, m2 = _torch_chunk(X.detach(), y.detach(), n_classes, shift)
+        if self.count_ is None:
+            self.shift_ = shift
+            if self.classes_ is None:
+                self.classes_ = np.arange(n_classes)
+            self.count_, self.mean_, self.m2_ = cnt, mean, m2
+        else:
+            self.count_, self.mean_, self.m2_ = _merge_into(
+                self.count_, self.mean_, self.m2_, cnt, mean, m2
+            )
+        return self
+
+    # ------------------------------------------------------------------ merging
+    def merge(self, other):
+        """Fold another state into this one (in place) and return ``self``.
+
+        The result equals one state updated with both parts' data, whatever their shifts,
+        class sets and order.
+        """
+        if not isinstance(other, ClassMoments):
+            raise TypeError(f"Can only merge a ClassMoments, got {type(other).__name__}.")
+        if other.count_ is None:
+            if self.classes_ is None and other.classes_ is not None:
+                self.classes_ = other.classes_.copy()
+            return self
+        if self.count_ is None:
+            self.__dict__.update(copy.deepcopy(other.__dict__))
+            return self
+        if other.n_features != self.n_features:
+            raise ValueError(
+                f"Cannot merge states with {other.n_features} and {self.n_features} features."
+            )
+        if self.is_torch != other.is_torch:
+            raise TypeError("Cannot merge a torch state with a numpy state; call .numpy() first.")
+        new_classes = np.union1d(self.classes_, other.classes_)
+        if self.strict_classes:
+            unknown = np.setdiff1d(other.classes_, self.classes_)
+            if unknown.size:
+                raise ValueError(f"Other state has labels {unknown.tolist()!r} not in classes.")
+        o = copy.deepcopy(other)
+        self._grow(new_classes)
+        o._grow(new_classes)
+        self.classes_ = new_classes
+        # re-base the other's means onto our shift (exact when the shifts are close)
+        mean_b = o.mean_ + (o.shift_ - self.shift_)
+        self.count_, self.mean_, self.m2_ = _merge_into(
+            self.count_, self.mean_, self.m2_, o.count_, mean_b, o.m2_
+        )
+        return self
+
+    def __iadd__(self, other):
+        return self.merge(other)
+
+    def __add__(self, other):
+        return copy.deepcopy(self).merge(other)
+
+    def copy(self):
+        """A deep copy of the state."""
+        return copy.deepcopy(self)
+
+    def reset(self):
+        """Forget everything seen (keeps ``classes`` if they were given)."""
+        self.count_ = self.mean_ = self.m2_ = self.shift_ = None
+        if not self.strict_classes:
+            self.classes_ = None
+        return self
+
+    def numpy(self):
+        """A numpy copy of this state (moves a torch state to the host)."""
+        out = ClassMoments(strict_classes=self.strict_classes)
+        out.classes_ = None if self.classes_ is None else np.array(self.classes_)
+        if self.count_ is None:
+            return out
+        if self.is_torch:
+            out.count_, out.mean_, out.m2_, out.shift_ = (
+                t.detach().cpu().numpy().astype(np.float64)
+                for t in (self.count_, self.mean_, self.m2_, self.shift_)
+            )
+        else:
+            out.count_, out.mean_, out.m2_, out.shift_ = (
+                a.copy() for a in (self.count_, self.mean_, self.m2_, self.shift_)
+            )
+        return out
+
+    def __repr__(self):
+        k = 0 if self.classes_ is None else len(self.classes_)
+        return (
+            f"ClassMoments(n_classes={k}, n_features={self.n_features}, "
+            f"n_samples={self.n_samples:g})"
+        )
