@@ -1,0 +1,278 @@
+"""ScreeningPrunedNet: a skorch classifier that prunes its network while it trains."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+
+from skscreen.pruning.compaction import compact_sequential, count_parameters
+from skscreen.pruning.masks import remove_masks
+from skscreen.pruning.pruner import WeightPruner
+from skscreen.pruning.schedules import make_schedule
+from skscreen.pruning.scorers import NORMALIZERS, HybridScreeningScorer
+
+__all__ = ["ScreeningPrunedNet"]
+
+
+def _check_finite(X):
+    if isinstance(X, np.ndarray) and X.dtype.kind == "f" and not np.isfinite(X).all():
+        raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
+    if torch.is_tensor(X) and X.is_floating_point() and not torch.isfinite(X).all():
+        raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
+
+
+class ScreeningPrunedNet(NeuralNetClassifier):
+    """A skorch classifier that prunes ``Linear`` connections by screening while it trains.
+
+    During each training epoch, forward hooks collect per-class moments of every
+    ``Linear`` layer's input (on the model's device, no extra pass). At the end of the
+    epoch every connection ``w_ji`` is ranked by
+    ``alpha * norm(F_i) + (1 - alpha) * norm(|w_ji|)``, ``F_i`` the ANOVA F-score of its
+    input unit, and the lowest are pruned until the schedule's target for that epoch is
+    met. Pruned weights stay exactly zero and never come back.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance
+        The network (outputs logits); see :func:`skscreen.models.make_mlp`.
+    alpha : float in [0, 1], default=0.25
+        Weight on the screening score: 0 is pure magnitude pruning, 1 pure screening.
+    sparsity : float in [0, 1), default=0.9
+        Target fraction of the prunable weights (all ``Linear`` weights) to remove.
+    schedule : {"logistic", "fsa", "cubic", "one-shot"} or Schedule, default="logistic"
+        How the sparsity grows from 0 to ``sparsity`` (see :mod:`skscreen.pruning.schedules`).
+    prune_epochs : int, default=None
+        Epochs over which the schedule reaches the target; ``None`` is half of ``max_epochs``.
+    scope : {"global", "layer"}, default="global"
+        One budget and ranking across layers, or the same sparsity in every layer.
+    normalize : {"minmax", "max", "rank"}, default="minmax"
+        How the two score components are put on one scale.
+    scorer : callable, default=None
+        A custom scorer object (overrides ``alpha`` and ``normalize``), e.g.
+        :class:`skscreen.pruning.MagnitudeScorer`.
+    random_state : int, default=None
+        Seeds torch before the module is initialised (reproducible fits and clones).
+    criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
+    **kwargs
+        Every other skorch :class:`~skorch.NeuralNetClassifier` parameter (``optimizer``,
+        ``lr``, ``max_epochs``, ``batch_size``, ``device``, ``callbacks``,
+        ``train_split``, ``module__*``, ``optimizer__*``, ...).
+
+    Attributes
+    ----------
+    sparsity_ : float
+        Achieved fraction of prunable weights removed.
+    kept_fraction_ : dict of str to float
+        Fraction of weights kept per layer.
+    n_weights_ : int
+        Prunable weights in the dense network.
+    pruner_ : WeightPruner
+        The pruning machinery (statistics hooks, scorer, schedule, masks).
+    history : skorch History
+        Includes per epoch ``target_sparsity``, ``sparsity`` and ``n_kept``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> from skscreen import ScreeningPrunedNet
+    >>> from skscreen.models import make_mlp
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = (X / 16).astype(np.float32)
+    >>> net = ScreeningPrunedNet(make_mlp(64, (64,), 10), alpha=0.25, sparsity=0.8,
+    ...                          max_epochs=6, lr=0.1, train_split=None, verbose=0,
+    ...                          random_state=0)
+    >>> _ = net.fit(X, y)
+    >>> round(net.sparsity_, 3)
+    0.8
+    >>> small = net.compact()
+    """
+
+    def __init__(
+        self,
+        module,
+        *args,
+        alpha=0.25,
+        sparsity=0.9,
+        schedule="logistic",
+        prune_epochs=None,
+        scope="global",
+        normalize="minmax",
+        scorer=None,
+        random_state=None,
+        criterion=torch.nn.CrossEntropyLoss,
+        **kwargs,
+    ):
+        super().__init__(module, *args, criterion=criterion, **kwargs)
+        self.alpha = alpha
+        self.sparsity = sparsity
+        self.schedule = schedule
+        self.prune_epochs = prune_epochs
+        self.scope = scope
+        self.normalize = normalize
+        self.scorer = scorer
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ validation
+    def _check_pruning_params(self):
+        if not isinstance(self.sparsity, (int, float)) or not 0.0 <= self.sparsity < 1.0:
+            raise ValueError(f"sparsity must be a number in [0, 1), got {self.sparsity!r}.")
+        if self.scorer is None and not 0.0 <= float(self.alpha) <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {self.alpha!r}.")
+        if self.scope not in ("global", "layer"):
+            raise ValueError(f"scope must be 'global' or 'layer', got {self.scope!r}.")
+        if self.normalize not in NORMALIZERS:
+            raise ValueError(f"normalize must be one of {NORMALIZERS}, got {self.normalize!r}.")
+        if self.prune_epochs is not None and int(self.prune_epochs) < 1:
+            raise ValueError(f"prune_epochs must be >= 1, got {self.prune_epochs!r}.")
+        make_schedule(self.schedule)
+
+    def _make_scorer(self):
+        if self.scorer is not None:
+            return self.scorer
+        return HybridScreeningScorer(alpha=self.alpha, normalize=self.normalize)
+
+    def _prune_epochs(self):
+        if self.prune_epochs is not None:
+            return int(self.prune_epochs)
+        return max(1, int(self.max_epochs) // 2)
+
+    # ------------------------------------------------------------------ skorch plumbing
+    def initialize_module(self):
+        if self.random_state is not None:
+            torch.manual_seed(self.random_state)
+        super().initialize_module()
+        # a freshly (re)initialised module gets a fresh pruner at the next fit
+        self.pruner_ = None
+        return self
+
+    def initialize(self):
+        self._check_pruning_params()
+        return super().initialize()
+
+    def _setup_pruner(self):
+        if getattr(self, "pruner_", None) is not None:
+            return
+        self.pruner_ = WeightPruner(
+            self.module_,
+            self._make_scorer(),
+            make_schedule(self.schedule),
+            sparsity=self.sparsity,
+            prune_epochs=self._prune_epochs(),
+            n_classes=len(self.classes_),
+            scope=self.scope,
+        )
+        self.n_weights_ = self.pruner_.n_total
+        self.pruning_epoch_ = 0
+        # masks change parameter names (weight -> weight_orig): rebuild the optimizer
+        self.initialize_optimizer()
+
+    def fit(self, X, y=None, **fit_params):
+        """Initialise (unless ``warm_start``) and train, pruning at the end of each epoch."""
+        self._check_pruning_params()
+        _check_finite(X)
+        return super().fit(X, y, **fit_params)
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Continue training (and pruning, where the schedule is not finished)."""
+        self._check_pruning_params()
+        _check_finite(X)
+        if y is not None and getattr(self, "classes_inferred_", None) is not None:
+            unknown = np.setdiff1d(np.unique(np.asarray(y)), self.classes_)
+            if unknown.size:
+                raise ValueError(
+                    f"y contains labels {unknown.tolist()!r} not seen in the first fit "
+                    f"(classes {list(self.classes_)!r})."
+                )
+        return super().partial_fit(X, y, classes=classes, **fit_params)
+
+    def check_data(self, X, y):
+        super().check_data(X, y)
+        if y is not None and self.classes is not None:
+            unknown = np.setdiff1d(np.unique(np.asarray(y)), np.asarray(self.classes))
+            if unknown.size:
+                raise ValueError(
+                    f"y contains labels {unknown.tolist()!r} that are not in classes "
+                    f"{list(self.classes)!r}."
+                )
+
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)
+        self._setup_pruner()  # first epoch: classes are known once skorch checked the data
+        self.pruner_.attach_hooks()
+        if self.pruner_.recorder is not None:
+            self.pruner_.recorder.reset()
+
+    def train_step_single(self, batch, **fit_params):
+        _, yi = batch
+        self.pruner_.set_targets(torch.as_tensor(yi, device=self.device))
+        try:
+            return super().train_step_single(batch, **fit_params)
+        finally:
+            self.pruner_.set_targets(None)
+
+    def on_epoch_end(self, net, **kwargs):
+        super().on_epoch_end(net, **kwargs)
+        self.pruning_epoch_ += 1
+        e = self.pruning_epoch_
+        target_keep = self.pruner_.target_keep(e)
+        n_kept = self.pruner_.step(e, self.optimizer_)
+        total = self.pruner_.n_total
+        self.history.record("target_sparsity", 1.0 - target_keep / total)
+        self.history.record("sparsity", 1.0 - n_kept / total)
+        self.history.record("n_kept", n_kept)
+
+    def on_train_end(self, net, **kwargs):
+        super().on_train_end(net, **kwargs)
+        # statistics hooks live only while training (keeps module_ picklable and lean)
+        self.pruner_.remove_hooks()
+        if self.pruning_epoch_ < self._prune_epochs():
+            warnings.warn(
+                f"Training stopped after {self.pruning_epoch_} pruning epochs, before the "
+                f"schedule reached sparsity={self.sparsity} (prune_epochs="
+                f"{self._prune_epochs()}); achieved {self.sparsity_:.4f}. Continue with "
+                "partial_fit or raise max_epochs.",
+                UserWarning,
+            )
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if getattr(self, "pruner_", None) is not None:
+            self.pruner_.bind(self.module_)
+
+    # ------------------------------------------------------------------ results
+    @property
+    def sparsity_(self):
+        """Achieved fraction of prunable weights removed."""
+        self.check_is_fitted(["pruner_"])
+        return 1.0 - self.pruner_.n_kept() / self.pruner_.n_total
+
+    @property
+    def kept_fraction_(self):
+        """Fraction of weights kept in each prunable layer."""
+        self.check_is_fitted(["pruner_"])
+        return self.pruner_.kept_fractions()
+
+    def compact(self):
+        """A plain ``torch.nn.Sequential`` without masks and without dead neurons.
+
+        Neurons left with no incoming or no outgoing connection are physically removed
+        (constant outputs folded into the next bias): same predictions, fewer parameters.
+        The returned module is on the net's device, in eval mode.
+        """
+        self.check_is_fitted(["pruner_"])
+        return compact_sequential(self.module_)
+
+    def remove_masks(self):
+        """Make the pruning permanent in ``module_`` (plain parameters, ``prune.remove``)."""
+        self.check_is_fitted(["pruner_"])
+        self.pruner_.remove_hooks()
+        remove_masks(self.module_)
+        return self
+
+    def n_parameters(self, nonzero=True):
+        """Parameters of ``module_`` (non-zero effective ones by default)."""
+        return count_parameters(self.module_, nonzero=nonzero)

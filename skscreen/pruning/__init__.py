@@ -1,0 +1,30 @@
+"""Pruning machinery in plain torch: statistics hooks, scorers, schedules, masks, compaction.
+
+Deciding (``scorers``, ``schedules``, ``selection``) is kept apart from applying
+(``masks``, ``compaction``); :class:`WeightPruner` glues them for one model.
+"""
+
+from skscreen.pruning.compaction import compact_sequential, load_compact, save_compact
+from skscreen.pruning.pruner import WeightPruner
+from skscreen.pruning.schedules import (
+    CubicSchedule,
+    FSASchedule,
+    LogisticSchedule,
+    OneShotSchedule,
+    make_schedule,
+)
+from skscreen.pruning.scorers import HybridScreeningScorer, MagnitudeScorer
+
+__all__ = [
+    "WeightPruner",
+    "HybridScreeningScorer",
+    "MagnitudeScorer",
+    "LogisticSchedule",
+    "FSASchedule",
+    "CubicSchedule",
+    "OneShotSchedule",
+    "make_schedule",
+    "compact_sequential",
+    "save_compact",
+    "load_compact",
+]

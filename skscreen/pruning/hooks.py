@@ -1,0 +1,102 @@
+"""Forward hooks that feed per-class moments of layer inputs into the statistics core.
+
+Only training forward passes that were given labels (via :meth:`set_targets`) are
+recorded, on the model's device, with no extra pass over the data.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from skscreen.stats import ClassMoments
+
+__all__ = ["InputStatsRecorder"]
+
+
+class InputStatsRecorder:
+    """Per-class moments of the inputs of some modules, collected during training.
+
+    Parameters
+    ----------
+    modules : dict of str to torch.nn.Module
+        Modules whose (flattened) input is recorded.
+    n_classes : int
+        Number of classes; batch labels are integer indices in ``[0, n_classes)``.
+    track_abs : bool, default=False
+        Also keep the per-feature mean of ``|input|`` (activation-statistics criteria).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skscreen.pruning.hooks import InputStatsRecorder
+    >>> lin = torch.nn.Linear(3, 2)
+    >>> rec = InputStatsRecorder({"lin": lin}, n_classes=2)
+    >>> rec.set_targets(torch.tensor([0, 1, 1, 0]))
+    >>> _ = lin(torch.randn(4, 3))
+    >>> rec.moments["lin"].n_samples
+    4.0
+    >>> rec.remove()  # hooks live only while training: detach them afterwards
+    """
+
+    def __init__(self, modules, n_classes, *, track_abs=False):
+        self.n_classes = int(n_classes)
+        self.track_abs = track_abs
+        self.enabled = True
+        self._targets = None
+        self._handles = []
+        self.moments = {}
+        self.abs_sum = {}
+        self.attach(modules)
+
+    def attach(self, modules):
+        """Register the forward hooks on ``modules`` (replacing any previous ones)."""
+        self.remove()
+        for name, module in modules.items():
+            self._handles.append(module.register_forward_hook(self._make_hook(name)))
+        return self
+
+    def _make_hook(self, name):
+        def hook(module, inputs, output):
+            if not (self.enabled and module.training and self._targets is not None):
+                return
+            x = inputs[0].detach().reshape(inputs[0].shape[0], -1)
+            if x.shape[0] != self._targets.shape[0]:
+                return  # not the batch the targets belong to
+            self.moments.setdefault(name, ClassMoments(range(self.n_classes)))
+            self.moments[name].update(x, self._targets, n_classes=self.n_classes)
+            if self.track_abs:
+                s = x.abs().sum(0, dtype=torch.float64)
+                self.abs_sum[name] = s if name not in self.abs_sum else self.abs_sum[name] + s
+
+        return hook
+
+    def set_targets(self, y):
+        """Labels (integer class indices) of the batch about to go through the model."""
+        self._targets = None if y is None else y.reshape(-1).long()
+
+    def reset(self):
+        """Forget the statistics (called at the start of each epoch)."""
+        self.moments = {}
+        self.abs_sum = {}
+
+    def mean_abs(self, name):
+        """Per-feature mean of ``|input|`` of ``name`` since the last reset."""
+        m = self.moments[name]
+        return self.abs_sum[name] / m.count_.sum()
+
+    def remove(self):
+        """Detach the hooks."""
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+    @property
+    def attached(self):
+        return bool(self._handles)
+
+    def __getstate__(self):
+        # hook handles cannot be pickled; a restored recorder is detached (see attach)
+        state = dict(self.__dict__)
+        state["_handles"] = []
+        state["_targets"] = None
+        return state

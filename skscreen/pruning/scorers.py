@@ -1,0 +1,155 @@
+"""Scorers: one score per prunable weight, higher = more worth keeping (the *deciding* half).
+
+A scorer is a small strategy object with one contract::
+
+    scores = scorer(layers, scope)   # list of tensors, one per layer, shaped like its weight
+
+where ``layers`` is a list of :class:`LayerView` and ``scope`` is ``"global"`` (normalise over
+all layers together) or ``"layer"``. Already-pruned weights get ``-inf`` so that they rank
+below everything and never come back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from skscreen.stats import anova_f
+
+__all__ = ["LayerView", "normalize", "HybridScreeningScorer", "MagnitudeScorer", "NORMALIZERS"]
+
+NORMALIZERS = ("minmax", "max", "rank")
+
+
+@dataclass
+class LayerView:
+    """What a scorer may look at for one prunable layer.
+
+    Attributes
+    ----------
+    name : str
+    weight : torch.Tensor
+        Effective (masked) weight, shape ``(out, in)``.
+    mask : torch.Tensor
+        Current 0/1 mask, same shape.
+    moments : ClassMoments or None
+        Per-class moments of the layer's input over the last epoch.
+    mean_abs_input : torch.Tensor or None
+        Mean ``|input|`` per input unit over the last epoch.
+    """
+
+    name: str
+    weight: torch.Tensor
+    mask: torch.Tensor
+    moments: object = None
+    mean_abs_input: torch.Tensor | None = None
+
+
+def normalize(values, method="minmax"):
+    """Normalise a 1-D tensor to ``[0, 1]``: ``"minmax"``, ``"max"`` (divide by max) or ``"rank"``.
+
+    >>> import torch
+    >>> normalize(torch.tensor([1.0, 3.0, 2.0]), "minmax")
+    tensor([0.0000, 1.0000, 0.5000])
+    >>> normalize(torch.tensor([1.0, 3.0, 2.0]), "rank")
+    tensor([0.0000, 1.0000, 0.5000])
+    """
+    values = values.to(torch.float64)
+    if values.numel() == 0:
+        return values
+    if method == "minmax":
+        lo, hi = values.min(), values.max()
+        span = hi - lo
+        return (values - lo) / span if span > 0 else torch.zeros_like(values)
+    if method == "max":
+        hi = values.abs().max()
+        return values / hi if hi > 0 else torch.zeros_like(values)
+    if method == "rank":
+        if values.numel() == 1:
+            return torch.zeros_like(values)
+        # average ranks of ties, scaled to [0, 1]
+        from scipy.stats import rankdata
+
+        r = rankdata(values.cpu().numpy(), method="average") - 1.0
+        return torch.as_tensor(r / (values.numel() - 1), dtype=torch.float64, device=values.device)
+    raise ValueError(f"Unknown normalize={method!r}; use one of {NORMALIZERS}.")
+
+
+def input_f_scores(moments, device):
+    """F-score of each input unit for ranking: nan (constant) -> 0, inf -> largest finite."""
+    f, _ = anova_f(moments, warn_constant=False)
+    f = np.where(np.isnan(f), 0.0, f)
+    finite = f[np.isfinite(f)]
+    top = finite.max() if finite.size else 1.0
+    f = np.where(np.isinf(f), max(top, 1.0) * 2.0, f)
+    return torch.as_tensor(f, dtype=torch.float64, device=device)
+
+
+def _mix(components, layers, weights, scope, method):
+    """``sum_i weights[i] * norm(component_i)`` over alive entries, -inf on pruned ones."""
+    alive = [lv.mask.bool() for lv in layers]
+    out = [torch.zeros(lv.weight.shape, dtype=torch.float64, device=lv.weight.device) for lv in layers]
+    groups = [list(range(len(layers)))] if scope == "global" else [[i] for i in range(len(layers))]
+    for comp, w in zip(components, weights):
+        if w == 0:
+            continue
+        for group in groups:
+            flat = torch.cat([comp[i][alive[i]] for i in group])
+            normed = normalize(flat, method)
+            start = 0
+            for i in group:
+                n = int(alive[i].sum())
+                out[i][alive[i]] += w * normed[start : start + n]
+                start += n
+    for o, a in zip(out, alive):
+        o[~a] = -torch.inf
+    return out
+
+
+class HybridScreeningScorer:
+    """Weight-level screening (WLS): ``alpha * norm(F) + (1 - alpha) * norm(|w|)``.
+
+    ``F`` of weight ``w_ji`` is the ANOVA F-score of its input unit ``i`` over the last
+    epoch (the contribution ``w_ji a_i`` has the same F as ``a_i``), broadcast along the row.
+
+    Parameters
+    ----------
+    alpha : float in [0, 1], default=0.5
+        Weight on the screening score; 0 is pure magnitude, 1 pure screening.
+    normalize : {"minmax", "max", "rank"}, default="minmax"
+    """
+
+    needs_input_stats = True
+
+    def __init__(self, alpha=0.5, normalize="minmax"):
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
+        if normalize not in NORMALIZERS:
+            raise ValueError(f"Unknown normalize={normalize!r}; use one of {NORMALIZERS}.")
+        self.alpha = float(alpha)
+        self.normalize = normalize
+
+    def __call__(self, layers, scope="global"):
+        magnitude = [lv.weight.abs().to(torch.float64) for lv in layers]
+        if self.alpha > 0:
+            if any(lv.moments is None for lv in layers):
+                raise RuntimeError("Screening scores need input statistics from a training epoch.")
+            screening = [
+                input_f_scores(lv.moments, lv.weight.device).expand_as(lv.weight) for lv in layers
+            ]
+        else:
+            screening = magnitude  # unused (weight 0)
+        return _mix(
+            [screening, magnitude], layers, [self.alpha, 1.0 - self.alpha], scope, self.normalize
+        )
+
+
+class MagnitudeScorer(HybridScreeningScorer):
+    """Magnitude pruning (Han et al. 2015): ``|w|``; the ``alpha = 0`` end of the hybrid."""
+
+    needs_input_stats = False
+
+    def __init__(self, normalize="minmax"):
+        super().__init__(alpha=0.0, normalize=normalize)
