@@ -1,0 +1,217 @@
+"""The statistics core against f_classif / scipy, exactness on adversarial data, merges."""
+
+import pickle
+import warnings
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import f_oneway
+from sklearn.datasets import make_classification
+from sklearn.feature_selection import f_classif
+
+from skscreen.stats import ClassMoments, anova_f, ranking_scores
+
+
+def _data(n=600, p=12, classes=4, seed=0):
+    return make_classification(
+        n_samples=n, n_features=p, n_informative=4, n_redundant=0, n_classes=classes,
+        n_clusters_per_class=1, shuffle=False, random_state=seed,
+    )
+
+
+def exact_f(X, y):
+    """F-scores in exact rational arithmetic (the reference for adversarial data)."""
+    out = []
+    classes = np.unique(y)
+    for j in range(X.shape[1]):
+        groups = [[Fraction(float(v)) for v in X[y == c, j]] for c in classes]
+        n = sum(len(g) for g in groups)
+        grand = sum(sum(g) for g in groups) / n
+        means = [sum(g) / len(g) for g in groups]
+        ssb = sum(len(g) * (m - grand) ** 2 for g, m in zip(groups, means))
+        ssw = sum(sum((v - m) ** 2 for v in g) for g, m in zip(groups, means))
+        out.append(float((ssb / (len(classes) - 1)) / (ssw / (n - len(classes)))))
+    return np.array(out)
+
+
+def test_matches_f_classif_one_chunk():
+    X, y = _data()
+    f, p = anova_f(ClassMoments().update(X, y))
+    f0, p0 = f_classif(X, y)
+    np.testing.assert_allclose(f, f0, rtol=1e-10)
+    np.testing.assert_allclose(p, p0, rtol=1e-8, atol=1e-300)
+
+
+def test_informative_features_rank_first():
+    # make_classification(shuffle=False): the first 4 features are the informative ones
+    X, y = _data(n=2000)
+    f, _ = anova_f(ClassMoments().update(X, y))
+    assert set(np.argsort(f)[-4:]) == {0, 1, 2, 3}
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    cuts=st.lists(st.integers(1, 599), max_size=8, unique=True),
+    seed=st.integers(0, 10_000),
+)
+def test_any_chunking_and_order_equals_one_fit(cuts, seed):
+    X, y = _data()
+    bounds = [0, *sorted(cuts), len(y)]
+    chunks = [(X[a:b], y[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    rng = np.random.default_rng(seed)
+    rng.shuffle(chunks)
+    m = ClassMoments()
+    for Xc, yc in chunks:
+        m.update(Xc, yc)
+    np.testing.assert_allclose(anova_f(m)[0], f_classif(X, y)[0], rtol=1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_parts=st.integers(2, 9), seed=st.integers(0, 10_000))
+def test_any_merge_tree_equals_one_fit(n_parts, seed):
+    X, y = _data()
+    rng = np.random.default_rng(seed)
+    parts = np.array_split(rng.permutation(len(y)), n_parts)
+    states = [ClassMoments().update(X[i], y[i]) for i in parts]
+    while len(states) > 1:  # random binary merge tree
+        i, j = sorted(rng.choice(len(states), 2, replace=False))
+        b = states.pop(j)
+        states[i] = states[i] + b
+    np.testing.assert_allclose(anova_f(states[0])[0], f_classif(X, y)[0], rtol=1e-10)
+
+
+def test_merge_with_disjoint_classes_and_different_shifts():
+    X, y = _data()
+    a = ClassMoments().update(X[y < 2], y[y < 2])
+    b = ClassMoments().update(X[y >= 2] + 0.0, y[y >= 2])
+    np.testing.assert_array_equal(a.merge(b).classes_, [0, 1, 2, 3])
+    np.testing.assert_allclose(anova_f(a)[0], f_classif(X, y)[0], rtol=1e-10)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_equals_dense(fmt):
+    X = sp.random(400, 30, density=0.15, format=fmt, random_state=0)
+    y = np.random.default_rng(0).integers(0, 3, 400)
+    ms = ClassMoments()
+    for a in range(0, 400, 90):
+        ms.update(X[a : a + 90], y[a : a + 90])
+    md = ClassMoments().update(X.toarray(), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fs, fd, f0 = anova_f(ms)[0], anova_f(md)[0], f_classif(X, y)[0]
+    np.testing.assert_allclose(fs, fd, rtol=1e-10)
+    np.testing.assert_allclose(fs, f0, rtol=1e-10)
+
+
+def test_sparse_chunk_does_not_densify(monkeypatch):
+    X = sp.random(50, 10, density=0.2, format="csr", random_state=0)
+
+    def boom(*a, **k):
+        raise AssertionError("densified")
+
+    monkeypatch.setattr(sp.csr_matrix, "toarray", boom)
+    ClassMoments().update(X, np.arange(50) % 2)
+
+
+def test_adversarial_float32_large_mean():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 300)
+    X = (1e3 + 0.1 * rng.normal(size=(300, 4)) + 0.02 * y[:, None]).astype(np.float32)
+    m = ClassMoments()
+    for a in range(0, 300, 70):
+        m.update(X[a : a + 70], y[a : a + 70])
+    ref = exact_f(X, y)
+    np.testing.assert_allclose(anova_f(m)[0], ref, rtol=1e-9)
+    # ... where f_classif itself is far off (what this core is for)
+    assert np.max(np.abs(f_classif(X, y)[0] - ref) / ref) > 1e-3
+
+
+def test_adversarial_float64_large_offset():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 300)
+    X = 1e8 + 1e-3 * rng.normal(size=(300, 4)) + 2e-4 * y[:, None]
+    m = ClassMoments()
+    for a in range(0, 300, 64):
+        m.update(X[a : a + 64], y[a : a + 64])
+    f = anova_f(m)[0]
+    np.testing.assert_allclose(f, exact_f(X, y), rtol=1e-9)
+    assert (f >= 0).all()
+    # scipy's f_oneway on data centred exactly (x - 1e8 is exact here) agrees too
+    ref = np.array([f_oneway(*[X[y == c, j] - 1e8 for c in range(3)]).statistic for j in range(4)])
+    np.testing.assert_allclose(f, ref, rtol=1e-9)
+
+
+def test_constant_feature_nan_with_warning_and_ranked_last():
+    X = np.c_[np.ones(20) * 3.7, np.arange(20.0)]
+    y = np.arange(20) % 2
+    with pytest.warns(UserWarning, match="constant"):
+        f, p = anova_f(ClassMoments().update(X, y))
+    assert np.isnan(f[0]) and np.isnan(p[0])
+    assert ranking_scores(f)[0] == 0.0
+
+
+def test_within_class_constant_separating_feature_is_inf():
+    y = np.arange(30) % 3
+    X = np.c_[y * 0.1 + 5.0, np.random.default_rng(0).normal(size=30)]
+    m = ClassMoments()
+    for a in range(0, 30, 7):  # chunked: rounding must not turn inf into a huge number
+        m.update(X[a : a + 7], y[a : a + 7])
+    f, p = anova_f(m)
+    assert np.isinf(f[0]) and p[0] == 0.0
+    assert np.argmax(ranking_scores(f)) == 0
+
+
+def test_unknown_label_with_strict_classes_leaves_state_unchanged():
+    X, y = _data()
+    m = ClassMoments(classes=[0, 1, 2, 3]).update(X[:100], y[:100])
+    before = pickle.dumps(m)
+    with pytest.raises(ValueError, match=r"labels \[7\] that are not in classes"):
+        m.update(X[100:110], np.full(10, 7))
+    assert pickle.dumps(m) == before
+
+
+def test_new_labels_extend_state():
+    X, y = _data()
+    m = ClassMoments().update(X[y == 0], y[y == 0]).update(X[y != 0], y[y != 0])
+    np.testing.assert_array_equal(m.classes_, [0, 1, 2, 3])
+    np.testing.assert_allclose(anova_f(m)[0], f_classif(X, y)[0], rtol=1e-10)
+
+
+def test_one_class_and_too_few_samples_are_errors():
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        anova_f(ClassMoments().update(np.ones((5, 2)), np.zeros(5)))
+    with pytest.raises(ValueError, match="more samples"):
+        anova_f(ClassMoments().update(np.eye(2), [0, 1]))
+
+
+def test_width_mismatch_is_an_error():
+    m = ClassMoments().update(np.ones((4, 3)), [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="2 features, but the state was built with 3"):
+        m.update(np.ones((4, 2)), [0, 1, 0, 1])
+
+
+torch = pytest.importorskip("torch")
+
+
+def test_torch_backend_matches_numpy_and_stays_on_device():
+    X, y = _data()
+    m = ClassMoments(classes=range(4))
+    for a in range(0, 600, 128):
+        m.update(torch.tensor(X[a : a + 128], dtype=torch.float32), torch.tensor(y[a : a + 128]), n_classes=4)
+    assert torch.is_tensor(m.mean_) and m.mean_.device.type == "cpu"
+    ref = ClassMoments().update(X.astype(np.float32), y)
+    np.testing.assert_allclose(anova_f(m)[0], anova_f(ref)[0], rtol=1e-10)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_torch_backend_cuda():  # pragma: no cover - GPU only
+    X, y = _data()
+    m = ClassMoments(classes=range(4)).update(
+        torch.tensor(X, device="cuda"), torch.tensor(y, device="cuda"), n_classes=4
+    )
+    assert m.mean_.is_cuda
+    np.testing.assert_allclose(anova_f(m)[0], f_classif(X, y)[0], rtol=1e-10)
