@@ -98,6 +98,8 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         ("numpy", "dtype"),
         ("numpy.core.multiarray", "scalar"),
         ("numpy._core.multiarray", "scalar"),
+        # protocol-2 pickles written by Python 3 store array bytes through codecs.encode
+        ("_codecs", "encode"),
     }
 
     def find_class(self, module, name):

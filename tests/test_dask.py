@@ -76,4 +76,4 @@ def test_dask_ml_incremental():
     inc = wrappers.Incremental(OnlineFClassifScreener(k=4), scoring=lambda est, X, y: 0.0)
     inc.fit(da.from_array(X, chunks=(300, 15)), da.from_array(y, chunks=300), classes=[0, 1, 2])
     np.testing.assert_allclose(inc.estimator_.scores_, f_classif(X, y)[0], rtol=1e-10)
-    assert inc.transform(da.from_array(X, chunks=(300, 15))).shape == (3000, 4)
+    assert inc.transform(da.from_array(X, chunks=(300, 15))).compute().shape == (3000, 4)

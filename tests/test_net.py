@@ -1,0 +1,170 @@
+"""ScreeningPrunedNet: sklearn/skorch contract, exact sparsity, masks, compaction, errors."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+from sklearn.base import clone  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from torch.nn.utils import prune  # noqa: E402
+
+from skscreen import ScreeningPrunedNet  # noqa: E402
+from skscreen.datasets import load_digits_split  # noqa: E402
+from skscreen.models import make_mlp  # noqa: E402
+from skscreen.pruning import MagnitudeScorer  # noqa: E402
+from skscreen.pruning.masks import get_mask  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_split()
+
+
+def _net(**kw):
+    params = dict(
+        module=make_mlp,
+        module__n_inputs=64,
+        module__hidden=(32,),
+        module__n_classes=10,
+        alpha=0.25,
+        sparsity=0.8,
+        max_epochs=6,
+        lr=0.1,
+        batch_size=64,
+        train_split=None,
+        verbose=0,
+        random_state=0,
+        optimizer=torch.optim.SGD,
+        optimizer__momentum=0.9,
+        optimizer__weight_decay=1e-4,
+    )
+    params.update(kw)
+    return ScreeningPrunedNet(**params)
+
+
+def test_exact_sparsity_and_schedule_in_history(digits):
+    net = _net(prune_epochs=4).fit(digits.X_train, digits.y_train)
+    n_total = 64 * 32 + 32 * 10
+    assert net.n_weights_ == n_total
+    assert abs(net.pruner_.n_kept() - round(0.2 * n_total)) <= 1
+    assert net.sparsity_ == pytest.approx(0.8, abs=1.5 / n_total)
+    hist = net.history[:, "sparsity"]
+    assert len(hist) == 6 and np.all(np.diff(hist) >= 0) and hist[-1] == pytest.approx(0.8, abs=1e-3)
+    np.testing.assert_allclose(
+        net.history[:, "target_sparsity"],
+        [0.8 * (1 - r) for r in [net.pruner_.schedule.remaining(e, 4) if e < 4 else 0 for e in range(1, 7)]],
+        atol=1.5 / n_total,
+    )
+    assert set(net.kept_fraction_) == {"1", "3"}
+    assert net.score(digits.X_test, digits.y_test) > 0.85
+
+
+def test_layer_scope_prunes_each_layer_equally(digits):
+    net = _net(scope="layer", sparsity=0.5).fit(digits.X_train, digits.y_train)
+    for frac in net.kept_fraction_.values():
+        assert frac == pytest.approx(0.5, abs=0.01)
+
+
+def test_pruned_weights_stay_zero_after_more_training(digits):
+    net = _net(prune_epochs=3).fit(digits.X_train, digits.y_train)
+    masks = {n: get_mask(m).clone() for n, m in net.pruner_.layers.items()}
+    net.partial_fit(digits.X_train, digits.y_train, epochs=3)
+    for n, m in net.pruner_.layers.items():
+        assert torch.all(m.weight_orig[masks[n] == 0] == 0)
+        assert prune.is_pruned(m)
+    assert len(net.history) == 9
+
+
+def test_compact_gives_identical_predictions(digits):
+    net = _net(sparsity=0.9, max_epochs=8).fit(digits.X_train, digits.y_train)
+    small = net.compact()
+    X = torch.as_tensor(digits.X_test)
+    with torch.no_grad():
+        torch.testing.assert_close(small(X), net.module_.eval()(X), rtol=1e-5, atol=1e-5)
+    assert sum(p.numel() for p in small.parameters()) < net.n_parameters(nonzero=False)
+
+
+def test_alpha_zero_equals_magnitude_scorer(digits):
+    a = _net(alpha=0.0).fit(digits.X_train, digits.y_train)
+    b = _net(scorer=MagnitudeScorer()).fit(digits.X_train, digits.y_train)
+    for (na, ma), (nb, mb) in zip(a.pruner_.layers.items(), b.pruner_.layers.items()):
+        assert torch.equal(get_mask(ma), get_mask(mb))
+    assert b.pruner_.recorder is None  # magnitude needs no statistics
+
+
+def test_alpha_changes_the_masks(digits):
+    a = _net(alpha=0.0).fit(digits.X_train, digits.y_train)
+    b = _net(alpha=0.75).fit(digits.X_train, digits.y_train)
+    assert not torch.equal(get_mask(a.pruner_.layers["1"]), get_mask(b.pruner_.layers["1"]))
+
+
+def test_clone_pickle_and_continue(digits):
+    net = _net(max_epochs=3, prune_epochs=4)
+    params = clone(net).get_params()
+    assert params["alpha"] == 0.25 and params["sparsity"] == 0.8
+    with pytest.warns(UserWarning, match="before the schedule reached"):
+        net.fit(digits.X_train, digits.y_train)
+    back = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(back.predict(digits.X_test), net.predict(digits.X_test))
+    back.partial_fit(digits.X_train, digits.y_train, epochs=2)  # finishes the schedule
+    assert back.sparsity_ == pytest.approx(0.8, abs=1e-3)
+    assert back.pruner_.model is back.module_
+
+
+def test_same_seed_same_result(digits):
+    a = _net().fit(digits.X_train, digits.y_train)
+    b = _net().fit(digits.X_train, digits.y_train)
+    np.testing.assert_array_equal(a.predict_proba(digits.X_test), b.predict_proba(digits.X_test))
+
+
+def test_pipeline_and_grid_search(digits):
+    pipe = Pipeline([("scale", StandardScaler()), ("net", _net(max_epochs=3, prune_epochs=2))])
+    X = digits.X_train.astype(np.float32)
+    gs = GridSearchCV(
+        pipe, {"net__alpha": [0.0, 0.5], "net__sparsity": [0.5, 0.9]}, cv=2, n_jobs=2, error_score="raise"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gs.fit(X, digits.y_train)
+    assert len(gs.cv_results_["params"]) == 4
+    assert gs.best_estimator_.named_steps["net"].sparsity_ == pytest.approx(gs.best_params_["net__sparsity"], abs=1e-3)
+    assert gs.score(digits.X_test, digits.y_test) > 0.6
+
+
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        ({"sparsity": 1.0}, "sparsity must be"),
+        ({"sparsity": -0.1}, "sparsity must be"),
+        ({"alpha": 1.5}, "alpha must be"),
+        ({"scope": "row"}, "scope must be"),
+        ({"normalize": "z"}, "normalize must be"),
+        ({"schedule": "exp"}, "Unknown schedule"),
+    ],
+)
+def test_bad_parameters(digits, kw, match):
+    with pytest.raises(ValueError, match=match):
+        _net(**kw).fit(digits.X_train, digits.y_train)
+
+
+def test_nan_features_and_unknown_labels(digits):
+    X = digits.X_train.copy()
+    X[5, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        _net().fit(X, digits.y_train)
+    with pytest.raises(ValueError, match="not in classes"):
+        _net(classes=list(range(5))).fit(digits.X_train, digits.y_train)
+    net = _net(max_epochs=1, prune_epochs=1).fit(digits.X_train[digits.y_train < 10], digits.y_train)
+    y = digits.y_train.copy()
+    y[0] = 12
+    before = {n: get_mask(m).clone() for n, m in net.pruner_.layers.items()}
+    with pytest.raises(ValueError, match="not seen in the first fit"):
+        net.partial_fit(digits.X_train, y)
+    for n, m in net.pruner_.layers.items():
+        assert torch.equal(get_mask(m), before[n])
