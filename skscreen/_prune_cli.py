@@ -17,7 +17,9 @@ def add_prune_parser(sub):
     p.add_argument("--hidden", default="300,100", help="hidden layer sizes (LeNet-300-100)")
     p.add_argument("--alpha", type=float, default=0.25, help="weight on the screening score")
     p.add_argument("--sparsity", type=float, default=0.9, help="fraction of weights to remove")
-    p.add_argument("--schedule", default="logistic", choices=["logistic", "fsa", "cubic", "one-shot"])
+    p.add_argument(
+        "--schedule", default="logistic", choices=["logistic", "fsa", "cubic", "one-shot"]
+    )
     p.add_argument("--scope", default="global", choices=["global", "layer"])
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--prune-epochs", type=int, default=None, help="default: half of --epochs")
@@ -65,7 +67,12 @@ def make_net(args, n_features, n_classes, X_val=None, y_val=None, callbacks=()):
         optimizer__weight_decay=args.weight_decay,
         iterator_train__shuffle=True,
         callbacks=[
-            ("lr_halving", LRScheduler(torch.optim.lr_scheduler.StepLR, step_size=args.lr_halve_every, gamma=0.5)),
+            (
+                "lr_halving",
+                LRScheduler(
+                    torch.optim.lr_scheduler.StepLR, step_size=args.lr_halve_every, gamma=0.5
+                ),
+            ),
             *callbacks,
         ],
         train_split=split,
@@ -87,7 +94,8 @@ def run_prune(args):
     torch.set_num_threads(max(1, torch.get_num_threads()))
     data = load_dataset(args.dataset, args.data_home)
     print(
-        f"{data.name}: {len(data.y_train)} train / {len(data.y_val)} val / {len(data.y_test)} test, "
+        f"{data.name}: {len(data.y_train)} train / {len(data.y_val)} val / "
+        f"{len(data.y_test)} test, "
         f"{data.n_features} features, {data.n_classes} classes"
     )
     net = make_net(
@@ -113,9 +121,10 @@ def run_prune(args):
     print(f"weights kept: {net.pruner_.n_kept()}")
     print(f"test accuracy: {test_acc:.4f} (error {100 * (1 - test_acc):.2f} %)")
     dense_params = count_parameters(net.module_)
+    units = [m.out_features for m in small if isinstance(m, torch.nn.Linear)]
     compact_params = count_parameters(small)
     print(
-        f"compact network: {[m.out_features for m in small if isinstance(m, torch.nn.Linear)]} units, "
+        f"compact network: {units} units, "
         f"{compact_params} parameters (masked dense: {dense_params}), same predictions: {same}"
     )
     os.makedirs(args.out, exist_ok=True)
@@ -151,11 +160,14 @@ def run_prune(args):
         plot_schedule(net.history, os.path.join(args.out, "schedule.png"))
         if side * side == data.n_features:
             plot_first_layer_mask(
-                get_mask(layers[0]).cpu().numpy(), (side, side), os.path.join(args.out, "first_layer_mask.png")
+                get_mask(layers[0]).cpu().numpy(),
+                (side, side),
+                os.path.join(args.out, "first_layer_mask.png"),
             )
         plot_kept_per_layer(kept, os.path.join(args.out, "kept_per_layer.png"))
         plot_weight_histogram(
-            [effective_weight(m).cpu().numpy() for m in layers], os.path.join(args.out, "weights_hist.png")
+            [effective_weight(m).cpu().numpy() for m in layers],
+            os.path.join(args.out, "weights_hist.png"),
         )
         print(f"plots and results.json written to {args.out}/")
     print(f"done in {time.perf_counter() - t0:.1f} s")

@@ -20,7 +20,7 @@ def _screen(args):
     names = None
     total = count_rows(args.file)
     with tqdm(total=total, unit="rows", disable=args.quiet, desc="screening") as bar:
-        for X, y, names in iter_chunks(args.file, args.target, args.chunksize):
+        for X, y, names in iter_chunks(args.file, args.target, args.chunksize):  # noqa: B007
             screener.partial_fit(X, y)
             bar.update(len(y))
     if names is None:

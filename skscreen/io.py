@@ -20,7 +20,9 @@ def _target_index(names, target):
     try:
         idx = int(target)
     except (TypeError, ValueError):
-        raise ValueError(f"Target column {target!r} not found; columns are {names[:20]!r}...") from None
+        raise ValueError(
+            f"Target column {target!r} not found; columns are {names[:20]!r}..."
+        ) from None
     if not -len(names) <= idx < len(names):
         raise ValueError(f"Target column index {idx} out of range for {len(names)} columns.")
     return idx % len(names)

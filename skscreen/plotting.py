@@ -56,7 +56,14 @@ def plot_kept_per_layer(kept, path, title="Fraction kept per layer", ylabel="fra
     fig, ax = plt.subplots(figsize=(max(4, 0.6 * len(names) + 2), 3.2))
     bars = ax.bar(range(len(names)), [kept[n] for n in names], color="tab:blue")
     for b, n in zip(bars, names):
-        ax.text(b.get_x() + b.get_width() / 2, b.get_height(), f"{kept[n]:.1%}", ha="center", va="bottom", fontsize=8)
+        ax.text(
+            b.get_x() + b.get_width() / 2,
+            b.get_height(),
+            f"{kept[n]:.1%}",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=45, ha="right")
     ax.set_ylabel(ylabel)

@@ -23,7 +23,24 @@ def test_npy_memory_mapped(tmp_path, capsys):
     path = tmp_path / "d.npy"
     np.save(path, np.c_[X, y])
     out = tmp_path / "scores.json"
-    assert main(["screen", str(path), "--target", "8", "--chunksize", "64", "--k", "3", "--output", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "screen",
+                str(path),
+                "--target",
+                "8",
+                "--chunksize",
+                "64",
+                "--k",
+                "3",
+                "--output",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "700 rows, 8 features, 2 classes" in printed
     rows = json.loads(out.read_text())["scores"]
@@ -41,9 +58,23 @@ def test_csv_by_column_name(tmp_path):
     path = tmp_path / "d.csv"
     df.to_csv(path, index=False)
     out = tmp_path / "s.csv"
-    main(["screen", str(path), "--target", "label", "--chunksize", "100", "--output", str(out), "--quiet"])
+    main(
+        [
+            "screen",
+            str(path),
+            "--target",
+            "label",
+            "--chunksize",
+            "100",
+            "--output",
+            str(out),
+            "--quiet",
+        ]
+    )
     res = pd.read_csv(out).set_index("feature")
-    np.testing.assert_allclose(res.loc[[f"g{i}" for i in range(8)], "F"], f_classif(X, y)[0], rtol=1e-10)
+    np.testing.assert_allclose(
+        res.loc[[f"g{i}" for i in range(8)], "F"], f_classif(X, y)[0], rtol=1e-10
+    )
 
 
 def test_parquet(tmp_path):
@@ -57,9 +88,23 @@ def test_parquet(tmp_path):
     chunks = list(iter_chunks(path, "y", chunksize=100))
     assert max(len(c[1]) for c in chunks) <= 100
     out = tmp_path / "s.csv"
-    main(["screen", str(path), "--target", "y", "--chunksize", "100", "--output", str(out), "--quiet"])
+    main(
+        [
+            "screen",
+            str(path),
+            "--target",
+            "y",
+            "--chunksize",
+            "100",
+            "--output",
+            str(out),
+            "--quiet",
+        ]
+    )
     res = pd.read_csv(out).set_index("feature")
-    np.testing.assert_allclose(res.loc[[f"g{i}" for i in range(8)], "F"], f_classif(X, y)[0], rtol=1e-10)
+    np.testing.assert_allclose(
+        res.loc[[f"g{i}" for i in range(8)], "F"], f_classif(X, y)[0], rtol=1e-10
+    )
 
 
 def test_bad_files(tmp_path):

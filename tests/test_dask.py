@@ -15,8 +15,14 @@ dd = pytest.importorskip("dask.dataframe")
 
 def _data():
     return make_classification(
-        n_samples=3000, n_features=15, n_informative=4, n_redundant=0, n_classes=3, n_clusters_per_class=1,
-        shuffle=False, random_state=0,
+        n_samples=3000,
+        n_features=15,
+        n_informative=4,
+        n_redundant=0,
+        n_classes=3,
+        n_clusters_per_class=1,
+        shuffle=False,
+        random_state=0,
     )
 
 
@@ -52,7 +58,9 @@ def test_dask_nan_block_is_reported():
     X, y = _data()
     X[2500, 3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        OnlineFClassifScreener().fit(da.from_array(X, chunks=(500, 15)), da.from_array(y, chunks=500))
+        OnlineFClassifScreener().fit(
+            da.from_array(X, chunks=(500, 15)), da.from_array(y, chunks=500)
+        )
 
 
 def test_local_cluster_two_worker_processes():
@@ -60,9 +68,12 @@ def test_local_cluster_two_worker_processes():
     X, y = _data()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster, distributed.Client(cluster):
+        with (
+            distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster),
+        ):
             s = OnlineFClassifScreener(k=4).fit(
                 da.from_array(X, chunks=(250, 15)), da.from_array(y, chunks=250)
             )

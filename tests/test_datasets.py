@@ -82,7 +82,9 @@ def test_fashion_mnist_idx(tmp_path):
     _write_idx(tmp_path / "t10k-labels-idx1-ubyte", rng.integers(0, 10, 7))
     np.testing.assert_array_equal(read_idx(tmp_path / "t10k-images-idx3-ubyte"), imgs[:7])
     s = load_fashion_mnist(str(tmp_path), val_size=10)
-    assert s.X_train.shape == (20, 784) and s.X_val.shape == (10, 784) and s.X_test.shape == (7, 784)
+    assert (
+        s.X_train.shape == (20, 784) and s.X_val.shape == (10, 784) and s.X_test.shape == (7, 784)
+    )
     assert 0.0 <= s.X_train.min() and s.X_train.max() <= 1.0
 
 

@@ -14,7 +14,20 @@ from skscreen.cli import main  # noqa: E402
 
 def test_prune_cli_digits(tmp_path, capsys):
     out = tmp_path / "out"
-    rc = main(["prune", "--epochs", "6", "--sparsity", "0.8", "--hidden", "32", "--out", str(out), "--quiet"])
+    rc = main(
+        [
+            "prune",
+            "--epochs",
+            "6",
+            "--sparsity",
+            "0.8",
+            "--hidden",
+            "32",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert re.search(r"sparsity: 0\.(79|80)\d+ \(target 0\.8\)", text), text

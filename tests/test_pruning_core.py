@@ -72,7 +72,10 @@ def test_normalizers():
 
 def test_select_global_exact_count_and_constraints():
     torch.manual_seed(0)
-    scores = [torch.randn(30, 20, dtype=torch.float64), torch.randn(10, 30, dtype=torch.float64) - 100]
+    scores = [
+        torch.randn(30, 20, dtype=torch.float64),
+        torch.randn(10, 30, dtype=torch.float64) - 100,
+    ]
     masks = select_global(scores, 57, keep_each_row=[False, True])
     assert sum(int(m.sum()) for m in masks) == 57
     assert (masks[1].sum(1) >= 1).all()  # each output unit keeps an input
@@ -174,8 +177,15 @@ def test_compact_save_load_weights_only_and_onnx(tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
     buf = io.BytesIO()
-    torch.onnx.export(small, (X,), buf, input_names=["x"], output_names=["y"], dynamo=False,
-                      dynamic_axes={"x": {0: "batch"}})
+    torch.onnx.export(
+        small,
+        (X,),
+        buf,
+        input_names=["x"],
+        output_names=["y"],
+        dynamo=False,
+        dynamic_axes={"x": {0: "batch"}},
+    )
     sess = ort.InferenceSession(buf.getvalue())
     out = sess.run(None, {"x": X.numpy()})[0]
     np.testing.assert_allclose(out, small(X).detach().numpy(), rtol=1e-4, atol=1e-5)

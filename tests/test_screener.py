@@ -25,8 +25,13 @@ def test_sklearn_compatible(estimator, check):
 
 def _data(n=500, p=20):
     return make_classification(
-        n_samples=n, n_features=p, n_informative=5, n_redundant=0, n_classes=3,
-        shuffle=False, random_state=0,
+        n_samples=n,
+        n_features=p,
+        n_informative=5,
+        n_redundant=0,
+        n_classes=3,
+        shuffle=False,
+        random_state=0,
     )
 
 
@@ -180,7 +185,9 @@ def test_pandas_output_and_feature_names():
 
 def test_pipeline_and_grid_search_over_k():
     X, y = _data()
-    pipe = Pipeline([("screen", OnlineFClassifScreener()), ("clf", LogisticRegression(max_iter=500))])
+    pipe = Pipeline(
+        [("screen", OnlineFClassifScreener()), ("clf", LogisticRegression(max_iter=500))]
+    )
     gs = GridSearchCV(pipe, {"screen__k": [1, 5, 15]}, cv=3).fit(X, y)
     assert gs.best_params_["screen__k"] in (5, 15)  # the 5 informative features are needed
     means = gs.cv_results_["mean_test_score"]

@@ -18,8 +18,14 @@ from skscreen.stats import ClassMoments, anova_f, ranking_scores
 
 def _data(n=600, p=12, classes=4, seed=0):
     return make_classification(
-        n_samples=n, n_features=p, n_informative=4, n_redundant=0, n_classes=classes,
-        n_clusters_per_class=1, shuffle=False, random_state=seed,
+        n_samples=n,
+        n_features=p,
+        n_informative=4,
+        n_redundant=0,
+        n_classes=classes,
+        n_clusters_per_class=1,
+        shuffle=False,
+        random_state=seed,
     )
 
 
@@ -201,7 +207,11 @@ def test_torch_backend_matches_numpy_and_stays_on_device():
     X, y = _data()
     m = ClassMoments(classes=range(4))
     for a in range(0, 600, 128):
-        m.update(torch.tensor(X[a : a + 128], dtype=torch.float32), torch.tensor(y[a : a + 128]), n_classes=4)
+        m.update(
+            torch.tensor(X[a : a + 128], dtype=torch.float32),
+            torch.tensor(y[a : a + 128]),
+            n_classes=4,
+        )
     assert torch.is_tensor(m.mean_) and m.mean_.device.type == "cpu"
     ref = ClassMoments().update(X.astype(np.float32), y)
     np.testing.assert_allclose(anova_f(m)[0], anova_f(ref)[0], rtol=1e-10)

@@ -128,7 +128,8 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         if np.count_nonzero(self.moments_.count_) < 2:
             present = self.classes_[self.moments_.count_ > 0].tolist()
             raise ValueError(
-                f"The ANOVA F-test needs samples of at least 2 classes; y has only one class: {present!r}."
+                "The ANOVA F-test needs samples of at least 2 classes; "
+                f"y has only one class: {present!r}."
             )
         return self
 
@@ -157,10 +158,12 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
             self._reset()
         elif classes is not None:
             given = np.unique(np.asarray(classes))
-            if not self.moments_.strict_classes or not np.array_equal(given, self.classes_):
+            strict = self.moments_.strict_classes
+            first_classes = self.classes_.tolist() if strict else None
+            if not strict or not np.array_equal(given, self.classes_):
                 raise ValueError(
                     f"classes={given.tolist()!r} is not the same as on the first call to "
-                    f"partial_fit ({None if not self.moments_.strict_classes else self.classes_.tolist()!r})."
+                    f"partial_fit ({first_classes!r})."
                 )
         self._partial_fit(X, y, classes=classes, first=first)
         return self

@@ -87,9 +87,7 @@ def compact_sequential(module):
     _check_supported(layers)
     lin_idx = [i for i, m in enumerate(layers) if isinstance(m, nn.Linear)]
     weights = [effective_weight(layers[i]).clone() for i in lin_idx]
-    biases = [
-        None if layers[i].bias is None else layers[i].bias.detach().clone() for i in lin_idx
-    ]
+    biases = [None if layers[i].bias is None else layers[i].bias.detach().clone() for i in lin_idx]
     keep_in = [torch.ones(w.shape[1], dtype=torch.bool, device=w.device) for w in weights]
     # iterate to a fixed point: removing a neuron can leave others without connections
     changed = True
@@ -107,9 +105,15 @@ def compact_sequential(module):
             fold = alive_out & no_in & ~no_out
             if fold.any():
                 between = [
-                    m for m in layers[lin_idx[li] + 1 : lin_idx[li + 1]] if not isinstance(m, nn.Dropout)
+                    m
+                    for m in layers[lin_idx[li] + 1 : lin_idx[li + 1]]
+                    if not isinstance(m, nn.Dropout)
                 ]
-                b = biases[li] if biases[li] is not None else torch.zeros(w.shape[0], device=w.device)
+                b = (
+                    biases[li]
+                    if biases[li] is not None
+                    else torch.zeros(w.shape[0], device=w.device)
+                )
                 const = b.clone().unsqueeze(0)
                 for m in between:
                     const = m.eval()(const)
@@ -130,8 +134,10 @@ def compact_sequential(module):
             new_layers.append(copy.deepcopy(m))
             continue
         k = lin_pos[i]
-        rows = keep_in[k + 1] if k + 1 < len(weights) else torch.ones(
-            weights[k].shape[0], dtype=torch.bool, device=weights[k].device
+        rows = (
+            keep_in[k + 1]
+            if k + 1 < len(weights)
+            else torch.ones(weights[k].shape[0], dtype=torch.bool, device=weights[k].device)
         )
         cols = keep_in[k]
         w = weights[k][rows][:, cols]
@@ -185,7 +191,10 @@ def build_from_architecture(arch):
 def save_compact(seq, path):
     """Save a compact MLP as ``{"architecture", "state_dict"}`` (loadable with weights_only)."""
     torch.save(
-        {"architecture": architecture(seq), "state_dict": {k: v.cpu() for k, v in seq.state_dict().items()}},
+        {
+            "architecture": architecture(seq),
+            "state_dict": {k: v.cpu() for k, v in seq.state_dict().items()},
+        },
         path,
     )
 

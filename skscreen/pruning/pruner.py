@@ -46,7 +46,9 @@ class WeightPruner:
     scope : {"global", "layer"}, default="global"
     """
 
-    def __init__(self, model, scorer, schedule, *, sparsity, prune_epochs, n_classes, scope="global"):
+    def __init__(
+        self, model, scorer, schedule, *, sparsity, prune_epochs, n_classes, scope="global"
+    ):
         if not 0.0 <= sparsity < 1.0:
             raise ValueError(f"sparsity must be in [0, 1), got {sparsity}.")
         if scope not in ("global", "layer"):

@@ -53,9 +53,7 @@ class Schedule:
     def simulate(self, n_epochs, sparsity=1.0, prune_epochs=None):
         """Sparsity after epochs ``0..n_epochs``, without training (for plots and tests)."""
         prune_epochs = n_epochs if prune_epochs is None else prune_epochs
-        return np.array(
-            [self.sparsity_at(e, sparsity, prune_epochs) for e in range(n_epochs + 1)]
-        )
+        return np.array([self.sparsity_at(e, sparsity, prune_epochs) for e in range(n_epochs + 1)])
 
     def __repr__(self):
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

@@ -90,7 +90,9 @@ def input_f_scores(moments, device):
 def _mix(components, layers, weights, scope, method):
     """``sum_i weights[i] * norm(component_i)`` over alive entries, -inf on pruned ones."""
     alive = [lv.mask.bool() for lv in layers]
-    out = [torch.zeros(lv.weight.shape, dtype=torch.float64, device=lv.weight.device) for lv in layers]
+    out = [
+        torch.zeros(lv.weight.shape, dtype=torch.float64, device=lv.weight.device) for lv in layers
+    ]
     groups = [list(range(len(layers)))] if scope == "global" else [[i] for i in range(len(layers))]
     for comp, w in zip(components, weights):
         if w == 0:

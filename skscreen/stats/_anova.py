@@ -64,9 +64,7 @@ def anova_f(moments, *, warn_constant=True):
     m2 = m.m2_[present]
     n = count.sum()
     if n <= n_classes:
-        raise ValueError(
-            f"The ANOVA F-test needs more samples ({n:g}) than classes ({n_classes})."
-        )
+        raise ValueError(f"The ANOVA F-test needs more samples ({n:g}) than classes ({n_classes}).")
     grand = (count[:, None] * mean).sum(axis=0) / n
     ssb = (count[:, None] * (mean - grand) ** 2).sum(axis=0)
     ssw = m2.sum(axis=0)

@@ -173,7 +173,10 @@ class ClassMoments:
 
     # ------------------------------------------------------------------ labels
     def _encode(self, y):
-        """Map labels to row indices, growing ``classes_`` if allowed. Returns (idx, new_classes)."""
+        """Map labels to row indices, growing ``classes_`` if allowed.
+
+        Returns ``(indices, new_classes)``; the state itself is not modified.
+        """
         if _is_torch(y):
             # labels of a training batch: assumed to be integer class indices already
             return y, self.classes_
