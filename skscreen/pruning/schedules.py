@@ -11,8 +11,8 @@ Examples
 --------
 >>> from skscreen.pruning.schedules import LogisticSchedule
 >>> s = LogisticSchedule().simulate(n_epochs=6, sparsity=0.9, prune_epochs=4)
->>> [round(v, 3) for v in s]
-[0.0, 0.068, 0.45, 0.832, 0.9, 0.9, 0.9]
+>>> s.round(3).tolist()
+[0.0, 0.063, 0.45, 0.837, 0.9, 0.9, 0.9]
 """
 
 from __future__ import annotations

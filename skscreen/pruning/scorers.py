@@ -51,10 +51,10 @@ def normalize(values, method="minmax"):
     """Normalise a 1-D tensor to ``[0, 1]``: ``"minmax"``, ``"max"`` (divide by max) or ``"rank"``.
 
     >>> import torch
-    >>> normalize(torch.tensor([1.0, 3.0, 2.0]), "minmax")
-    tensor([0.0000, 1.0000, 0.5000])
-    >>> normalize(torch.tensor([1.0, 3.0, 2.0]), "rank")
-    tensor([0.0000, 1.0000, 0.5000])
+    >>> normalize(torch.tensor([1.0, 3.0, 2.0]), "minmax").tolist()
+    [0.0, 1.0, 0.5]
+    >>> normalize(torch.tensor([1.0, 3.0, 2.0]), "rank").tolist()
+    [0.0, 1.0, 0.5]
     """
     values = values.to(torch.float64)
     if values.numel() == 0:

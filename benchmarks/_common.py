@@ -1,0 +1,62 @@
+"""Shared helpers of the benchmark scripts: timing, tables, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def best_of(fn, repeat=3):
+    """Best wall time of ``repeat`` calls (and the last result)."""
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def table(rows, cols):
+    """Print a list of dicts as an aligned text table."""
+    widths = {c: max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in cols}
+    print("  ".join(c.ljust(widths[c]) for c in cols))
+    print("  ".join("-" * widths[c] for c in cols))
+    for r in rows:
+        print("  ".join(_fmt(r.get(c)).ljust(widths[c]) for c in cols))
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "" if v is None else str(v)
+
+
+def machine():
+    import numpy as np
+
+    info = {"python": platform.python_version(), "cpus": os.cpu_count(), "numpy": np.__version__}
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return info
+
+
+def save(name, payload):
+    """Write ``results/<name>.json`` and return its path."""
+    os.makedirs(RESULTS, exist_ok=True)
+    path = os.path.join(RESULTS, name + ".json")
+    payload = {"machine": machine(), **payload}
+    with open(path, "w") as fh:
+        json.dump(payload, fh, indent=1, default=float)
+    print(f"\nresults written to {path}")
+    return path
