@@ -14,6 +14,8 @@ stays on that device so that a training loop never copies to the host per batch)
 from __future__ import annotations
 
 import copy
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,6 +25,8 @@ __all__ = ["ClassMoments"]
 # Rows of one class processed at once by the dense numpy backend: the float64 working block
 # (256 x n_features) stays in cache for its two passes.
 _DENSE_BLOCK_ROWS = 256
+# Threads for the per-class work of large dense chunks (numpy releases the GIL).
+_N_THREADS = min(4, os.cpu_count() or 1)
 
 
 def _is_torch(x):
@@ -30,40 +34,61 @@ def _is_torch(x):
     return mod.startswith("torch")
 
 
+def _dense_class(X, rows, shift):
+    """Mean and M2 of ``X[rows]`` (one class): cache-sized two-pass blocks, Chan-merged."""
+    n_features = X.shape[1]
+    size = min(_DENSE_BLOCK_ROWS, max(1, len(rows)))
+    gathered = np.empty((size, n_features), dtype=X.dtype)
+    buf = np.empty((size, n_features))
+    mean, m2, n_a = np.zeros(n_features), np.zeros(n_features), 0
+    for b in range(0, len(rows), _DENSE_BLOCK_ROWS):
+        idx = rows[b : b + _DENSE_BLOCK_ROWS]
+        n_b = len(idx)
+        blk = buf[:n_b]
+        np.copyto(blk, np.take(X, idx, axis=0, out=gathered[:n_b]))
+        blk -= shift
+        mean_b = blk.sum(axis=0) / n_b
+        blk -= mean_b
+        m2_b = np.einsum("ij,ij->j", blk, blk)
+        if n_a == 0:
+            mean, m2 = mean_b, m2_b
+        else:
+            d = mean_b - mean
+            n = n_a + n_b
+            mean = mean + d * (n_b / n)
+            m2 = m2 + m2_b + d * d * (n_a * n_b / n)
+        n_a += n_b
+    return mean, m2
+
+
 def _dense_chunk(X, yidx, n_classes, shift):
     """Counts, means and M2 of one dense numpy chunk (float64).
 
-    Rows are grouped by class (one stable sort); each class is processed in cache-sized
-    blocks, two-pass within the block (mean, then centred squares), and the blocks are
-    combined with Chan's merge. Memory traffic is one read of the chunk plus the sort copy.
+    Each class's rows are gathered in cache-sized blocks, two-pass within the block (mean,
+    then centred squares), and the blocks combined with Chan's merge: the chunk is read once
+    and never copied whole. Classes run on a few threads (numpy releases the GIL).
     """
+    X = np.asarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
     n_features = X.shape[1]
     count = np.bincount(yidx, minlength=n_classes).astype(np.float64)
     order = np.argsort(yidx, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(count.astype(np.int64))])
-    Xs = np.asarray(X)[order]
     mean = np.zeros((n_classes, n_features))
     m2 = np.zeros((n_classes, n_features))
-    buf = np.empty((min(_DENSE_BLOCK_ROWS, max(1, X.shape[0])), n_features))
-    for c in range(n_classes):
-        lo, hi = bounds[c], bounds[c + 1]
-        n_a = 0
-        for b in range(lo, hi, _DENSE_BLOCK_ROWS):
-            e = min(hi, b + _DENSE_BLOCK_ROWS)
-            n_b = e - b
-            blk = buf[:n_b]
-            np.subtract(Xs[b:e], shift, out=blk, dtype=np.float64, casting="unsafe")
-            mean_b = blk.sum(axis=0) / n_b
-            blk -= mean_b
-            m2_b = np.einsum("ij,ij->j", blk, blk)
-            if n_a == 0:
-                mean[c], m2[c] = mean_b, m2_b
-            else:
-                d = mean_b - mean[c]
-                n = n_a + n_b
-                mean[c] += d * (n_b / n)
-                m2[c] += m2_b + d * d * (n_a * n_b / n)
-            n_a += n_b
+    present = [c for c in range(n_classes) if count[c] > 0]
+
+    def work(c):
+        return _dense_class(X, order[bounds[c] : bounds[c + 1]], shift)
+
+    if _N_THREADS > 1 and len(present) > 1 and X.shape[0] * n_features >= 1_000_000:
+        with ThreadPoolExecutor(min(_N_THREADS, len(present))) as pool:
+            results = list(pool.map(work, present))
+    else:
+        results = [work(c) for c in present]
+    for c, (m, q) in zip(present, results):
+        mean[c], m2[c] = m, q
     return count, mean, m2
 
 
