@@ -52,17 +52,41 @@ def _iter_parquet(path, target, chunksize):
         yield X.astype(np.float64, copy=False), y, feats
 
 
+def _npy_header(path):
+    with open(path, "rb") as fh:
+        major, _ = np.lib.format.read_magic(fh)
+        read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(fh)
+        return shape, fortran, dtype, fh.tell()
+
+
 def _iter_npy(path, target, chunksize):
-    arr = np.load(path, mmap_mode="r")
-    if arr.ndim != 2:
-        raise ValueError(f"{path} holds a {arr.ndim}-D array; expected 2-D (rows x columns).")
-    names = [f"x{i}" for i in range(arr.shape[1])]
+    """Chunks of a 2-D ``.npy`` file, read at their offsets without loading the file.
+
+    Plain reads rather than a memory map: mapped pages stay resident (and count toward the
+    process's memory) once touched, while reads keep it at one chunk however large the file.
+    Fortran-ordered files fall back to a read-only memory map.
+    """
+    shape, fortran, dtype, offset = _npy_header(path)
+    if len(shape) != 2:
+        raise ValueError(f"{path} holds a {len(shape)}-D array; expected 2-D (rows x columns).")
+    n_rows, n_cols = shape
+    names = [f"x{i}" for i in range(n_cols)]
     t = _target_index(names, target)
-    keep = np.array([i for i in range(arr.shape[1]) if i != t])
-    feats = [names[i] for i in keep]
-    for start in range(0, arr.shape[0], chunksize):
-        block = np.asarray(arr[start : start + chunksize])
-        yield block[:, keep], block[:, t], feats
+    feats = [n for i, n in enumerate(names) if i != t]
+    mapped = np.load(path, mmap_mode="r") if fortran else None
+    with open(path, "rb") as fh:
+        for start in range(0, n_rows, chunksize):
+            stop = min(n_rows, start + chunksize)
+            if mapped is not None:
+                block = np.ascontiguousarray(mapped[start:stop])
+            else:
+                fh.seek(offset + start * n_cols * dtype.itemsize)
+                block = np.fromfile(fh, dtype=dtype, count=(stop - start) * n_cols)
+                block = block.reshape(stop - start, n_cols)
+            y = block[:, t].copy()
+            X = np.delete(block, t, axis=1) if t != n_cols - 1 else block[:, :t]
+            yield X, y, feats
 
 
 _READERS = {".csv": _iter_csv, ".parquet": _iter_parquet, ".pq": _iter_parquet, ".npy": _iter_npy}

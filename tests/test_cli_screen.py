@@ -50,6 +50,16 @@ def test_npy_memory_mapped(tmp_path, capsys):
     assert [r["feature"] for r in rows[:3]] == [f"x{i}" for i in np.argsort(f0)[::-1][:3]]
 
 
+def test_npy_fortran_order_and_middle_target(tmp_path):
+    X, y = _data()
+    path = tmp_path / "f.npy"
+    np.save(path, np.asfortranarray(np.c_[X[:, :3], y, X[:, 3:]]))
+    chunks = list(iter_chunks(path, "3", chunksize=100))
+    Xc = np.concatenate([c[0] for c in chunks])
+    np.testing.assert_array_equal(Xc, X)
+    assert chunks[0][2] == ["x0", "x1", "x2", "x4", "x5", "x6", "x7", "x8"]
+
+
 def test_csv_by_column_name(tmp_path):
     pd = pytest.importorskip("pandas")
     X, y = _data()

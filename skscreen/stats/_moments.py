@@ -68,7 +68,7 @@ def _dense_chunk(X, yidx, n_classes, shift):
     then centred squares), and the blocks combined with Chan's merge: the chunk is read once
     and never copied whole. Classes run on a few threads (numpy releases the GIL).
     """
-    X = np.asarray(X)
+    X = np.ascontiguousarray(X)  # row gathers need C order (no copy when it already is)
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     n_features = X.shape[1]
