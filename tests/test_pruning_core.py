@@ -105,9 +105,9 @@ def test_hook_statistics_equal_screener_on_recorded_inputs():
         ref = OnlineFClassifScreener(k="all").fit(X, y)
         from skscreen.stats import anova_f
 
-        f, _ = anova_f(rec.moments[name], warn_constant=False)
+        f, _ = anova_f(rec.moments_of(name), warn_constant=False)
         np.testing.assert_allclose(f, ref.scores_, rtol=1e-10, equal_nan=True)
-        assert rec.moments[name].n_samples == 80
+        assert rec.moments_of(name).n_samples == 80
 
 
 def test_masked_weights_stay_zero_through_sgd_momentum_and_weight_decay():

@@ -225,3 +225,18 @@ def test_torch_backend_cuda():  # pragma: no cover - GPU only
     )
     assert m.mean_.is_cuda
     np.testing.assert_allclose(anova_f(m)[0], f_classif(X, y)[0], rtol=1e-10)
+
+
+def test_deferred_moments_match_class_moments_on_offset_data():
+    from skscreen.stats import DeferredMoments
+    from skscreen.stats._deferred import one_hot
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 4, 1000)
+    X = 50.0 + rng.normal(size=(1000, 6)) + 8.0 * y[:, None] * (np.arange(6) < 2)
+    acc = DeferredMoments(4)
+    for a in range(0, 1000, 64):
+        yb = torch.as_tensor(y[a : a + 64])
+        acc.update(torch.as_tensor(X[a : a + 64], dtype=torch.float32), yb, one_hot(yb, 4))
+    ref = ClassMoments().update(X.astype(np.float32), y)
+    np.testing.assert_allclose(anova_f(acc.to_moments())[0], anova_f(ref)[0], rtol=1e-10)

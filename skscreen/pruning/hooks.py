@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from skscreen.stats import ClassMoments
+from skscreen.stats import DeferredMoments
+from skscreen.stats._deferred import one_hot
 
 __all__ = ["InputStatsRecorder"]
 
@@ -33,7 +34,7 @@ class InputStatsRecorder:
     >>> rec = InputStatsRecorder({"lin": lin}, n_classes=2)
     >>> rec.set_targets(torch.tensor([0, 1, 1, 0]))
     >>> _ = lin(torch.randn(4, 3))
-    >>> rec.moments["lin"].n_samples
+    >>> rec.moments_of("lin").n_samples
     4.0
     >>> rec.remove()  # hooks live only while training: detach them afterwards
     """
@@ -43,8 +44,9 @@ class InputStatsRecorder:
         self.track_abs = track_abs
         self.enabled = True
         self._targets = None
+        self._onehot = None
         self._handles = []
-        self.moments = {}
+        self.accumulators = {}
         self.abs_sum = {}
         self.attach(modules)
 
@@ -62,8 +64,9 @@ class InputStatsRecorder:
             x = inputs[0].detach().reshape(inputs[0].shape[0], -1)
             if x.shape[0] != self._targets.shape[0]:
                 return  # not the batch the targets belong to
-            self.moments.setdefault(name, ClassMoments(range(self.n_classes)))
-            self.moments[name].update(x, self._targets, n_classes=self.n_classes)
+            if name not in self.accumulators:
+                self.accumulators[name] = DeferredMoments(self.n_classes)
+            self.accumulators[name].update(x, self._targets, self._onehot)
             if self.track_abs:
                 s = x.abs().sum(0, dtype=torch.float64)
                 self.abs_sum[name] = s if name not in self.abs_sum else self.abs_sum[name] + s
@@ -72,17 +75,28 @@ class InputStatsRecorder:
 
     def set_targets(self, y):
         """Labels (integer class indices) of the batch about to go through the model."""
-        self._targets = None if y is None else y.reshape(-1).long()
+        if y is None:
+            self._targets = self._onehot = None
+        else:
+            self._targets = y.reshape(-1).long()
+            # one one-hot matrix per batch, shared by every recorded layer
+            self._onehot = one_hot(self._targets, self.n_classes)
 
     def reset(self):
         """Forget the statistics (called at the start of each epoch)."""
-        self.moments = {}
+        self.accumulators = {}
         self.abs_sum = {}
+
+    def has_stats(self, name):
+        return name in self.accumulators
+
+    def moments_of(self, name):
+        """The :class:`~skscreen.stats.ClassMoments` of ``name``'s input since the last reset."""
+        return self.accumulators[name].to_moments()
 
     def mean_abs(self, name):
         """Per-feature mean of ``|input|`` of ``name`` since the last reset."""
-        m = self.moments[name]
-        return self.abs_sum[name] / m.count_.sum()
+        return self.abs_sum[name] / self.accumulators[name].n_samples
 
     def remove(self):
         """Detach the hooks."""
@@ -98,5 +112,5 @@ class InputStatsRecorder:
         # hook handles cannot be pickled; a restored recorder is detached (see attach)
         state = dict(self.__dict__)
         state["_handles"] = []
-        state["_targets"] = None
+        state["_targets"] = state["_onehot"] = None
         return state

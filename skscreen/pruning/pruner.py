@@ -100,8 +100,8 @@ class WeightPruner:
         out = []
         for name, m in self.layers.items():
             moments = mean_abs = None
-            if self.recorder is not None and name in self.recorder.moments:
-                moments = self.recorder.moments[name]
+            if self.recorder is not None and self.recorder.has_stats(name):
+                moments = self.recorder.moments_of(name)
                 if self.recorder.track_abs:
                     mean_abs = self.recorder.mean_abs(name)
             out.append(LayerView(name, effective_weight(m), get_mask(m), moments, mean_abs))
