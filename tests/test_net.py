@@ -81,9 +81,23 @@ def test_pruned_weights_stay_zero_after_more_training(digits):
     masks = {n: get_mask(m).clone() for n, m in net.pruner_.layers.items()}
     net.partial_fit(digits.X_train, digits.y_train, epochs=3)
     for n, m in net.pruner_.layers.items():
-        assert torch.all(m.weight_orig[masks[n] == 0] == 0)
-        assert prune.is_pruned(m)
+        assert torch.all(m.weight[masks[n] == 0] == 0)
     assert len(net.history) == 9
+
+
+def test_torch_prune_conversion_keeps_predictions_and_training(digits):
+    net = _net(prune_epochs=2, max_epochs=3).fit(digits.X_train, digits.y_train)
+    before = net.predict_proba(digits.X_test)
+    masks = {n: get_mask(m).clone() for n, m in net.pruner_.layers.items()}
+    net.to_torch_prune()
+    assert all(prune.is_pruned(m) for m in net.pruner_.layers.values())
+    np.testing.assert_allclose(net.predict_proba(digits.X_test), before, rtol=1e-6)
+    net.partial_fit(digits.X_train, digits.y_train, epochs=2)
+    for n, m in net.pruner_.layers.items():
+        assert torch.all(m.weight_orig[masks[n] == 0] == 0)
+    net.remove_masks()
+    assert not any(prune.is_pruned(m) for m in net.module_.modules())
+    assert net.n_parameters() <= int(sum(v.sum() for v in masks.values())) + 42
 
 
 def test_compact_gives_identical_predictions(digits):

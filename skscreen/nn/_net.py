@@ -9,7 +9,7 @@ import torch
 from skorch import NeuralNetClassifier
 
 from skscreen.pruning.compaction import compact_sequential, count_parameters
-from skscreen.pruning.masks import remove_masks
+from skscreen.pruning.masks import remove_masks, to_torch_prune
 from skscreen.pruning.pruner import WeightPruner
 from skscreen.pruning.schedules import make_schedule
 from skscreen.pruning.scorers import NORMALIZERS, HybridScreeningScorer
@@ -167,8 +167,6 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         )
         self.n_weights_ = self.pruner_.n_total
         self.pruning_epoch_ = 0
-        # masks change parameter names (weight -> weight_orig): rebuild the optimizer
-        self.initialize_optimizer()
 
     def fit(self, X, y=None, **fit_params):
         """Initialise (unless ``warm_start``) and train, pruning at the end of each epoch."""
@@ -213,6 +211,11 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             return super().train_step_single(batch, **fit_params)
         finally:
             self.pruner_.set_targets(None)
+
+    def train_step(self, batch, **fit_params):
+        step = super().train_step(batch, **fit_params)
+        self.pruner_.enforce()  # after optimizer.step(): pruned weights exactly zero again
+        return step
 
     def on_epoch_end(self, net, **kwargs):
         super().on_epoch_end(net, **kwargs)
@@ -266,8 +269,19 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         self.check_is_fitted(["pruner_"])
         return compact_sequential(self.module_)
 
+    def to_torch_prune(self):
+        """Convert the masks of ``module_`` to :mod:`torch.nn.utils.prune`'s storage.
+
+        ``prune.is_pruned(net.module_)`` is then true. The parameters are renamed
+        (``weight`` -> ``weight_orig``), so the optimizer is re-initialised.
+        """
+        self.check_is_fitted(["pruner_"])
+        to_torch_prune(self.module_)
+        self.initialize_optimizer()
+        return self
+
     def remove_masks(self):
-        """Make the pruning permanent in ``module_`` (plain parameters, ``prune.remove``)."""
+        """Make the pruning permanent in ``module_`` (plain parameters, no mask buffers)."""
         self.check_is_fitted(["pruner_"])
         self.pruner_.remove_hooks()
         remove_masks(self.module_)

@@ -212,10 +212,8 @@ def count_parameters(module, nonzero=False):
     total = 0
     for mod in module.modules():
         for name, p in list(mod.named_parameters(recurse=False)):
-            if name.endswith("_orig"):
-                base = name[: -len("_orig")]
-                t = p * getattr(mod, base + "_mask")
-            else:
-                t = p
+            base = name[: -len("_orig")] if name.endswith("_orig") else name
+            mask = getattr(mod, base + "_mask", None)
+            t = p if mask is None else p * mask
             total += int((t != 0).sum()) if nonzero else t.numel()
     return total

@@ -8,6 +8,7 @@ used from any training loop::
         for xb, yb in loader:
             pruner.set_targets(yb)        # labels for the statistics hooks
             loss = ...; loss.backward(); optimizer.step()
+            pruner.enforce()              # pruned weights back to exactly zero
         pruner.step(epoch, optimizer)     # score, decide, apply; resets the statistics
 """
 
@@ -17,7 +18,13 @@ import torch
 from torch import nn
 
 from skscreen.pruning.hooks import InputStatsRecorder
-from skscreen.pruning.masks import attach_mask, effective_weight, get_mask, update_mask
+from skscreen.pruning.masks import (
+    attach_mask,
+    effective_weight,
+    enforce_masks,
+    get_mask,
+    update_mask,
+)
 from skscreen.pruning.scorers import LayerView
 from skscreen.pruning.selection import select_global, select_per_layer
 
@@ -59,7 +66,7 @@ class WeightPruner:
         self.prune_epochs = int(prune_epochs)
         self.scope = scope
         self.bind(model)
-        self.n_total = sum(m.weight_orig.numel() for m in self.layers.values())
+        self.n_total = sum(m.weight.numel() for m in self.layers.values())
         needs = getattr(scorer, "needs_input_stats", True)
         track_abs = getattr(scorer, "needs_abs_stats", False)
         self.recorder = (
@@ -78,6 +85,10 @@ class WeightPruner:
             attach_mask(m)
         self.names = list(self.layers)
         return self
+
+    def enforce(self):
+        """Re-zero pruned weights; call after every optimizer step."""
+        enforce_masks(self.layers.values())
 
     def attach_hooks(self):
         """Start recording input statistics (idempotent)."""
