@@ -229,14 +229,13 @@ def test_torch_backend_cuda():  # pragma: no cover - GPU only
 
 def test_deferred_moments_match_class_moments_on_offset_data():
     from skscreen.stats import DeferredMoments
-    from skscreen.stats._deferred import one_hot
 
     rng = np.random.default_rng(3)
     y = rng.integers(0, 4, 1000)
     X = 50.0 + rng.normal(size=(1000, 6)) + 8.0 * y[:, None] * (np.arange(6) < 2)
-    acc = DeferredMoments(4)
-    for a in range(0, 1000, 64):
-        yb = torch.as_tensor(y[a : a + 64])
-        acc.update(torch.as_tensor(X[a : a + 64], dtype=torch.float32), yb, one_hot(yb, 4))
+    acc = DeferredMoments(4, block_rows=200)  # blocks end mid-batch, and a batch > block
+    for a, b in [(0, 64), (64, 128), (128, 500), (500, 1000)]:
+        yb = torch.as_tensor(y[a:b])
+        acc.update(torch.as_tensor(X[a:b], dtype=torch.float32), yb)
     ref = ClassMoments().update(X.astype(np.float32), y)
     np.testing.assert_allclose(anova_f(acc.to_moments())[0], anova_f(ref)[0], rtol=1e-10)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import torch
 
 from skscreen.stats import DeferredMoments
-from skscreen.stats._deferred import one_hot
 
 __all__ = ["InputStatsRecorder"]
 
@@ -44,7 +43,6 @@ class InputStatsRecorder:
         self.track_abs = track_abs
         self.enabled = True
         self._targets = None
-        self._onehot = None
         self._handles = []
         self.accumulators = {}
         self.abs_sum = {}
@@ -66,7 +64,7 @@ class InputStatsRecorder:
                 return  # not the batch the targets belong to
             if name not in self.accumulators:
                 self.accumulators[name] = DeferredMoments(self.n_classes)
-            self.accumulators[name].update(x, self._targets, self._onehot)
+            self.accumulators[name].update(x, self._targets)
             if self.track_abs:
                 s = x.abs().sum(0, dtype=torch.float64)
                 self.abs_sum[name] = s if name not in self.abs_sum else self.abs_sum[name] + s
@@ -75,12 +73,7 @@ class InputStatsRecorder:
 
     def set_targets(self, y):
         """Labels (integer class indices) of the batch about to go through the model."""
-        if y is None:
-            self._targets = self._onehot = None
-        else:
-            self._targets = y.reshape(-1).long()
-            # one one-hot matrix per batch, shared by every recorded layer
-            self._onehot = one_hot(self._targets, self.n_classes)
+        self._targets = None if y is None else y.reshape(-1).long()
 
     def reset(self):
         """Forget the statistics (called at the start of each epoch)."""
@@ -112,5 +105,5 @@ class InputStatsRecorder:
         # hook handles cannot be pickled; a restored recorder is detached (see attach)
         state = dict(self.__dict__)
         state["_handles"] = []
-        state["_targets"] = state["_onehot"] = None
+        state["_targets"] = None
         return state

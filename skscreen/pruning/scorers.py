@@ -123,8 +123,6 @@ class HybridScreeningScorer:
     normalize : {"minmax", "max", "rank"}, default="minmax"
     """
 
-    needs_input_stats = True
-
     def __init__(self, alpha=0.5, normalize="minmax"):
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
@@ -132,6 +130,11 @@ class HybridScreeningScorer:
             raise ValueError(f"Unknown normalize={normalize!r}; use one of {NORMALIZERS}.")
         self.alpha = float(alpha)
         self.normalize = normalize
+
+    @property
+    def needs_input_stats(self):
+        """Statistics are collected only when the screening term has weight."""
+        return self.alpha > 0
 
     def __call__(self, layers, scope="global"):
         magnitude = [lv.weight.abs().to(torch.float64) for lv in layers]
@@ -150,8 +153,6 @@ class HybridScreeningScorer:
 
 class MagnitudeScorer(HybridScreeningScorer):
     """Magnitude pruning (Han et al. 2015): ``|w|``; the ``alpha = 0`` end of the hybrid."""
-
-    needs_input_stats = False
 
     def __init__(self, normalize="minmax"):
         super().__init__(alpha=0.0, normalize=normalize)
