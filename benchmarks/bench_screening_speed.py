@@ -50,9 +50,24 @@ def speed(rows, cols, chunk, repeat):
     t_floor, _ = best_of(floor, repeat)
     rel = float(np.max(np.abs(f_ours - f_sk) / f_sk))
     rows_out = [
-        {"method": "skscreen partial_fit", "seconds": t_ours, "vs f_classif": t_sk / t_ours, "vs floor": t_ours / t_floor},
-        {"method": "sklearn f_classif", "seconds": t_sk, "vs f_classif": 1.0, "vs floor": t_sk / t_floor},
-        {"method": "numpy column sum (floor)", "seconds": t_floor, "vs f_classif": t_sk / t_floor, "vs floor": 1.0},
+        {
+            "method": "skscreen partial_fit",
+            "seconds": t_ours,
+            "vs f_classif": t_sk / t_ours,
+            "vs floor": t_ours / t_floor,
+        },
+        {
+            "method": "sklearn f_classif",
+            "seconds": t_sk,
+            "vs f_classif": 1.0,
+            "vs floor": t_sk / t_floor,
+        },
+        {
+            "method": "numpy column sum (floor)",
+            "seconds": t_floor,
+            "vs f_classif": t_sk / t_floor,
+            "vs floor": 1.0,
+        },
     ]
     print(f"\nSpeed: {rows} x {cols} float32, 10 classes, chunks of {chunk} rows, best of {repeat}")
     table(rows_out, ["method", "seconds", "vs f_classif", "vs floor"])
@@ -80,7 +95,9 @@ def accuracy():
     y = rng.integers(0, 3, n)
     cases = {
         "ordinary float64": rng.normal(size=(n, p)) + 0.1 * y[:, None],
-        "float32, mean 1e3, std 0.1": (1e3 + 0.1 * rng.normal(size=(n, p)) + 0.01 * y[:, None]).astype(np.float32),
+        "float32, mean 1e3, std 0.1": (
+            1e3 + 0.1 * rng.normal(size=(n, p)) + 0.01 * y[:, None]
+        ).astype(np.float32),
         "float64, offset 1e8, std 1e-3": 1e8 + 1e-3 * rng.normal(size=(n, p)) + 1e-4 * y[:, None],
     }
     rows = []
@@ -92,8 +109,10 @@ def accuracy():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             f_sk = f_classif(X, y)[0]
-            f_sp = np.array([f_oneway(*[X[y == c, j] for c in range(3)]).statistic for j in range(p)])
-        err = lambda f: float(np.max(np.abs(f - ref) / ref))  # noqa: E731
+            f_sp = np.array(
+                [f_oneway(*[X[y == c, j] for c in range(3)]).statistic for j in range(p)]
+            )
+        err = lambda f, ref=ref: float(np.max(np.abs(f - ref) / ref))  # noqa: E731
         rows.append(
             {
                 "case": name,

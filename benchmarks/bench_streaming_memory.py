@@ -46,7 +46,9 @@ print(base, hwm(), time.perf_counter() - t, s.n_samples_seen_)
 def write_file(path, gb, n_features=250, seed=0):
     row_bytes = 4 * (n_features + 1)
     n_rows = int(gb * 1e9 / row_bytes)
-    arr = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n_rows, n_features + 1))
+    arr = np.lib.format.open_memmap(
+        path, mode="w+", dtype=np.float32, shape=(n_rows, n_features + 1)
+    )
     rng = np.random.default_rng(seed)
     step = 200_000
     for a in range(0, n_rows, step):
@@ -74,7 +76,9 @@ def main():
             n_rows, n_features = write_file(path, gb)
             out = subprocess.run(
                 [sys.executable, "-c", CHILD, path, str(n_features), str(args.chunksize)],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             )
             base, peak, secs, seen = out.stdout.split()
             rows.append(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 import torch
@@ -53,11 +52,23 @@ def main():
     d, X, y = load(args.dataset, args.data_home, args.n_train)
     n_in = X.shape[1]
     common = dict(
-        max_epochs=args.epochs, lr=0.1, batch_size=64, optimizer=torch.optim.SGD,
-        optimizer__momentum=0.9, optimizer__nesterov=True, optimizer__weight_decay=1e-4,
-        train_split=None, verbose=0, device=args.device, iterator_train__shuffle=True,
+        max_epochs=args.epochs,
+        lr=0.1,
+        batch_size=64,
+        optimizer=torch.optim.SGD,
+        optimizer__momentum=0.9,
+        optimizer__nesterov=True,
+        optimizer__weight_decay=1e-4,
+        train_split=None,
+        verbose=0,
+        device=args.device,
+        iterator_train__shuffle=True,
     )
-    times = {"plain NeuralNetClassifier": [], "ScreeningPrunedNet (alpha=0.25)": [], "ScreeningPrunedNet (alpha=0, no stats)": []}
+    times = {
+        "plain NeuralNetClassifier": [],
+        "ScreeningPrunedNet (alpha=0.25)": [],
+        "ScreeningPrunedNet (alpha=0, no stats)": [],
+    }
     net = None
     for _ in range(args.rounds):
         for name in times:
@@ -67,38 +78,70 @@ def main():
                 net = NeuralNetClassifier(module, criterion=torch.nn.CrossEntropyLoss, **common)
             else:
                 alpha = 0.25 if "0.25" in name else 0.0
-                net = ScreeningPrunedNet(module, alpha=alpha, sparsity=0.9, prune_epochs=args.epochs, **common)
+                net = ScreeningPrunedNet(
+                    module, alpha=alpha, sparsity=0.9, prune_epochs=args.epochs, **common
+                )
             net.fit(X, y)
             times[name].extend(net.history[:, "dur"])
             if "0.25" in name:
                 pruned = net
     plain = np.median(times["plain NeuralNetClassifier"])
     rows = [
-        {"model": k, "median epoch s": float(np.median(v)), "min epoch s": float(np.min(v)), "ratio vs plain": float(np.median(v) / plain)}
+        {
+            "model": k,
+            "median epoch s": float(np.median(v)),
+            "min epoch s": float(np.min(v)),
+            "ratio vs plain": float(np.median(v) / plain),
+        }
         for k, v in times.items()
     ]
-    print(f"\nEpoch time, LeNet-300-100, {len(y)} samples of {d.name}, batch 64, {args.device}, "
-          f"{args.rounds} rounds x {args.epochs} epochs, alternated")
+    print(
+        f"\nEpoch time, LeNet-300-100, {len(y)} samples of {d.name}, batch 64, {args.device}, "
+        f"{args.rounds} rounds x {args.epochs} epochs, alternated"
+    )
     table(rows, ["model", "median epoch s", "min epoch s", "ratio vs plain"])
 
     # compaction: parameters and CPU latency, masked vs compact
     masked = pruned.module_.eval().cpu()
     small = pruned.compact().cpu()
-    Xb = torch.as_tensor(d.X_test[:256] if len(d.X_test) >= 256 else np.tile(d.X_test, (256 // len(d.X_test) + 1, 1))[:256])
+    Xb = torch.as_tensor(
+        d.X_test[:256]
+        if len(d.X_test) >= 256
+        else np.tile(d.X_test, (256 // len(d.X_test) + 1, 1))[:256]
+    )
     x1 = Xb[:1]
     torch.set_num_threads(1)
     out = []
     with torch.no_grad():
         same = bool(torch.equal(small(Xb).argmax(1), masked(Xb).argmax(1)))
         for name, m in (("masked (dense + mask)", masked), ("compact", small)):
-            t256, _ = best_of(lambda: [m(Xb) for _ in range(50)], 5)
-            t1, _ = best_of(lambda: [m(x1) for _ in range(200)], 5)
-            out.append({"module": name, "parameters": count_parameters(m), "nonzero": count_parameters(m, nonzero=True),
-                        "ms / batch 256": 1000 * t256 / 50, "us / sample (batch 1)": 1e6 * t1 / 200})
+            t256, _ = best_of(lambda m=m: [m(Xb) for _ in range(50)], 5)
+            t1, _ = best_of(lambda m=m: [m(x1) for _ in range(200)], 5)
+            out.append(
+                {
+                    "module": name,
+                    "parameters": count_parameters(m),
+                    "nonzero": count_parameters(m, nonzero=True),
+                    "ms / batch 256": 1000 * t256 / 50,
+                    "us / sample (batch 1)": 1e6 * t1 / 200,
+                }
+            )
     torch.set_num_threads(os.cpu_count() or 1)
-    print(f"\nCompaction of the alpha=0.25 net at sparsity {pruned.sparsity_:.3f} (1 CPU thread); same predictions: {same}")
+    print(
+        f"\nCompaction of the alpha=0.25 net at sparsity {pruned.sparsity_:.3f} "
+        f"(1 CPU thread); same predictions: {same}"
+    )
     table(out, ["module", "parameters", "nonzero", "ms / batch 256", "us / sample (batch 1)"])
-    save("training_overhead", {"epoch_times": rows, "compaction": out, "n_train": len(y), "dataset": d.name, "device": args.device})
+    save(
+        "training_overhead",
+        {
+            "epoch_times": rows,
+            "compaction": out,
+            "n_train": len(y),
+            "dataset": d.name,
+            "device": args.device,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -55,7 +55,11 @@ def _iter_parquet(path, target, chunksize):
 def _npy_header(path):
     with open(path, "rb") as fh:
         major, _ = np.lib.format.read_magic(fh)
-        read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        read = (
+            np.lib.format.read_array_header_1_0
+            if major == 1
+            else np.lib.format.read_array_header_2_0
+        )
         shape, fortran, dtype = read(fh)
         return shape, fortran, dtype, fh.tell()
 

@@ -35,7 +35,11 @@ def _uses_torch_prune(module, name):
 
 
 def _param(module, name):
-    return getattr(module, name + "_orig") if _uses_torch_prune(module, name) else getattr(module, name)
+    return (
+        getattr(module, name + "_orig")
+        if _uses_torch_prune(module, name)
+        else getattr(module, name)
+    )
 
 
 def attach_mask(module, name="weight"):

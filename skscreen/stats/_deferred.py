@@ -4,7 +4,8 @@ Merging every mini-batch into :class:`ClassMoments` with Chan's update costs abo
 tiny tensor operations per layer and batch, a measurable share of a small network's
 training step. :class:`DeferredMoments` instead keeps, per class and feature, in float64,
 the count and the *shifted* sums ``S = sum(x - shift)`` and ``Q = sum((x - shift)^2)``
-(two matrix products with a one-hot matrix, per block of buffered batches), and forms ``M2 = Q - S^2 / n`` once,
+(two matrix products with a one-hot matrix, per block of buffered batches), and forms
+``M2 = Q - S^2 / n`` once,
 in :meth:`to_moments`. The shift is the first batch's mean of each feature, so ``x - shift``
 is of the size of the spread of the data and the final subtraction loses only
 ``log10((mean_c - shift)^2 / var_c)`` digits of 16 (the classic shifted-data algorithm);
