@@ -221,7 +221,8 @@ def main():
     runs = list(done.values())  # every run of this tag, also from earlier invocations
     rows = summarize(runs)
     print(
-        f"\n{args.dataset}: LeNet-300-100, {args.epochs} epochs ({args.prune_epochs} pruning), seeds {args.seeds}"
+        f"\n{args.dataset}: LeNet-300-100, {args.epochs} epochs "
+        f"({args.prune_epochs} pruning), seeds {args.seeds}"
     )
     table(rows, list(rows[0]))
     save(args.tag, {"protocol": vars(args) | {"data_home": None}, "summary": rows, "runs": runs})

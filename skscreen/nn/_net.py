@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -11,8 +12,9 @@ from skorch import NeuralNetClassifier
 from skscreen.pruning.compaction import compact_sequential, count_parameters
 from skscreen.pruning.masks import remove_masks, to_torch_prune
 from skscreen.pruning.pruner import WeightPruner
+from skscreen.pruning.regularizers import ContributionEntropy
 from skscreen.pruning.schedules import make_schedule
-from skscreen.pruning.scorers import NORMALIZERS, HybridScreeningScorer
+from skscreen.pruning.scorers import NORMALIZERS, HybridScreeningScorer, make_scorer
 
 __all__ = ["ScreeningPrunedNet"]
 
@@ -50,9 +52,15 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         One budget and ranking across layers, or the same sparsity in every layer.
     normalize : {"minmax", "max", "rank"}, default="minmax"
         How the two score components are put on one scale.
-    scorer : callable, default=None
-        A custom scorer object (overrides ``alpha`` and ``normalize``), e.g.
-        :class:`skscreen.pruning.MagnitudeScorer`.
+    scorer : str or object, default=None
+        The pruning criterion. ``None`` or ``"screening"``: the hybrid above (``alpha``,
+        ``normalize``); ``"magnitude"``; ``"activation"``
+        (:class:`~skscreen.pruning.ActivationStatsScorer`); ``"extreme-value"``
+        (:class:`~skscreen.pruning.ExtremeValuePruning`, which sets its own sparsity and
+        ignores ``sparsity`` and ``schedule``); or any scorer object (copied at fit).
+    reg_lambda : float, default=0.0
+        Strength of the pruning-aware regulariser
+        (:class:`~skscreen.pruning.regularizers.ContributionEntropy`) added to the loss.
     random_state : int, default=None
         Seeds torch before the module is initialised (reproducible fits and clones).
     criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
@@ -102,6 +110,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         scope="global",
         normalize="minmax",
         scorer=None,
+        reg_lambda=0.0,
         random_state=None,
         criterion=torch.nn.CrossEntropyLoss,
         **kwargs,
@@ -114,6 +123,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         self.scope = scope
         self.normalize = normalize
         self.scorer = scorer
+        self.reg_lambda = reg_lambda
         self.random_state = random_state
 
     # ------------------------------------------------------------------ validation
@@ -128,12 +138,20 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             raise ValueError(f"normalize must be one of {NORMALIZERS}, got {self.normalize!r}.")
         if self.prune_epochs is not None and int(self.prune_epochs) < 1:
             raise ValueError(f"prune_epochs must be >= 1, got {self.prune_epochs!r}.")
+        if not float(self.reg_lambda) >= 0.0:
+            raise ValueError(f"reg_lambda must be >= 0, got {self.reg_lambda!r}.")
         make_schedule(self.schedule)
+        self._make_scorer()
 
     def _make_scorer(self):
-        if self.scorer is not None:
-            return self.scorer
-        return HybridScreeningScorer(alpha=self.alpha, normalize=self.normalize)
+        if self.scorer is None or self.scorer == "screening":
+            return HybridScreeningScorer(alpha=self.alpha, normalize=self.normalize)
+        if isinstance(self.scorer, str):
+            return make_scorer(self.scorer)
+        scorer = copy.deepcopy(self.scorer)  # never mutate the constructor argument
+        if hasattr(scorer, "report_"):
+            scorer.report_ = []
+        return scorer
 
     def _prune_epochs(self):
         if self.prune_epochs is not None:
@@ -167,6 +185,9 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         )
         self.n_weights_ = self.pruner_.n_total
         self.pruning_epoch_ = 0
+        self.regularizer_ = (
+            ContributionEntropy(self.pruner_.layers) if float(self.reg_lambda) > 0 else None
+        )
 
     def fit(self, X, y=None, **fit_params):
         """Initialise (unless ``warm_start``) and train, pruning at the end of each epoch."""
@@ -201,6 +222,9 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         super().on_epoch_begin(net, **kwargs)
         self._setup_pruner()  # first epoch: classes are known once skorch checked the data
         self.pruner_.attach_hooks()
+        if getattr(self, "regularizer_", None) is not None:
+            self.regularizer_.modules = dict(self.pruner_.layers)
+            self.regularizer_.attach()
         if self.pruner_.recorder is not None:
             self.pruner_.recorder.reset()
 
@@ -211,6 +235,14 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             return super().train_step_single(batch, **fit_params)
         finally:
             self.pruner_.set_targets(None)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """skorch's loss plus ``reg_lambda`` times the pruning-aware penalty (training only)."""
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        reg = getattr(self, "regularizer_", None)
+        if training and reg is not None:
+            loss = loss + float(self.reg_lambda) * reg.penalty().to(loss.device)
+        return loss
 
     def train_step(self, batch, **fit_params):
         step = super().train_step(batch, **fit_params)
@@ -224,6 +256,8 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         target_keep = self.pruner_.target_keep(e)
         n_kept = self.pruner_.step(e, self.optimizer_)
         total = self.pruner_.n_total
+        if target_keep is None:  # the criterion sets its own sparsity
+            target_keep = n_kept
         self.history.record("target_sparsity", 1.0 - target_keep / total)
         self.history.record("sparsity", 1.0 - n_kept / total)
         self.history.record("n_kept", n_kept)
@@ -232,7 +266,9 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         super().on_train_end(net, **kwargs)
         # statistics hooks live only while training (keeps module_ picklable and lean)
         self.pruner_.remove_hooks()
-        if self.pruning_epoch_ < self._prune_epochs():
+        if getattr(self, "regularizer_", None) is not None:
+            self.regularizer_.remove()
+        if self.pruning_epoch_ < self._prune_epochs() and not self.pruner_.decides_masks:
             warnings.warn(
                 f"Training stopped after {self.pruning_epoch_} pruning epochs, before the "
                 f"schedule reached sparsity={self.sparsity} (prune_epochs="
@@ -245,6 +281,8 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         super().__setstate__(state)
         if getattr(self, "pruner_", None) is not None:
             self.pruner_.bind(self.module_)
+            if getattr(self, "regularizer_", None) is not None:
+                self.regularizer_.modules = dict(self.pruner_.layers)
 
     # ------------------------------------------------------------------ results
     @property

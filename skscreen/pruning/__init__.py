@@ -5,6 +5,7 @@ Deciding (``scorers``, ``schedules``, ``selection``) is kept apart from applying
 """
 
 from skscreen.pruning.compaction import compact_sequential, load_compact, save_compact
+from skscreen.pruning.extreme_value import ExtremeValuePruning
 from skscreen.pruning.pruner import WeightPruner
 from skscreen.pruning.schedules import (
     CubicSchedule,
@@ -13,12 +14,20 @@ from skscreen.pruning.schedules import (
     OneShotSchedule,
     make_schedule,
 )
-from skscreen.pruning.scorers import HybridScreeningScorer, MagnitudeScorer
+from skscreen.pruning.scorers import (
+    ActivationStatsScorer,
+    HybridScreeningScorer,
+    MagnitudeScorer,
+    make_scorer,
+)
 
 __all__ = [
     "WeightPruner",
     "HybridScreeningScorer",
     "MagnitudeScorer",
+    "ActivationStatsScorer",
+    "ExtremeValuePruning",
+    "make_scorer",
     "LogisticSchedule",
     "FSASchedule",
     "CubicSchedule",

@@ -22,8 +22,10 @@ class InputStatsRecorder:
         Modules whose (flattened) input is recorded.
     n_classes : int
         Number of classes; batch labels are integer indices in ``[0, n_classes)``.
+    track_class : bool, default=True
+        Keep per-class moments of the input (screening criteria).
     track_abs : bool, default=False
-        Also keep the per-feature mean of ``|input|`` (activation-statistics criteria).
+        Keep the (class-pooled) moments of ``|input|`` (activation-statistics criteria).
 
     Examples
     --------
@@ -38,14 +40,15 @@ class InputStatsRecorder:
     >>> rec.remove()  # hooks live only while training: detach them afterwards
     """
 
-    def __init__(self, modules, n_classes, *, track_abs=False):
+    def __init__(self, modules, n_classes, *, track_class=True, track_abs=False):
         self.n_classes = int(n_classes)
+        self.track_class = track_class
         self.track_abs = track_abs
         self.enabled = True
         self._targets = None
         self._handles = []
         self.accumulators = {}
-        self.abs_sum = {}
+        self.abs_accumulators = {}
         self.attach(modules)
 
     def attach(self, modules):
@@ -62,12 +65,14 @@ class InputStatsRecorder:
             x = inputs[0].detach().reshape(inputs[0].shape[0], -1)
             if x.shape[0] != self._targets.shape[0]:
                 return  # not the batch the targets belong to
-            if name not in self.accumulators:
-                self.accumulators[name] = DeferredMoments(self.n_classes)
-            self.accumulators[name].update(x, self._targets)
+            if self.track_class:
+                if name not in self.accumulators:
+                    self.accumulators[name] = DeferredMoments(self.n_classes)
+                self.accumulators[name].update(x, self._targets)
             if self.track_abs:
-                s = x.abs().sum(0, dtype=torch.float64)
-                self.abs_sum[name] = s if name not in self.abs_sum else self.abs_sum[name] + s
+                if name not in self.abs_accumulators:
+                    self.abs_accumulators[name] = DeferredMoments(1)
+                self.abs_accumulators[name].update(x.abs(), self._zeros(x.shape[0], x.device))
 
         return hook
 
@@ -78,7 +83,11 @@ class InputStatsRecorder:
     def reset(self):
         """Forget the statistics (called at the start of each epoch)."""
         self.accumulators = {}
-        self.abs_sum = {}
+        self.abs_accumulators = {}
+
+    @staticmethod
+    def _zeros(n, device):
+        return torch.zeros(n, dtype=torch.long, device=device)
 
     def has_stats(self, name):
         return name in self.accumulators
@@ -87,9 +96,10 @@ class InputStatsRecorder:
         """The :class:`~skscreen.stats.ClassMoments` of ``name``'s input since the last reset."""
         return self.accumulators[name].to_moments()
 
-    def mean_abs(self, name):
-        """Per-feature mean of ``|input|`` of ``name`` since the last reset."""
-        return self.abs_sum[name] / self.accumulators[name].n_samples
+    def abs_moments_of(self, name):
+        """Moments of ``|input|`` of ``name`` since the last reset (one pooled class), or None."""
+        acc = self.abs_accumulators.get(name)
+        return None if acc is None else acc.to_moments()
 
     def remove(self):
         """Detach the hooks."""

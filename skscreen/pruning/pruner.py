@@ -70,7 +70,7 @@ class WeightPruner:
         needs = getattr(scorer, "needs_input_stats", True)
         track_abs = getattr(scorer, "needs_abs_stats", False)
         self.recorder = (
-            InputStatsRecorder(self.layers, n_classes, track_abs=track_abs)
+            InputStatsRecorder(self.layers, n_classes, track_class=needs, track_abs=track_abs)
             if needs or track_abs
             else None
         )
@@ -110,12 +110,12 @@ class WeightPruner:
     def views(self):
         out = []
         for name, m in self.layers.items():
-            moments = mean_abs = None
-            if self.recorder is not None and self.recorder.has_stats(name):
-                moments = self.recorder.moments_of(name)
-                if self.recorder.track_abs:
-                    mean_abs = self.recorder.mean_abs(name)
-            out.append(LayerView(name, effective_weight(m), get_mask(m), moments, mean_abs))
+            moments = abs_moments = None
+            if self.recorder is not None:
+                if self.recorder.has_stats(name):
+                    moments = self.recorder.moments_of(name)
+                abs_moments = self.recorder.abs_moments_of(name)
+            out.append(LayerView(name, effective_weight(m), get_mask(m), moments, abs_moments))
         return out
 
     def n_kept(self):
@@ -125,7 +125,14 @@ class WeightPruner:
         """Fraction of each layer's weights still alive."""
         return {n: float(get_mask(m).mean()) for n, m in self.layers.items()}
 
+    @property
+    def decides_masks(self):
+        """True when the criterion sets its own sparsity (e.g. extreme-value pruning)."""
+        return getattr(self.scorer, "decides_masks", False)
+
     def target_keep(self, epoch):
+        if self.decides_masks:
+            return None
         return self.schedule.n_keep(epoch, self.n_total, self.sparsity, self.prune_epochs)
 
     @torch.no_grad()
@@ -134,6 +141,15 @@ class WeightPruner:
 
         Returns the number of weights kept.
         """
+        keep_rows = [i == len(self.layers) - 1 for i in range(len(self.layers))]  # output layer
+        if self.decides_masks:
+            if self.scorer.applies_at(epoch, self.prune_epochs):
+                masks = self.scorer.decide(self.views(), epoch, keep_rows)
+                for m, keep in zip(self.layers.values(), masks):
+                    update_mask(m, keep, optimizer)
+            if self.recorder is not None:
+                self.recorder.reset()
+            return self.n_kept()
         n_keep = self.target_keep(epoch)
         if n_keep < self.n_kept():
             views = self.views()
@@ -145,7 +161,6 @@ class WeightPruner:
                     "each training forward pass (the model must be in train mode)."
                 )
             scores = self.scorer(views, self.scope)
-            keep_rows = [i == len(views) - 1 for i in range(len(views))]  # output layer
             if self.scope == "global":
                 masks = select_global(scores, n_keep, keep_rows)
             else:

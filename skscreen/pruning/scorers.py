@@ -18,7 +18,15 @@ import torch
 
 from skscreen.stats import anova_f
 
-__all__ = ["LayerView", "normalize", "HybridScreeningScorer", "MagnitudeScorer", "NORMALIZERS"]
+__all__ = [
+    "LayerView",
+    "normalize",
+    "HybridScreeningScorer",
+    "MagnitudeScorer",
+    "ActivationStatsScorer",
+    "make_scorer",
+    "NORMALIZERS",
+]
 
 NORMALIZERS = ("minmax", "max", "rank")
 
@@ -36,15 +44,15 @@ class LayerView:
         Current 0/1 mask, same shape.
     moments : ClassMoments or None
         Per-class moments of the layer's input over the last epoch.
-    mean_abs_input : torch.Tensor or None
-        Mean ``|input|`` per input unit over the last epoch.
+    abs_moments : ClassMoments or None
+        Moments of ``|input|`` per input unit over the last epoch (one pooled class).
     """
 
     name: str
     weight: torch.Tensor
     mask: torch.Tensor
     moments: object = None
-    mean_abs_input: torch.Tensor | None = None
+    abs_moments: object = None
 
 
 def normalize(values, method="minmax"):
@@ -136,6 +144,9 @@ class HybridScreeningScorer:
         """Statistics are collected only when the screening term has weight."""
         return self.alpha > 0
 
+    def __repr__(self):
+        return f"{type(self).__name__}(alpha={self.alpha}, normalize={self.normalize!r})"
+
     def __call__(self, layers, scope="global"):
         magnitude = [lv.weight.abs().to(torch.float64) for lv in layers]
         if self.alpha > 0:
@@ -156,3 +167,63 @@ class MagnitudeScorer(HybridScreeningScorer):
 
     def __init__(self, normalize="minmax"):
         super().__init__(alpha=0.0, normalize=normalize)
+
+
+class ActivationStatsScorer:
+    """Activation-statistics criterion, *inspired by* arXiv 2410.16151.
+
+    Scores each connection by the distribution over the data of its contribution
+    ``|w_ji a_i|``: ``mean + z * std`` of ``|w_ji| |a_i|``, i.e.
+    ``|w_ji| (E|a_i| + z std|a_i|)``, from online moments of ``|a_i|`` collected by the same
+    hooks and statistics core as the screening criterion. ``z=0`` (default) is the mean
+    contribution. Only the paper's abstract was available: this reading is ours.
+
+    Parameters
+    ----------
+    z : float, default=0.0
+        Weight of the standard deviation of the contribution.
+    """
+
+    needs_input_stats = False
+    needs_abs_stats = True
+
+    def __init__(self, z=0.0):
+        self.z = float(z)
+
+    def __call__(self, layers, scope="global"):
+        scores = []
+        for lv in layers:
+            if lv.abs_moments is None:
+                raise RuntimeError(
+                    "Activation statistics need a training epoch with recorded inputs."
+                )
+            m = lv.abs_moments
+            n = m.count_.sum()
+            mean = m.mean_[0] + m.shift_  # one pooled "class"
+            std = (m.m2_[0] / n.clamp_min(1.0)).sqrt()
+            unit = (mean + self.z * std).to(device=lv.weight.device, dtype=torch.float64)
+            scores.append(lv.weight.abs().to(torch.float64) * unit[None, :])
+        # contributions are comparable across layers as they are: no normalisation needed
+        return [s.masked_fill(lv.mask == 0, -torch.inf) for s, lv in zip(scores, layers)]
+
+    def __repr__(self):
+        return f"ActivationStatsScorer(z={self.z})"
+
+
+def make_scorer(name, **params):
+    """A scorer from its name: ``"screening"`` (hybrid, ``alpha`` and ``normalize``),
+    ``"magnitude"``, ``"activation"`` (``z``) or ``"extreme-value"`` (see
+    :class:`~skscreen.pruning.extreme_value.ExtremeValuePruning`)."""
+    if name == "screening":
+        return HybridScreeningScorer(**params)
+    if name == "magnitude":
+        return MagnitudeScorer(**params)
+    if name == "activation":
+        return ActivationStatsScorer(**params)
+    if name in ("extreme-value", "extreme_value", "dpp"):
+        from skscreen.pruning.extreme_value import ExtremeValuePruning
+
+        return ExtremeValuePruning(**params)
+    raise ValueError(
+        f"Unknown scorer {name!r}; use 'screening', 'magnitude', 'activation' or 'extreme-value'."
+    )
