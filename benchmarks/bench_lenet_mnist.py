@@ -98,11 +98,14 @@ def run_one(cfg, seed, args):
     if cfg["method"] == "dense":
         net = NeuralNetClassifier(module, criterion=torch.nn.CrossEntropyLoss, **common)
     else:
-        extra = {}
+        extra = {"reg_lambda": cfg.get("reg_lambda", 0.0)}
         if cfg["alpha"] is None:
             from skscreen.pruning import make_scorer
 
-            extra["scorer"] = make_scorer(cfg["method"])
+            params = dict(cfg.get("scorer_params", {}))
+            if cfg.get("scorer", cfg["method"]) == "extreme-value":
+                params.setdefault("random_state", seed)
+            extra["scorer"] = make_scorer(cfg.get("scorer", cfg["method"]), **params)
         else:
             extra["alpha"] = cfg["alpha"]
         net = ScreeningPrunedNet(
@@ -147,11 +150,12 @@ def summarize(runs):
     groups = {}
     for r in runs:
         g = (r["method"], r["sparsity"], r["alpha"], r["schedule"])
+        if r.get("sparsity_achieved") is not None and r["method"] == "extreme-value":
+            g = (r["method"], "auto", r["alpha"], r["schedule"])
         groups.setdefault(g, []).append(r)
     rows = []
-    for (method, s, a, sch), rs in sorted(
-        groups.items(), key=lambda kv: (kv[0][1], kv[0][0], kv[0][2] or 0)
-    ):
+    order = lambda kv: (str(kv[0][1]), kv[0][0], kv[0][2] or 0)  # noqa: E731
+    for (method, s, a, sch), rs in sorted(groups.items(), key=order):
         errs = np.array([r["test_error"] for r in rs])
         kept = np.mean([r["weights_kept"] for r in rs])
         layers = rs[0]["kept_fraction"]
@@ -163,7 +167,9 @@ def summarize(runs):
                 "method": method,
                 "alpha": "" if a is None else a,
                 "schedule": sch or "",
-                "sparsity": s,
+                "sparsity": s
+                if s != "auto"
+                else f"auto {np.mean([r['sparsity_achieved'] for r in rs]):.3f}",
                 "seeds": len(rs),
                 "test err % mean": float(errs.mean()),
                 "std": float(errs.std(ddof=1)) if len(errs) > 1 else 0.0,
@@ -172,6 +178,7 @@ def summarize(runs):
                 "weights kept": int(round(kept)),
                 "kept % per layer": per_layer,
                 "paper": PAPER.get(method, "") if s in (0.0, 0.957) else "",
+                "sec/run": float(np.mean([r["seconds"] for r in rs])),
             }
         )
     return rows
