@@ -1,7 +1,5 @@
 """Scorers, selection, masks, hooks and compaction (plain torch, no skorch)."""
 
-import io
-
 import numpy as np
 import pytest
 

@@ -24,6 +24,7 @@ __all__ = [
     "save_compact",
     "load_compact",
     "count_parameters",
+    "export_onnx",
 ]
 
 # elementwise modules that may sit between Linear layers, by architecture name
@@ -205,6 +206,29 @@ def load_compact(path, map_location="cpu"):
     seq = build_from_architecture(blob["architecture"])
     seq.load_state_dict(blob["state_dict"])
     return seq.eval()
+
+
+def export_onnx(seq, path, n_features, opset_version=17):
+    """Export a compact MLP to ONNX with a dynamic batch dimension (input ``x``, output ``logits``).
+
+    Uses the TorchScript-based exporter, which needs only the ``onnx`` package.
+    """
+    import warnings
+
+    example = torch.zeros(1, int(n_features), dtype=next(seq.parameters()).dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            seq.eval().cpu(),
+            (example,),
+            str(path),
+            input_names=["x"],
+            output_names=["logits"],
+            dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=opset_version,
+            dynamo=False,
+        )
+    return path
 
 
 def count_parameters(module, nonzero=False):
