@@ -12,6 +12,7 @@ from skscreen.models import make_mlp  # noqa: E402
 from skscreen.pruning.compaction import (  # noqa: E402
     compact_sequential,
     count_parameters,
+    export_onnx,
     load_compact,
     save_compact,
 )
@@ -176,17 +177,8 @@ def test_compact_save_load_weights_only_and_onnx(tmp_path):
         torch.testing.assert_close(back(X), small(X))
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    buf = io.BytesIO()
-    torch.onnx.export(
-        small,
-        (X,),
-        buf,
-        input_names=["x"],
-        output_names=["y"],
-        dynamo=False,
-        dynamic_axes={"x": {0: "batch"}},
-    )
-    sess = ort.InferenceSession(buf.getvalue())
+    export_onnx(small, tmp_path / "small.onnx", n_features=12)
+    sess = ort.InferenceSession(str(tmp_path / "small.onnx"))
     out = sess.run(None, {"x": X.numpy()})[0]
     np.testing.assert_allclose(out, small(X).detach().numpy(), rtol=1e-4, atol=1e-5)
 
