@@ -136,6 +136,15 @@ def test_clone_pickle_and_continue(digits):
     assert back.pruner_.model is back.module_
 
 
+def test_joblib_round_trip(digits, tmp_path):
+    joblib = pytest.importorskip("joblib")
+    net = _net(max_epochs=3, prune_epochs=2).fit(digits.X_train, digits.y_train)
+    joblib.dump(net, tmp_path / "net.joblib")
+    back = joblib.load(tmp_path / "net.joblib")
+    np.testing.assert_array_equal(back.predict(digits.X_test), net.predict(digits.X_test))
+    assert back.sparsity_ == net.sparsity_
+
+
 def test_same_seed_same_result(digits):
     a = _net().fit(digits.X_train, digits.y_train)
     b = _net().fit(digits.X_train, digits.y_train)
