@@ -41,8 +41,9 @@ def test_cubic_formula():
     np.testing.assert_allclose(sim, [s + (0 - s) * (1 - e / E) ** 3 for e in range(E + 1)])
 
 
-def test_one_shot():
-    np.testing.assert_array_equal(OneShotSchedule().simulate(3, 0.7, 5), [0, 0.7, 0.7, 0.7])
+def test_one_shot_prunes_at_the_end_of_the_pruning_epochs():
+    np.testing.assert_array_equal(OneShotSchedule().simulate(5, 0.7, 3), [0, 0, 0, 0.7, 0.7, 0.7])
+    np.testing.assert_array_equal(OneShotSchedule().simulate(2, 0.7, 1), [0, 0.7, 0.7])
 
 
 @pytest.mark.parametrize("name", ["logistic", "fsa", "cubic", "one-shot"])

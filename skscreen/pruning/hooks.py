@@ -22,6 +22,13 @@ class InputStatsRecorder:
         Modules whose (flattened) input is recorded.
     n_classes : int
         Number of classes; batch labels are integer indices in ``[0, n_classes)``.
+    source : {"input", "output"}, default="input"
+        Record each module's input (weight-level criteria) or output (channels of a
+        BatchNorm layer).
+    channel_mean : bool, default=False
+        Reduce ``(batch, channels, *spatial)`` to the per-channel spatial mean first.
+    post_relu : bool, default=False
+        Apply ``relu`` before reducing (statistics of the post-activation).
     track_class : bool, default=True
         Keep per-class moments of the input (screening criteria).
     track_abs : bool, default=False
@@ -40,8 +47,23 @@ class InputStatsRecorder:
     >>> rec.remove()  # hooks live only while training: detach them afterwards
     """
 
-    def __init__(self, modules, n_classes, *, track_class=True, track_abs=False):
+    def __init__(
+        self,
+        modules,
+        n_classes,
+        *,
+        source="input",
+        channel_mean=False,
+        post_relu=False,
+        track_class=True,
+        track_abs=False,
+    ):
+        if source not in ("input", "output"):
+            raise ValueError(f"source must be 'input' or 'output', got {source!r}.")
         self.n_classes = int(n_classes)
+        self.source = source
+        self.channel_mean = channel_mean
+        self.post_relu = post_relu
         self.track_class = track_class
         self.track_abs = track_abs
         self.enabled = True
@@ -62,7 +84,12 @@ class InputStatsRecorder:
         def hook(module, inputs, output):
             if not (self.enabled and module.training and self._targets is not None):
                 return
-            x = inputs[0].detach().reshape(inputs[0].shape[0], -1)
+            x = (inputs[0] if self.source == "input" else output).detach()
+            if self.post_relu:
+                x = x.clamp_min(0)
+            if self.channel_mean and x.ndim > 2:
+                x = x.mean(dim=tuple(range(2, x.ndim)))
+            x = x.reshape(x.shape[0], -1)
             if x.shape[0] != self._targets.shape[0]:
                 return  # not the batch the targets belong to
             if self.track_class:

@@ -132,13 +132,10 @@ class CubicSchedule(Schedule):
 
 
 class OneShotSchedule(Schedule):
-    """Prune to the target at once, at the end of the first pruning epoch."""
+    """Dense until ``prune_epochs``, then the target at once: train, prune once, fine-tune."""
 
     def remaining(self, epoch, prune_epochs):
-        return 0.0
-
-    def sparsity_at(self, epoch, sparsity, prune_epochs):
-        return 0.0 if epoch <= 0 else float(sparsity)
+        return 1.0
 
 
 _NAMES = {

@@ -1,0 +1,331 @@
+"""Channel-level screening pruning (CLS): scores for BatchNorm channels and physical removal.
+
+Deciding: :class:`ChannelScreeningScorer` ranks each channel ``k`` of a BatchNorm layer by
+``alpha * norm(F_k) + (1 - alpha) * norm(|gamma_k|)``, ``F_k`` the ANOVA F-score of the
+channel's spatially averaged BatchNorm output (per sample) and ``gamma`` the BatchNorm scale;
+``alpha = 0`` is network slimming's ``|gamma|`` (Liu et al. 2017).
+
+Applying: :class:`ChannelPruner` removes channels physically with Torch-Pruning's dependency
+graph (``torch-pruning`` from PyPI), so that convolutions, BatchNorms, residual additions and
+concatenations stay consistent; BatchNorms coupled by a residual addition form one *unit*
+whose channels are scored by the mean of their members' scores. The classifier head is never
+pruned. Pruning in the middle of training keeps the optimizer valid: every live parameter
+stays in its parameter group (replaced in place, so an ``LRScheduler`` keeps working) and
+per-parameter state such as momentum is sliced to the kept channels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from skscreen.pruning.hooks import InputStatsRecorder
+from skscreen.pruning.scorers import NORMALIZERS, input_f_scores, normalize
+from skscreen.pruning.selection import select_global, select_per_layer
+
+__all__ = ["ChannelScreeningScorer", "ChannelPruner", "ChannelUnit", "count_macs"]
+
+
+@dataclass
+class ChannelUnit:
+    """One prunable set of channels: BatchNorm layers whose channels are pruned together."""
+
+    name: str
+    bns: list
+    moments: list = field(default_factory=list)  # ClassMoments per member (or None)
+
+    @property
+    def n_channels(self):
+        return int(self.bns[0].num_features)
+
+
+class ChannelScreeningScorer:
+    """``alpha * norm(F) + (1 - alpha) * norm(|gamma|)`` for every channel of every unit.
+
+    Parameters
+    ----------
+    alpha : float in [0, 1], default=0.5
+        0 is network slimming (``|gamma|`` only), 1 pure screening.
+    normalize : {"minmax", "max", "rank"}, default="minmax"
+    """
+
+    def __init__(self, alpha=0.5, normalize="minmax"):
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
+        if normalize not in NORMALIZERS:
+            raise ValueError(f"Unknown normalize={normalize!r}; use one of {NORMALIZERS}.")
+        self.alpha = float(alpha)
+        self.normalize = normalize
+
+    @property
+    def needs_input_stats(self):
+        return self.alpha > 0
+
+    def __repr__(self):
+        return f"ChannelScreeningScorer(alpha={self.alpha}, normalize={self.normalize!r})"
+
+    def _components(self, units):
+        gammas, fs = [], []
+        for u in units:
+            g = torch.stack([bn.weight.detach().abs().to(torch.float64) for bn in u.bns]).mean(0)
+            gammas.append(g)
+            if self.alpha > 0:
+                if any(m is None for m in u.moments):
+                    raise RuntimeError("Channel screening needs statistics from a training epoch.")
+                f = torch.stack([input_f_scores(m, g.device) for m in u.moments]).mean(0)
+                fs.append(f)
+        return gammas, fs
+
+    def __call__(self, units, scope="global"):
+        gammas, fs = self._components(units)
+        groups = [list(range(len(units)))] if scope == "global" else [[i] for i in range(len(units))]
+        out = [torch.zeros_like(g) for g in gammas]
+        for comp, w in ((fs, self.alpha), (gammas, 1.0 - self.alpha)):
+            if w == 0:
+                continue
+            for group in groups:
+                normed = normalize(torch.cat([comp[i] for i in group]), self.normalize)
+                start = 0
+                for i in group:
+                    n = comp[i].numel()
+                    out[i] += w * normed[start : start + n]
+                    start += n
+        return out
+
+
+def _tp():
+    try:
+        import torch_pruning as tp
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "Channel pruning needs Torch-Pruning: pip install torch-pruning "
+            "(or pip install 'skscreen[channels]')."
+        ) from exc
+    return tp
+
+
+def count_macs(model, example_inputs):
+    """``(MACs, parameters)`` of ``model`` for one forward pass of ``example_inputs``."""
+    tp = _tp()
+    was_training = model.training
+    model.eval()
+    macs, params = tp.utils.count_ops_and_params(model, example_inputs)
+    model.train(was_training)
+    return int(macs), int(params)
+
+
+def _as_int(i):
+    return int(getattr(i, "idx", i))
+
+
+class ChannelPruner:
+    """Prunes BatchNorm channels of ``model`` (and everything coupled to them) physically.
+
+    Same interface as :class:`~skscreen.pruning.WeightPruner` (``step``, ``n_kept``,
+    ``n_total``, ``kept_fractions``, ``set_targets``), counting channels instead of weights.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network with ``BatchNorm2d`` (or ``BatchNorm1d``) layers.
+    scorer : ChannelScreeningScorer
+    schedule : Schedule
+    sparsity : float in [0, 1)
+        Target fraction of prunable channels removed.
+    prune_epochs : int
+    n_classes : int
+    example_inputs : torch.Tensor
+        One input batch (any size >= 1) to trace the dependency graph.
+    scope : {"global", "layer"}, default="global"
+    post_relu : bool, default=False
+        Statistics of the post-ReLU channel means instead of the BatchNorm output.
+    """
+
+    decides_masks = False
+
+    def __init__(
+        self,
+        model,
+        scorer,
+        schedule,
+        *,
+        sparsity,
+        prune_epochs,
+        n_classes,
+        example_inputs,
+        scope="global",
+        post_relu=False,
+    ):
+        if not 0.0 <= sparsity < 1.0:
+            raise ValueError(f"sparsity must be in [0, 1), got {sparsity}.")
+        self.scorer = scorer
+        self.schedule = schedule
+        self.sparsity = float(sparsity)
+        self.prune_epochs = int(prune_epochs)
+        self.scope = scope
+        self.n_classes = int(n_classes)
+        self.post_relu = post_relu
+        self.example_inputs = example_inputs.detach()[:1].cpu()
+        self.bind(model)
+        self.n_total = sum(u.n_channels for u in self.units)
+        self.initial_channels = {u.name: u.n_channels for u in self.units}
+        self.recorder = None
+        if getattr(scorer, "needs_input_stats", True):
+            self.recorder = InputStatsRecorder(
+                self.bn_modules(),
+                n_classes,
+                source="output",
+                channel_mean=True,
+                post_relu=post_relu,
+            )
+
+    # ------------------------------------------------------------------ graph
+    def _build_graph(self):
+        tp = _tp()
+        device = next(self.model.parameters()).device
+        was_training = self.model.training
+        self.model.eval()
+        self.graph_ = tp.DependencyGraph().build_dependency(
+            self.model, example_inputs=self.example_inputs.to(device)
+        )
+        self.model.train(was_training)
+
+    def bind(self, model):
+        """(Re)attach to ``model``: trace it and find the prunable channel units."""
+        self.model = model
+        names = {m: n for n, m in model.named_modules()}
+        bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d)]
+        if not bns:
+            raise ValueError(
+                "Channel-level pruning needs BatchNorm layers (it ranks channels by the "
+                "BatchNorm scale gamma); this model has none. Use granularity='weight'."
+            )
+        self._build_graph()
+        tp = _tp()
+        units, seen = [], set()
+        for bn in bns:
+            if bn in seen or bn.num_features < 2:
+                continue
+            group = self.graph_.get_pruning_group(bn, tp.prune_batchnorm_out_channels, [0])
+            members = [
+                dep.target.module
+                for dep, _ in group
+                if isinstance(dep.target.module, nn.BatchNorm2d | nn.BatchNorm1d)
+            ]
+            members = list(dict.fromkeys(members))
+            seen.update(members)
+            units.append(ChannelUnit("+".join(names[m] for m in members), members))
+        self.units = units
+        return self
+
+    def bn_modules(self):
+        return {f"{u.name}#{i}": bn for u in self.units for i, bn in enumerate(u.bns)}
+
+    # ------------------------------------------------------------------ interface
+    def set_targets(self, y):
+        if self.recorder is not None:
+            self.recorder.set_targets(y)
+
+    def attach_hooks(self):
+        if self.recorder is not None and not self.recorder.attached:
+            self.recorder.attach(self.bn_modules())
+
+    def remove_hooks(self):
+        if self.recorder is not None:
+            self.recorder.remove()
+
+    def enforce(self):
+        """Nothing to re-zero: removed channels are gone."""
+
+    def n_kept(self):
+        return sum(u.n_channels for u in self.units)
+
+    def kept_fractions(self):
+        return {u.name: u.n_channels / self.initial_channels[u.name] for u in self.units}
+
+    def target_keep(self, epoch):
+        return self.schedule.n_keep(epoch, self.n_total, self.sparsity, self.prune_epochs)
+
+    def _views(self):
+        for u in self.units:
+            u.moments = []
+            for i in range(len(u.bns)):
+                key = f"{u.name}#{i}"
+                has = self.recorder is not None and self.recorder.has_stats(key)
+                u.moments.append(self.recorder.moments_of(key) if has else None)
+        return self.units
+
+    @torch.no_grad()
+    def step(self, epoch, optimizer=None):
+        """End of ``epoch``: remove channels down to the schedule's count; reset statistics."""
+        n_keep = self.target_keep(epoch)
+        if n_keep < self.n_kept():
+            units = self._views()
+            scores = self.scorer(units, self.scope)
+            if self.scope == "global":
+                keep = select_global(scores, n_keep)
+            else:
+                keep = select_per_layer(scores, n_keep / self.n_total)
+            self.prune_channels({u.name: (~k).nonzero().flatten().tolist() for u, k in zip(units, keep)}, optimizer)
+        if self.recorder is not None:
+            self.recorder.reset()
+        return self.n_kept()
+
+    # ------------------------------------------------------------------ applying
+    def prune_channels(self, remove, optimizer=None):
+        """Physically remove channels: ``remove`` maps unit name -> channel indices."""
+        tp = _tp()
+        for unit in self.units:
+            idxs = sorted(set(remove.get(unit.name, [])))
+            if not idxs:
+                continue
+            if len(idxs) >= unit.n_channels:
+                raise ValueError(f"Cannot remove every channel of {unit.name}.")
+            group = self.graph_.get_pruning_group(unit.bns[0], tp.prune_batchnorm_out_channels, idxs)
+            plan = []  # (module, param name, dim, removed indices, old parameter)
+            for dep, dep_idxs in group:
+                module = dep.target.module
+                if not isinstance(module, nn.Module):
+                    continue
+                out = self.graph_.is_out_channel_pruning_fn(dep.handler)
+                removed = sorted({_as_int(i) for i in dep_idxs})
+                for pname, param in module.named_parameters(recurse=False):
+                    dim = 0 if (out or isinstance(module, nn.BatchNorm2d | nn.BatchNorm1d)) else 1
+                    if param.ndim <= dim:
+                        continue
+                    plan.append((module, pname, dim, removed, param))
+            group.prune()
+            if optimizer is not None:
+                _remap_optimizer(optimizer, plan)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("graph_", None)
+        state["model"] = None
+        state["units"] = []
+        return state
+
+
+def _remap_optimizer(optimizer, plan):
+    """Replace pruned parameters in ``optimizer`` in place and slice their state."""
+    replace = {}
+    for module, pname, dim, removed, old in plan:
+        new = getattr(module, pname)
+        if new is old:
+            continue
+        state = optimizer.state.pop(old, None)
+        if state:
+            keep = [i for i in range(old.shape[dim]) if i not in set(removed)]
+            idx = torch.as_tensor(keep, device=old.device)
+            sliced = {}
+            for k, v in state.items():
+                if torch.is_tensor(v) and v.shape == old.shape:
+                    sliced[k] = v.index_select(dim, idx).clone()
+                else:
+                    sliced[k] = v
+            optimizer.state[new] = sliced
+        replace[old] = new
+    for group in optimizer.param_groups:
+        group["params"] = [replace.get(p, p) for p in group["params"]]
