@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from skorch import NeuralNetClassifier
 
+from skscreen.pruning.channels import ChannelPruner, ChannelScreeningScorer
 from skscreen.pruning.compaction import compact_sequential, count_parameters
 from skscreen.pruning.masks import remove_masks, to_torch_prune
 from skscreen.pruning.pruner import WeightPruner
@@ -58,6 +59,14 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         (:class:`~skscreen.pruning.ActivationStatsScorer`); ``"extreme-value"``
         (:class:`~skscreen.pruning.ExtremeValuePruning`, which sets its own sparsity and
         ignores ``sparsity`` and ``schedule``); or any scorer object (copied at fit).
+    granularity : {"weight", "channel"}, default="weight"
+        ``"weight"``: connections of ``Linear`` layers (WLS). ``"channel"``: channels of
+        BatchNorm layers (CLS), ranked by ``alpha * norm(F) + (1 - alpha) * norm(|gamma|)``
+        and removed physically with Torch-Pruning (``alpha=0`` is network slimming);
+        ``sparsity`` is then the fraction of channels removed.
+    post_relu : bool, default=False
+        Channel granularity: statistics of the post-ReLU channel means instead of the
+        BatchNorm output.
     reg_lambda : float, default=0.0
         Strength of the pruning-aware regulariser
         (:class:`~skscreen.pruning.regularizers.ContributionEntropy`) added to the loss.
@@ -110,6 +119,8 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         scope="global",
         normalize="minmax",
         scorer=None,
+        granularity="weight",
+        post_relu=False,
         reg_lambda=0.0,
         random_state=None,
         criterion=torch.nn.CrossEntropyLoss,
@@ -123,6 +134,8 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         self.scope = scope
         self.normalize = normalize
         self.scorer = scorer
+        self.granularity = granularity
+        self.post_relu = post_relu
         self.reg_lambda = reg_lambda
         self.random_state = random_state
 
@@ -138,12 +151,24 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             raise ValueError(f"normalize must be one of {NORMALIZERS}, got {self.normalize!r}.")
         if self.prune_epochs is not None and int(self.prune_epochs) < 1:
             raise ValueError(f"prune_epochs must be >= 1, got {self.prune_epochs!r}.")
+        if self.granularity not in ("weight", "channel"):
+            raise ValueError(
+                f"granularity must be 'weight' or 'channel', got {self.granularity!r}."
+            )
         if not float(self.reg_lambda) >= 0.0:
             raise ValueError(f"reg_lambda must be >= 0, got {self.reg_lambda!r}.")
         make_schedule(self.schedule)
         self._make_scorer()
 
     def _make_scorer(self):
+        if self.granularity == "channel" and (self.scorer is None or isinstance(self.scorer, str)):
+            if self.scorer not in (None, "screening", "slimming"):
+                raise ValueError(
+                    f"scorer={self.scorer!r} is not available for channels; use "
+                    "'screening', 'slimming' or a ChannelScreeningScorer."
+                )
+            alpha = 0.0 if self.scorer == "slimming" else self.alpha
+            return ChannelScreeningScorer(alpha=alpha, normalize=self.normalize)
         if self.scorer is None or self.scorer == "screening":
             return HybridScreeningScorer(alpha=self.alpha, normalize=self.normalize)
         if isinstance(self.scorer, str):
@@ -171,23 +196,37 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         self._check_pruning_params()
         return super().initialize()
 
-    def _setup_pruner(self):
+    def _setup_pruner(self, dataset_train=None):
         if getattr(self, "pruner_", None) is not None:
             return
-        self.pruner_ = WeightPruner(
-            self.module_,
-            self._make_scorer(),
-            make_schedule(self.schedule),
+        common = dict(
             sparsity=self.sparsity,
             prune_epochs=self._prune_epochs(),
             n_classes=len(self.classes_),
             scope=self.scope,
         )
+        if self.granularity == "channel":
+            Xi, _ = dataset_train[0]
+            example = torch.as_tensor(np.asarray(Xi))[None]
+            self.pruner_ = ChannelPruner(
+                self.module_,
+                self._make_scorer(),
+                make_schedule(self.schedule),
+                example_inputs=example.to(self.device),
+                post_relu=self.post_relu,
+                **common,
+            )
+        else:
+            self.pruner_ = WeightPruner(
+                self.module_, self._make_scorer(), make_schedule(self.schedule), **common
+            )
         self.n_weights_ = self.pruner_.n_total
         self.pruning_epoch_ = 0
-        self.regularizer_ = (
-            ContributionEntropy(self.pruner_.layers) if float(self.reg_lambda) > 0 else None
-        )
+        self.regularizer_ = None
+        if float(self.reg_lambda) > 0:
+            if self.granularity != "weight":
+                raise ValueError("reg_lambda applies to granularity='weight' only.")
+            self.regularizer_ = ContributionEntropy(self.pruner_.layers)
 
     def fit(self, X, y=None, **fit_params):
         """Initialise (unless ``warm_start``) and train, pruning at the end of each epoch."""
@@ -218,9 +257,10 @@ class ScreeningPrunedNet(NeuralNetClassifier):
                     f"{list(self.classes)!r}."
                 )
 
-    def on_epoch_begin(self, net, **kwargs):
-        super().on_epoch_begin(net, **kwargs)
-        self._setup_pruner()  # first epoch: classes are known once skorch checked the data
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
+        super().on_epoch_begin(net, dataset_train=dataset_train, **kwargs)
+        # first epoch: classes are known once skorch checked the data
+        self._setup_pruner(dataset_train)
         self.pruner_.attach_hooks()
         if getattr(self, "regularizer_", None) is not None:
             self.regularizer_.modules = dict(self.pruner_.layers)
@@ -305,6 +345,8 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         The returned module is on the net's device, in eval mode.
         """
         self.check_is_fitted(["pruner_"])
+        if self.granularity == "channel":  # channels are already physically removed
+            return copy.deepcopy(self.module_).eval()
         return compact_sequential(self.module_)
 
     def to_torch_prune(self):

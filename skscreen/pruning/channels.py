@@ -25,7 +25,14 @@ from skscreen.pruning.hooks import InputStatsRecorder
 from skscreen.pruning.scorers import NORMALIZERS, input_f_scores, normalize
 from skscreen.pruning.selection import select_global, select_per_layer
 
-__all__ = ["ChannelScreeningScorer", "ChannelPruner", "ChannelUnit", "count_macs"]
+__all__ = [
+    "ChannelScreeningScorer",
+    "ChannelPruner",
+    "ChannelUnit",
+    "count_macs",
+    "save_pruned",
+    "load_pruned",
+]
 
 
 @dataclass
@@ -80,7 +87,9 @@ class ChannelScreeningScorer:
 
     def __call__(self, units, scope="global"):
         gammas, fs = self._components(units)
-        groups = [list(range(len(units)))] if scope == "global" else [[i] for i in range(len(units))]
+        groups = (
+            [list(range(len(units)))] if scope == "global" else [[i] for i in range(len(units))]
+        )
         out = [torch.zeros_like(g) for g in gammas]
         for comp, w in ((fs, self.alpha), (gammas, 1.0 - self.alpha)):
             if w == 0:
@@ -168,6 +177,7 @@ class ChannelPruner:
         self.n_classes = int(n_classes)
         self.post_relu = post_relu
         self.example_inputs = example_inputs.detach()[:1].cpu()
+        self.history = []  # Torch-Pruning pruning history: (module name, out?, indices)
         self.bind(model)
         self.n_total = sum(u.n_channels for u in self.units)
         self.initial_channels = {u.name: u.n_channels for u in self.units}
@@ -268,7 +278,9 @@ class ChannelPruner:
                 keep = select_global(scores, n_keep)
             else:
                 keep = select_per_layer(scores, n_keep / self.n_total)
-            self.prune_channels({u.name: (~k).nonzero().flatten().tolist() for u, k in zip(units, keep)}, optimizer)
+            self.prune_channels(
+                {u.name: (~k).nonzero().flatten().tolist() for u, k in zip(units, keep)}, optimizer
+            )
         if self.recorder is not None:
             self.recorder.reset()
         return self.n_kept()
@@ -283,7 +295,9 @@ class ChannelPruner:
                 continue
             if len(idxs) >= unit.n_channels:
                 raise ValueError(f"Cannot remove every channel of {unit.name}.")
-            group = self.graph_.get_pruning_group(unit.bns[0], tp.prune_batchnorm_out_channels, idxs)
+            group = self.graph_.get_pruning_group(
+                unit.bns[0], tp.prune_batchnorm_out_channels, idxs
+            )
             plan = []  # (module, param name, dim, removed indices, old parameter)
             for dep, dep_idxs in group:
                 module = dep.target.module
@@ -296,7 +310,10 @@ class ChannelPruner:
                     if param.ndim <= dim:
                         continue
                     plan.append((module, pname, dim, removed, param))
+            n_before = len(self.graph_.pruning_history())
             group.prune()
+            for name, out, idx in self.graph_.pruning_history()[n_before:]:
+                self.history.append([name, bool(out), [_as_int(i) for i in idx]])
             if optimizer is not None:
                 _remap_optimizer(optimizer, plan)
 
@@ -306,6 +323,33 @@ class ChannelPruner:
         state["model"] = None
         state["units"] = []
         return state
+
+
+def save_pruned(module, history, path):
+    """Save a channel-pruned module as ``{"pruning_history", "state_dict"}``.
+
+    Both are plain data and tensors, so :func:`load_pruned` reads them with
+    ``torch.load(weights_only=True)``; the architecture is rebuilt by replaying the pruning
+    history on a dense template (Torch-Pruning's approach).
+    """
+    torch.save(
+        {
+            "pruning_history": [[n, bool(o), [int(i) for i in idx]] for n, o, idx in history],
+            "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+        },
+        path,
+    )
+
+
+def load_pruned(template, path, example_inputs, map_location="cpu"):
+    """Rebuild a module saved by :func:`save_pruned` from its dense ``template`` (modified)."""
+    tp = _tp()
+    blob = torch.load(path, map_location=map_location, weights_only=True)
+    template.eval()
+    graph = tp.DependencyGraph().build_dependency(template, example_inputs=example_inputs)
+    graph.load_pruning_history(blob["pruning_history"])
+    template.load_state_dict(blob["state_dict"])
+    return template
 
 
 def _remap_optimizer(optimizer, plan):

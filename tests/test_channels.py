@@ -1,0 +1,217 @@
+"""Channel-level screening pruning (CLS) with physical removal by Torch-Pruning."""
+
+import copy
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("torch_pruning")
+from skorch.callbacks import LRScheduler  # noqa: E402
+from torch import nn  # noqa: E402
+
+from skscreen import ScreeningPrunedNet  # noqa: E402
+from skscreen.datasets import load_digits_split  # noqa: E402
+from skscreen.models import SmallResNetBN, small_vgg_bn  # noqa: E402
+from skscreen.pruning.channels import (  # noqa: E402
+    ChannelPruner,
+    ChannelScreeningScorer,
+    count_macs,
+    load_pruned,
+    save_pruned,
+)
+from skscreen.pruning.schedules import OneShotSchedule  # noqa: E402
+
+
+class TinyDense(nn.Module):
+    """A DenseNet-style block: concatenations feed later BatchNorms."""
+
+    def __init__(self):
+        super().__init__()
+        self.unflat = nn.Unflatten(1, (1, 28, 28))
+        self.conv0 = nn.Conv2d(1, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv1 = nn.Conv2d(8, 6, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(14)
+        self.conv2 = nn.Conv2d(14, 6, 3, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(20)
+        self.head = nn.Linear(20, 10)
+
+    def forward(self, x):
+        x = self.conv0(self.unflat(x))
+        x = torch.cat([x, self.conv1(torch.relu(self.bn1(x)))], 1)
+        x = torch.cat([x, self.conv2(torch.relu(self.bn2(x)))], 1)
+        x = torch.relu(self.bn3(x))
+        return self.head(x.mean((2, 3)))
+
+
+MODELS = {
+    "vgg": lambda: small_vgg_bn(widths=(8, 16, 32)),
+    "resnet": lambda: SmallResNetBN(widths=(8, 16, 32)),
+    "densenet": TinyDense,
+}
+
+
+def _randomize_bn(model):
+    g = torch.Generator().manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.data = torch.rand(m.num_features, generator=g) + 0.1
+            m.bias.data = torch.randn(m.num_features, generator=g) * 0.1
+            m.running_mean = torch.randn(m.num_features, generator=g) * 0.1
+            m.running_var = torch.rand(m.num_features, generator=g) + 0.5
+
+
+def _pruner(model, x, alpha=0.0, sparsity=0.5):
+    return ChannelPruner(
+        model,
+        ChannelScreeningScorer(alpha),
+        OneShotSchedule(),
+        sparsity=sparsity,
+        prune_epochs=1,
+        n_classes=10,
+        example_inputs=x,
+    )
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_physical_removal_equals_masked_channels(name):
+    torch.manual_seed(0)
+    model = MODELS[name]()
+    _randomize_bn(model)
+    model.eval()
+    x = torch.randn(16, 784)
+    masked, small = copy.deepcopy(model), copy.deepcopy(model)
+    pr = _pruner(small, x)
+    rng = np.random.default_rng(0)
+    remove = {
+        u.name: sorted(rng.choice(u.n_channels, u.n_channels // 2, replace=False).tolist())
+        for u in pr.units
+    }
+    # masking = zero scale and shift of every BatchNorm of the unit at those channels
+    masked_pr = _pruner(masked, x)
+    for u in masked_pr.units:
+        for bn in u.bns:
+            bn.weight.data[remove[u.name]] = 0
+            bn.bias.data[remove[u.name]] = 0
+    pr.prune_channels(remove)
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), masked(x), rtol=1e-4, atol=1e-5)
+    assert count_macs(small, x[:1])[1] < count_macs(model, x[:1])[1]
+    assert isinstance(small.head if hasattr(small, "head") else small[-1], nn.Linear)
+    head = small.head if hasattr(small, "head") else small[-1]
+    assert head.out_features == 10  # the classifier head is never pruned
+
+
+def test_channel_count_matches_ratio_and_gamma_only_is_slimming_order():
+    torch.manual_seed(0)
+    model = small_vgg_bn(widths=(8, 16, 32))
+    _randomize_bn(model)
+    x = torch.randn(8, 784)
+    pr = _pruner(model, x, alpha=0.0, sparsity=0.7)
+    for i, u in enumerate(pr.units):  # one clear winner per layer: no forced keeps needed
+        u.bns[0].weight.data[0] = 5.0 + i
+    gammas = torch.cat([u.bns[0].weight.detach().abs() for u in pr.units])
+    n_keep = round(pr.n_total * 0.3)
+    pr.step(1)
+    assert pr.n_kept() == n_keep
+    kept = sorted(torch.cat([u.bns[0].weight.detach().abs() for u in pr.units]).tolist())
+    # network slimming: the n_keep largest |gamma| over all layers survive
+    assert kept == sorted(torch.sort(gammas, descending=True).values[:n_keep].tolist())
+
+
+def test_every_parameter_keeps_training_after_a_structural_step():
+    torch.manual_seed(0)
+    model = SmallResNetBN(widths=(8, 16, 32))
+    x, y = torch.randn(32, 784), torch.randint(0, 10, (32,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    pr = _pruner(model, x, alpha=0.5, sparsity=0.5)
+    pr.attach_hooks()
+    pr.set_targets(y)
+    nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+    opt.zero_grad()
+    pr.step(1, opt)
+    params = list(model.parameters())
+    in_opt = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert all(id(p) in in_opt for p in params) and len(in_opt) == len(params)
+    for p in params:  # momentum was sliced, not dropped or left at the old shape
+        st = opt.state.get(p)
+        assert st is not None and st["momentum_buffer"].shape == p.shape
+    before = [p.detach().clone() for p in params]
+    nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+    sched.step()
+    assert all(not torch.equal(a, p) for a, p in zip(before, params))
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.025)
+
+
+def test_save_load_weights_only_and_onnx(tmp_path):
+    torch.manual_seed(0)
+    model = SmallResNetBN(widths=(8, 16, 32))
+    _randomize_bn(model)
+    x = torch.randn(4, 784)
+    pr = _pruner(model, x, sparsity=0.5)
+    pr.step(1)
+    model.eval()
+    save_pruned(model, pr.history, tmp_path / "m.pt")
+    back = load_pruned(SmallResNetBN(widths=(8, 16, 32)), tmp_path / "m.pt", x[:1]).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(back(x), model(x))
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), str(tmp_path / "m.onnx"), input_names=["x"], dynamo=False)
+    out = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": x.numpy()})[0]
+    np.testing.assert_allclose(out, model(x).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_bad_configurations():
+    x = torch.randn(4, 784)
+    with pytest.raises(ValueError, match="needs BatchNorm"):
+        _pruner(nn.Sequential(nn.Linear(784, 10)), x)
+    with pytest.raises(ValueError, match="sparsity"):
+        _pruner(small_vgg_bn(widths=(4, 8, 8)), x, sparsity=1.0)
+
+
+def test_net_channel_granularity_fits_and_compacts():
+    d = load_digits_split()
+    net = ScreeningPrunedNet(
+        small_vgg_bn,
+        module__widths=(8, 16),
+        module__image_size=8,
+        granularity="channel",
+        alpha=0.5,
+        sparsity=0.5,
+        prune_epochs=5,
+        max_epochs=12,
+        lr=0.1,
+        optimizer=torch.optim.SGD,
+        optimizer__momentum=0.9,
+        train_split=None,
+        verbose=0,
+        random_state=0,
+        callbacks=[("lr", LRScheduler(torch.optim.lr_scheduler.StepLR, step_size=4, gamma=0.5))],
+    )
+    net.fit(d.X_train, d.y_train)
+    assert net.sparsity_ == pytest.approx(0.5, abs=1 / 48)
+    # skorch's LRScheduler still drives the (same, remapped) optimizer after pruning
+    assert net.optimizer_.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**3)
+    assert net.history[-1, "sparsity"] == pytest.approx(net.sparsity_)
+    assert net.score(d.X_test, d.y_test) > 0.8
+    small = net.compact()
+    X = torch.as_tensor(d.X_test)
+    with torch.no_grad():
+        torch.testing.assert_close(small(X), net.module_.eval()(X))
+    assert sum(p.numel() for p in small.parameters()) < sum(
+        p.numel() for p in small_vgg_bn(widths=(8, 16), image_size=8).parameters()
+    )
+    import pickle
+
+    back = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(back.predict(d.X_test), net.predict(d.X_test))
+    back.partial_fit(d.X_train, d.y_train, epochs=1)
