@@ -5,7 +5,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["make_mlp", "lenet_300_100", "small_vgg_bn", "SmallResNetBN"]
+__all__ = [
+    "make_mlp",
+    "lenet_300_100",
+    "small_vgg_bn",
+    "SmallResNetBN",
+    "PreResNet",
+    "DenseNetCIFAR",
+    "resnet164",
+    "densenet40",
+]
 
 
 def make_mlp(n_inputs, hidden=(300, 100), n_classes=10, *, activation=nn.ReLU, dropout=0.0):
@@ -95,3 +104,111 @@ class SmallResNetBN(nn.Module):
         x = torch.relu(self.bn(self.conv(x)))
         x = self.layers(x)
         return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+# ----------------------------------------------------------------------------- CIFAR models
+class _PreActBottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, c_in, planes, stride):
+        super().__init__()
+        c_out = planes * self.expansion
+        self.bn1 = nn.BatchNorm2d(c_in)
+        self.conv1 = nn.Conv2d(c_in, planes, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, c_out, 1, bias=False)
+        self.downsample = None
+        if stride != 1 or c_in != c_out:
+            self.downsample = nn.Conv2d(c_in, c_out, 1, stride, bias=False)
+
+    def forward(self, x):
+        out = self.conv1(torch.relu(self.bn1(x)))
+        out = self.conv2(torch.relu(self.bn2(out)))
+        out = self.conv3(torch.relu(self.bn3(out)))
+        return out + (x if self.downsample is None else self.downsample(x))
+
+
+class PreResNet(nn.Module):
+    """Pre-activation ResNet with bottlenecks for CIFAR (He et al. 2016); ``depth=164``.
+
+    The architecture of network slimming's CIFAR experiments (without its channel-selection
+    layers: Torch-Pruning's dependency graph keeps the residual stream consistent instead).
+    """
+
+    def __init__(self, depth=164, n_classes=10):
+        super().__init__()
+        if (depth - 2) % 9:
+            raise ValueError("depth must be 9n + 2 (e.g. 164).")
+        n = (depth - 2) // 9
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
+        layers, c = [], 16
+        for i, planes in enumerate((16, 32, 64)):
+            for b in range(n):
+                layers.append(_PreActBottleneck(c, planes, 2 if (i > 0 and b == 0) else 1))
+                c = planes * 4
+        self.layers = nn.Sequential(*layers)
+        self.bn = nn.BatchNorm2d(c)
+        self.fc = nn.Linear(c, n_classes)
+
+    def forward(self, x):
+        x = self.layers(self.conv1(x))
+        x = torch.relu(self.bn(x))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+class _DenseLayer(nn.Module):
+    def __init__(self, c_in, growth):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(c_in)
+        self.conv = nn.Conv2d(c_in, growth, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        return torch.cat([x, self.conv(torch.relu(self.bn(x)))], 1)
+
+
+class _Transition(nn.Module):
+    def __init__(self, c_in, c_out):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(c_in)
+        self.conv = nn.Conv2d(c_in, c_out, 1, bias=False)
+
+    def forward(self, x):
+        return nn.functional.avg_pool2d(self.conv(torch.relu(self.bn(x))), 2)
+
+
+class DenseNetCIFAR(nn.Module):
+    """DenseNet for CIFAR (Huang et al. 2017) without bottlenecks; ``depth=40, growth=12``."""
+
+    def __init__(self, depth=40, growth=12, n_classes=10):
+        super().__init__()
+        if (depth - 4) % 3:
+            raise ValueError("depth must be 3n + 4 (e.g. 40).")
+        n = (depth - 4) // 3
+        c = 2 * growth
+        self.conv1 = nn.Conv2d(3, c, 3, padding=1, bias=False)
+        blocks = []
+        for i in range(3):
+            for _ in range(n):
+                blocks.append(_DenseLayer(c, growth))
+                c += growth
+            if i < 2:
+                blocks.append(_Transition(c, c))
+        self.blocks = nn.Sequential(*blocks)
+        self.bn = nn.BatchNorm2d(c)
+        self.fc = nn.Linear(c, n_classes)
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.blocks(self.conv1(x))))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def resnet164(n_classes=10):
+    """Pre-activation bottleneck ResNet-164 for CIFAR (network slimming's ResNet)."""
+    return PreResNet(164, n_classes)
+
+
+def densenet40(n_classes=10):
+    """DenseNet-40 with growth rate 12 for CIFAR (network slimming's DenseNet)."""
+    return DenseNetCIFAR(40, 12, n_classes)

@@ -12,7 +12,7 @@ from torch import nn  # noqa: E402
 
 from skscreen import ScreeningPrunedNet  # noqa: E402
 from skscreen.datasets import load_digits_split  # noqa: E402
-from skscreen.models import SmallResNetBN, small_vgg_bn  # noqa: E402
+from skscreen.models import DenseNetCIFAR, PreResNet, SmallResNetBN, small_vgg_bn  # noqa: E402
 from skscreen.pruning.channels import (  # noqa: E402
     ChannelPruner,
     ChannelScreeningScorer,
@@ -49,7 +49,10 @@ MODELS = {
     "vgg": lambda: small_vgg_bn(widths=(8, 16, 32)),
     "resnet": lambda: SmallResNetBN(widths=(8, 16, 32)),
     "densenet": TinyDense,
+    "preresnet": lambda: PreResNet(depth=20),  # ResNet-164's architecture, shallower
+    "densenet-cifar": lambda: DenseNetCIFAR(depth=10, growth=4),  # DenseNet-40's, shallower
 }
+INPUT = {"preresnet": (3, 32, 32), "densenet-cifar": (3, 32, 32)}
 
 
 def _randomize_bn(model):
@@ -80,26 +83,44 @@ def test_physical_removal_equals_masked_channels(name):
     model = MODELS[name]()
     _randomize_bn(model)
     model.eval()
-    x = torch.randn(16, 784)
+    x = torch.randn(16, *INPUT.get(name, (784,)))
     masked, small = copy.deepcopy(model), copy.deepcopy(model)
     pr = _pruner(small, x)
     rng = np.random.default_rng(0)
     remove = {
-        u.name: sorted(rng.choice(u.n_channels, u.n_channels // 2, replace=False).tolist())
+        u.name: sorted(rng.choice(u.channels, u.n_channels // 2, replace=False).tolist())
         for u in pr.units
     }
-    # masking = zero scale and shift of every BatchNorm of the unit at those channels
+    # masking: zero, in the copy, every slice that removing those channels deletes (the
+    # BatchNorm scales and shifts, the producing convs' filters, the consumers' inputs)
+    import torch_pruning as tp
+
     masked_pr = _pruner(masked, x)
     for u in masked_pr.units:
-        for bn in u.bns:
-            bn.weight.data[remove[u.name]] = 0
-            bn.bias.data[remove[u.name]] = 0
+        if not remove[u.name]:
+            continue
+        group = masked_pr.graph_.get_pruning_group(
+            u.root, tp.prune_batchnorm_out_channels, remove[u.name]
+        )
+        for dep, idxs in group:
+            mod, ix = dep.target.module, [int(getattr(i, "idx", i)) for i in idxs]
+            out = masked_pr.graph_.is_out_channel_pruning_fn(dep.handler)
+            with torch.no_grad():
+                if isinstance(mod, nn.BatchNorm2d):
+                    mod.weight[ix] = 0
+                    mod.bias[ix] = 0
+                elif isinstance(mod, nn.Conv2d | nn.Linear):
+                    if out:
+                        mod.weight[ix] = 0
+                        if mod.bias is not None:
+                            mod.bias[ix] = 0
+                    else:
+                        mod.weight[:, ix] = 0
     pr.prune_channels(remove)
     with torch.no_grad():
         torch.testing.assert_close(small(x), masked(x), rtol=1e-4, atol=1e-5)
     assert count_macs(small, x[:1])[1] < count_macs(model, x[:1])[1]
-    assert isinstance(small.head if hasattr(small, "head") else small[-1], nn.Linear)
-    head = small.head if hasattr(small, "head") else small[-1]
+    head = [m for m in small.modules() if isinstance(m, nn.Linear)][-1]
     assert head.out_features == 10  # the classifier head is never pruned
 
 
@@ -110,12 +131,12 @@ def test_channel_count_matches_ratio_and_gamma_only_is_slimming_order():
     x = torch.randn(8, 784)
     pr = _pruner(model, x, alpha=0.0, sparsity=0.7)
     for i, u in enumerate(pr.units):  # one clear winner per layer: no forced keeps needed
-        u.bns[0].weight.data[0] = 5.0 + i
-    gammas = torch.cat([u.bns[0].weight.detach().abs() for u in pr.units])
+        u.root.weight.data[0] = 5.0 + i
+    gammas = torch.cat([u.root.weight.detach().abs() for u in pr.units])
     n_keep = round(pr.n_total * 0.3)
     pr.step(1)
     assert pr.n_kept() == n_keep
-    kept = sorted(torch.cat([u.bns[0].weight.detach().abs() for u in pr.units]).tolist())
+    kept = sorted(torch.cat([u.root.weight.detach().abs() for u in pr.units]).tolist())
     # network slimming: the n_keep largest |gamma| over all layers survive
     assert kept == sorted(torch.sort(gammas, descending=True).values[:n_keep].tolist())
 

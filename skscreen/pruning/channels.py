@@ -37,15 +37,23 @@ __all__ = [
 
 @dataclass
 class ChannelUnit:
-    """One prunable set of channels: BatchNorm layers whose channels are pruned together."""
+    """A set of channels pruned as one: channels of a *root* BatchNorm, and where the same
+    channels reappear in other BatchNorms (residual additions, concatenations).
+
+    ``channels`` are indices in the root BatchNorm; ``members`` lists, for every BatchNorm
+    that carries them (root included), ``(bn, member_index, position)`` tensors: channel
+    ``channels[position]`` is channel ``member_index`` of ``bn``.
+    """
 
     name: str
-    bns: list
-    moments: list = field(default_factory=list)  # ClassMoments per member (or None)
+    root: nn.Module
+    channels: list
+    members: list = field(default_factory=list)  # (bn, LongTensor member idx, LongTensor pos)
+    moments: dict = field(default_factory=dict)  # bn -> ClassMoments (or None)
 
     @property
     def n_channels(self):
-        return int(self.bns[0].num_features)
+        return len(self.channels)
 
 
 class ChannelScreeningScorer:
@@ -73,16 +81,24 @@ class ChannelScreeningScorer:
     def __repr__(self):
         return f"ChannelScreeningScorer(alpha={self.alpha}, normalize={self.normalize!r})"
 
+    def _unit_mean(self, unit, per_bn):
+        """Average a per-BatchNorm channel quantity over the members carrying each channel."""
+        total = torch.zeros(unit.n_channels, dtype=torch.float64)
+        count = torch.zeros(unit.n_channels, dtype=torch.float64)
+        for bn, idx, pos in unit.members:
+            values = per_bn(bn).detach().to("cpu", torch.float64)
+            total.index_add_(0, pos, values[idx])
+            count.index_add_(0, pos, torch.ones(len(pos), dtype=torch.float64))
+        return total / count.clamp_min(1.0)
+
     def _components(self, units):
-        gammas, fs = [], []
-        for u in units:
-            g = torch.stack([bn.weight.detach().abs().to(torch.float64) for bn in u.bns]).mean(0)
-            gammas.append(g)
-            if self.alpha > 0:
-                if any(m is None for m in u.moments):
+        gammas = [self._unit_mean(u, lambda bn: bn.weight.abs()) for u in units]
+        fs = []
+        if self.alpha > 0:
+            for u in units:
+                if any(u.moments.get(bn) is None for bn, _, _ in u.members):
                     raise RuntimeError("Channel screening needs statistics from a training epoch.")
-                f = torch.stack([input_f_scores(m, g.device) for m in u.moments]).mean(0)
-                fs.append(f)
+                fs.append(self._unit_mean(u, lambda bn, u=u: input_f_scores(u.moments[bn], "cpu")))
         return gammas, fs
 
     def __call__(self, units, scope="global"):
@@ -180,7 +196,7 @@ class ChannelPruner:
         self.history = []  # Torch-Pruning pruning history: (module name, out?, indices)
         self.bind(model)
         self.n_total = sum(u.n_channels for u in self.units)
-        self.initial_channels = {u.name: u.n_channels for u in self.units}
+        self.initial_channels = {n: bn.num_features for bn, n in self.bn_names.items()}
         self.recorder = None
         if getattr(scorer, "needs_input_stats", True):
             self.recorder = InputStatsRecorder(
@@ -205,33 +221,52 @@ class ChannelPruner:
     def bind(self, model):
         """(Re)attach to ``model``: trace it and find the prunable channel units."""
         self.model = model
-        names = {m: n for n, m in model.named_modules()}
-        bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d)]
-        if not bns:
+        self.bn_names = {
+            m: n for n, m in model.named_modules() if isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d)
+        }
+        if not self.bn_names:
             raise ValueError(
                 "Channel-level pruning needs BatchNorm layers (it ranks channels by the "
                 "BatchNorm scale gamma); this model has none. Use granularity='weight'."
             )
         self._build_graph()
-        tp = _tp()
-        units, seen = [], set()
-        for bn in bns:
-            if bn in seen or bn.num_features < 2:
-                continue
-            group = self.graph_.get_pruning_group(bn, tp.prune_batchnorm_out_channels, [0])
-            members = [
-                dep.target.module
-                for dep, _ in group
-                if isinstance(dep.target.module, nn.BatchNorm2d | nn.BatchNorm1d)
-            ]
-            members = list(dict.fromkeys(members))
-            seen.update(members)
-            units.append(ChannelUnit("+".join(names[m] for m in members), members))
-        self.units = units
+        self.units = self._find_units()
         return self
 
+    def _find_units(self):
+        """Walk the BatchNorms in order; each gets the channels no earlier one carried."""
+        tp = _tp()
+        covered = {bn: set() for bn in self.bn_names}
+        units = []
+        for root, name in self.bn_names.items():
+            new = [c for c in range(root.num_features) if c not in covered[root]]
+            if not new:
+                continue
+            group = self.graph_.get_pruning_group(root, tp.prune_batchnorm_out_channels, new)
+            members = {}
+            for dep, dep_idxs in group:
+                bn = dep.target.module
+                if bn not in self.bn_names:
+                    continue
+                for i in dep_idxs:
+                    member_idx, root_idx = _as_int(i), int(getattr(i, "root_idx", i))
+                    members.setdefault(bn, {})[member_idx] = root_idx
+            pos_of = {c: k for k, c in enumerate(new)}
+            member_list = []
+            for bn, mapping in members.items():
+                pairs = [(m, pos_of[r]) for m, r in mapping.items() if r in pos_of]
+                if not pairs:
+                    continue
+                covered[bn].update(m for m, _ in pairs)
+                idx = torch.as_tensor([m for m, _ in pairs], dtype=torch.long)
+                pos = torch.as_tensor([p for _, p in pairs], dtype=torch.long)
+                member_list.append((bn, idx, pos))
+            if len(new) >= 2 or root.num_features > 1:
+                units.append(ChannelUnit(name, root, new, member_list))
+        return units
+
     def bn_modules(self):
-        return {f"{u.name}#{i}": bn for u in self.units for i, bn in enumerate(u.bns)}
+        return {name: bn for bn, name in self.bn_names.items()}
 
     # ------------------------------------------------------------------ interface
     def set_targets(self, y):
@@ -253,18 +288,19 @@ class ChannelPruner:
         return sum(u.n_channels for u in self.units)
 
     def kept_fractions(self):
-        return {u.name: u.n_channels / self.initial_channels[u.name] for u in self.units}
+        """Fraction of channels kept in each BatchNorm layer (the paper's fig. 3)."""
+        return {n: bn.num_features / self.initial_channels[n] for bn, n in self.bn_names.items()}
 
     def target_keep(self, epoch):
         return self.schedule.n_keep(epoch, self.n_total, self.sparsity, self.prune_epochs)
 
     def _views(self):
         for u in self.units:
-            u.moments = []
-            for i in range(len(u.bns)):
-                key = f"{u.name}#{i}"
-                has = self.recorder is not None and self.recorder.has_stats(key)
-                u.moments.append(self.recorder.moments_of(key) if has else None)
+            u.moments = {}
+            for bn, _, _ in u.members:
+                name = self.bn_names[bn]
+                has = self.recorder is not None and self.recorder.has_stats(name)
+                u.moments[bn] = self.recorder.moments_of(name) if has else None
         return self.units
 
     @torch.no_grad()
@@ -287,17 +323,22 @@ class ChannelPruner:
 
     # ------------------------------------------------------------------ applying
     def prune_channels(self, remove, optimizer=None):
-        """Physically remove channels: ``remove`` maps unit name -> channel indices."""
+        """Physically remove channels: ``remove`` maps unit name -> root BatchNorm indices.
+
+        Units are found again afterwards (indices shift when channels go).
+        """
         tp = _tp()
+        requests = []
         for unit in self.units:
             idxs = sorted(set(remove.get(unit.name, [])))
-            if not idxs:
-                continue
-            if len(idxs) >= unit.n_channels:
+            if len(idxs) >= unit.root.num_features:
                 raise ValueError(f"Cannot remove every channel of {unit.name}.")
-            group = self.graph_.get_pruning_group(
-                unit.bns[0], tp.prune_batchnorm_out_channels, idxs
-            )
+            if idxs:
+                requests.append((unit.root, idxs))
+        # later roots first: their channels only appear at or after them, so removing them
+        # never shifts the channel indices of an earlier root
+        for root, idxs in reversed(requests):
+            group = self.graph_.get_pruning_group(root, tp.prune_batchnorm_out_channels, idxs)
             plan = []  # (module, param name, dim, removed indices, old parameter)
             for dep, dep_idxs in group:
                 module = dep.target.module
@@ -316,6 +357,7 @@ class ChannelPruner:
                 self.history.append([name, bool(out), [_as_int(i) for i in idx]])
             if optimizer is not None:
                 _remap_optimizer(optimizer, plan)
+        self.units = self._find_units()
 
     def __getstate__(self):
         state = dict(self.__dict__)
