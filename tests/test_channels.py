@@ -236,3 +236,16 @@ def test_net_channel_granularity_fits_and_compacts():
     back = pickle.loads(pickle.dumps(net))
     np.testing.assert_array_equal(back.predict(d.X_test), net.predict(d.X_test))
     back.partial_fit(d.X_train, d.y_train, epochs=1)
+
+
+def test_global_step_on_densenet_keeps_every_layer_alive():
+    # DenseNet units own only their new channels (positions != indices): a regression test
+    torch.manual_seed(0)
+    model = DenseNetCIFAR(depth=16, growth=4)
+    _randomize_bn(model)
+    x = torch.randn(2, 3, 32, 32)
+    pr = _pruner(model, x, alpha=0.0, sparsity=0.7)
+    pr.step(1)
+    assert pr.n_kept() == round(pr.n_total * 0.3)
+    assert all(m.weight.shape[0] > 0 for m in model.modules() if isinstance(m, nn.Conv2d))
+    assert model.eval()(x).shape == (2, 10)

@@ -261,8 +261,7 @@ class ChannelPruner:
                 idx = torch.as_tensor([m for m, _ in pairs], dtype=torch.long)
                 pos = torch.as_tensor([p for _, p in pairs], dtype=torch.long)
                 member_list.append((bn, idx, pos))
-            if len(new) >= 2 or root.num_features > 1:
-                units.append(ChannelUnit(name, root, new, member_list))
+            units.append(ChannelUnit(name, root, new, member_list))
         return units
 
     def bn_modules(self):
@@ -314,9 +313,11 @@ class ChannelPruner:
                 keep = select_global(scores, n_keep)
             else:
                 keep = select_per_layer(scores, n_keep / self.n_total)
-            self.prune_channels(
-                {u.name: (~k).nonzero().flatten().tolist() for u, k in zip(units, keep)}, optimizer
-            )
+            remove = {
+                u.name: [u.channels[i] for i in (~k).nonzero().flatten().tolist()]
+                for u, k in zip(units, keep)
+            }
+            self.prune_channels(remove, optimizer)
         if self.recorder is not None:
             self.recorder.reset()
         return self.n_kept()
