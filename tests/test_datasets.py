@@ -93,3 +93,24 @@ def test_digits_and_unknown_name():
     assert len(s.y_train) + len(s.y_val) + len(s.y_test) == 1797
     with pytest.raises(ValueError, match="Unknown dataset"):
         load_dataset("cifar100")
+
+
+def test_cifar10_from_small_batches(tmp_path):
+    from skscreen.datasets import load_cifar10
+
+    rng = np.random.default_rng(0)
+    for name, n in [*[(f"data_batch_{i}", 6) for i in range(1, 6)], ("test_batch", 4)]:
+        batch = {
+            b"batch_label": b"x",
+            b"data": rng.integers(0, 256, (n, 3072)).astype(np.uint8),
+            b"labels": rng.integers(0, 10, n).tolist(),
+            b"filenames": [b"f"] * n,
+        }
+        with open(tmp_path / name, "wb") as fh:
+            pickle.dump(batch, fh, protocol=2)
+    s = load_cifar10(str(tmp_path), val_size=5)
+    assert s.X_train.shape == (25, 3, 32, 32) and s.X_val.shape == (5, 3, 32, 32)
+    assert s.X_test.shape == (4, 3, 32, 32) and s.X_train.max() <= 1.0
+    (tmp_path / "test_batch").unlink()
+    with pytest.raises(FileNotFoundError, match="test_batch"):
+        load_cifar10(str(tmp_path))

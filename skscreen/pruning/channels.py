@@ -32,6 +32,7 @@ __all__ = [
     "count_macs",
     "save_pruned",
     "load_pruned",
+    "channel_report",
 ]
 
 
@@ -416,3 +417,18 @@ def _remap_optimizer(optimizer, plan):
         replace[old] = new
     for group in optimizer.param_groups:
         group["params"] = [replace.get(p, p) for p in group["params"]]
+
+
+def channel_report(dense, pruned, example_inputs, kept_fraction=None):
+    """Parameters, MACs and channels of a dense and a channel-pruned network, side by side."""
+    d_macs, d_params = count_macs(dense, example_inputs)
+    p_macs, p_params = count_macs(pruned, example_inputs)
+    report = {
+        "dense": {"parameters": d_params, "macs": d_macs},
+        "pruned": {"parameters": p_params, "macs": p_macs},
+        "parameter_reduction": d_params / max(p_params, 1),
+        "mac_reduction": d_macs / max(p_macs, 1),
+    }
+    if kept_fraction is not None:
+        report["channels_kept"] = dict(kept_fraction)
+    return report
