@@ -4,7 +4,7 @@ Merging every mini-batch into :class:`ClassMoments` with Chan's update costs abo
 tiny tensor operations per layer and batch, a measurable share of a small network's
 training step. :class:`DeferredMoments` instead keeps, per class and feature, in float64,
 the count and the *shifted* sums ``S = sum(x - shift)`` and ``Q = sum((x - shift)^2)``
-(two matrix products with a one-hot matrix, per block of buffered batches), and forms
+(two matrix products with a one-hot matrix, per block of gathered batches), and forms
 ``M2 = Q - S^2 / n`` once,
 in :meth:`to_moments`. The shift is the first batch's mean of each feature, so ``x - shift``
 is of the size of the spread of the data and the final subtraction loses only
@@ -32,17 +32,19 @@ def one_hot(y, n_classes):
 
 
 class DeferredMoments:
-    """Per-class moments of torch batches, buffered and folded in blocks.
+    """Per-class moments of torch batches, gathered and folded in blocks.
 
-    Each :meth:`update` only copies the batch into a preallocated block on the batch's
-    device (two small copies); every ``block_rows`` rows the block is folded into the float64
-    shifted sums with two matrix products. This amortises the per-operation cost that
-    dominates tiny CPU batches, and changes nothing on the result.
+    :meth:`update` only keeps a reference to the (detached) batch; once ``block_rows`` rows
+    are pending, they are concatenated and folded into the float64 shifted sums with two
+    matrix products. A training loop thus pays no tensor operation per batch for the
+    statistics, only one fold per block. References are safe to keep: autograd forbids
+    in-place changes of a tensor a layer saved for its backward pass, and the layer input is
+    such a tensor.
 
     Parameters
     ----------
     n_classes : int
-    block_rows : int, default=2048
+    block_rows : int, default=4096
 
     Examples
     --------
@@ -57,43 +59,36 @@ class DeferredMoments:
     True
     """
 
-    def __init__(self, n_classes, block_rows=2048):
+    def __init__(self, n_classes, block_rows=4096):
         self.n_classes = int(n_classes)
         self.block_rows = int(block_rows)
         self.count = self.sums = self.squares = self.shift = None
-        self._xbuf = self._ybuf = None
-        self._fill = 0
+        self._pending = []
+        self._pending_rows = 0
 
     @property
     def n_samples(self):
         done = 0.0 if self.count is None else float(self.count.sum())
-        return done + self._fill
+        return done + self._pending_rows
 
     def update(self, X, y):
         """Add a batch: ``X`` (b, p) tensor, ``y`` (b,) integer class indices (same device)."""
-        import torch
-
-        X = X.detach()
-        if self._xbuf is None:
-            rows = max(self.block_rows, X.shape[0])
-            self._xbuf = torch.empty(rows, X.shape[1], dtype=X.dtype, device=X.device)
-            self._ybuf = torch.empty(rows, dtype=torch.long, device=X.device)
-        if self._fill + X.shape[0] > self._xbuf.shape[0]:
+        self._pending.append((X.detach(), y.detach()))
+        self._pending_rows += X.shape[0]
+        if self._pending_rows >= self.block_rows:
             self.flush()
-            if X.shape[0] > self._xbuf.shape[0]:
-                self._fold(X, y.detach().long())
-                return self
-        a, b = self._fill, self._fill + X.shape[0]
-        self._xbuf[a:b].copy_(X)
-        self._ybuf[a:b].copy_(y.detach())
-        self._fill = b
         return self
 
     def flush(self):
-        """Fold the buffered rows into the sums."""
-        if self._fill:
-            self._fold(self._xbuf[: self._fill], self._ybuf[: self._fill])
-            self._fill = 0
+        """Fold the pending batches into the sums."""
+        import torch
+
+        if self._pending:
+            xs, ys = zip(*self._pending)
+            X = xs[0] if len(xs) == 1 else torch.cat(xs)
+            y = ys[0] if len(ys) == 1 else torch.cat(ys)
+            self._pending, self._pending_rows = [], 0
+            self._fold(X, y.long())
         return self
 
     def _fold(self, X, y):
@@ -128,6 +123,4 @@ class DeferredMoments:
 
     def __getstate__(self):
         self.flush()
-        state = dict(self.__dict__)
-        state["_xbuf"] = state["_ybuf"] = None
-        return state
+        return dict(self.__dict__)
