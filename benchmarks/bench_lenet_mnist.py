@@ -55,6 +55,17 @@ def configs(args):
     return out
 
 
+def load_runs(log):
+    """Runs already recorded in a ``*_runs.jsonl`` log, by key."""
+    done = {}
+    if os.path.exists(log):
+        with open(log) as fh:
+            for line in fh:
+                r = json.loads(line)
+                done[r.pop("_key")] = r
+    return done
+
+
 def key(cfg, seed):
     return json.dumps({**cfg, "seed": seed}, sort_keys=True)
 
@@ -206,12 +217,7 @@ def main():
         args.seeds, args.sparsity, args.tag = [0], [0.9], args.tag + "_quick"
     os.makedirs(RESULTS, exist_ok=True)
     log = os.path.join(RESULTS, f"{args.tag}_runs.jsonl")
-    done = {}
-    if os.path.exists(log):
-        with open(log) as fh:
-            for line in fh:
-                r = json.loads(line)
-                done[r.pop("_key")] = r
+    done = load_runs(log)
     todo = [
         (c, s, args)
         for c, s in itertools.product(configs(args), args.seeds)

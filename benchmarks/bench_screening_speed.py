@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from fractions import Fraction
 
 import numpy as np
 from scipy.stats import f_oneway
@@ -25,6 +24,7 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from _common import best_of, save, table  # noqa: E402
 
 from skscreen import OnlineFClassifScreener  # noqa: E402
+from skscreen.stats._reference import exact_f_oneway as exact_f  # noqa: E402
 
 
 def speed(rows, cols, chunk, repeat):
@@ -73,20 +73,6 @@ def speed(rows, cols, chunk, repeat):
     table(rows_out, ["method", "seconds", "vs f_classif", "vs floor"])
     print(f"max relative difference skscreen vs f_classif: {rel:.2e}")
     return {"rows": rows, "cols": cols, "chunk": chunk, "table": rows_out, "max_rel_diff": rel}
-
-
-def exact_f(X, y):
-    out = []
-    classes = np.unique(y)
-    for j in range(X.shape[1]):
-        groups = [[Fraction(float(v)) for v in X[y == c, j]] for c in classes]
-        n = sum(len(g) for g in groups)
-        grand = sum(sum(g) for g in groups) / n
-        means = [sum(g) / len(g) for g in groups]
-        ssb = sum(len(g) * (m - grand) ** 2 for g, m in zip(groups, means))
-        ssw = sum(sum((v - m) ** 2 for v in g) for g, m in zip(groups, means))
-        out.append(float((ssb / (len(classes) - 1)) / (ssw / (n - len(classes)))))
-    return np.array(out)
 
 
 def accuracy():

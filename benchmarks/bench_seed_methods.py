@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import RESULTS, save, table  # noqa: E402
-from bench_lenet_mnist import _worker, key, summarize  # noqa: E402
+from bench_lenet_mnist import _worker, key, load_runs, summarize  # noqa: E402
 
 
 def run_all(cfgs, args, log, done):
@@ -60,12 +60,7 @@ def main():
     args = ap.parse_args()
     os.makedirs(RESULTS, exist_ok=True)
     log = os.path.join(RESULTS, f"{args.tag}_runs.jsonl")
-    done = {}
-    if os.path.exists(log):
-        with open(log) as fh:
-            for line in fh:
-                r = json.loads(line)
-                done[r.pop("_key")] = r
+    done = load_runs(log)
     act = {"alpha": None, "schedule": "logistic", "scorer": "activation"}
     phase1 = [{"method": "dense", "sparsity": 0.0, "alpha": None, "schedule": None}]
     for s in (0.957, 0.75):

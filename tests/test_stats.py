@@ -2,7 +2,6 @@
 
 import pickle
 import warnings
-from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from sklearn.datasets import make_classification
 from sklearn.feature_selection import f_classif
 
 from skscreen.stats import ClassMoments, anova_f, ranking_scores
+from skscreen.stats._reference import exact_f_oneway as exact_f
 
 
 def _data(n=600, p=12, classes=4, seed=0):
@@ -27,21 +27,6 @@ def _data(n=600, p=12, classes=4, seed=0):
         shuffle=False,
         random_state=seed,
     )
-
-
-def exact_f(X, y):
-    """F-scores in exact rational arithmetic (the reference for adversarial data)."""
-    out = []
-    classes = np.unique(y)
-    for j in range(X.shape[1]):
-        groups = [[Fraction(float(v)) for v in X[y == c, j]] for c in classes]
-        n = sum(len(g) for g in groups)
-        grand = sum(sum(g) for g in groups) / n
-        means = [sum(g) / len(g) for g in groups]
-        ssb = sum(len(g) * (m - grand) ** 2 for g, m in zip(groups, means))
-        ssw = sum(sum((v - m) ** 2 for v in g) for g, m in zip(groups, means))
-        out.append(float((ssb / (len(classes) - 1)) / (ssw / (n - len(classes)))))
-    return np.array(out)
 
 
 def test_matches_f_classif_one_chunk():

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from skscreen.pruning.hooks import InputStatsRecorder
-from skscreen.pruning.scorers import NORMALIZERS, input_f_scores, normalize
+from skscreen.pruning.scorers import check_mix, input_f_scores, normalize
 from skscreen.pruning.selection import select_global, select_per_layer
 
 __all__ = [
@@ -68,12 +68,7 @@ class ChannelScreeningScorer:
     """
 
     def __init__(self, alpha=0.5, normalize="minmax"):
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
-        if normalize not in NORMALIZERS:
-            raise ValueError(f"Unknown normalize={normalize!r}; use one of {NORMALIZERS}.")
-        self.alpha = float(alpha)
-        self.normalize = normalize
+        self.alpha, self.normalize = check_mix(alpha, normalize)
 
     @property
     def needs_input_stats(self):

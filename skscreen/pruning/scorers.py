@@ -55,6 +55,15 @@ class LayerView:
     abs_moments: object = None
 
 
+def check_mix(alpha, normalize):
+    """Validate the two parameters of a screening/magnitude mix; returns them."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
+    if normalize not in NORMALIZERS:
+        raise ValueError(f"Unknown normalize={normalize!r}; use one of {NORMALIZERS}.")
+    return float(alpha), normalize
+
+
 def normalize(values, method="minmax"):
     """Normalise a 1-D tensor to ``[0, 1]``: ``"minmax"``, ``"max"`` (divide by max) or ``"rank"``.
 
@@ -132,12 +141,7 @@ class HybridScreeningScorer:
     """
 
     def __init__(self, alpha=0.5, normalize="minmax"):
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
-        if normalize not in NORMALIZERS:
-            raise ValueError(f"Unknown normalize={normalize!r}; use one of {NORMALIZERS}.")
-        self.alpha = float(alpha)
-        self.normalize = normalize
+        self.alpha, self.normalize = check_mix(alpha, normalize)
 
     @property
     def needs_input_stats(self):
