@@ -204,3 +204,10 @@ def test_nan_features_and_unknown_labels(digits):
         net.partial_fit(digits.X_train, y)
     for n, m in net.pruner_.layers.items():
         assert torch.equal(get_mask(m), before[n])
+
+
+def test_refit_with_other_labels_is_allowed(digits):
+    keep = digits.y_train < 5
+    net = _net(max_epochs=2, prune_epochs=1).fit(digits.X_train[keep], digits.y_train[keep])
+    net.fit(digits.X_train, digits.y_train)  # fit resets: labels 5-9 are fine now
+    assert list(net.classes_) == list(range(10))

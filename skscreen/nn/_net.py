@@ -157,6 +157,8 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             )
         if not float(self.reg_lambda) >= 0.0:
             raise ValueError(f"reg_lambda must be >= 0, got {self.reg_lambda!r}.")
+        if float(self.reg_lambda) > 0 and self.granularity != "weight":
+            raise ValueError("reg_lambda applies to granularity='weight' only.")
         make_schedule(self.schedule)
         self._make_scorer()
 
@@ -224,14 +226,14 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         self.pruning_epoch_ = 0
         self.regularizer_ = None
         if float(self.reg_lambda) > 0:
-            if self.granularity != "weight":
-                raise ValueError("reg_lambda applies to granularity='weight' only.")
             self.regularizer_ = ContributionEntropy(self.pruner_.layers)
 
     def fit(self, X, y=None, **fit_params):
         """Initialise (unless ``warm_start``) and train, pruning at the end of each epoch."""
         self._check_pruning_params()
         _check_finite(X)
+        if not self.warm_start:  # a new fit may bring other labels than the last one
+            self.__dict__.pop("classes_inferred_", None)
         return super().fit(X, y, **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
