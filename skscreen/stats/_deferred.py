@@ -4,7 +4,7 @@ Merging every mini-batch into :class:`ClassMoments` with Chan's update costs abo
 tiny tensor operations per layer and batch, a measurable share of a small network's
 training step. :class:`DeferredMoments` instead keeps, per class and feature, in float64,
 the count and the *shifted* sums ``S = sum(x - shift)`` and ``Q = sum((x - shift)^2)``
-(two matrix products with a one-hot matrix, per block of gathered batches), and forms
+(scatter-adds into the class rows, per block of gathered batches), and forms
 ``M2 = Q - S^2 / n`` once,
 in :meth:`to_moments`. The shift is the first batch's mean of each feature, so ``x - shift``
 is of the size of the spread of the data and the final subtraction loses only
@@ -19,16 +19,7 @@ import numpy as np
 
 from skscreen.stats._moments import ClassMoments
 
-__all__ = ["DeferredMoments", "one_hot"]
-
-
-def one_hot(y, n_classes):
-    """Float64 one-hot matrix of integer labels, on their device."""
-    import torch
-
-    out = torch.zeros(y.shape[0], n_classes, dtype=torch.float64, device=y.device)
-    out[torch.arange(y.shape[0], device=y.device), y] = 1.0
-    return out
+__all__ = ["DeferredMoments"]
 
 
 class DeferredMoments:
@@ -36,7 +27,7 @@ class DeferredMoments:
 
     :meth:`update` only keeps a reference to the (detached) batch; once ``block_rows`` rows
     are pending, they are concatenated and folded into the float64 shifted sums with two
-    matrix products. A training loop thus pays no tensor operation per batch for the
+    scatter-adds. A training loop thus pays no tensor operation per batch for the
     statistics, only one fold per block. References are safe to keep: autograd forbids
     in-place changes of a tensor a layer saved for its backward pass, and the layer input is
     such a tensor.
@@ -102,11 +93,11 @@ class DeferredMoments:
                 self.count = torch.zeros(k, dtype=torch.float64, device=Xd.device)
                 self.sums = torch.zeros(k, p, dtype=torch.float64, device=Xd.device)
                 self.squares = torch.zeros(k, p, dtype=torch.float64, device=Xd.device)
-            onehot = one_hot(y, self.n_classes)
             Xd -= self.shift
-            self.count += onehot.sum(0)
-            self.sums.addmm_(onehot.T, Xd)
-            self.squares.addmm_(onehot.T, Xd.square_())
+            # scatter-add rows into their class (O(n p), vs O(C n p) for a one-hot product)
+            self.count += torch.bincount(y, minlength=self.n_classes).to(torch.float64)
+            self.sums.index_add_(0, y, Xd)
+            self.squares.index_add_(0, y, Xd.square_())
 
     def to_moments(self):
         """The equivalent :class:`ClassMoments` (on the same device)."""
