@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from skscreen.pruning.hooks import InputStatsRecorder
-from skscreen.pruning.scorers import check_mix, input_f_scores, normalize
+from skscreen.pruning.scorers import MixScorer, input_f_scores, mix
 from skscreen.pruning.selection import select_global, select_per_layer
 
 __all__ = [
@@ -57,7 +57,7 @@ class ChannelUnit:
         return len(self.channels)
 
 
-class ChannelScreeningScorer:
+class ChannelScreeningScorer(MixScorer):
     """``alpha * norm(F) + (1 - alpha) * norm(|gamma|)`` for every channel of every unit.
 
     Parameters
@@ -66,16 +66,6 @@ class ChannelScreeningScorer:
         0 is network slimming (``|gamma|`` only), 1 pure screening.
     normalize : {"minmax", "max", "rank"}, default="minmax"
     """
-
-    def __init__(self, alpha=0.5, normalize="minmax"):
-        self.alpha, self.normalize = check_mix(alpha, normalize)
-
-    @property
-    def needs_input_stats(self):
-        return self.alpha > 0
-
-    def __repr__(self):
-        return f"ChannelScreeningScorer(alpha={self.alpha}, normalize={self.normalize!r})"
 
     def _unit_mean(self, unit, per_bn):
         """Average a per-BatchNorm channel quantity over the members carrying each channel."""
@@ -99,21 +89,8 @@ class ChannelScreeningScorer:
 
     def __call__(self, units, scope="global"):
         gammas, fs = self._components(units)
-        groups = (
-            [list(range(len(units)))] if scope == "global" else [[i] for i in range(len(units))]
-        )
-        out = [torch.zeros_like(g) for g in gammas]
-        for comp, w in ((fs, self.alpha), (gammas, 1.0 - self.alpha)):
-            if w == 0:
-                continue
-            for group in groups:
-                normed = normalize(torch.cat([comp[i] for i in group]), self.normalize)
-                start = 0
-                for i in group:
-                    n = comp[i].numel()
-                    out[i] += w * normed[start : start + n]
-                    start += n
-        return out
+        alive = [torch.ones(g.shape, dtype=torch.bool) for g in gammas]
+        return mix([fs, gammas], alive, [self.alpha, 1.0 - self.alpha], scope, self.normalize)
 
 
 def _tp():

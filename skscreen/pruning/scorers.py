@@ -104,13 +104,15 @@ def input_f_scores(moments, device):
     return torch.as_tensor(f, dtype=torch.float64, device=device)
 
 
-def _mix(components, layers, weights, scope, method):
-    """``sum_i weights[i] * norm(component_i)`` over alive entries, -inf on pruned ones."""
-    alive = [lv.mask.bool() for lv in layers]
-    out = [
-        torch.zeros(lv.weight.shape, dtype=torch.float64, device=lv.weight.device) for lv in layers
-    ]
-    groups = [list(range(len(layers)))] if scope == "global" else [[i] for i in range(len(layers))]
+def mix(components, alive, weights, scope, method):
+    """``sum_i weights[i] * norm(component_i)`` over alive entries; ``-inf`` on the others.
+
+    ``components`` is a list (one per criterion) of per-layer tensors, ``alive`` the
+    per-layer boolean tensors of entries still present; normalisation runs over all layers
+    together (``scope="global"``) or over each layer (``"layer"``).
+    """
+    out = [torch.zeros(a.shape, dtype=torch.float64, device=a.device) for a in alive]
+    groups = [list(range(len(alive)))] if scope == "global" else [[i] for i in range(len(alive))]
     for comp, w in zip(components, weights):
         if w == 0:
             continue
@@ -127,18 +129,8 @@ def _mix(components, layers, weights, scope, method):
     return out
 
 
-class HybridScreeningScorer:
-    """Weight-level screening (WLS): ``alpha * norm(F) + (1 - alpha) * norm(|w|)``.
-
-    ``F`` of weight ``w_ji`` is the ANOVA F-score of its input unit ``i`` over the last
-    epoch (the contribution ``w_ji a_i`` has the same F as ``a_i``), broadcast along the row.
-
-    Parameters
-    ----------
-    alpha : float in [0, 1], default=0.5
-        Weight on the screening score; 0 is pure magnitude, 1 pure screening.
-    normalize : {"minmax", "max", "rank"}, default="minmax"
-    """
+class MixScorer:
+    """Base of the two-component scorers: ``alpha`` on the screening term, ``normalize``."""
 
     def __init__(self, alpha=0.5, normalize="minmax"):
         self.alpha, self.normalize = check_mix(alpha, normalize)
@@ -151,6 +143,20 @@ class HybridScreeningScorer:
     def __repr__(self):
         return f"{type(self).__name__}(alpha={self.alpha}, normalize={self.normalize!r})"
 
+
+class HybridScreeningScorer(MixScorer):
+    """Weight-level screening (WLS): ``alpha * norm(F) + (1 - alpha) * norm(|w|)``.
+
+    ``F`` of weight ``w_ji`` is the ANOVA F-score of its input unit ``i`` over the last
+    epoch (the contribution ``w_ji a_i`` has the same F as ``a_i``), broadcast along the row.
+
+    Parameters
+    ----------
+    alpha : float in [0, 1], default=0.5
+        Weight on the screening score; 0 is pure magnitude, 1 pure screening.
+    normalize : {"minmax", "max", "rank"}, default="minmax"
+    """
+
     def __call__(self, layers, scope="global"):
         magnitude = [lv.weight.abs().to(torch.float64) for lv in layers]
         if self.alpha > 0:
@@ -161,8 +167,9 @@ class HybridScreeningScorer:
             ]
         else:
             screening = magnitude  # unused (weight 0)
-        return _mix(
-            [screening, magnitude], layers, [self.alpha, 1.0 - self.alpha], scope, self.normalize
+        alive = [lv.mask.bool() for lv in layers]
+        return mix(
+            [screening, magnitude], alive, [self.alpha, 1.0 - self.alpha], scope, self.normalize
         )
 
 
