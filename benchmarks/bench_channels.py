@@ -67,6 +67,8 @@ def main():
     ap.add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
     ap.add_argument("--ratios", type=float, nargs="+", default=[0.5, 0.7])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--scope", default="global", choices=["global", "layer"])
+    ap.add_argument("--tag", default="channels")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
     d = load_dataset(args.dataset, args.data_home)
@@ -117,6 +119,7 @@ def main():
                     sparsity=ratio,
                     schedule="one-shot",
                     prune_epochs=1,
+                    scope=args.scope,
                     random_state=None,
                     **common(args, 1 + args.finetune),
                 )
@@ -189,14 +192,14 @@ def main():
         os.makedirs(RESULTS, exist_ok=True)
         plot_kept_per_layer(
             best["kept_fraction"],
-            os.path.join(RESULTS, "channels_kept.png"),
+            os.path.join(RESULTS, f"{args.tag}_kept.png"),
             title=f"Channels kept ({best['method']}, alpha={best['alpha']}, "
             f"{max(args.ratios):.0%} pruned)",
             ylabel="fraction of channels kept",
         )
     except ImportError:
         pass
-    save("channels", {"args": vars(args) | {"data_home": None}, "summary": rows, "runs": runs})
+    save(args.tag, {"args": vars(args) | {"data_home": None}, "summary": rows, "runs": runs})
 
 
 if __name__ == "__main__":
