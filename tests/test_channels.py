@@ -249,3 +249,24 @@ def test_global_step_on_densenet_keeps_every_layer_alive():
     assert pr.n_kept() == round(pr.n_total * 0.3)
     assert all(m.weight.shape[0] > 0 for m in model.modules() if isinstance(m, nn.Conv2d))
     assert model.eval()(x).shape == (2, 10)
+
+
+def test_layer_scope_keeps_a_share_of_the_original_channels_and_does_not_compound():
+    torch.manual_seed(0)
+    model = small_vgg_bn(widths=(16, 32, 64))  # shares round up: 68 kept > 67 = 30 % of 224
+    _randomize_bn(model)
+    x = torch.randn(4, 784)
+    pr = ChannelPruner(
+        model,
+        ChannelScreeningScorer(0.0),
+        OneShotSchedule(),
+        sparsity=0.7,
+        prune_epochs=1,
+        n_classes=10,
+        example_inputs=x,
+        scope="layer",
+    )
+    for epoch in (1, 2, 3, 4):  # the schedule stays at its target: later steps change nothing
+        pr.step(epoch)
+    kept = {u.name: u.n_channels for u in pr.units}
+    assert sorted(kept.values()) == [5, 5, 10, 10, 19, 19]

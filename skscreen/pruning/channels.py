@@ -23,7 +23,7 @@ from torch import nn
 
 from skscreen.pruning.hooks import InputStatsRecorder
 from skscreen.pruning.scorers import MixScorer, input_f_scores, mix
-from skscreen.pruning.selection import select_global, select_per_layer
+from skscreen.pruning.selection import select_global
 
 __all__ = [
     "ChannelScreeningScorer",
@@ -170,6 +170,7 @@ class ChannelPruner:
         self.bind(model)
         self.n_total = sum(u.n_channels for u in self.units)
         self.initial_channels = {n: bn.num_features for bn, n in self.bn_names.items()}
+        self.initial_units = {u.name: u.n_channels for u in self.units}
         self.recorder = None
         if getattr(scorer, "needs_input_stats", True):
             self.recorder = InputStatsRecorder(
@@ -279,13 +280,26 @@ class ChannelPruner:
     def step(self, epoch, optimizer=None):
         """End of ``epoch``: remove channels down to the schedule's count; reset statistics."""
         n_keep = self.target_keep(epoch)
-        if n_keep < self.n_kept():
+        # layer scope: each unit keeps its share of its *original* channel count (channels
+        # are physically gone, so a fraction of the current count would compound)
+        per_unit = {
+            u.name: max(1, int(round(self.initial_units[u.name] * n_keep / self.n_total)))
+            for u in self.units
+        }
+        if self.scope == "global":
+            needed = n_keep < self.n_kept()
+        else:
+            needed = any(per_unit[u.name] < u.n_channels for u in self.units)
+        if needed:
             units = self._views()
             scores = self.scorer(units, self.scope)
             if self.scope == "global":
                 keep = select_global(scores, n_keep)
             else:
-                keep = select_per_layer(scores, n_keep / self.n_total)
+                keep = [
+                    select_global([s], min(per_unit[u.name], u.n_channels))[0]
+                    for s, u in zip(scores, units)
+                ]
             remove = {
                 u.name: [u.channels[i] for i in (~k).nonzero().flatten().tolist()]
                 for u, k in zip(units, keep)
