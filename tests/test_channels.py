@@ -270,3 +270,57 @@ def test_layer_scope_keeps_a_share_of_the_original_channels_and_does_not_compoun
         pr.step(epoch)
     kept = {u.name: u.n_channels for u in pr.units}
     assert sorted(kept.values()) == [5, 5, 10, 10, 19, 19]
+
+
+def _slimming_net(**kw):
+    params = dict(
+        module__widths=(8, 16),
+        module__image_size=8,
+        granularity="channel",
+        alpha=0.0,
+        sparsity=0.0,
+        schedule="one-shot",
+        prune_epochs=1,
+        max_epochs=3,
+        lr=0.05,
+        optimizer=torch.optim.SGD,
+        optimizer__momentum=0.9,
+        train_split=None,
+        verbose=0,
+        random_state=0,
+    )
+    return ScreeningPrunedNet(small_vgg_bn, **(params | kw))
+
+
+def test_gamma_l1_is_network_slimmings_sparsity_penalty():
+    d = load_digits_split()
+    X, y = d.X_train[:256], d.y_train[:256]
+    net = _slimming_net(gamma_l1=1e-3).initialize()
+    net.partial_fit(X, y, epochs=1)  # sets up the regulariser
+    # the training loss is the criterion plus gamma_l1 * sum |gamma| over every BatchNorm
+    Xt, yt = torch.as_tensor(X[:32]), torch.as_tensor(y[:32])
+    net.module_.train()
+    y_pred = net.infer(Xt)
+    plain = net.criterion_(y_pred, yt)
+    l1 = sum(m.weight.abs().sum() for m in net.module_.modules() if isinstance(m, nn.BatchNorm2d))
+    torch.testing.assert_close(
+        net.get_loss(y_pred, yt, training=True), plain + 1e-3 * l1
+    )
+    torch.testing.assert_close(net.get_loss(y_pred, yt, training=False), plain)
+    # with a strong penalty the scales shrink compared with the same training without it
+    strong = _slimming_net(gamma_l1=0.5, max_epochs=4, batch_size=32).fit(X, y)
+    free = _slimming_net(max_epochs=4, batch_size=32).fit(X, y)
+
+    def total_gamma(n):
+        return sum(
+            float(m.weight.detach().abs().sum())
+            for m in n.module_.modules()
+            if isinstance(m, nn.BatchNorm2d)
+        )
+
+    assert total_gamma(strong) < 0.5 * total_gamma(free)
+    assert strong.sparsity_ == 0.0  # sparsity=0 trains a dense net (slimming's first phase)
+    with pytest.raises(ValueError, match="gamma_l1 applies to granularity='channel'"):
+        ScreeningPrunedNet(small_vgg_bn, gamma_l1=1e-4).fit(X, y)
+    with pytest.raises(ValueError, match="gamma_l1 must be >= 0"):
+        _slimming_net(gamma_l1=-1.0).fit(X, y)

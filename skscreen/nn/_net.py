@@ -13,7 +13,7 @@ from skscreen.pruning.channels import ChannelPruner, ChannelScreeningScorer
 from skscreen.pruning.compaction import compact_sequential, count_parameters
 from skscreen.pruning.masks import remove_masks, to_torch_prune
 from skscreen.pruning.pruner import WeightPruner
-from skscreen.pruning.regularizers import ContributionEntropy
+from skscreen.pruning.regularizers import BatchNormL1, ContributionEntropy
 from skscreen.pruning.schedules import make_schedule
 from skscreen.pruning.scorers import NORMALIZERS, HybridScreeningScorer, make_scorer
 
@@ -70,6 +70,11 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     reg_lambda : float, default=0.0
         Strength of the pruning-aware regulariser
         (:class:`~skscreen.pruning.regularizers.ContributionEntropy`) added to the loss.
+    gamma_l1 : float, default=0.0
+        Channel granularity: network slimming's sparsity regularisation, ``gamma_l1``
+        times the sum of ``|gamma|`` over the BatchNorm layers added to the loss
+        (:class:`~skscreen.pruning.regularizers.BatchNormL1`; Liu et al. use 1e-5 to
+        1e-4). The paper's CLS protocol uses none (0).
     random_state : int, default=None
         Seeds torch before the module is initialised (reproducible fits and clones).
     criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
@@ -122,6 +127,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         granularity="weight",
         post_relu=False,
         reg_lambda=0.0,
+        gamma_l1=0.0,
         random_state=None,
         criterion=torch.nn.CrossEntropyLoss,
         **kwargs,
@@ -137,6 +143,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         self.granularity = granularity
         self.post_relu = post_relu
         self.reg_lambda = reg_lambda
+        self.gamma_l1 = gamma_l1
         self.random_state = random_state
 
     # ------------------------------------------------------------------ validation
@@ -159,6 +166,10 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             raise ValueError(f"reg_lambda must be >= 0, got {self.reg_lambda!r}.")
         if float(self.reg_lambda) > 0 and self.granularity != "weight":
             raise ValueError("reg_lambda applies to granularity='weight' only.")
+        if not float(self.gamma_l1) >= 0.0:
+            raise ValueError(f"gamma_l1 must be >= 0, got {self.gamma_l1!r}.")
+        if float(self.gamma_l1) > 0 and self.granularity != "channel":
+            raise ValueError("gamma_l1 applies to granularity='channel' only.")
         make_schedule(self.schedule)
         self._make_scorer()
 
@@ -227,6 +238,8 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         self.regularizer_ = None
         if float(self.reg_lambda) > 0:
             self.regularizer_ = ContributionEntropy(self.pruner_.layers)
+        elif float(self.gamma_l1) > 0:
+            self.regularizer_ = BatchNormL1(self.pruner_.bn_modules())
 
     def fit(self, X, y=None, **fit_params):
         """Initialise (unless ``warm_start``) and train, pruning at the end of each epoch."""
@@ -265,7 +278,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         self._setup_pruner(dataset_train)
         self.pruner_.attach_hooks()
         if getattr(self, "regularizer_", None) is not None:
-            self.regularizer_.modules = dict(self.pruner_.layers)
+            self.regularizer_.modules = self._regularized_modules()
             self.regularizer_.attach()
         if self.pruner_.recorder is not None:
             self.pruner_.recorder.reset()
@@ -278,12 +291,18 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         finally:
             self.pruner_.set_targets(None)
 
+    def _regularized_modules(self):
+        if self.granularity == "channel":
+            return self.pruner_.bn_modules()
+        return dict(self.pruner_.layers)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """skorch's loss plus ``reg_lambda`` times the pruning-aware penalty (training only)."""
+        """skorch's loss plus the training penalty (``reg_lambda`` or ``gamma_l1``)."""
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
         reg = getattr(self, "regularizer_", None)
         if training and reg is not None:
-            loss = loss + float(self.reg_lambda) * reg.penalty().to(loss.device)
+            strength = self.gamma_l1 if isinstance(reg, BatchNormL1) else self.reg_lambda
+            loss = loss + float(strength) * reg.penalty().to(loss.device)
         return loss
 
     def train_step(self, batch, **fit_params):
@@ -324,7 +343,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         if getattr(self, "pruner_", None) is not None:
             self.pruner_.bind(self.module_)
             if getattr(self, "regularizer_", None) is not None:
-                self.regularizer_.modules = dict(self.pruner_.layers)
+                self.regularizer_.modules = self._regularized_modules()
 
     # ------------------------------------------------------------------ results
     @property

@@ -1,4 +1,8 @@
-"""Pruning-aware training: a penalty that concentrates each neuron's input contributions.
+"""Pruning-aware training penalties.
+
+:class:`ContributionEntropy` concentrates each neuron's input contributions;
+:class:`BatchNormL1` is network slimming's sparsity regularisation of the BatchNorm scales.
+
 
 *Inspired by* arXiv 2410.16151 ("pruning-aware training"); the form is our reading: for each
 output unit ``j`` of a ``Linear`` layer, the contributions ``c_ji = |w_ji| E_batch|a_i|``
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["ContributionEntropy"]
+__all__ = ["BatchNormL1", "ContributionEntropy"]
 
 
 class ContributionEntropy:
@@ -86,3 +90,48 @@ class ContributionEntropy:
         state["_handles"] = []
         state["_abs_mean"] = {}
         return state
+
+
+class BatchNormL1:
+    """Network slimming's sparsity penalty: the sum of ``|gamma|`` over BatchNorm layers.
+
+    Liu et al. (2017) add ``s * sum |gamma|`` (``s`` about 1e-5 to 1e-4) to the loss while
+    training, so that unimportant channels get scales near zero before the one-shot global
+    pruning; without it the scales of different layers are not on one footing.
+
+    Parameters
+    ----------
+    modules : dict of str to BatchNorm module
+        Looked up at every call, so channels removed in place are followed.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skscreen.pruning.regularizers import BatchNormL1
+    >>> bn = torch.nn.BatchNorm2d(3)
+    >>> with torch.no_grad():
+    ...     _ = bn.weight.copy_(torch.tensor([1.0, -2.0, 0.5]))
+    >>> reg = BatchNormL1({"bn": bn})
+    >>> pen = reg.penalty()
+    >>> float(pen)
+    3.5
+    >>> pen.backward()
+    >>> bn.weight.grad.tolist()
+    [1.0, -1.0, 1.0]
+    """
+
+    def __init__(self, modules):
+        self.modules = dict(modules)
+
+    def attach(self):
+        return self
+
+    def remove(self):
+        """No hooks to remove (kept for the regulariser interface)."""
+
+    def penalty(self):
+        """``sum_layers sum_k |gamma_k|`` as a differentiable scalar."""
+        terms = [m.weight.abs().sum() for m in self.modules.values() if m.weight is not None]
+        if not terms:
+            return torch.zeros(())
+        return torch.stack(terms).sum()
