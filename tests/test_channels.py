@@ -303,9 +303,7 @@ def test_gamma_l1_is_network_slimmings_sparsity_penalty():
     y_pred = net.infer(Xt)
     plain = net.criterion_(y_pred, yt)
     l1 = sum(m.weight.abs().sum() for m in net.module_.modules() if isinstance(m, nn.BatchNorm2d))
-    torch.testing.assert_close(
-        net.get_loss(y_pred, yt, training=True), plain + 1e-3 * l1
-    )
+    torch.testing.assert_close(net.get_loss(y_pred, yt, training=True), plain + 1e-3 * l1)
     torch.testing.assert_close(net.get_loss(y_pred, yt, training=False), plain)
     # with a strong penalty the scales shrink compared with the same training without it
     strong = _slimming_net(gamma_l1=0.5, max_epochs=4, batch_size=32).fit(X, y)
