@@ -113,7 +113,7 @@ class BatchNormL1:
     ...     _ = bn.weight.copy_(torch.tensor([1.0, -2.0, 0.5]))
     >>> reg = BatchNormL1({"bn": bn})
     >>> pen = reg.penalty()
-    >>> float(pen)
+    >>> pen.item()
     3.5
     >>> pen.backward()
     >>> bn.weight.grad.tolist()
