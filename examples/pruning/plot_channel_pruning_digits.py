@@ -72,7 +72,9 @@ for alpha in (0.0, 0.5):
 
 # %%
 # Channels kept per BatchNorm layer (the paper's fig. 3): the global ranking decides how
-# much each layer keeps.
+# much each layer keeps. On a small network it keeps the last layer whole (its gammas and
+# F-scores are the largest) and thins the first ones; screening moves even more of the budget
+# to the deep, class-separating channels. ``scope="layer"`` gives every layer the same share.
 fig, ax = plt.subplots(figsize=(6, 3))
 width = 0.38
 for k, alpha in enumerate(nets):
