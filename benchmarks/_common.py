@@ -60,3 +60,30 @@ def save(name, payload):
         json.dump(payload, fh, indent=1, default=float)
     print(f"\nresults written to {path}")
     return path
+
+
+def dense_net(module, gamma_l1=0.0, **params):
+    """An unfitted classifier that trains ``module`` densely.
+
+    ``gamma_l1 > 0``: network slimming's sparsity training (``ScreeningPrunedNet`` with
+    ``sparsity=0``, so nothing is pruned, and the L1 penalty on the BatchNorm scales);
+    otherwise a plain skorch ``NeuralNetClassifier``.
+    """
+    import torch
+
+    if gamma_l1 > 0:
+        from skscreen import ScreeningPrunedNet
+
+        return ScreeningPrunedNet(
+            module,
+            granularity="channel",
+            alpha=0.0,
+            sparsity=0.0,
+            schedule="one-shot",
+            prune_epochs=1,
+            gamma_l1=gamma_l1,
+            **params,
+        )
+    from skorch import NeuralNetClassifier
+
+    return NeuralNetClassifier(module, criterion=torch.nn.CrossEntropyLoss, **params)

@@ -29,7 +29,7 @@ import torch
 from skorch import NeuralNetClassifier
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import RESULTS, best_of, save, table  # noqa: E402
+from _common import RESULTS, best_of, dense_net, save, table  # noqa: E402
 
 from skscreen import ScreeningPrunedNet  # noqa: E402
 from skscreen.datasets import load_dataset  # noqa: E402
@@ -87,23 +87,11 @@ def main():
     bar = tqdm(total=total, unit="run")
     for seed in args.seeds:
         torch.manual_seed(seed)
-        if args.gamma_l1 > 0:  # network slimming's first phase: sparsity training
-            dense = ScreeningPrunedNet(
-                small_vgg_bn(widths=tuple(args.widths)),
-                granularity="channel",
-                alpha=0.0,
-                sparsity=0.0,
-                schedule="one-shot",
-                prune_epochs=1,
-                gamma_l1=args.gamma_l1,
-                **common(args, args.epochs),
-            ).fit(Xtr, ytr)
-        else:
-            dense = NeuralNetClassifier(
-                small_vgg_bn(widths=tuple(args.widths)),
-                criterion=torch.nn.CrossEntropyLoss,
-                **common(args, args.epochs),
-            ).fit(Xtr, ytr)
+        dense = dense_net(  # gamma_l1 > 0: network slimming's sparsity training
+            small_vgg_bn(widths=tuple(args.widths)),
+            args.gamma_l1,
+            **common(args, args.epochs),
+        ).fit(Xtr, ytr)
         trained = copy.deepcopy(dense.module_)
         # dense baseline: the same extra epochs, no pruning
         torch.manual_seed(seed)

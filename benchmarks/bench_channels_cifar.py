@@ -24,11 +24,10 @@ import sys
 
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier
 from skorch.callbacks import LRScheduler
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import save, table  # noqa: E402
+from _common import dense_net, save, table  # noqa: E402
 
 from skscreen import ScreeningPrunedNet  # noqa: E402
 from skscreen.models import DenseNetCIFAR, PreResNet  # noqa: E402
@@ -117,27 +116,13 @@ def main():
         dataset__seed=args.seed,
     )
     torch.manual_seed(args.seed)
-    if args.gamma_l1 > 0:  # network slimming's sparsity training
-        dense = ScreeningPrunedNet(
-            make(),
-            granularity="channel",
-            alpha=0.0,
-            sparsity=0.0,
-            schedule="one-shot",
-            prune_epochs=1,
-            gamma_l1=args.gamma_l1,
-            max_epochs=args.epochs,
-            callbacks=[("lr", schedule(args.epochs))],
-            **common,
-        ).fit(Xtr, ytr)
-    else:
-        dense = NeuralNetClassifier(
-            make(),
-            criterion=torch.nn.CrossEntropyLoss,
-            max_epochs=args.epochs,
-            callbacks=[("lr", schedule(args.epochs))],
-            **common,
-        ).fit(Xtr, ytr)
+    dense = dense_net(  # gamma_l1 > 0: network slimming's sparsity training
+        make(),
+        args.gamma_l1,
+        max_epochs=args.epochs,
+        callbacks=[("lr", schedule(args.epochs))],
+        **common,
+    ).fit(Xtr, ytr)
     rows = [
         {
             "model": args.model,
