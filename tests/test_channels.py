@@ -318,6 +318,14 @@ def test_gamma_l1_is_network_slimmings_sparsity_penalty():
 
     assert total_gamma(strong) < 0.5 * total_gamma(free)
     assert strong.sparsity_ == 0.0  # sparsity=0 trains a dense net (slimming's first phase)
+    # after a pickle round trip the penalty follows the unpickled module's BatchNorms
+    import pickle
+
+    back = pickle.loads(pickle.dumps(strong))
+    bns = [m for m in back.module_.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert {id(m) for m in back.regularizer_.modules.values()} == {id(m) for m in bns}
+    back.partial_fit(X, y, epochs=1)
+    assert total_gamma(back) < total_gamma(strong)
     with pytest.raises(ValueError, match="gamma_l1 applies to granularity='channel'"):
         ScreeningPrunedNet(small_vgg_bn, gamma_l1=1e-4).fit(X, y)
     with pytest.raises(ValueError, match="gamma_l1 must be >= 0"):
