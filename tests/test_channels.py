@@ -20,6 +20,7 @@ from skscreen.pruning.channels import (  # noqa: E402
     load_pruned,
     save_pruned,
 )
+from skscreen.pruning.regularizers import BatchNormL1  # noqa: E402
 from skscreen.pruning.schedules import OneShotSchedule  # noqa: E402
 
 
@@ -326,6 +327,12 @@ def test_gamma_l1_is_network_slimmings_sparsity_penalty():
     assert {id(m) for m in back.regularizer_.modules.values()} == {id(m) for m in bns}
     back.partial_fit(X, y, epochs=1)
     assert total_gamma(back) < total_gamma(strong)
+    # switched on between partial_fit calls, the penalty applies from the next epoch
+    free.set_params(gamma_l1=0.5)
+    before = total_gamma(free)
+    free.partial_fit(X, y, epochs=2)
+    assert isinstance(free.regularizer_, BatchNormL1)
+    assert total_gamma(free) < 0.8 * before
     with pytest.raises(ValueError, match="gamma_l1 applies to granularity='channel'"):
         ScreeningPrunedNet(small_vgg_bn, gamma_l1=1e-4).fit(X, y)
     with pytest.raises(ValueError, match="gamma_l1 must be >= 0"):

@@ -276,6 +276,9 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         super().on_epoch_begin(net, dataset_train=dataset_train, **kwargs)
         # first epoch: classes are known once skorch checked the data
         self._setup_pruner(dataset_train)
+        if getattr(self, "regularizer_", None) is None and float(self.gamma_l1) > 0:
+            # gamma_l1 set (set_params) between partial_fit calls
+            self.regularizer_ = BatchNormL1(self.pruner_.bn_modules())
         self.pruner_.attach_hooks()
         if getattr(self, "regularizer_", None) is not None:
             self.regularizer_.modules = self._regularized_modules()

@@ -1,15 +1,14 @@
 """Pruning-aware training penalties.
 
-:class:`ContributionEntropy` concentrates each neuron's input contributions;
 :class:`BatchNormL1` is network slimming's sparsity regularisation of the BatchNorm scales.
 
-
-*Inspired by* arXiv 2410.16151 ("pruning-aware training"); the form is our reading: for each
-output unit ``j`` of a ``Linear`` layer, the contributions ``c_ji = |w_ji| E_batch|a_i|``
-are normalised to a distribution ``p_ji = c_ji / sum_i c_ji`` and its entropy
-``H_j = -sum_i p_ji log p_ji`` is penalised (mean over units, summed over layers). Low entropy
-means few inputs carry each unit, so magnitude- or contribution-based pruning removes
-little. Gradients flow through the weights only (batch activations are detached).
+:class:`ContributionEntropy` is *inspired by* arXiv 2410.16151 ("pruning-aware
+training"); the form is our reading: for each output unit ``j`` of a ``Linear`` layer,
+the contributions ``c_ji = |w_ji| E_batch|a_i|`` are normalised to a distribution
+``p_ji = c_ji / sum_i c_ji`` and its entropy ``H_j = -sum_i p_ji log p_ji`` is penalised
+(mean over units, summed over layers). Low entropy means few inputs carry each unit, so
+magnitude- or contribution-based pruning removes little. Gradients flow through the
+weights only (batch activations are detached).
 """
 
 from __future__ import annotations
