@@ -235,11 +235,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             )
         self.n_weights_ = self.pruner_.n_total
         self.pruning_epoch_ = 0
-        self.regularizer_ = None
-        if float(self.reg_lambda) > 0:
-            self.regularizer_ = ContributionEntropy(self.pruner_.layers)
-        elif float(self.gamma_l1) > 0:
-            self.regularizer_ = BatchNormL1(self.pruner_.bn_modules())
+        self.regularizer_ = None  # made at the start of each epoch where needed
 
     def fit(self, X, y=None, **fit_params):
         """Initialise (unless ``warm_start``) and train, pruning at the end of each epoch."""
@@ -276,11 +272,14 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         super().on_epoch_begin(net, dataset_train=dataset_train, **kwargs)
         # first epoch: classes are known once skorch checked the data
         self._setup_pruner(dataset_train)
-        if getattr(self, "regularizer_", None) is None and float(self.gamma_l1) > 0:
-            # gamma_l1 set (set_params) between partial_fit calls
-            self.regularizer_ = BatchNormL1(self.pruner_.bn_modules())
         self.pruner_.attach_hooks()
-        if getattr(self, "regularizer_", None) is not None:
+        if getattr(self, "regularizer_", None) is None:
+            # first epoch, or a strength switched on (set_params) between partial_fit calls
+            if float(self.reg_lambda) > 0:
+                self.regularizer_ = ContributionEntropy(self._regularized_modules())
+            elif float(self.gamma_l1) > 0:
+                self.regularizer_ = BatchNormL1(self._regularized_modules())
+        if self.regularizer_ is not None:
             self.regularizer_.modules = self._regularized_modules()
             self.regularizer_.attach()
         if self.pruner_.recorder is not None:
