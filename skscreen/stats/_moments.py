@@ -129,6 +129,89 @@ def _torch_chunk(X, yidx, n_classes, shift):
     return count, mean, m2
 
 
+def _label_kind(labels):
+    """``"string"`` or ``"number"``: the two label types that must never be mixed."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind in "USa":
+        return "string"
+    if labels.dtype.kind == "O" and labels.size and all(isinstance(v, str) for v in labels.flat):
+        return "string"
+    return "number"
+
+
+def combined_classes(known, labels, *, strict, what="y"):
+    """The sorted class set after adding ``labels`` to ``known``; the one label rule.
+
+    Refuses (``ValueError``) labels of another type than ``known`` (string labels ``'0'``
+    and integer labels ``0`` would otherwise merge silently as strings) and, when
+    ``strict``, labels outside ``known`` (the ``classes`` given first). ``known`` may be
+    ``None`` (nothing seen yet). Nothing is modified.
+    """
+    labels = np.unique(np.asarray(labels))
+    if known is None:
+        return labels
+    known = np.asarray(known)
+    if labels.size and known.size:
+        kind_known, kind_new = _label_kind(known), _label_kind(labels)
+        if kind_known != kind_new:
+            raise ValueError(
+                f"{what} has {kind_new} labels ({labels[:5].tolist()!r}, dtype {labels.dtype}) "
+                f"but the classes seen so far are {kind_known} labels "
+                f"({known[:5].tolist()!r}, dtype {known.dtype}); use one label type throughout."
+            )
+    unknown = np.setdiff1d(labels, known)
+    if not unknown.size:
+        return known
+    if strict:
+        raise ValueError(
+            f"{what} contains labels {unknown.tolist()!r} that are not in classes "
+            f"{known.tolist()!r} given on the first call."
+        )
+    return np.union1d(known, unknown)
+
+
+def _expanded(count, mean, m2, classes, new_classes):
+    """Copies of ``(count, mean, m2)`` with zero rows inserted for classes not in ``classes``."""
+    if classes is None or len(new_classes) == len(classes):
+        return count, mean, m2
+    pos = np.searchsorted(new_classes, classes)
+    k, p = len(new_classes), mean.shape[1]
+    if _is_torch(count):
+        import torch
+
+        dev = count.device
+        idx = torch.as_tensor(pos, device=dev)
+        cnt = torch.zeros(k, dtype=torch.float64, device=dev)
+        new_mean = torch.zeros(k, p, dtype=torch.float64, device=dev)
+        new_m2 = torch.zeros(k, p, dtype=torch.float64, device=dev)
+    else:
+        idx = pos
+        cnt, new_mean, new_m2 = np.zeros(k), np.zeros((k, p)), np.zeros((k, p))
+    cnt[idx] = count
+    new_mean[idx] = mean
+    new_m2[idx] = m2
+    return cnt, new_mean, new_m2
+
+
+def _sum_duplicates(X):
+    """CSR copy of a sparse ``X`` with duplicate entries summed (``X`` itself is untouched).
+
+    A sparse matrix may store one ``(row, column)`` more than once; its value is the sum.
+    The sparse kernel visits stored entries, so they are summed first (scikit-learn's
+    ``f_classif`` does not, and scores such input wrongly).
+    """
+    if sp.isspmatrix_csr(X) and X.has_canonical_format:
+        return X
+    X = sp.csr_matrix(X, copy=True)
+    X.sum_duplicates()
+    return X
+
+
+def _copied(a):
+    """A copy of a numpy array or torch tensor."""
+    return a.clone() if _is_torch(a) else np.array(a, copy=True)
+
+
 def _merge_into(count_a, mean_a, m2_a, count_b, mean_b, m2_b):
     """Chan et al.'s pairwise merge; works on numpy arrays and torch tensors alike."""
     n = count_a + count_b
@@ -214,42 +297,16 @@ class ClassMoments:
         if y.ndim != 1:
             raise ValueError(f"y must be 1-dimensional, got shape {y.shape}.")
         uniq = np.unique(y)
-        if self.classes_ is None:
-            new_classes = uniq
-        else:
-            unknown = np.setdiff1d(uniq, self.classes_)
-            if unknown.size:
-                if self.strict_classes:
-                    raise ValueError(
-                        f"y contains labels {unknown.tolist()!r} that are not in classes "
-                        f"{self.classes_.tolist()!r} given on the first call."
-                    )
-                new_classes = np.union1d(self.classes_, unknown)
-            else:
-                new_classes = self.classes_
+        new_classes = combined_classes(self.classes_, uniq, strict=self.strict_classes)
         return np.searchsorted(new_classes, y), new_classes
 
     def _grow(self, new_classes):
         """Insert zero rows for newly seen classes (keeps rows sorted by label)."""
-        if self.count_ is None or self.classes_ is None or len(new_classes) == len(self.classes_):
+        if self.count_ is None:
             return
-        pos = np.searchsorted(new_classes, self.classes_)
-        k, p = len(new_classes), self.n_features
-        if self.is_torch:
-            import torch
-
-            dev = self.count_.device
-            idx = torch.as_tensor(pos, device=dev)
-            cnt = torch.zeros(k, dtype=torch.float64, device=dev)
-            mean = torch.zeros(k, p, dtype=torch.float64, device=dev)
-            m2 = torch.zeros(k, p, dtype=torch.float64, device=dev)
-        else:
-            idx = pos
-            cnt, mean, m2 = np.zeros(k), np.zeros((k, p)), np.zeros((k, p))
-        cnt[idx] = self.count_
-        mean[idx] = self.mean_
-        m2[idx] = self.m2_
-        self.count_, self.mean_, self.m2_ = cnt, mean, m2
+        self.count_, self.mean_, self.m2_ = _expanded(
+            self.count_, self.mean_, self.m2_, self.classes_, new_classes
+        )
 
     # ------------------------------------------------------------------ updates
     def update(self, X, y, *, n_classes=None):
@@ -277,6 +334,7 @@ class ClassMoments:
         yidx, new_classes = self._encode(y)
         k = len(new_classes)
         if sp.issparse(X):
+            X = _sum_duplicates(X)  # on a copy; the sparse kernel assumes one entry per cell
             shift = np.zeros(X.shape[1]) if self.shift_ is None else self.shift_
             if np.any(shift != 0):
                 Xd = X.toarray()
@@ -335,33 +393,43 @@ class ClassMoments:
         """
         if not isinstance(other, ClassMoments):
             raise TypeError(f"Can only merge a ClassMoments, got {type(other).__name__}.")
+        # --- validate everything, build the merged state on the side
+        if other.classes_ is None:
+            new_classes = self.classes_
+        else:
+            new_classes = combined_classes(
+                self.classes_, other.classes_, strict=self.strict_classes, what="the other state"
+            )
         if other.count_ is None:
-            if self.classes_ is None and other.classes_ is not None:
-                self.classes_ = other.classes_.copy()
+            self.classes_ = None if new_classes is None else np.array(new_classes)
             return self
         if self.count_ is None:
-            self.__dict__.update(copy.deepcopy(other.__dict__))
-            return self
-        if other.n_features != self.n_features:
-            raise ValueError(
-                f"Cannot merge states with {other.n_features} and {self.n_features} features."
+            count, mean_, m2 = _expanded(
+                _copied(other.count_),
+                _copied(other.mean_),
+                _copied(other.m2_),
+                other.classes_,
+                new_classes,
             )
-        if self.is_torch != other.is_torch:
-            raise TypeError("Cannot merge a torch state with a numpy state; call .numpy() first.")
-        new_classes = np.union1d(self.classes_, other.classes_)
-        if self.strict_classes:
-            unknown = np.setdiff1d(other.classes_, self.classes_)
-            if unknown.size:
-                raise ValueError(f"Other state has labels {unknown.tolist()!r} not in classes.")
-        o = copy.deepcopy(other)
-        self._grow(new_classes)
-        o._grow(new_classes)
-        self.classes_ = new_classes
-        # re-base the other's means onto our shift (exact when the shifts are close)
-        mean_b = o.mean_ + (o.shift_ - self.shift_)
-        self.count_, self.mean_, self.m2_ = _merge_into(
-            self.count_, self.mean_, self.m2_, o.count_, mean_b, o.m2_
-        )
+            shift = _copied(other.shift_)
+        else:
+            if other.n_features != self.n_features:
+                raise ValueError(
+                    f"Cannot merge states with {other.n_features} and {self.n_features} features."
+                )
+            if self.is_torch != other.is_torch:
+                raise TypeError(
+                    "Cannot merge a torch state with a numpy state; call .numpy() first."
+                )
+            mine = _expanded(self.count_, self.mean_, self.m2_, self.classes_, new_classes)
+            theirs = _expanded(other.count_, other.mean_, other.m2_, other.classes_, new_classes)
+            # re-base the other's means onto our shift (exact when the shifts are close)
+            mean_b = theirs[1] + (other.shift_ - self.shift_)
+            count, mean_, m2 = _merge_into(*mine, theirs[0], mean_b, theirs[2])
+            shift = self.shift_
+        # --- commit: fitted state only (strict_classes stays ours)
+        self.classes_ = np.array(new_classes)
+        self.count_, self.mean_, self.m2_, self.shift_ = count, mean_, m2, shift
         return self
 
     def __iadd__(self, other):
