@@ -1,0 +1,161 @@
+"""Selection rules and the dense statistics path on data built so that plausible bugs show.
+
+The digits data of ``test_screener.py`` has no p-value between ``alpha / n`` and ``alpha``, so
+fpr, fdr and fwe select the same features there. The data below is built so that the three
+rules disagree (each test first asserts that the data still has that property, so it cannot
+silently become vacuous), the percentile threshold falls on tied scores, and one chunk is
+large enough for the dense backend's threaded per-class path.
+"""
+
+import numpy as np
+import pytest
+from sklearn.feature_selection import (
+    SelectFdr,
+    SelectFpr,
+    SelectFwe,
+    SelectKBest,
+    SelectPercentile,
+    f_classif,
+)
+
+from skscreen import OnlineFClassifScreener
+
+ALPHA = 0.05
+
+
+def _graded_data():
+    """40 features whose class-0 shift grows linearly: p-values from 1e-10 to ~1."""
+    rng = np.random.default_rng(0)
+    n = 300
+    y = np.arange(n) % 3
+    X = rng.normal(size=(n, 40)) + np.outer(y == 0, np.linspace(0.0, 0.6, 40))
+    return X, y
+
+
+def _chunked(screener, X, y, size=70):
+    for a in range(0, len(y), size):
+        screener.partial_fit(X[a : a + size], y[a : a + size], classes=np.unique(y))
+    return screener
+
+
+def _bh_count(p, alpha):
+    """Benjamini-Hochberg, written out: the largest i with p_(i) <= alpha * i / n."""
+    n = len(p)
+    sv = np.sort(p)
+    ok = np.flatnonzero(sv <= alpha * np.arange(1, n + 1) / n)
+    return 0 if ok.size == 0 else int(ok[-1] + 1)
+
+
+def test_graded_data_separates_the_three_p_value_rules():
+    X, y = _graded_data()
+    p = f_classif(X, y)[1]
+    n = len(p)
+    n_fwe, n_fdr, n_fpr = (p < ALPHA / n).sum(), _bh_count(p, ALPHA), (p < ALPHA).sum()
+    # the property the rule tests rely on: strictly nested, distinct selections
+    assert 0 < n_fwe < n_fdr < n_fpr < n
+    assert ((p > ALPHA / n) & (p < ALPHA)).sum() >= 5
+
+
+@pytest.mark.parametrize(
+    "mode,ref",
+    [
+        ("fwe", SelectFwe(f_classif, alpha=ALPHA)),
+        ("fdr", SelectFdr(f_classif, alpha=ALPHA)),
+        ("fpr", SelectFpr(f_classif, alpha=ALPHA)),
+    ],
+)
+def test_p_value_rules_match_sklearn_where_they_differ(mode, ref):
+    X, y = _graded_data()
+    ours = _chunked(OnlineFClassifScreener(mode=mode, alpha=ALPHA), X, y)
+    expected = ref.fit(X, y).get_support()
+    np.testing.assert_array_equal(ours.get_support(), expected)
+
+
+def test_p_value_rules_exact_counts():
+    # known truth written out independently of scikit-learn: Bonferroni and BH by hand
+    X, y = _graded_data()
+    p = f_classif(X, y)[1]
+    n = len(p)
+    for mode, count in [
+        ("fwe", (p < ALPHA / n).sum()),
+        ("fdr", _bh_count(p, ALPHA)),
+        ("fpr", (p < ALPHA).sum()),
+    ]:
+        ours = OnlineFClassifScreener(mode=mode, alpha=ALPHA).fit(X, y)
+        assert ours.get_support().sum() == count, mode
+        # every kept feature has a smaller p-value than every dropped one
+        kept, dropped = p[ours.get_support()], p[~ours.get_support()]
+        assert kept.max() < dropped.min()
+
+
+def _tied_data():
+    """10 features: 2 strong, 4 identical copies of a medium one, 4 weak (distinct).
+
+    With ``percentile=40`` scikit-learn keeps ``int(10 * 0.4) = 4`` features: the 2 strong
+    ones and the first 2 of the 4 tied copies, which sit exactly at the threshold.
+    """
+    rng = np.random.default_rng(1)
+    n = 240
+    y = np.arange(n) % 2
+    noise = rng.normal(size=(n, 7))
+    strong = noise[:, :2] + np.outer(y, [3.0, 2.5])
+    medium = noise[:, 2] + 1.0 * y
+    weak = noise[:, 3:] + np.outer(y, [0.05, 0.1, 0.15, 0.2])
+    X = np.column_stack([weak[:, 0], strong[:, 0], medium, weak[:, 1], medium, medium])
+    X = np.column_stack([X, strong[:, 1], medium, weak[:, 2], weak[:, 3]])
+    return X, y
+
+
+def test_percentile_ties_at_the_threshold_are_capped():
+    X, y = _tied_data()
+    f = f_classif(X, y)[0]
+    threshold = np.percentile(f, 60)
+    tied = np.flatnonzero(f == threshold)
+    assert len(tied) == 4 and (f > threshold).sum() == 2  # the data's property
+    ours = _chunked(OnlineFClassifScreener(mode="percentile", percentile=40), X, y, size=50)
+    ref = SelectPercentile(f_classif, percentile=40).fit(X, y)
+    np.testing.assert_array_equal(ours.get_support(), ref.get_support())
+    assert ours.get_support().sum() == 4
+    # the two strong features and the first two tied copies (index order)
+    np.testing.assert_array_equal(ours.get_support(indices=True), [1, 2, 4, 6])
+
+
+def test_k_best_ties_follow_sklearn():
+    X, y = _tied_data()
+    for k in (3, 4, 5):
+        ours = OnlineFClassifScreener(k=k).fit(X, y)
+        ref = SelectKBest(f_classif, k=k).fit(X, y)
+        np.testing.assert_array_equal(ours.get_support(), ref.get_support())
+
+
+def _big_chunk(n=25_000, p=40):
+    """One dense chunk of n * p >= 1e6 values, unequal classes with distinct means."""
+    rng = np.random.default_rng(5)
+    y = rng.choice(4, size=n, p=[0.1, 0.2, 0.3, 0.4])
+    shifts = np.array([0.0, 0.3, -0.2, 0.6])[:, None] * np.linspace(0, 1, p)[None, :]
+    X = 10.0 + rng.normal(size=(n, p)) * (1 + 0.5 * y[:, None]) + shifts[y]
+    return X, y
+
+
+def test_large_dense_chunk_matches_f_classif_and_class_means(monkeypatch):
+    # A chunk of >= 1e6 values takes the dense backend's per-class threaded path (when
+    # there is one): results must land on their own classes. Force two workers when the
+    # module has that knob, so the test does the same on a one-core machine.
+    from skscreen.stats import _moments
+
+    if hasattr(_moments, "_N_THREADS"):
+        monkeypatch.setattr(_moments, "_N_THREADS", 2)
+    X, y = _big_chunk()
+    assert X.size >= 1_000_000
+    s = OnlineFClassifScreener(k=5).partial_fit(X, y, classes=[0, 1, 2, 3])
+    f0, p0 = f_classif(X, y)
+    np.testing.assert_allclose(s.scores_, f0, rtol=1e-9)
+    np.testing.assert_allclose(s.pvalues_, p0, rtol=1e-6, atol=1e-300)
+    # the same statistics, class by class, through the public ClassMoments
+    from skscreen.stats import ClassMoments
+
+    m = ClassMoments(classes=[0, 1, 2, 3]).update(X, y)
+    np.testing.assert_array_equal(m.count_, np.bincount(y, minlength=4))
+    means = np.asarray(m.mean_) + np.asarray(m.shift_)
+    for c in range(4):
+        np.testing.assert_allclose(means[c], X[y == c].mean(axis=0), rtol=1e-12)
