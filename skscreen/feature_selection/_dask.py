@@ -8,11 +8,13 @@ from skscreen.stats import ClassMoments
 
 
 def _block_state(X, y):
-    """Moments of one block (runs on a worker)."""
+    """Moments of one block (runs on a worker); validates the block first."""
     import scipy.sparse as sp
+    from sklearn.utils.multiclass import check_classification_targets
 
     X = X if sp.issparse(X) else np.asarray(X)
     y = np.asarray(y).ravel()
+    check_classification_targets(y)
     if X.ndim != 2:
         raise ValueError(f"Each block of X must be 2-dimensional, got shape {X.shape}.")
     if sp.issparse(X):
@@ -64,10 +66,13 @@ def _as_dask_arrays(X, y):
     return X, y, names
 
 
-def fit_dask(screener, X, y, split_every=8):
-    """Fit ``screener`` on Dask input: one state per row block, merged by a tree reduction.
+def dask_state(X, y, split_every=8):
+    """The moments of Dask input: one state per row block, merged by a tree reduction.
 
     Runs on whatever Dask scheduler is active (threads, processes, ``distributed``).
+    Returns ``(state, n_features, feature_names)`` and modifies nothing: the screener
+    commits the result (``OnlineFClassifScreener.fit``), so a failing block leaves an
+    earlier fit intact.
     """
     import dask
 
@@ -79,10 +84,6 @@ def fit_dask(screener, X, y, split_every=8):
     (state,) = dask.compute(tree_reduce(states, split_every))
     if state.count_ is None:
         raise ValueError("X has no samples.")
-    screener.n_features_in_ = X.shape[1]
-    if names is not None and all(isinstance(n, str) for n in names):
-        screener.feature_names_in_ = names
-    screener.moments_ = state
-    screener._refresh()
-    screener._warn_k()
-    return screener
+    if names is not None and not all(isinstance(n, str) for n in names):
+        names = None
+    return state, int(X.shape[1]), names

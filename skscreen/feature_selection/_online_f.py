@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import copy
+import threading
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -15,12 +15,52 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from skscreen.feature_selection._selection_rules import MODES, support_mask
 from skscreen.stats import ClassMoments, anova_f
+from skscreen.stats._moments import combined_classes
 
 __all__ = ["OnlineFClassifScreener"]
+
+# Guards the lazy creation of each screener's own lock (__init__ only stores parameters).
+_LOCK_GUARD = threading.Lock()
 
 
 def _is_dask(X):
     return type(X).__module__.split(".")[0] == "dask"
+
+
+def _same_names(a, b):
+    return (a is None) == (b is None) and (a is None or np.array_equal(a, b))
+
+
+def _check_two_classes(moments, *, fitting):
+    """The two-class rule: the F-test needs samples of at least two classes."""
+    present = np.asarray(moments.count_) > 0 if moments.count_ is not None else []
+    if np.count_nonzero(present) >= 2:
+        return
+    seen = np.asarray(moments.classes_)[present].tolist() if len(present) else []
+    if fitting:
+        raise ValueError(
+            f"The ANOVA F-test needs samples of at least 2 classes; y has only one class: {seen!r}."
+        )
+    raise ValueError(
+        f"Only one class ({seen!r}) has been seen so far; the F-test needs at least two. "
+        "Call partial_fit with samples of another class first."
+    )
+
+
+def _scores(moments, n_features):
+    """F-scores and p-values of a state; ``nan`` while they are undefined (with a warning)."""
+    present = 0 if moments.count_ is None else int(np.count_nonzero(moments.count_))
+    if present >= 2 and moments.n_samples > present:
+        return anova_f(moments)
+    if present >= 2:
+        warnings.warn(
+            f"All F-scores are nan: {moments.n_samples:g} samples of {present} classes; the "
+            "F-test needs more samples than classes. No feature will be selected until more "
+            "samples are seen.",
+            UserWarning,
+        )
+    nan = np.full(n_features, np.nan)
+    return nan, nan.copy()
 
 
 class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
@@ -49,8 +89,9 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
     ----------
     scores_ : ndarray of shape (n_features,)
         F-scores. A constant feature scores ``nan`` (with scikit-learn's warning) and is
-        ranked last; a feature constant within every class but separating them scores
-        ``inf`` and is ranked first.
+        never selected, whatever the mode (``k="all"`` included); a feature constant
+        within every class but separating them scores ``inf`` and is ranked first. All
+        scores are ``nan`` (with a warning) until more samples than classes are seen.
     pvalues_ : ndarray of shape (n_features,)
         p-values of the F-scores.
     classes_ : ndarray of shape (n_classes,)
@@ -103,10 +144,12 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
-        """Reset, then accumulate all of ``(X, y)``.
+        """Accumulate all of ``(X, y)`` into a fresh state that replaces the current one.
 
         ``X`` may be a numpy array, a scipy.sparse matrix, a pandas DataFrame, or a Dask
         array / DataFrame (blocks are reduced in parallel on the active Dask scheduler).
+        Everything is validated and the new state built before anything is replaced: a
+        rejected ``fit`` (bad values, one class) leaves an earlier fit exactly as it was.
 
         Parameters
         ----------
@@ -118,29 +161,31 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         -------
         self : OnlineFClassifScreener
         """
-        self._reset()
         if _is_dask(X) or _is_dask(y):
-            from skscreen.feature_selection._dask import fit_dask
+            from skscreen.feature_selection._dask import dask_state
 
-            fit_dask(self, X, y)
+            state, n_features, names = dask_state(X, y)
         else:
-            self._partial_fit(X, y, classes=None, first=True)
-        if np.count_nonzero(self.moments_.count_) < 2:
-            present = self.classes_[self.moments_.count_ > 0].tolist()
-            raise ValueError(
-                "The ANOVA F-test needs samples of at least 2 classes; "
-                f"y has only one class: {present!r}."
-            )
+            state, n_features, names = self._batch_state(X, y, None, classes=None)
+        _check_two_classes(state, fitting=True)
+        self._commit(state, n_features, names, replace=True)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
         """Fold a batch into the statistics.
 
-        The first call (or the first after :meth:`fit`) starts a new state. When
-        ``classes`` is given on that call, later labels outside it are an error; otherwise
-        new labels extend the state. A batch that is rejected (NaN/inf, wrong number of
-        features, bad labels) raises ``ValueError`` and leaves the state exactly as it was.
+        The first call on an unfitted screener starts the state; later calls, including
+        the first one after :meth:`fit`, continue it (as scikit-learn's ``partial_fit``:
+        call :meth:`fit` or make a new screener to start again). When ``classes`` is given
+        on the first call, later labels outside it are an error; otherwise new labels
+        extend the state. A batch that is rejected (NaN/inf, wrong number of features,
+        bad labels, labels of another type than before) raises ``ValueError`` and leaves
+        the state exactly as it was.
+
+        Several threads may call ``partial_fit`` (and :meth:`merge`) on one screener at
+        the same time: each batch's statistics are computed without a lock and folded in
+        under one, so no batch is lost.
 
         Parameters
         ----------
@@ -153,72 +198,114 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         -------
         self : OnlineFClassifScreener
         """
-        first = not hasattr(self, "moments_")
-        if first:
-            self._reset()
-        elif classes is not None:
+        snapshot = self._snapshot()
+        if snapshot is not None and classes is not None:
+            moments = snapshot[0]
             given = np.unique(np.asarray(classes))
-            strict = self.moments_.strict_classes
-            first_classes = self.classes_.tolist() if strict else None
-            if not strict or not np.array_equal(given, self.classes_):
+            strict = moments.strict_classes
+            first_classes = moments.classes_.tolist() if strict else None
+            if not strict or not np.array_equal(given, moments.classes_):
                 raise ValueError(
                     f"classes={given.tolist()!r} is not the same as on the first call to "
                     f"partial_fit ({first_classes!r})."
                 )
-        self._partial_fit(X, y, classes=classes, first=first)
+        state, n_features, names = self._batch_state(X, y, snapshot, classes=classes)
+        self._commit(state, n_features, names, replace=False)
         return self
 
-    def _reset(self):
-        for attr in (
-            "moments_",
-            "scores_",
-            "pvalues_",
-            "classes_",
-            "n_samples_seen_",
-            "n_features_in_",
-            "feature_names_in_",
-        ):
-            if hasattr(self, attr):
-                delattr(self, attr)
+    # ------------------------------------------------------------------ one commit path
+    def _lock(self):
+        """The lock guarding the fitted state (made on first use; not pickled)."""
+        lock = self.__dict__.get("_state_lock")
+        if lock is None:
+            with _LOCK_GUARD:
+                lock = self.__dict__.setdefault("_state_lock", threading.Lock())
+        return lock
 
-    def _check_batch(self, X, y, first):
-        """Validate one batch without touching the state."""
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_state_lock", None)
+        return state
+
+    def _snapshot(self):
+        """``(moments, n_features_in, feature_names_in)`` of the current fit, or ``None``."""
+        with self._lock():
+            if not hasattr(self, "moments_"):
+                return None
+            return self.moments_, self.n_features_in_, getattr(self, "feature_names_in_", None)
+
+    def _validate(self, X, y, snapshot):
+        """Validate one batch against ``snapshot`` (``None``: a first batch); touches nothing.
+
+        Returns ``(X, y, n_features, feature_names)``.
+        """
+        probe = clone(self)  # validate_data records n_features_in_/names on its estimator
+        if snapshot is not None:
+            probe.n_features_in_ = snapshot[1]
+            if snapshot[2] is not None:
+                probe.feature_names_in_ = snapshot[2]
         X = validate_data(
-            self,
+            probe,
             X,
             accept_sparse=["csr", "csc"],
             dtype=[np.float64, np.float32],
-            reset=first,
+            reset=snapshot is None,
         )
         y = column_or_1d(y, warn=True)
         if X.shape[0] != y.shape[0]:
             raise ValueError(f"X has {X.shape[0]} samples but y has {y.shape[0]}.")
         check_classification_targets(y)
-        return X, y
+        return X, y, probe.n_features_in_, getattr(probe, "feature_names_in_", None)
 
-    def _partial_fit(self, X, y, *, classes, first):
-        if first:
-            # validate_data(reset=True) overwrites n_features_in_: on failure, undo it
-            try:
-                X, y = self._check_batch(X, y, first=True)
-            except Exception:
-                self._reset()
-                raise
-            moments = ClassMoments(classes)
-            if classes is not None:
-                unknown = np.setdiff1d(np.unique(y), moments.classes_)
-                if unknown.size:
-                    self._reset()
-                    raise ValueError(
-                        f"y contains labels {unknown.tolist()!r} that are not in classes "
-                        f"{moments.classes_.tolist()!r}."
-                    )
+    def _batch_state(self, X, y, snapshot, *, classes):
+        """Validate a batch and compute its statistics on the side (nothing is modified).
+
+        On a continued state the batch uses the state's per-feature shift, so that folding
+        it in is the same arithmetic as a direct update.
+        """
+        X, y, n_features, names = self._validate(X, y, snapshot)
+        if snapshot is None:
+            known = None if classes is None else np.unique(np.asarray(classes))
+            strict = classes is not None
         else:
-            X, y = self._check_batch(X, y, first=False)
-            moments = self.moments_
-        moments.update(X, y)  # raises before modifying the state on bad labels
-        self.moments_ = moments
-        self._refresh()
+            known, strict = snapshot[0].classes_, snapshot[0].strict_classes
+        # the unknown-label and label-type rule, before any work
+        combined_classes(known, y, strict=strict)
+        state = ClassMoments(known if strict else None)
+        if snapshot is not None and snapshot[0].shift_ is not None:
+            state.shift_ = snapshot[0].shift_
+        state.update(X, y)
+        return state, n_features, names
+
+    def _commit(self, state, n_features, names, *, replace):
+        """Make ``state`` (``replace``) or the current state merged with it the fitted state.
+
+        Every check runs and every fitted attribute is computed before the first one is
+        set; under the lock, so concurrent callers never lose each other's batches.
+        """
+        with self._lock():
+            first = replace or not hasattr(self, "moments_")
+            if not first:
+                if n_features != self.n_features_in_:
+                    raise ValueError(
+                        f"X has {n_features} features, but {type(self).__name__} is "
+                        f"expecting {self.n_features_in_} features as input."
+                    )
+                if not _same_names(names, getattr(self, "feature_names_in_", None)):
+                    raise ValueError(
+                        "The feature names should match those that were passed during fit."
+                    )
+                state = self.moments_.copy().merge(state)
+            scores, pvalues = _scores(state, n_features)
+            self.moments_ = state
+            self.classes_ = state.classes_
+            self.n_samples_seen_ = int(round(state.n_samples))
+            self.scores_, self.pvalues_ = scores, pvalues
+            self.n_features_in_ = n_features
+            if names is not None:
+                self.feature_names_in_ = names
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
         if first:
             self._warn_k()
 
@@ -229,23 +316,13 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
                 "All the features will be returned."
             )
 
-    def _refresh(self):
-        """Derive the fitted attributes from the moments."""
-        m = self.moments_
-        self.classes_ = m.classes_
-        self.n_samples_seen_ = int(round(m.n_samples))
-        present = 0 if m.count_ is None else int(np.count_nonzero(m.count_))
-        if present >= 2 and m.n_samples > present:
-            self.scores_, self.pvalues_ = anova_f(m)
-        else:
-            nan = np.full(self.n_features_in_, np.nan)
-            self.scores_, self.pvalues_ = nan, nan.copy()
-
     # ------------------------------------------------------------------ merging
     def merge(self, other):
         """Combine with a screener fitted on other data (in place); returns ``self``.
 
-        The result is identical to a single fit on both parts of the data.
+        The result is identical to a single fit on both parts of the data. Only the fitted
+        state is taken from ``other``; this screener's parameters (``k``, ``mode``,
+        ``alpha``, ...) are kept. A rejected merge leaves ``self`` unchanged.
 
         Parameters
         ----------
@@ -271,32 +348,21 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         if not isinstance(other, OnlineFClassifScreener):
             raise TypeError(f"Can only merge an OnlineFClassifScreener, got {type(other)}.")
         check_is_fitted(other, "moments_")
-        if not hasattr(self, "moments_"):
-            self.__dict__.update(copy.deepcopy(other.__dict__))
-            return self
-        if other.n_features_in_ != self.n_features_in_:
-            raise ValueError(
-                f"Cannot merge: {other.n_features_in_} features vs {self.n_features_in_}."
-            )
-        names_a = getattr(self, "feature_names_in_", None)
-        names_b = getattr(other, "feature_names_in_", None)
-        if (names_a is None) != (names_b is None) or (
-            names_a is not None and not np.array_equal(names_a, names_b)
-        ):
-            raise ValueError("Cannot merge screeners fitted on different feature names.")
-        merged = self.moments_.copy().merge(other.moments_)
-        self.moments_ = merged
-        self._refresh()
+        theirs, n_features, names = other._snapshot()
+        mine = self._snapshot()
+        if mine is not None:
+            if n_features != mine[1]:
+                raise ValueError(f"Cannot merge: {n_features} features vs {mine[1]}.")
+            if not _same_names(names, mine[2]):
+                raise ValueError("Cannot merge screeners fitted on different feature names.")
+        state = theirs.copy()  # the two screeners never share arrays
+        self._commit(state, n_features, None if names is None else names.copy(), replace=False)
         return self
 
     # ------------------------------------------------------------------ selection
     def _get_support_mask(self):
         check_is_fitted(self, "moments_")
-        if np.all(np.isnan(self.scores_)) and np.count_nonzero(self.moments_.count_) < 2:
-            raise ValueError(
-                "Only one class has been seen so far; the F-test needs at least two. "
-                "Call partial_fit with samples of another class first."
-            )
+        _check_two_classes(self.moments_, fitting=False)
         return support_mask(
             self.scores_,
             self.pvalues_,
