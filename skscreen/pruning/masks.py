@@ -1,12 +1,14 @@
 """Applying masks to ``Linear`` weights (the *applying* half; scores decide elsewhere).
 
 During training a mask is a ``weight_mask`` buffer beside a plain ``weight`` parameter:
-the zeros are real zeros in the weight, so the forward pass costs nothing extra. After every
-optimizer step :func:`enforce_masks` re-zeroes the pruned entries (one in-place multiply
-per layer), so pruned weights are exactly zero whenever the network is used, whatever the
-optimizer does with momentum or weight decay; whenever a mask changes, the pruned entries
-of the optimizer's state (momentum, Adam moments) are zeroed too, and a mask never revives
-a weight.
+the zeros are real zeros in the weight, so the forward pass costs nothing extra.
+:class:`MaskEnforcer` keeps them zero whatever the training loop does: a gradient hook on
+every masked parameter zeroes the gradient of pruned entries (so no optimizer step, LBFGS
+closure evaluation, gradient accumulation or interrupt can move them), and an optimizer
+step post-hook re-zeroes them as a backstop for optimizers that move parameters without a
+gradient. Whenever a mask changes, the pruned entries of the weight and of the optimizer's
+state (momentum, Adam moments) are zeroed first and the mask is written last, inside a
+section that a Ctrl-C cannot interrupt; a mask never revives a weight.
 
 :func:`to_torch_prune` converts to :mod:`torch.nn.utils.prune`'s storage (``weight_orig``
 parameter, ``weight_mask`` buffer, forward pre-hook) on request, so that
@@ -19,8 +21,12 @@ from __future__ import annotations
 import torch
 from torch.nn.utils import prune
 
+from skscreen.pruning._atomic import deferred_interrupt
+
 __all__ = [
+    "MaskEnforcer",
     "attach_mask",
+    "reset_masks",
     "get_mask",
     "effective_weight",
     "update_mask",
@@ -85,17 +91,113 @@ def update_mask(module, keep, optimizer=None, name="weight"):
     """Set the mask of ``module.<name>`` to ``old_mask & keep``, never reviving a weight.
 
     The pruned entries of the parameter and of the optimizer's per-parameter state are
-    zeroed.
+    zeroed first, the mask is written last, and a Ctrl-C meanwhile is deferred to the end.
     """
     mask = attach_mask(module, name)
     keep = keep.to(device=mask.device, dtype=mask.dtype) * mask
-    mask.copy_(keep)
-    param = _param(module, name)
-    param.mul_(keep.to(param.dtype))
-    _zero_optimizer_state(optimizer, param, keep)
-    if _uses_torch_prune(module, name):
-        setattr(module, name, param * keep)  # what the pre-hook computes at the next forward
+    with deferred_interrupt():
+        param = _param(module, name)
+        param.mul_(keep.to(param.dtype))
+        _zero_optimizer_state(optimizer, param, keep)
+        if _uses_torch_prune(module, name):
+            setattr(module, name, param * keep)  # what the pre-hook computes at next forward
+        mask.copy_(keep)
     return mask
+
+
+@torch.no_grad()
+def reset_masks(modules, name="weight"):
+    """Set every mask of ``modules`` back to all ones (a fresh start; weights unchanged)."""
+    for module in modules:
+        mask = get_mask(module, name)
+        if mask is not None:
+            mask.fill_(1)
+
+
+class _GradMask:
+    """Tensor hook: the gradient with the pruned entries of ``module.<name>`` zeroed.
+
+    The mask is looked up at every call, so mask updates take effect without re-hooking.
+    Not serialised with the parameter (``__torch_unserializable__``): a restored model is
+    re-hooked by :meth:`MaskEnforcer.attach`.
+    """
+
+    __torch_unserializable__ = True
+
+    def __init__(self, module, name):
+        self.module, self.name = module, name
+
+    def __call__(self, grad):
+        mask = get_mask(self.module, self.name)
+        return grad if mask is None else grad * mask.to(grad.dtype)
+
+
+class _StepEnforce:
+    __torch_unserializable__ = True
+
+    def __init__(self, modules, name):
+        self.modules, self.name = modules, name
+
+    def __call__(self, optimizer, args, kwargs):
+        enforce_masks(self.modules, self.name)
+
+
+class MaskEnforcer:
+    """Keeps the pruned weights of masked modules exactly zero, whatever the loop does.
+
+    :meth:`attach` puts a gradient hook on every masked parameter (tied parameters once)
+    and, given an optimizer, a step post-hook that re-zeroes pruned entries after each
+    ``optimizer.step()``. Hooks are not pickled; call :meth:`attach` again after loading.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skscreen.pruning.masks import MaskEnforcer, update_mask
+    >>> lin = torch.nn.Linear(3, 2)
+    >>> _ = update_mask(lin, torch.tensor([[1.0, 0, 1], [1, 1, 0]]))
+    >>> opt = torch.optim.Adam(lin.parameters(), lr=0.1)
+    >>> enforcer = MaskEnforcer().attach([lin], opt)
+    >>> for _ in range(3):
+    ...     opt.zero_grad()
+    ...     lin(torch.randn(8, 3)).pow(2).sum().backward()
+    ...     opt.step()
+    >>> pruned = lin.weight_mask == 0
+    >>> lin.weight[pruned].abs().sum().item(), bool(lin.weight[~pruned].ne(0).all())
+    (0.0, True)
+    >>> enforcer.remove()
+    """
+
+    def __init__(self):
+        self._handles = []
+
+    def attach(self, modules, optimizer=None, name="weight"):
+        """Hook the masked parameters of ``modules`` (and ``optimizer``); replaces old hooks."""
+        self.remove()
+        modules = [m for m in modules if get_mask(m, name) is not None]
+        seen = set()
+        for m in modules:
+            param = _param(m, name)
+            if id(param) in seen or not param.requires_grad:
+                continue
+            seen.add(id(param))
+            self._handles.append(param.register_hook(_GradMask(m, name)))
+        if optimizer is not None and modules:
+            self._handles.append(optimizer.register_step_post_hook(_StepEnforce(modules, name)))
+        enforce_masks(modules, name)
+        return self
+
+    def remove(self):
+        """Detach every hook."""
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+    @property
+    def attached(self):
+        return bool(self._handles)
+
+    def __getstate__(self):
+        return {"_handles": []}
 
 
 def to_torch_prune(model, name="weight"):

@@ -9,6 +9,12 @@ the contributions ``c_ji = |w_ji| E_batch|a_i|`` are normalised to a distributio
 (mean over units, summed over layers). Low entropy means few inputs carry each unit, so
 magnitude- or contribution-based pruning removes little. Gradients flow through the
 weights only (batch activations are detached).
+
+Both act on the *gradient side*, as Torch-Pruning's ``regularize``: :meth:`attach_gradient`
+puts a hook on each regularised parameter that adds ``strength * d penalty / d param`` to
+its gradient in every backward pass. The training loop (a ``train_step`` override,
+gradient accumulation, LBFGS closures) needs no change and the reported loss stays the
+criterion's, comparable with the validation loss.
 """
 
 from __future__ import annotations
@@ -18,7 +24,57 @@ import torch
 __all__ = ["BatchNormL1", "ContributionEntropy"]
 
 
-class ContributionEntropy:
+class _PenaltyGrad:
+    """Tensor hook adding ``strength * d layer_penalty / d weight`` to the gradient."""
+
+    __torch_unserializable__ = True
+
+    def __init__(self, regularizer, name):
+        self.regularizer, self.name = regularizer, name
+
+    def __call__(self, grad):
+        reg = self.regularizer
+        module = reg.modules.get(self.name)
+        if module is None or reg.strength == 0:
+            return grad
+        with torch.enable_grad():
+            w = module.weight.detach().requires_grad_(True)
+            pen = reg.layer_penalty(self.name, w)
+            if pen is None:
+                return grad
+            (g,) = torch.autograd.grad(pen, w)
+        reg.last_penalty[self.name] = float(pen.detach())
+        return grad + reg.strength * g.to(grad.dtype)
+
+
+class _GradientSide:
+    """Shared plumbing: gradient hooks on the regularised weights, not picklable."""
+
+    strength = 0.0
+
+    def attach_gradient(self, strength):
+        """Add ``strength`` times the penalty's gradient in every backward pass."""
+        self.detach_gradient()
+        self.strength = float(strength)
+        self.last_penalty = {}
+        for name, m in self.modules.items():
+            w = getattr(m, "weight", None)
+            if w is not None and w.requires_grad:
+                self._grad_handles.append(w.register_hook(_PenaltyGrad(self, name)))
+        return self
+
+    def detach_gradient(self):
+        for h in getattr(self, "_grad_handles", []):
+            h.remove()
+        self._grad_handles = []
+        return self
+
+    def penalty_value(self):
+        """Sum of the layer penalties seen in the last backward pass (a float)."""
+        return float(sum(getattr(self, "last_penalty", {}).values()))
+
+
+class ContributionEntropy(_GradientSide):
     """Entropy of normalised contributions, from the current training batch.
 
     Parameters
@@ -43,6 +99,7 @@ class ContributionEntropy:
         self.modules = dict(modules)
         self._abs_mean = {}
         self._handles = []
+        self._grad_handles = []
         self.attach()
 
     def attach(self):
@@ -59,20 +116,28 @@ class ContributionEntropy:
 
         return hook
 
+    def layer_penalty(self, name, weight):
+        """Mean entropy of the contribution distributions of layer ``name`` for ``weight``.
+
+        ``None`` when the layer has not seen a training batch since the last reset.
+        """
+        a = self._abs_mean.get(name)
+        if a is None:
+            return None
+        mask = getattr(self.modules[name], "weight_mask", None)
+        w = weight if mask is None else weight * mask
+        c = w.abs() * a[None, :].to(w.dtype) + 1e-12
+        p = c / c.sum(dim=1, keepdim=True)
+        return -(p * p.log()).sum(dim=1).mean()
+
     def penalty(self):
         """Sum over layers of the mean entropy of the units' contribution distributions."""
         total = None
         for name, m in self.modules.items():
-            a = self._abs_mean.get(name)
-            if a is None:
+            w = m.weight if not hasattr(m, "weight_orig") else m.weight_orig
+            h = self.layer_penalty(name, w)
+            if h is None:
                 continue
-            w = m.weight if not hasattr(m, "weight_orig") else m.weight_orig * m.weight_mask
-            mask = getattr(m, "weight_mask", None)
-            if mask is not None and not hasattr(m, "weight_orig"):
-                w = w * mask
-            c = w.abs() * a[None, :] + 1e-12
-            p = c / c.sum(dim=1, keepdim=True)
-            h = -(p * p.log()).sum(dim=1).mean()
             total = h if total is None else total + h
         self._abs_mean = {}
         if total is None:
@@ -80,18 +145,21 @@ class ContributionEntropy:
         return total
 
     def remove(self):
+        """Detach the forward hooks and the gradient hooks."""
         for h in self._handles:
             h.remove()
         self._handles = []
+        self.detach_gradient()
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_handles"] = []
+        state["_grad_handles"] = []
         state["_abs_mean"] = {}
         return state
 
 
-class BatchNormL1:
+class BatchNormL1(_GradientSide):
     """Network slimming's sparsity penalty: the sum of ``|gamma|`` over BatchNorm layers.
 
     Liu et al. (2017) add ``s * sum |gamma|`` (``s`` about 1e-5 to 1e-4) to the loss while
@@ -121,12 +189,23 @@ class BatchNormL1:
 
     def __init__(self, modules):
         self.modules = dict(modules)
+        self._grad_handles = []
 
     def attach(self):
         return self
 
     def remove(self):
-        """No hooks to remove (kept for the regulariser interface)."""
+        """Detach the gradient hooks (there are no forward hooks)."""
+        self.detach_gradient()
+
+    def layer_penalty(self, name, weight):
+        """``sum_k |gamma_k|`` of BatchNorm ``name`` for the scale tensor ``weight``."""
+        return weight.abs().sum()
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_grad_handles"] = []
+        return state
 
     def penalty(self):
         """``sum_layers sum_k |gamma_k|`` as a differentiable scalar."""
