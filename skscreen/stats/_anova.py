@@ -69,10 +69,13 @@ def anova_f(moments, *, warn_constant=True):
     ssb = (count[:, None] * (mean - grand) ** 2).sum(axis=0)
     ssw = m2.sum(axis=0)
     dfb, dfw = n_classes - 1, n - n_classes
-    # Variation below the resolution of the data's own magnitude (a few ulps of |x|) is
-    # rounding noise of the two-pass sums, not signal: it is treated as exactly zero so that
-    # constant and within-class-constant features are recognised whatever the chunking.
-    magnitude = np.abs(m.shift_ + mean).max(axis=0)
+    # Variation below the resolution of the class means (a few ulps of their distance from
+    # the shift, a data value) is rounding noise of the merges, not signal: it is treated as
+    # exactly zero so that constant and within-class-constant features are recognised
+    # whatever the chunking. Relative to the shift, not to |x|: a class difference of a few
+    # ulps of |x| (1e6 + 20 ulps) is still resolved. Everything is in units of the state's
+    # per-feature scale (F does not depend on it), so nothing overflows near 1e154.
+    magnitude = np.abs(mean).max(axis=0)
     floor = n * (16 * np.finfo(np.float64).eps * magnitude) ** 2
     ssb = np.where(ssb <= floor, 0.0, ssb)
     ssw = np.where(ssw <= floor, 0.0, ssw)

@@ -6,112 +6,29 @@ For every class ``c`` and feature ``j`` the state holds the count ``n_c``, the m
 update, never with raw sums of squares, so that features with ``|mean| >> std`` keep their
 precision.
 
-Three backends compute the moments of one chunk: numpy (dense), scipy.sparse (CSR/CSC,
-only the stored entries are visited) and torch (on the tensor's own device; the state then
-stays on that device so that a training loop never copies to the host per batch).
+Three backends compute the moments of one chunk: dense numpy arrays (the one-pass
+per-class pivot kernel of :mod:`skscreen.stats._kernels`, compiled with numba when it is
+installed), scipy.sparse (CSR/CSC, only the stored entries are visited) and torch (on the
+tensor's own device; the state then stays on that device so that a training loop never
+copies to the host per batch). Features whose squares would overflow or underflow float64
+are kept in units of a per-feature power of two (``scale_``).
 """
 
 from __future__ import annotations
 
 import copy
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["ClassMoments"]
+from skscreen.stats._kernels import dense_moments, sparse_moments
 
-# Rows of one class processed at once by the dense numpy backend: the float64 working block
-# (256 x n_features) stays in cache for its two passes.
-_DENSE_BLOCK_ROWS = 256
-# Threads for the per-class work of large dense chunks (numpy releases the GIL).
-_N_THREADS = min(4, os.cpu_count() or 1)
+__all__ = ["ClassMoments"]
 
 
 def _is_torch(x):
     mod = type(x).__module__
     return mod.startswith("torch")
-
-
-def _dense_class(X, rows, shift):
-    """Mean and M2 of ``X[rows]`` (one class): cache-sized two-pass blocks, Chan-merged."""
-    n_features = X.shape[1]
-    size = min(_DENSE_BLOCK_ROWS, max(1, len(rows)))
-    gathered = np.empty((size, n_features), dtype=X.dtype)
-    buf = np.empty((size, n_features))
-    mean, m2, n_a = np.zeros(n_features), np.zeros(n_features), 0
-    for b in range(0, len(rows), _DENSE_BLOCK_ROWS):
-        idx = rows[b : b + _DENSE_BLOCK_ROWS]
-        n_b = len(idx)
-        blk = buf[:n_b]
-        np.copyto(blk, np.take(X, idx, axis=0, out=gathered[:n_b]))
-        blk -= shift
-        mean_b = blk.sum(axis=0) / n_b
-        blk -= mean_b
-        m2_b = np.einsum("ij,ij->j", blk, blk)
-        if n_a == 0:
-            mean, m2 = mean_b, m2_b
-        else:
-            d = mean_b - mean
-            n = n_a + n_b
-            mean = mean + d * (n_b / n)
-            m2 = m2 + m2_b + d * d * (n_a * n_b / n)
-        n_a += n_b
-    return mean, m2
-
-
-def _dense_chunk(X, yidx, n_classes, shift):
-    """Counts, means and M2 of one dense numpy chunk (float64).
-
-    Each class's rows are gathered in cache-sized blocks, two-pass within the block (mean,
-    then centred squares), and the blocks combined with Chan's merge: the chunk is read once
-    and never copied whole. Classes run on a few threads (numpy releases the GIL).
-    """
-    X = np.ascontiguousarray(X)  # row gathers need C order (no copy when it already is)
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    n_features = X.shape[1]
-    count = np.bincount(yidx, minlength=n_classes).astype(np.float64)
-    order = np.argsort(yidx, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(count.astype(np.int64))])
-    mean = np.zeros((n_classes, n_features))
-    m2 = np.zeros((n_classes, n_features))
-    present = [c for c in range(n_classes) if count[c] > 0]
-
-    def work(c):
-        return _dense_class(X, order[bounds[c] : bounds[c + 1]], shift)
-
-    if _N_THREADS > 1 and len(present) > 1 and X.shape[0] * n_features >= 1_000_000:
-        with ThreadPoolExecutor(min(_N_THREADS, len(present))) as pool:
-            results = list(pool.map(work, present))
-    else:
-        results = [work(c) for c in present]
-    for c, (m, q) in zip(present, results):
-        mean[c], m2[c] = m, q
-    return count, mean, m2
-
-
-def _sparse_chunk(X, yidx, n_classes):
-    """Counts, means and M2 of one scipy.sparse chunk without densifying it (shift = 0)."""
-    X = sp.csr_matrix(X) if not sp.isspmatrix_csr(X) else X
-    n_features = X.shape[1]
-    count = np.bincount(yidx, minlength=n_classes).astype(np.float64)
-    data = X.data.astype(np.float64)
-    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-    cols = X.indices
-    cls = yidx[rows]
-    flat = cls * n_features + cols
-    size = n_classes * n_features
-    sums = np.bincount(flat, weights=data, minlength=size).reshape(n_classes, n_features)
-    nnz = np.bincount(flat, minlength=size).reshape(n_classes, n_features)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count[:, None] > 0, sums / count[:, None], 0.0)
-    dev = data - mean.ravel()[flat]
-    m2 = np.bincount(flat, weights=dev * dev, minlength=size).reshape(n_classes, n_features)
-    # the implicit zeros each contribute (0 - mean)^2
-    m2 += (count[:, None] - nnz) * mean * mean
-    return count, mean, m2
 
 
 def _torch_chunk(X, yidx, n_classes, shift):
@@ -212,6 +129,23 @@ def _copied(a):
     return a.clone() if _is_torch(a) else np.array(a, copy=True)
 
 
+def _common_scale(a, b):
+    """The per-feature scale two numpy states merge in, and each one's factor to reach it.
+
+    Returns ``(scale, (ratio_a, ratio_b))``: ``scale`` is None (every scale 1) or the
+    element-wise larger of the two scales; multiplying a state's means by its ratio (and its
+    M2 by the ratio squared) re-expresses it in ``scale`` (exact: powers of two).
+    """
+    sa, sb = getattr(a, "scale_", None), getattr(b, "scale_", None)
+    if sa is None and sb is None:
+        return None, (1.0, 1.0)
+    p = a.n_features
+    sa = np.ones(p) if sa is None else sa
+    sb = np.ones(p) if sb is None else sb
+    scale = np.maximum(sa, sb)
+    return scale, (sa / scale, sb / scale)
+
+
 def _merge_into(count_a, mean_a, m2_a, count_b, mean_b, m2_b):
     """Chan et al.'s pairwise merge; works on numpy arrays and torch tensors alike."""
     n = count_a + count_b
@@ -242,13 +176,19 @@ class ClassMoments:
     count_ : ndarray of shape (n_classes,)
         Samples seen per class (float64).
     mean_ : ndarray of shape (n_classes, n_features)
-        Per-class means *relative to* ``shift_``.
+        Per-class means *relative to* ``shift_``, in units of ``scale_``:
+        ``(class mean - shift_) / scale_``.
     m2_ : ndarray of shape (n_classes, n_features)
-        Per-class centred sums of squares.
+        Per-class centred sums of squares, in units of ``scale_**2``.
     shift_ : ndarray of shape (n_features,)
-        Per-feature shift subtracted before accumulating (numerical safety).
+        Per-feature shift subtracted before accumulating (numerical safety): a data value.
+    scale_ : ndarray of shape (n_features,) or None
+        Per-feature powers of two dividing the values of features that would overflow or
+        underflow when squared (around ``1e150`` or ``1e-150``); None while every scale is 1
+        (always, with the torch backend).
 
-    With the torch backend the last four are tensors on the device of the data.
+    With the torch backend ``count_``, ``mean_``, ``m2_`` and ``shift_`` are tensors on the
+    device of the data.
 
     Examples
     --------
@@ -270,6 +210,7 @@ class ClassMoments:
         self.mean_ = None
         self.m2_ = None
         self.shift_ = None
+        self.scale_ = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -332,30 +273,43 @@ class ClassMoments:
         if self.is_torch:
             raise TypeError("This state lives on a torch device; feed torch tensors.")
         yidx, new_classes = self._encode(y)
-        k = len(new_classes)
+        k, p = len(new_classes), X.shape[1]
+        scale = getattr(self, "scale_", None)
+        if self.count_ is None:
+            cur = (np.zeros(k), np.zeros((k, p)), np.zeros((k, p)))
+            locked = None
+        else:  # the state on the new class rows; its class means are the pivots
+            cur = _expanded(self.count_, self.mean_, self.m2_, self.classes_, new_classes)
+            locked = (cur[1] != 0).any(axis=0) | (cur[2] != 0).any(axis=0)
         if sp.issparse(X):
             X = _sum_duplicates(X)  # on a copy; the sparse kernel assumes one entry per cell
-            shift = np.zeros(X.shape[1]) if self.shift_ is None else self.shift_
+            shift = np.zeros(p) if self.shift_ is None else self.shift_
             if np.any(shift != 0):
-                Xd = X.toarray()
-                cnt, mean, m2 = _dense_chunk(Xd, yidx, k, shift)
+                X = X.toarray()
             else:
-                cnt, mean, m2 = _sparse_chunk(X, yidx, k)
-        else:
+                cnt, mean, m2, new_scale = sparse_moments(X, yidx, k, scale, locked)
+        if not sp.issparse(X):
             X = np.asarray(X)
+            if X.dtype not in (np.float32, np.float64):
+                X = X.astype(np.float64)
+            X = np.ascontiguousarray(X)  # row access in C order (no copy when it already is)
             shift = X[0].astype(np.float64) if self.shift_ is None else self.shift_
-            cnt, mean, m2 = _dense_chunk(X, yidx, k, shift)
+            cnt, mean, m2, new_scale, _ = dense_moments(
+                X, yidx, k, shift, cur[1], cur[0] > 0, scale, locked
+            )
         # --- commit (nothing above touched the state)
         if self.count_ is None:
             self.shift_ = np.array(shift, dtype=np.float64)
             self.classes_ = new_classes
             self.count_, self.mean_, self.m2_ = cnt, mean, m2
+            self.scale_ = new_scale
             return self
-        self._grow(new_classes)
+        if new_scale is not scale:  # some features were (re)scaled: re-express the state
+            ratio = (1.0 if scale is None else scale) / new_scale
+            cur = (cur[0], cur[1] * ratio, cur[2] * (ratio * ratio))
         self.classes_ = new_classes
-        self.count_, self.mean_, self.m2_ = _merge_into(
-            self.count_, self.mean_, self.m2_, cnt, mean, m2
-        )
+        self.count_, self.mean_, self.m2_ = _merge_into(*cur, cnt, mean, m2)
+        self.scale_ = new_scale
         return self
 
     def _update_torch(self, X, y, n_classes):
@@ -412,6 +366,8 @@ class ClassMoments:
                 new_classes,
             )
             shift = _copied(other.shift_)
+            scale = getattr(other, "scale_", None)
+            scale = None if scale is None else np.array(scale)
         else:
             if other.n_features != self.n_features:
                 raise ValueError(
@@ -423,13 +379,17 @@ class ClassMoments:
                 )
             mine = _expanded(self.count_, self.mean_, self.m2_, self.classes_, new_classes)
             theirs = _expanded(other.count_, other.mean_, other.m2_, other.classes_, new_classes)
+            scale, (ra, rb) = _common_scale(self, other)
+            mine = (mine[0], mine[1] * ra, mine[2] * (ra * ra))
             # re-base the other's means onto our shift (exact when the shifts are close)
-            mean_b = theirs[1] + (other.shift_ - self.shift_)
-            count, mean_, m2 = _merge_into(*mine, theirs[0], mean_b, theirs[2])
+            unit = 1.0 if scale is None else scale
+            mean_b = theirs[1] * rb + (other.shift_ - self.shift_) / unit
+            count, mean_, m2 = _merge_into(*mine, theirs[0], mean_b, theirs[2] * (rb * rb))
             shift = self.shift_
         # --- commit: fitted state only (strict_classes stays ours)
         self.classes_ = np.array(new_classes)
         self.count_, self.mean_, self.m2_, self.shift_ = count, mean_, m2, shift
+        self.scale_ = scale
         return self
 
     def __iadd__(self, other):
@@ -444,7 +404,7 @@ class ClassMoments:
 
     def reset(self):
         """Forget everything seen (keeps ``classes`` if they were given)."""
-        self.count_ = self.mean_ = self.m2_ = self.shift_ = None
+        self.count_ = self.mean_ = self.m2_ = self.shift_ = self.scale_ = None
         if not self.strict_classes:
             self.classes_ = None
         return self
@@ -464,6 +424,8 @@ class ClassMoments:
             out.count_, out.mean_, out.m2_, out.shift_ = (
                 a.copy() for a in (self.count_, self.mean_, self.m2_, self.shift_)
             )
+            scale = getattr(self, "scale_", None)
+            out.scale_ = None if scale is None else np.array(scale)
         return out
 
     def __repr__(self):

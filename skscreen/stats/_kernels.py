@@ -1,0 +1,278 @@
+"""One-pass per-class moments of a chunk, with per-class pivots (numpy and numba paths).
+
+For every class ``c`` present in a chunk and every feature ``j`` the kernel forms, in float64,
+
+    S_cj = sum_{i in c} (x_ij - K_cj) / s_j        Q_cj = sum_{i in c} ((x_ij - K_cj) / s_j)^2
+
+with a per-class *pivot* ``K_cj`` (the running class mean of the state, or, for a class new
+to the state, the chunk's first sample of that class: a data value) and a per-feature power
+of two ``s_j`` (1 unless the feature's values would overflow or underflow when squared).
+Then ``mean = K + s S / n`` and ``M2 = s^2 (Q - S^2 / n)``. Because the pivot is close to the
+class mean, ``Q - S^2/n`` cancels little; a **guard** redoes the chunk with the chunk's class
+means as pivots wherever ``Q_cj > 2^10 * sum_c M2_cj`` (an outlier first sample, drift), so
+that at most about three digits of the within-class sum of squares can be lost.
+
+Two implementations of the same kernel: a compiled one (numba, serial, ``nogil``, no
+``fastmath``, imported on first use, ``cache=True``) and a pure-numpy one (class rows gathered
+in blocks of 256, one subtraction into a float64 buffer, sum and ``einsum``). The numba path
+is used when numba is importable, unless the environment variable ``SKSCREEN_NO_NUMBA`` is
+set to a non-empty value other than ``0`` or :data:`USE_NUMBA` is set to ``False``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = ["USE_NUMBA", "active_path", "dense_moments", "sparse_moments"]
+
+#: Use the compiled kernel when numba is installed (set to False to force the numpy path).
+USE_NUMBA = os.environ.get("SKSCREEN_NO_NUMBA", "") in ("", "0")
+
+# Rows of one class processed at once by the numpy path: the float64 working block
+# (256 x n_features) stays in cache between the subtraction, the sum and the squares.
+_BLOCK_ROWS = 256
+# Guard: redo a chunk when some Q_cj exceeds 2^10 times the chunk's within-class sum of
+# squares of feature j (more than ~3 of the 16 digits would cancel).
+_GUARD = 2.0**10
+# Squares of scaled values stay within [2^-600, 2^600]: far from float64's limits, so that
+# merges and the F-test's sums of squares neither overflow nor underflow.
+_BIG = 2.0**600
+_SMALL = 2.0**-600
+
+_numba_sums = None  # the compiled kernel, once loaded (False: numba is not available)
+
+
+def _load_numba():
+    global _numba_sums
+    if _numba_sums is None:
+        try:
+            from skscreen.stats._numba_kernels import class_sums
+        except ImportError:
+            _numba_sums = False
+        else:
+            _numba_sums = class_sums
+    return _numba_sums
+
+
+def active_path():
+    """``"numba"`` or ``"numpy"``: which implementation :func:`dense_moments` uses now."""
+    return "numba" if USE_NUMBA and _load_numba() else "numpy"
+
+
+def numpy_class_sums(X, yidx, pivot, inv_scale, S, Q):
+    """Add ``sum (x - K_c) * inv_scale`` and its squares of each class into ``S`` and ``Q``.
+
+    The pure-numpy kernel: rows of each class gathered in blocks of :data:`_BLOCK_ROWS`.
+    ``inv_scale`` is None when every scale is 1.
+    """
+    n_features = X.shape[1]
+    order = np.argsort(yidx, kind="stable")
+    counts = np.bincount(yidx, minlength=S.shape[0])
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    size = min(_BLOCK_ROWS, max(1, int(counts.max(initial=1))))
+    gathered = np.empty((size, n_features), dtype=X.dtype)
+    buf = np.empty((size, n_features))
+    for c in np.flatnonzero(counts):
+        rows = order[bounds[c] : bounds[c + 1]]
+        for b in range(0, len(rows), _BLOCK_ROWS):
+            idx = rows[b : b + _BLOCK_ROWS]
+            m = len(idx)
+            blk = buf[:m]
+            np.subtract(np.take(X, idx, axis=0, out=gathered[:m]), pivot[c], out=blk)
+            if inv_scale is not None:
+                blk *= inv_scale
+            S[c] += blk.sum(axis=0)
+            Q[c] += np.einsum("ij,ij->j", blk, blk)
+
+
+def _class_sums(X, yidx, pivot, inv_scale, use_numba):
+    k, p = pivot.shape
+    S = np.zeros((k, p))
+    Q = np.zeros((k, p))
+    kernel = _load_numba() if use_numba else False
+    if kernel:
+        kernel(X, yidx, pivot, np.ones(p) if inv_scale is None else inv_scale, S, Q)
+    else:
+        numpy_class_sums(X, yidx, pivot, inv_scale, S, Q)
+    return S, Q
+
+
+def _first_rows(yidx, n_classes):
+    """Index of the first row of each class in the chunk (-1 for absent classes)."""
+    first = np.full(n_classes, -1, dtype=np.int64)
+    # reversed assignment: the last write (the first occurrence) wins
+    rev = yidx[::-1]
+    first[rev] = len(yidx) - 1 - np.arange(len(yidx), dtype=np.int64)
+    return first
+
+
+def _power_of_two_at_least(m):
+    """Per element, the power of two ``2^e >= m`` (1 where ``m`` is 0 or not finite)."""
+    with np.errstate(all="ignore"):
+        _, e = np.frexp(np.where(np.isfinite(m) & (m > 0), m, 1.0))
+    return np.ldexp(1.0, e)
+
+
+def _assert_finite(X):
+    from sklearn.utils.validation import _assert_all_finite
+
+    _assert_all_finite(X.data if hasattr(X, "indptr") else X, input_name="X")
+
+
+def dense_moments(X, yidx, n_classes, shift, pivot, known, scale, locked=None, *, use_numba=None):
+    """Counts, class means and M2 of one dense chunk, relative to ``shift`` and ``scale``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p), float32 or float64, C-contiguous
+    yidx : ndarray of shape (n,), int64
+        Class index of each row, in ``[0, n_classes)``.
+    shift : ndarray of shape (p,), float64
+        Origin of the returned means (data units).
+    pivot : ndarray of shape (n_classes, p), float64
+        Pivot of each class as ``(K - shift) / scale`` (the state's class means); used for
+        the classes where ``known`` is True.
+    known : ndarray of shape (n_classes,), bool
+        Classes with a pivot; the others take their first sample of the chunk.
+    scale : ndarray of shape (p,) or None
+        Current per-feature scales (powers of two); None means all 1.
+    locked : ndarray of shape (p,), bool, default=None
+        Features whose scale may only grow (the state already holds values in it).
+    use_numba : bool, default=None
+        Force a path; None follows :data:`USE_NUMBA`.
+
+    Returns
+    -------
+    count : ndarray (n_classes,)
+    mean : ndarray (n_classes, p)
+        ``(class mean - shift) / scale`` (0 for absent classes).
+    m2 : ndarray (n_classes, p)
+        Within-class centred sums of squares divided by ``scale**2``.
+    scale : ndarray (p,) or None
+        The scales of ``mean`` and ``m2`` (set or enlarged for extreme features).
+    guard_fired : bool
+        Whether the chunk was recomputed with chunk-mean pivots.
+
+    Raises
+    ------
+    ValueError
+        ``X`` contains NaN or infinity (scikit-learn's message); checked only when the sums
+        are not finite, so finite data is read once.
+    """
+    if use_numba is None:
+        use_numba = USE_NUMBA
+    count = np.bincount(yidx, minlength=n_classes).astype(np.float64)
+    s = 1.0 if scale is None else scale
+    K = shift + np.asarray(pivot, dtype=np.float64) * s  # data units
+    first = _first_rows(yidx, n_classes)
+    new = (~np.asarray(known, dtype=bool)) & (first >= 0)
+    if new.any():
+        K[new] = X[first[new]]  # a data value: x - K is exact near it
+    inv = None if scale is None else 1.0 / scale
+    with np.errstate(over="ignore", invalid="ignore"):
+        S, Q = _class_sums(X, yidx, K, inv, use_numba)
+
+    # --- non-finite sums: bad input, or squares beyond float64 (rescale and redo)
+    present = count > 0
+    if not (np.isfinite(S).all() and np.isfinite(Q).all()):
+        _assert_finite(X)
+    new_scale = _rescaled(X, yidx, K, scale, locked, S, Q, present)
+    if new_scale is not None:
+        scale, inv = new_scale, 1.0 / new_scale
+        S, Q = _class_sums(X, yidx, K, inv, use_numba)
+
+    # --- guard: too much cancellation somewhere -> chunk class means as pivots
+    n = np.maximum(count, 1.0)[:, None]
+    s = 1.0 if scale is None else scale
+    m2 = np.maximum(Q - S * S / n, 0.0)
+    fired = bool(np.any(Q > _GUARD * m2.sum(axis=0)))
+    if fired:
+        K = K + (S / n) * s
+        S, Q = _class_sums(X, yidx, K, inv, use_numba)
+        m2 = np.maximum(Q - S * S / n, 0.0)
+    # K - shift is exact when the pivot is near the shift (the usual case), so the mean
+    # keeps all the digits of its distance from the shift
+    mean = (K - shift) / s + S / n
+    mean[~present] = 0.0
+    m2[~present] = 0.0
+    return count, mean, m2, scale, fired
+
+
+def _rescaled(X, yidx, K, scale, locked, S, Q, present):
+    """New per-feature scales when some scaled squares leave ``[2^-600, 2^600]``, else None.
+
+    Features whose ``Q`` overflows (or is above ``2^600``) get the power of two just above
+    their largest deviation from the pivots; features whose ``Q`` underflows (non-zero
+    deviations but ``Q`` below ``2^-600``) likewise, scaled up, unless ``locked`` (a state
+    holding larger values: the chunk's tiny variation is then negligible anyway). Only those
+    columns are read again.
+    """
+    Qp, Sp = Q[present], S[present]
+    qmax = Qp.max(axis=0)
+    big = ~np.isfinite(qmax) | (qmax > _BIG)
+    small = (qmax < _SMALL) & ((qmax > 0) | (Sp != 0).any(axis=0))
+    if locked is not None:
+        small &= ~locked
+    cols = np.flatnonzero(big | small)
+    if not cols.size:
+        return None
+    dev = np.abs(X[:, cols].astype(np.float64) - K[yidx][:, cols]).max(axis=0)
+    return _new_scale(scale, locked, cols, _power_of_two_at_least(dev), X.shape[1])
+
+
+def _new_scale(scale, locked, cols, needed, n_features):
+    out = np.ones(n_features) if scale is None else np.array(scale, dtype=np.float64)
+    if locked is not None:
+        needed = np.where(locked[cols], np.maximum(needed, out[cols]), needed)
+    out[cols] = needed
+    return out
+
+
+def sparse_moments(X, yidx, n_classes, scale, locked=None):
+    """Counts, class means (data units) and M2 of a canonical CSR chunk; stored entries only.
+
+    Two passes over the stored values (sums, then deviations from the class means), plus
+    the implicit zeros' ``(0 - mean)^2`` in closed form. Returns ``(count, mean, m2, scale)``
+    like :func:`dense_moments` with a zero shift (``mean`` divided by ``scale``, ``m2`` by
+    ``scale**2``).
+    """
+    n_features = X.shape[1]
+    count = np.bincount(yidx, minlength=n_classes).astype(np.float64)
+    if not np.isfinite(X.data).all():
+        _assert_finite(X)
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    cols = X.indices
+    flat = yidx[rows] * n_features + cols
+    size = n_classes * n_features
+    nnz = np.bincount(flat, minlength=size).reshape(n_classes, n_features)
+
+    def moments(inv):
+        data = X.data.astype(np.float64)
+        if inv is not None:
+            data = data * inv[cols]
+        sums = np.bincount(flat, weights=data, minlength=size).reshape(n_classes, n_features)
+        mean = sums / np.maximum(count, 1.0)[:, None]
+        dev = data - mean.ravel()[flat]
+        m2 = np.bincount(flat, weights=dev * dev, minlength=size).reshape(n_classes, n_features)
+        m2 += (count[:, None] - nnz) * mean * mean  # the implicit zeros
+        return mean, m2
+
+    inv = None if scale is None else 1.0 / scale
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        mean, m2 = moments(inv)
+        present = count > 0
+        qmax = m2[present].max(axis=0, initial=0.0)
+        mmax = np.abs(mean[present]).max(axis=0, initial=0.0)
+        big = ~np.isfinite(qmax) | (qmax > _BIG) | (mmax * mmax > _BIG)
+        small = (qmax < _SMALL) & (mmax * mmax < _SMALL) & (mmax > 0)
+        if locked is not None:
+            small &= ~locked
+        cols_bad = np.flatnonzero(big | small)
+        if cols_bad.size:
+            dev = abs(X[:, cols_bad]).max(axis=0).toarray().ravel()
+            needed = _power_of_two_at_least(dev)
+            scale = _new_scale(scale, locked, cols_bad, needed, n_features)
+            mean, m2 = moments(1.0 / scale)
+    return count, mean, m2, scale
