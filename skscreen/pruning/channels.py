@@ -16,6 +16,8 @@ per-parameter state such as momentum is sliced to the kept channels.
 
 from __future__ import annotations
 
+import copy
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -23,7 +25,6 @@ from torch import nn
 
 from skscreen.pruning.hooks import InputStatsRecorder
 from skscreen.pruning.scorers import MixScorer, input_f_scores, mix
-from skscreen.pruning.selection import select_global
 
 __all__ = [
     "ChannelScreeningScorer",
@@ -33,6 +34,8 @@ __all__ = [
     "save_pruned",
     "load_pruned",
     "channel_report",
+    "remap_optimizer",
+    "select_tied",
 ]
 
 
@@ -43,7 +46,9 @@ class ChannelUnit:
 
     ``channels`` are indices in the root BatchNorm; ``members`` lists, for every BatchNorm
     that carries them (root included), ``(bn, member_index, position)`` tensors: channel
-    ``channels[position]`` is channel ``member_index`` of ``bn``.
+    ``channels[position]`` is channel ``member_index`` of ``bn``. ``ties[position]`` is the
+    position's tied class: a grouped convolution needs the same positions removed in each of
+    its channel groups, so the channels at one place of every group form one class.
     """
 
     name: str
@@ -51,10 +56,20 @@ class ChannelUnit:
     channels: list
     members: list = field(default_factory=list)  # (bn, LongTensor member idx, LongTensor pos)
     moments: dict = field(default_factory=dict)  # bn -> ClassMoments (or None)
+    ties: torch.Tensor = None  # class of each position; a class is removed whole
+
+    def __post_init__(self):
+        if self.ties is None:
+            self.ties = torch.arange(len(self.channels))
 
     @property
     def n_channels(self):
         return len(self.channels)
+
+    @property
+    def n_classes(self):
+        """Number of tied classes (channels that grouped convolutions tie count as one)."""
+        return int(self.ties.max()) + 1 if len(self.ties) else 0
 
 
 class ChannelScreeningScorer(MixScorer):
@@ -118,11 +133,139 @@ def _as_int(i):
     return int(getattr(i, "idx", i))
 
 
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+class _Ties:
+    """Union-find over a unit's channel positions: positions that must be removed together."""
+
+    def __init__(self, n):
+        self.parent = list(range(n))
+
+    def find(self, i):
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i, j):
+        a, b = self.find(i), self.find(j)
+        if a != b:
+            self.parent[max(a, b)] = min(a, b)
+
+    def labels(self):
+        """Class id of each position, classes numbered by their first position."""
+        roots = [self.find(i) for i in range(len(self.parent))]
+        number = {r: k for k, r in enumerate(dict.fromkeys(roots))}
+        return torch.as_tensor([number[r] for r in roots], dtype=torch.long)
+
+
+def select_tied(scores, ties, n_keep):
+    """Keep whole tied classes of channels: the best class of every unit, then classes in
+    decreasing mean score while fewer than ``n_keep`` channels are kept.
+
+    ``scores`` and ``ties`` are per-unit tensors over channel positions (``ties[u][p]``: the
+    class of position ``p``). A class's score is the mean of its channels' scores (as
+    Torch-Pruning averages importance over channel groups). With one channel per class this is
+    :func:`~skscreen.pruning.selection.select_global`; with larger classes the kept count can
+    exceed ``n_keep`` by less than one class. Returns per-unit boolean keep masks.
+    """
+    class_scores, class_sizes, unit_of, forced = [], [], [], []
+    for u, (s, t) in enumerate(zip(scores, ties)):
+        n_classes = int(t.max()) + 1
+        size = torch.bincount(t, minlength=n_classes)
+        total = torch.zeros(n_classes, dtype=torch.float64).index_add_(0, t, s.double())
+        mean = total / size
+        f = torch.zeros(n_classes, dtype=torch.bool)
+        f[mean.argmax()] = True
+        class_scores.append(mean)
+        class_sizes.append(size)
+        unit_of.append(torch.full((n_classes,), u))
+        forced.append(f)
+    flat, sizes = torch.cat(class_scores), torch.cat(class_sizes)
+    forced_flat = torch.cat(forced)
+    rest = int(n_keep) - int(sizes[forced_flat].sum())
+    keep_flat = forced_flat.clone()
+    if rest > 0:
+        order = torch.argsort(
+            flat.masked_fill(forced_flat, -torch.inf), descending=True, stable=True
+        )
+        order = order[~forced_flat[order]]
+        before = torch.cumsum(sizes[order], 0) - sizes[order]  # channels kept before each
+        keep_flat[order[before < rest]] = True
+    masks, start = [], 0
+    for t, s in zip(ties, class_scores):
+        masks.append(keep_flat[start : start + len(s)][t])
+        start += len(s)
+    return masks
+
+
+@contextmanager
+def _recording_slices():
+    """Record every parameter slice Torch-Pruning takes while pruning.
+
+    All of Torch-Pruning's layer pruners (convolutions, grouped and transposed included,
+    norms, Linear, attention, LSTM, bare parameters) build the pruned parameter with
+    ``BasePruningFunc._prune_parameter_and_grad(weight, keep_idxs, dim)``; wrapping it gives
+    the exact ``(old parameter, new parameter, dim, kept indices)`` of every change, which is
+    what optimizer state has to follow. Yields the list the records are appended to.
+    """
+    from torch_pruning.pruner import function as tp_function
+
+    cls = tp_function.BasePruningFunc
+    original = cls._prune_parameter_and_grad
+    records = []
+
+    def recording(self, weight, keep_idxs, pruning_dim):
+        new = original(self, weight, keep_idxs, pruning_dim)
+        records.append((weight, new, int(pruning_dim), [int(i) for i in keep_idxs]))
+        return new
+
+    cls._prune_parameter_and_grad = recording
+    try:
+        yield records
+    finally:
+        cls._prune_parameter_and_grad = original
+
+
+def _chain_slices(records):
+    """``{id(final parameter): (final, original, [(dim, kept indices), ...])}`` from records
+    of successive slices (a parameter sliced on its output and then its input channels)."""
+    chains = {}
+    for old, new, dim, keep in records:
+        _, origin, cuts = chains.pop(id(old), (None, old, []))
+        chains[id(new)] = (new, origin, cuts + [(dim, keep)])
+    return chains
+
+
+def _snapshot(model):
+    """What pruning changes in each module: attributes, parameter and buffer slots."""
+    return [(m, dict(m.__dict__), dict(m._parameters), dict(m._buffers)) for m in model.modules()]
+
+
+def _restore(snapshot):
+    for m, attrs, params, buffers in snapshot:
+        m.__dict__.clear()
+        m.__dict__.update(attrs)
+        m._parameters.clear()
+        m._parameters.update(params)
+        m._buffers.clear()
+        m._buffers.update(buffers)
+
+
 class ChannelPruner:
     """Prunes BatchNorm channels of ``model`` (and everything coupled to them) physically.
 
     Same interface as :class:`~skscreen.pruning.WeightPruner` (``step``, ``n_kept``,
     ``n_total``, ``kept_fractions``, ``set_targets``), counting channels instead of weights.
+
+    Channels are grouped into *units* with Torch-Pruning's dependency graph: a unit is the
+    set of channels first seen at one BatchNorm (its *root*), with every other BatchNorm that
+    carries them (residual additions, concatenations in any order: the index of a channel in
+    each BatchNorm comes from the group's ``root_idxs``). Grouped (non-depthwise)
+    convolutions tie channels: the same positions are removed in every channel group, and a
+    tied class is scored by the mean of its channels' scores. Depthwise convolutions shrink
+    with their channels.
 
     Parameters
     ----------
@@ -139,6 +282,41 @@ class ChannelPruner:
     scope : {"global", "layer"}, default="global"
     post_relu : bool, default=False
         Statistics of the post-ReLU channel means instead of the BatchNorm output.
+    ignored_layers : list of torch.nn.Module or str, default=None
+        Modules (or their qualified names in ``model``) whose output channels are not pruned,
+        submodules included, as Torch-Pruning's ``ignored_layers``: every unit whose channels
+        pass through the output of an ignored module is left whole (a stem, say, or a whole
+        stage). Units that would change the network's output (the classifier head) are always
+        left whole. The units left whole and why are in ``excluded_units``.
+
+    Attributes
+    ----------
+    units : list of ChannelUnit
+        The prunable units.
+    excluded_units : dict
+        Root BatchNorm name -> why its unit is not pruned.
+    n_total : int
+        Prunable channels at construction.
+
+    Raises
+    ------
+    ValueError
+        At construction, before any training, when Torch-Pruning cannot trace the model or
+        cannot prune one of its units consistently (e.g. a channel shuffle), or when a grouped
+        convolution's channel groups mix channels of several units; the message names the
+        units and the ``ignored_layers`` or ``granularity="weight"`` workarounds.
+
+    Notes
+    -----
+    Pruning in the middle of training keeps the optimizer valid for any ``torch.optim``
+    optimizer: each pruned parameter is replaced in its parameter group, in place (an
+    ``LRScheduler`` keeps working), and every per-parameter state tensor shaped like it
+    (momentum, ``exp_avg``, ``exp_avg_sq``, ``square_avg``, ``sum``, ...) is sliced on the same
+    dimensions and indices as the parameter, output and input channels alike; a state tensor
+    with a reduced dimension (size 1) keeps it; scalar state (``step``) is kept. LBFGS keeps
+    one flat history over all parameters, which no slicing can follow: its state is reset
+    (it restarts from a gradient step). A pruning step either completes or, on an error,
+    leaves the model and optimizer as they were.
     """
 
     decides_masks = False
@@ -155,6 +333,7 @@ class ChannelPruner:
         example_inputs,
         scope="global",
         post_relu=False,
+        ignored_layers=None,
     ):
         if not 0.0 <= sparsity < 1.0:
             raise ValueError(f"sparsity must be in [0, 1), got {sparsity}.")
@@ -166,8 +345,19 @@ class ChannelPruner:
         self.n_classes = int(n_classes)
         self.post_relu = post_relu
         self.example_inputs = example_inputs.detach()[:1].cpu()
+        self.ignored_layers = _layer_names(model, ignored_layers)
         self.history = []  # Torch-Pruning pruning history: (module name, out?, indices)
+        self.excluded_units = {}
         self.bind(model)
+        for u in self.units:  # units that can never lose a channel are not prunable
+            if u.n_classes < 2:
+                self.excluded_units[u.name] = (
+                    "one channel"
+                    if u.n_channels == 1
+                    else "grouped convolutions tie all its channels together"
+                )
+        self.units = [u for u in self.units if u.name not in self.excluded_units]
+        self._check_prunable()
         self.n_total = sum(u.n_channels for u in self.units)
         self.initial_channels = {n: bn.num_features for bn, n in self.bn_names.items()}
         self.initial_units = {u.name: u.n_channels for u in self.units}
@@ -182,61 +372,203 @@ class ChannelPruner:
             )
 
     # ------------------------------------------------------------------ graph
-    def _build_graph(self):
+    def _build_graph(self, model=None):
         tp = _tp()
-        device = next(self.model.parameters()).device
-        was_training = self.model.training
-        self.model.eval()
-        self.graph_ = tp.DependencyGraph().build_dependency(
-            self.model, example_inputs=self.example_inputs.to(device)
-        )
-        self.model.train(was_training)
+        model = self.model if model is None else model
+        device = next(model.parameters()).device
+        was_training = model.training
+        model.eval()
+        try:
+            graph = tp.DependencyGraph().build_dependency(
+                model, example_inputs=self.example_inputs.to(device)
+            )
+        except Exception as exc:
+            raise ValueError(
+                f"Torch-Pruning could not trace this model ({type(exc).__name__}: {exc}). "
+                "Its dependency graph does not follow every tensor operation; channel shuffles "
+                "(ShuffleNet) are a known case. Channel-level pruning needs that graph for the "
+                "whole model, so ignored_layers cannot help here: use granularity='weight', "
+                "which needs no graph."
+            ) from exc
+        finally:
+            model.train(was_training)
+        return graph
 
     def bind(self, model):
         """(Re)attach to ``model``: trace it and find the prunable channel units."""
         self.model = model
-        self.bn_names = {
-            m: n for n, m in model.named_modules() if isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d)
-        }
+        self.bn_names = {m: n for n, m in model.named_modules() if isinstance(m, _NORMS)}
         if not self.bn_names:
             raise ValueError(
                 "Channel-level pruning needs BatchNorm layers (it ranks channels by the "
                 "BatchNorm scale gamma); this model has none. Use granularity='weight'."
             )
-        self._build_graph()
-        self.units = self._find_units()
+        self.graph_ = self._build_graph()
+        self.units, self.excluded_units = self._keep_exclusions(*self._find_units())
         return self
 
-    def _find_units(self):
-        """Walk the BatchNorms in order; each gets the channels no earlier one carried."""
+    def _ignored_modules(self):
+        modules = dict(self.model.named_modules())
+        ignored = set()
+        for name in self.ignored_layers:
+            if name not in modules:
+                raise ValueError(f"ignored_layers: the model has no module named {name!r}.")
+            ignored.update(modules[name].modules())
+        return ignored
+
+    def _find_units(self, graph=None):
+        """Walk the BatchNorms in order; each gets the channels no earlier one carried.
+
+        Returns ``(units, excluded)``: the prunable units and ``{root name: reason}`` for the
+        units left whole. Raises ValueError for a unit a grouped convolution makes unprunable.
+        """
         tp = _tp()
-        covered = {bn: set() for bn in self.bn_names}
-        units = []
-        for root, name in self.bn_names.items():
+        graph = self.graph_ if graph is None else graph
+        bn_names = {m: n for n, m in graph.model.named_modules() if isinstance(m, _NORMS)}
+        names = {m: n for n, m in graph.model.named_modules()}
+        ignored = self._ignored_modules() if graph.model is self.model else set()
+        covered = {bn: set() for bn in bn_names}
+        units, excluded, refused = [], {}, {}
+        for root, name in bn_names.items():
             new = [c for c in range(root.num_features) if c not in covered[root]]
             if not new:
                 continue
-            group = self.graph_.get_pruning_group(root, tp.prune_batchnorm_out_channels, new)
-            members = {}
-            for dep, dep_idxs in group:
-                bn = dep.target.module
-                if bn not in self.bn_names:
-                    continue
-                for i in dep_idxs:
-                    member_idx, root_idx = _as_int(i), int(getattr(i, "root_idx", i))
-                    members.setdefault(bn, {})[member_idx] = root_idx
+            group = graph.get_pruning_group(root, tp.prune_batchnorm_out_channels, new)
             pos_of = {c: k for k, c in enumerate(new)}
+            ties = _Ties(len(new))
+            members, reason = {}, None
+            for item in group.items:
+                module, handler = item.dep.target.module, item.dep.handler
+                idxs = [_as_int(i) for i in item.idxs]
+                roots = item.root_idxs
+                if roots is None or any(r is None for r in roots):
+                    reason = reason or "Torch-Pruning gives no channel mapping for it"
+                    continue
+                roots = [int(r) for r in roots]
+                if module in bn_names:
+                    for m, r in zip(idxs, roots):
+                        members.setdefault(module, {})[m] = r
+                if not isinstance(module, nn.Module):
+                    continue
+                out = graph.is_out_channel_pruning_fn(handler)
+                if out and module in ignored:
+                    reason = reason or f"ignored layer {names.get(module, module)!r}"
+                problem = self._tie_grouped(graph, module, out, idxs, roots, pos_of, ties)
+                if problem:
+                    refused[name] = f"{names.get(module, type(module).__name__)}: {problem}"
             member_list = []
             for bn, mapping in members.items():
-                pairs = [(m, pos_of[r]) for m, r in mapping.items() if r in pos_of]
+                pairs = sorted((m, pos_of[r]) for m, r in mapping.items() if r in pos_of)
                 if not pairs:
                     continue
                 covered[bn].update(m for m, _ in pairs)
                 idx = torch.as_tensor([m for m, _ in pairs], dtype=torch.long)
                 pos = torch.as_tensor([p for _, p in pairs], dtype=torch.long)
                 member_list.append((bn, idx, pos))
-            units.append(ChannelUnit(name, root, new, member_list))
-        return units
+            if name in refused:
+                continue
+            if reason is not None:
+                excluded[name] = reason
+            else:
+                units.append(ChannelUnit(name, root, new, member_list, ties=ties.labels()))
+        if refused:
+            raise ValueError(
+                "Channel-level pruning cannot remove channels of these units consistently: "
+                + "; ".join(f"{k} ({v})" for k, v in refused.items())
+                + ". A grouped convolution must lose the same positions in every channel "
+                "group, which is impossible when one group holds channels of several units. "
+                f"Leave them whole with ignored_layers={list(refused)!r}, or use "
+                "granularity='weight'."
+            )
+        return units, excluded
+
+    @staticmethod
+    def _tie_grouped(graph, module, out, idxs, roots, pos_of, ties):
+        """Tie the positions a grouped convolution (or norm) sees in the same place of each
+        of its channel groups; returns a problem description or None."""
+        pruner = graph.get_pruner_of_module(module)
+        if pruner is None or _is_depthwise(module):
+            return None
+        n_groups = (pruner.get_out_channel_groups if out else pruner.get_in_channel_groups)(module)
+        if n_groups is None or n_groups <= 1:
+            return None
+        size = (pruner.get_out_channels if out else pruner.get_in_channels)(module)
+        width = size // n_groups
+        columns = {}
+        for i, r in zip(idxs, roots):
+            columns.setdefault(i % width, set()).add((i, r))
+        for j, col in columns.items():
+            if len({i for i, _ in col}) != n_groups:
+                return (
+                    f"its {n_groups} channel groups of {width} hold channels of other units "
+                    f"(position {j} is in {len(col)} of them from this unit)"
+                )
+            first, *rest = [pos_of[r] for _, r in sorted(col)]
+            for p in rest:
+                ties.union(first, p)
+        return None
+
+    def _check_prunable(self):
+        """Dry run on a copy: remove one tied class of every unit, then run the copy.
+
+        Catches, before any training, the units Torch-Pruning cannot prune consistently and
+        units whose removal would change the network's output (left whole).
+        """
+        tp = _tp()
+        if not self.units:
+            return
+        copy_ = copy.deepcopy(self.model).eval()
+        graph = self._build_graph(copy_)
+        units = {u.name: u for u in self._find_units(graph)[0]}
+        x = self.example_inputs.to(next(copy_.parameters()).device)
+        with torch.no_grad():
+            shape = _output_shape(copy_(x))
+        failures, head = {}, []
+        for name in [u.name for u in self.units]:
+            unit = units[name]
+            removed = [unit.channels[p] for p in (unit.ties == unit.ties[-1]).nonzero().flatten()]
+            shrink = {
+                bn: int((unit.ties[pos] == unit.ties[-1]).sum()) for bn, _, pos in unit.members
+            }
+            sizes = {bn: bn.num_features for bn in shrink}
+            snap = _snapshot(copy_)
+            try:
+                graph.get_pruning_group(unit.root, tp.prune_batchnorm_out_channels, removed).prune()
+                with torch.no_grad():
+                    new_shape = _output_shape(copy_(x))
+                wrong = [
+                    graph._module2name.get(bn, "?")
+                    for bn in shrink
+                    if bn.num_features != sizes[bn] - shrink[bn]
+                ]
+                if wrong:
+                    raise RuntimeError(f"BatchNorm sizes inconsistent after pruning: {wrong}")
+                if new_shape != shape:
+                    head.append(name)
+                    raise _Skip
+            except _Skip:
+                pass
+            except Exception as exc:  # noqa: BLE001 - reported with the unit's name
+                failures[name] = f"{type(exc).__name__}: {exc}"
+            else:
+                continue
+            # start again from a clean copy for the remaining units
+            _restore(snap)
+            graph = self._build_graph(copy_)
+            units = {u.name: u for u in self._find_units(graph)[0]}
+        if failures:
+            raise ValueError(
+                "Torch-Pruning cannot prune these channel units consistently (tried on a copy "
+                "before training): "
+                + "; ".join(f"{k} ({v})" for k, v in failures.items())
+                + ". Its dependency graph does not follow every tensor operation (a channel "
+                "shuffle, say). Leave them whole with ignored_layers="
+                f"{sorted(failures)!r} (or the modules around the operation), or use "
+                "granularity='weight'."
+            )
+        for name in head:
+            self.excluded_units[name] = "changes the network's output (classifier head)"
+        self.units = [u for u in self.units if u.name not in head]
 
     def bn_modules(self):
         return {name: bn for bn, name in self.bn_names.items()}
@@ -294,10 +626,10 @@ class ChannelPruner:
             units = self._views()
             scores = self.scorer(units, self.scope)
             if self.scope == "global":
-                keep = select_global(scores, n_keep)
+                keep = select_tied(scores, [u.ties for u in units], n_keep)
             else:
                 keep = [
-                    select_global([s], min(per_unit[u.name], u.n_channels))[0]
+                    select_tied([s], [u.ties], min(per_unit[u.name], u.n_channels))[0]
                     for s, u in zip(scores, units)
                 ]
             remove = {
@@ -313,39 +645,60 @@ class ChannelPruner:
     def prune_channels(self, remove, optimizer=None):
         """Physically remove channels: ``remove`` maps unit name -> root BatchNorm indices.
 
-        Units are found again afterwards (indices shift when channels go).
+        Every tied class must be removed whole (or not at all). Validates, then prunes; on
+        an error inside Torch-Pruning the model, the optimizer and the pruner are left as they
+        were. Units are found again afterwards (indices shift when channels go).
         """
         tp = _tp()
         requests = []
         for unit in self.units:
             idxs = sorted(set(remove.get(unit.name, [])))
-            if len(idxs) >= unit.root.num_features:
+            if not idxs:
+                continue
+            pos_of = {c: k for k, c in enumerate(unit.channels)}
+            unknown = [c for c in idxs if c not in pos_of]
+            if unknown:
+                raise ValueError(f"{unit.name} has no prunable channels {unknown}.")
+            if len(idxs) >= unit.n_channels:
                 raise ValueError(f"Cannot remove every channel of {unit.name}.")
-            if idxs:
-                requests.append((unit.root, idxs))
-        # later roots first: their channels only appear at or after them, so removing them
-        # never shifts the channel indices of an earlier root
-        for root, idxs in reversed(requests):
-            group = self.graph_.get_pruning_group(root, tp.prune_batchnorm_out_channels, idxs)
-            plan = []  # (module, param name, dim, removed indices, old parameter)
-            for dep, dep_idxs in group:
-                module = dep.target.module
-                if not isinstance(module, nn.Module):
-                    continue
-                out = self.graph_.is_out_channel_pruning_fn(dep.handler)
-                removed = sorted({_as_int(i) for i in dep_idxs})
-                for pname, param in module.named_parameters(recurse=False):
-                    dim = 0 if (out or isinstance(module, nn.BatchNorm2d | nn.BatchNorm1d)) else 1
-                    if param.ndim <= dim:
-                        continue
-                    plan.append((module, pname, dim, removed, param))
-            n_before = len(self.graph_.pruning_history())
-            group.prune()
-            for name, out, idx in self.graph_.pruning_history()[n_before:]:
-                self.history.append([name, bool(out), [_as_int(i) for i in idx]])
-            if optimizer is not None:
-                _remap_optimizer(optimizer, plan)
-        self.units = self._find_units()
+            pos = torch.as_tensor([pos_of[c] for c in idxs], dtype=torch.long)
+            classes = unit.ties[pos].unique()
+            if int(torch.isin(unit.ties, classes).sum()) != len(idxs):
+                raise ValueError(
+                    f"{unit.name}: a grouped convolution needs the same positions removed in "
+                    "every channel group; remove whole tied classes (ChannelUnit.ties)."
+                )
+            requests.append((unit.root, idxs))
+        if not requests:
+            return
+        snapshot = _snapshot(self.model)
+        n_history = len(self.graph_.pruning_history())
+        try:
+            with _recording_slices() as records:
+                # later roots first: their channels only appear at or after them, so removing
+                # them never shifts the channel indices of an earlier root
+                for root, idxs in reversed(requests):
+                    group = self.graph_.get_pruning_group(
+                        root, tp.prune_batchnorm_out_channels, idxs
+                    )
+                    group.prune()
+        except Exception:
+            _restore(snapshot)
+            self.graph_ = self._build_graph()
+            self.units, self.excluded_units = self._keep_exclusions(*self._find_units())
+            raise
+        for name, out, idx in self.graph_.pruning_history()[n_history:]:
+            self.history.append([name, bool(out), [_as_int(i) for i in idx]])
+        if optimizer is not None:
+            remap_optimizer(optimizer, _chain_slices(records))
+        self.units, self.excluded_units = self._keep_exclusions(*self._find_units())
+
+    def _keep_exclusions(self, units, excluded):
+        """Units found again (after pruning, or on another copy of the model): those left whole
+        at construction stay whole."""
+        kept = dict(getattr(self, "excluded_units", {}))
+        kept.update(excluded)
+        return [u for u in units if u.name not in kept], kept
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -353,6 +706,51 @@ class ChannelPruner:
         state["model"] = None
         state["units"] = []
         return state
+
+
+class _Skip(Exception):
+    pass
+
+
+def _is_depthwise(module):
+    """A convolution Torch-Pruning prunes as depthwise (its groups shrink with its channels)."""
+    tp = _tp()
+    return tp.ops.module2type(module) == tp.ops.OPTYPE.DEPTHWISE_CONV
+
+
+def _output_shape(out):
+    if torch.is_tensor(out):
+        return tuple(out.shape)
+    if isinstance(out, dict):
+        return {k: _output_shape(v) for k, v in out.items()}
+    if isinstance(out, list | tuple):
+        return tuple(_output_shape(o) for o in out)
+    return None
+
+
+def _layer_names(model, layers):
+    """Qualified names of ``layers`` (modules of ``model`` or names), validated."""
+    if layers is None:
+        return ()
+    if isinstance(layers, str | nn.Module):
+        layers = [layers]
+    names = {m: n for n, m in model.named_modules()}
+    modules = dict(model.named_modules())
+    out = []
+    for layer in layers:
+        if isinstance(layer, nn.Module):
+            if layer not in names:
+                raise ValueError(f"ignored_layers: {type(layer).__name__} is not in the model.")
+            out.append(names[layer])
+        elif isinstance(layer, str):
+            if layer not in modules:
+                raise ValueError(f"ignored_layers: the model has no module named {layer!r}.")
+            out.append(layer)
+        else:
+            raise TypeError(
+                f"ignored_layers takes modules or their names, got {type(layer).__name__}."
+            )
+    return tuple(out)
 
 
 def save_pruned(module, history, path):
@@ -382,27 +780,53 @@ def load_pruned(template, path, example_inputs, map_location="cpu"):
     return template
 
 
-def _remap_optimizer(optimizer, plan):
-    """Replace pruned parameters in ``optimizer`` in place and slice their state."""
-    replace = {}
-    for module, pname, dim, removed, old in plan:
-        new = getattr(module, pname)
-        if new is old:
+def _slice_state(state, shape, cuts):
+    """Slice every state tensor shaped like the parameter (``shape``) as the parameter was;
+    None when some state tensor cannot be mapped (then the state is reset)."""
+    out = {}
+    for key, value in state.items():
+        if not torch.is_tensor(value) or value.ndim == 0:
+            out[key] = value
             continue
+        if value.ndim != len(shape) or any(v not in (s, 1) for v, s in zip(value.shape, shape)):
+            return None
+        reduced = {d for d in range(value.ndim) if value.shape[d] != shape[d]}
+        for dim, keep in cuts:
+            if dim not in reduced:
+                value = value.index_select(dim, torch.as_tensor(keep, device=value.device))
+        out[key] = value.clone()
+    return out
+
+
+def remap_optimizer(optimizer, slices):
+    """Follow a structural change in ``optimizer``: replace parameters and slice their state.
+
+    Parameters
+    ----------
+    optimizer : torch.optim.Optimizer
+    slices : dict
+        ``{id(new parameter): (new, old, [(dim, kept indices), ...])}``: ``new`` is ``old``
+        with the kept indices taken on each dim in turn.
+
+    Every parameter group keeps its list object (optimizers such as LBFGS hold a reference to
+    it); per-parameter state tensors shaped like the old parameter are sliced on the same
+    dimensions (a dimension of size 1 in the state is kept), scalar state is kept, and state
+    that cannot be mapped is dropped so the optimizer starts it afresh for that parameter.
+    LBFGS's flat history over all parameters is reset.
+    """
+    replace = {id(old): new for new, old, _ in slices.values()}
+    flat_state = isinstance(optimizer, torch.optim.LBFGS)
+    for new, old, cuts in slices.values():
         state = optimizer.state.pop(old, None)
-        if state:
-            keep = [i for i in range(old.shape[dim]) if i not in set(removed)]
-            idx = torch.as_tensor(keep, device=old.device)
-            sliced = {}
-            for k, v in state.items():
-                if torch.is_tensor(v) and v.shape == old.shape:
-                    sliced[k] = v.index_select(dim, idx).clone()
-                else:
-                    sliced[k] = v
-            optimizer.state[new] = sliced
-        replace[old] = new
+        if state and not flat_state:
+            sliced = _slice_state(state, tuple(old.shape), cuts)
+            if sliced is not None:
+                optimizer.state[new] = sliced
     for group in optimizer.param_groups:
-        group["params"] = [replace.get(p, p) for p in group["params"]]
+        group["params"][:] = [replace.get(id(p), p) for p in group["params"]]
+    if flat_state and replace:
+        optimizer.state.clear()
+        optimizer._numel_cache = None
 
 
 def channel_report(dense, pruned, example_inputs, kept_fraction=None):
