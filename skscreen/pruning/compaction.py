@@ -1,4 +1,10 @@
-"""Physical compaction of a masked MLP: remove neurons left without connections.
+"""Physical compaction of a masked network: remove neurons/channels left without connections.
+
+:func:`compact_module` works on any module: a ``Sequential`` MLP goes through
+:func:`compact_sequential` (below); other networks get their masks folded into plain
+parameters (:func:`fold_masks`) and, given example inputs and Torch-Pruning, lose the
+channels and neurons that nothing reads any more (:func:`remove_unread_channels`).
+
 
 A hidden neuron with no outgoing connection is dropped. A hidden neuron with no incoming
 connection outputs the constant ``act(b)``: it is dropped too and its constant contribution
@@ -11,13 +17,18 @@ folded into the next layer's bias, so predictions are unchanged. The result is a
 from __future__ import annotations
 
 import copy
+import warnings
 
 import torch
 from torch import nn
+from torch.nn.utils import prune
 
 from skscreen.pruning.masks import effective_weight
 
 __all__ = [
+    "compact_module",
+    "fold_masks",
+    "remove_unread_channels",
     "compact_sequential",
     "architecture",
     "build_from_architecture",
@@ -241,3 +252,213 @@ def count_parameters(module, nonzero=False):
             t = p if mask is None else p * mask
             total += int((t != 0).sum()) if nonzero else t.numel()
     return total
+
+
+# ---------------------------------------------------------------------------- any module
+def fold_masks(module):
+    """A deep copy of ``module`` with every mask folded into its plain parameter.
+
+    Handles both storages (``weight_mask`` buffer beside ``weight``, and
+    :mod:`torch.nn.utils.prune`'s ``weight_orig``): the result has the original
+    architecture's parameter names and no mask buffer, so its state dict loads into a fresh
+    instance of the original class.
+    """
+    out = copy.deepcopy(module)
+    with torch.no_grad():
+        for mod in out.modules():
+            for bname in [b for b in mod._buffers if b.endswith("_mask")]:
+                base = bname[: -len("_mask")]
+                if hasattr(mod, base + "_orig"):
+                    prune.remove(mod, base)
+                    continue
+                param = mod._parameters.get(base)
+                if param is None:
+                    continue
+                param.mul_(mod._buffers[bname].to(param.dtype))
+                del mod._buffers[bname]
+    return out
+
+
+def _is_sequential_mlp(module):
+    seq = module
+    if not isinstance(seq, nn.Sequential):
+        children = list(module.children())
+        if not (len(children) == 1 and isinstance(children[0], nn.Sequential)):
+            return False
+        seq = children[0]
+    layers = _flatten_sequential(seq)
+    return all(isinstance(m, nn.Linear | nn.Flatten | tuple(_ELEMENTWISE.values())) for m in layers)
+
+
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def _is_depthwise(m):
+    return isinstance(m, _CONVS) and m.groups > 1 and m.groups == m.in_channels == m.out_channels
+
+
+def _read_inputs(m):
+    """Boolean per input index of ``m`` (Linear or ungrouped conv): read by a non-zero weight."""
+    w = m.weight.detach()
+    return w.transpose(0, 1).reshape(w.shape[1], -1).ne(0).any(1)
+
+
+def _unread_roots(graph, group, n_out, protected):
+    """Root channels of ``group`` that no weight outside the group reads (removable)."""
+    unread = torch.ones(n_out, dtype=torch.bool)
+    for item in group.items:
+        dep, idxs = item.dep, [int(i) for i in item.idxs]
+        target = dep.target.module
+        roots = list(getattr(item, "root_idxs", None) or [None] * len(idxs))
+        if any(r is None for r in roots):
+            return torch.zeros(n_out, dtype=torch.bool)  # a mapping we cannot follow
+        if not isinstance(target, nn.Module) or not any(True for _ in target.parameters(False)):
+            continue  # parameter-free ops (add, cat, pooling, activations) pass channels on
+        out = graph.is_out_channel_pruning_fn(dep.handler)
+        blocked = []
+        if isinstance(target, _NORMS) or _is_depthwise(target):
+            continue  # per-channel: carries the channel, reads no other
+        if out and target in protected:
+            blocked = roots  # the network's outputs (head) or a layer the user protects
+        elif isinstance(target, _CONVS) and target.groups > 1:
+            blocked = roots  # grouped (not depthwise): Torch-Pruning's low-level path fails
+        elif isinstance(target, (nn.Linear, *_CONVS)):
+            if not out:  # a consumer: the channel is read unless its input weights are zero
+                read = _read_inputs(target)
+                blocked = [r for i, r in zip(idxs, roots) if bool(read[i])]
+        else:
+            blocked = roots  # LayerNorm, GroupNorm, attention...: mixes channels, keep them
+        for r in blocked:
+            unread[int(r)] = False
+    return unread
+
+
+def remove_unread_channels(model, example_inputs, *, protected=()):
+    """Physically remove the channels/neurons that nothing reads, in place; returns the history.
+
+    An output channel of a ``Linear``/convolution is removable when every weight that reads
+    it, through Torch-Pruning's dependency group (residual additions, concatenations,
+    BatchNorms, depthwise convolutions carry it along), is zero: the channel then has no
+    effect on the output and goes with everything coupled to it. Groups that pass through a
+    layer mixing channels (LayerNorm, GroupNorm, attention) or a grouped convolution are left
+    alone, and so are the outputs of ``protected`` modules (give the classifier head). Channels
+    without *inputs* are not removed (their constant output may still be read).
+    """
+    from skscreen.pruning.channels import _tp
+
+    tp = _tp()
+    protected = set(protected)
+    was_training = model.training
+    model.eval()
+    with torch.enable_grad():  # the dependency graph is traced through autograd
+        graph = tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs)
+    changed = True
+    while changed:  # removing a channel can leave the layers before it unread
+        changed = False
+        for m in list(model.modules()):
+            if not isinstance(m, (nn.Linear, *_CONVS)) or m in protected or _is_depthwise(m):
+                continue
+            if m not in graph.module2node:
+                continue  # not traced (e.g. MultiheadAttention's out_proj, called functionally)
+            if isinstance(m, nn.Linear):
+                fn, n_out = tp.prune_linear_out_channels, m.out_features
+            else:
+                fn, n_out = tp.prune_conv_out_channels, m.out_channels
+            if n_out <= 1:
+                continue
+            group = graph.get_pruning_group(m, fn, list(range(n_out)))
+            removable = _unread_roots(graph, group, n_out, protected).nonzero().flatten().tolist()
+            if 0 < len(removable) < n_out:
+                graph.get_pruning_group(m, fn, removable).prune()
+                changed = True
+    model.train(was_training)
+    return [[n, bool(o), [int(i) for i in idx]] for n, o, idx in graph.pruning_history()]
+
+
+def _prunable_head(model):
+    head = None
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, *_CONVS)):
+            head = m
+    return head
+
+
+def compact_module(model, example_inputs=None, *, protected=None, atol=1e-5, rtol=1e-4):
+    """A plain module computing what the masked ``model`` computes, smaller where possible.
+
+    * A ``Sequential`` MLP: :func:`compact_sequential` (neurons without inputs or outputs
+      removed, constant outputs folded into the next bias).
+    * Any other module: a deep copy with the masks folded into plain parameters
+      (:func:`fold_masks`; its state dict loads into the original architecture); with
+      ``example_inputs`` and Torch-Pruning installed, channels and neurons that nothing reads
+      are then removed physically (:func:`remove_unread_channels`) and the outputs on
+      ``example_inputs`` are checked against the masked model (on a mismatch the folded
+      copy is returned instead, with a warning; so is an architecture Torch-Pruning cannot
+      trace).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Masked (or plain) network; not modified.
+    example_inputs : torch.Tensor or tuple, default=None
+        A batch to trace the network (and check the result on).
+    protected : list of modules, default=None
+        Modules of ``model`` whose outputs stay whole; the last ``Linear``/convolution in
+        definition order (the classifier head) always does.
+    atol, rtol : float
+        Tolerances of the output check.
+
+    Returns
+    -------
+    torch.nn.Module
+        In eval mode, on the model's device.
+    """
+    if _is_sequential_mlp(model):
+        return compact_sequential(model)
+    folded = fold_masks(model).eval()
+    if example_inputs is None:
+        return folded
+    try:
+        from skscreen.pruning.channels import _tp
+
+        _tp()
+    except ImportError:
+        return folded
+    # protected modules of ``model`` -> the same modules in the copy, by name
+    names = {m: n for n, m in model.named_modules()}
+    keep_names = {names[m] for m in (protected or []) if m in names}
+    candidate = copy.deepcopy(folded)
+    keep = {m for n, m in candidate.named_modules() if n in keep_names}
+    head = _prunable_head(candidate)
+    if head is not None:
+        keep.add(head)
+    inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            expected = model(*inputs)
+        remove_unread_channels(candidate, example_inputs, protected=keep)
+        with torch.no_grad():
+            got = candidate.eval()(*inputs)
+    except Exception as exc:  # noqa: BLE001 - any tracing failure falls back to the folded copy
+        warnings.warn(
+            f"compact: channels could not be removed ({type(exc).__name__}: {exc}); returning "
+            "the network with its masks folded into plain parameters.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return folded
+    finally:
+        model.train(was_training)
+    if not torch.allclose(got, expected, atol=atol, rtol=rtol):
+        warnings.warn(
+            "compact: removing unread channels changed the outputs (a layer mixing channels "
+            "that the dependency graph does not show); returning the network with its masks "
+            "folded into plain parameters.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return folded
+    return candidate.eval()

@@ -47,7 +47,11 @@ def fit_block_maxima(values, block_size, distribution="gumbel", rng=None):
 
 
 class ExtremeValuePruning:
-    """Mask decider for deterministic-probabilistic pruning (no sparsity target).
+    """Mask *policy* for deterministic-probabilistic pruning (no sparsity target).
+
+    A policy replaces the pruner's budget -> score -> select by its own decision (see
+    :mod:`skscreen.pruning._base`): pass it as ``WeightPruner(..., policy=...)`` (or, as
+    before, in the scorer slot; ``make_scorer("extreme-value")`` still builds it).
 
     Parameters
     ----------
@@ -61,8 +65,12 @@ class ExtremeValuePruning:
         Applications: ``1`` is one-shot at the end of the pruning epochs (prune a trained
         net, then fine-tune); ``n > 1`` applies at ``n`` evenly spaced epochs with block size
         ``block_size ** (1 / n)`` (rounded, at least 2) so that the fractions compound.
-    random_state : int, default=None
-        Seed of the block split and of the sampling (same seed, same masks).
+    random_state : int, numpy.random.Generator or None, default=None
+        Source of the block split and of the sampling. An int gives the same masks on two
+        identical fits (the generator of each application is seeded by ``(random_state,
+        epoch)``); a Generator is drawn from (reproducible when freshly seeded the same way);
+        None defers to the pruner's ``random_state`` and, when that is None too, to fresh
+        entropy.
 
     Attributes
     ----------
@@ -72,7 +80,8 @@ class ExtremeValuePruning:
     """
 
     decides_masks = True
-    needs_input_stats = False
+    requires = frozenset()  # no statistics hooks: the decision reads |w| only
+    needs_input_stats = False  # the same, for code reading the older flag
 
     def __init__(
         self, block_size=16, distribution="gumbel", low=0.1, high=0.9, n_steps=1, random_state=None
@@ -112,11 +121,25 @@ class ExtremeValuePruning:
         """Retention probability of each magnitude: the fitted law's CDF."""
         return law.cdf(np.asarray(magnitudes, dtype=np.float64))
 
-    def decide(self, layers, epoch=1, keep_each_row=None):
-        """Keep-masks for ``layers`` (list of LayerView); records ``report_``."""
+    def rng_for(self, epoch, random_state=None):
+        """The generator of the application at ``epoch``: from ``self.random_state``, else
+        from ``random_state`` (the pruner's), else fresh entropy."""
+        source = self.random_state if self.random_state is not None else random_state
+        if isinstance(source, np.random.Generator):
+            return source
+        if source is None:
+            return np.random.default_rng()
+        if isinstance(source, np.random.RandomState):
+            source = int(source.randint(2**31 - 1))
+        return np.random.default_rng((int(source), int(epoch)))
+
+    def decide(self, layers, epoch=1, keep_each_row=None, random_state=None):
+        """Keep-masks for ``layers`` (list of LayerView); records ``report_``.
+
+        ``random_state`` is used only when the policy has no ``random_state`` of its own.
+        """
         keep_each_row = keep_each_row or [False] * len(layers)
-        seed = None if self.random_state is None else (int(self.random_state), int(epoch))
-        rng = np.random.default_rng(seed)
+        rng = self.rng_for(epoch, random_state)
         b = self.step_block_size()
         masks = []
         for lv, rows in zip(layers, keep_each_row):
@@ -139,11 +162,12 @@ class ExtremeValuePruning:
                     sampled=int((alive & between).sum()),
                 )
             # constraints shared with the budgeted pruners: no empty layer / output unit
-            if rows:
-                empty = ~keep.any(axis=1)
+            if rows:  # dim 0 is the output unit (Linear or convolution weight)
+                keep2 = keep.reshape(keep.shape[0], -1)
+                empty = ~keep2.any(axis=1)
                 if empty.any():
-                    best = np.where(alive, w, -np.inf).argmax(axis=1)
-                    keep[np.flatnonzero(empty), best[empty]] = True
+                    best = np.where(alive, w, -np.inf).reshape(keep.shape[0], -1).argmax(axis=1)
+                    keep2[np.flatnonzero(empty), best[empty]] = True
             if not keep.any():
                 keep.flat[np.where(alive, w, -np.inf).argmax()] = True
             entry["kept_fraction"] = float(keep.mean())

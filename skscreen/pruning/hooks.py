@@ -10,7 +10,37 @@ import torch
 
 from skscreen.stats import DeferredMoments
 
-__all__ = ["InputStatsRecorder"]
+__all__ = ["InputStatsRecorder", "as_samples"]
+
+_REDUCTIONS = ("last", "channels", "flat")
+
+
+def as_samples(x, targets, mode):
+    """``(samples, features)`` view of a recorded tensor and the label of each sample.
+
+    Returns ``(None, None)`` when the tensor does not belong to the labelled batch.
+
+    >>> import torch
+    >>> x = torch.arange(12.0).reshape(2, 3, 2)  # (batch, positions, features)
+    >>> s, y = as_samples(x, torch.tensor([0, 1]), "last")
+    >>> s.shape, y.tolist()
+    (torch.Size([6, 2]), [0, 0, 0, 1, 1, 1])
+    """
+    n = targets.shape[0]
+    if mode == "last" and x.ndim > 2:
+        lead = x.shape[:-1]
+        dims = [d for d, size in enumerate(lead) if size == n]
+        if not dims:
+            return None, None
+        shape = [1] * len(lead)
+        shape[dims[0]] = n
+        labels = targets.reshape(shape).expand(lead).reshape(-1)
+        return x.reshape(-1, x.shape[-1]), labels
+    if x.ndim == 0 or x.shape[0] != n:
+        return None, None
+    if mode == "channels" and x.ndim > 2:
+        x = x.mean(dim=tuple(range(2, x.ndim)))
+    return x.reshape(n, -1), targets
 
 
 class InputStatsRecorder:
@@ -19,14 +49,26 @@ class InputStatsRecorder:
     Parameters
     ----------
     modules : dict of str to torch.nn.Module
-        Modules whose (flattened) input is recorded.
+        Modules whose input (or output) is recorded.
     n_classes : int
         Number of classes; batch labels are integer indices in ``[0, n_classes)``.
     source : {"input", "output"}, default="input"
         Record each module's input (weight-level criteria) or output (channels of a
         BatchNorm layer).
     channel_mean : bool, default=False
-        Reduce ``(batch, channels, *spatial)`` to the per-channel spatial mean first.
+        Shorthand for ``reduce="channels"``.
+    reduce : {"last", "channels", "flat"} or dict of str to such, default=None
+        How a recorded tensor becomes ``(samples, features)``, for all modules or per module
+        name:
+
+        * ``"last"`` (default unless ``channel_mean``): the features are the last dimension
+          and *every leading position is a sample* — what a ``Linear`` sees on
+          ``(N, ..., C)`` input (sequences, channels-last images). The batch dimension is the
+          first leading dimension whose size is the number of labels; the labels are repeated
+          over the other leading positions.
+        * ``"channels"``: ``(batch, channels, *spatial)`` reduced to the per-sample spatial
+          mean of each channel (convolution inputs, BatchNorm outputs).
+        * ``"flat"``: everything after the batch dimension flattened into features.
     post_relu : bool, default=False
         Apply ``relu`` before reducing (statistics of the post-activation).
     track_class : bool, default=True
@@ -57,9 +99,16 @@ class InputStatsRecorder:
         post_relu=False,
         track_class=True,
         track_abs=False,
+        reduce=None,
     ):
         if source not in ("input", "output"):
             raise ValueError(f"source must be 'input' or 'output', got {source!r}.")
+        if reduce is None:
+            reduce = "channels" if channel_mean else "last"
+        for mode in reduce.values() if isinstance(reduce, dict) else [reduce]:
+            if mode not in _REDUCTIONS:
+                raise ValueError(f"reduce must be one of {_REDUCTIONS}, got {mode!r}.")
+        self.reduce = reduce
         self.n_classes = int(n_classes)
         self.source = source
         self.channel_mean = channel_mean
@@ -80,26 +129,36 @@ class InputStatsRecorder:
             self._handles.append(module.register_forward_hook(self._make_hook(name)))
         return self
 
+    def mode_of(self, name):
+        """The reduction (see ``reduce``) used for module ``name``."""
+        if isinstance(self.reduce, dict):
+            return self.reduce.get(name, "last")
+        return self.reduce
+
     def _make_hook(self, name):
+        mode = self.mode_of(name)
+
         def hook(module, inputs, output):
             if not (self.enabled and module.training and self._targets is not None):
                 return
             x = (inputs[0] if self.source == "input" else output).detach()
             if self.post_relu:
                 x = x.clamp_min(0)
-            if self.channel_mean and x.ndim > 2:
-                x = x.mean(dim=tuple(range(2, x.ndim)))
-            x = x.reshape(x.shape[0], -1)
-            if x.shape[0] != self._targets.shape[0]:
+            samples, labels = as_samples(x, self._targets, mode)
+            if samples is None:
                 return  # not the batch the targets belong to
             if self.track_class:
                 if name not in self.accumulators:
                     self.accumulators[name] = DeferredMoments(self.n_classes)
-                self.accumulators[name].update(x, self._targets)
+                self.accumulators[name].update(samples, labels)
             if self.track_abs:
+                # |x| before any spatial mean: the mean magnitude of the input channel
+                abs_samples, _ = as_samples(x.abs(), self._targets, mode)
                 if name not in self.abs_accumulators:
                     self.abs_accumulators[name] = DeferredMoments(1)
-                self.abs_accumulators[name].update(x.abs(), self._zeros(x.shape[0], x.device))
+                self.abs_accumulators[name].update(
+                    abs_samples, self._zeros(abs_samples.shape[0], x.device)
+                )
 
         return hook
 
@@ -117,7 +176,12 @@ class InputStatsRecorder:
         return torch.zeros(n, dtype=torch.long, device=device)
 
     def has_stats(self, name):
+        """Whether per-class statistics of ``name`` were recorded since the last reset."""
         return name in self.accumulators
+
+    def seen(self, name):
+        """Whether ``name``'s hook recorded anything (either statistic) since the last reset."""
+        return name in self.accumulators or name in self.abs_accumulators
 
     def moments_of(self, name):
         """The :class:`~skscreen.stats.ClassMoments` of ``name``'s input since the last reset."""

@@ -1,23 +1,38 @@
-"""WeightPruner: glues statistics, scorer, schedule, selection and masks for one model.
+"""WeightPruner: weight-level pruning of the ``Linear`` and convolution weights of any model.
 
 Framework-free (plain torch): the skorch estimator drives it epoch by epoch, but it can be
 used from any training loop::
 
     pruner = WeightPruner(model, scorer, schedule, sparsity=0.9, prune_epochs=10, n_classes=10)
+    pruner.attach_hooks()
     for epoch in range(1, n_epochs + 1):
         for xb, yb in loader:
             pruner.set_targets(yb)        # labels for the statistics hooks
             loss = ...; loss.backward(); optimizer.step()
             pruner.enforce()              # pruned weights back to exactly zero
-        pruner.step(epoch, optimizer)     # score, decide, apply; resets the statistics
+        pruner.step(epoch, optimizer)     # budget, score, select, apply; resets the statistics
+    pruner.remove_hooks()
+
+What is prunable: every module of ``layer_types`` (default ``Linear``, ``Conv1d``,
+``Conv2d``; grouped and depthwise convolutions included) that is not in ``ignored_layers``;
+``sparsity`` is the fraction of *all* their weights removed (biases are not pruned). The
+screening statistic of a weight is that of the input unit it reads: a feature of the last
+dimension for a ``Linear`` (on ``(N, ..., C)`` input every leading position is a sample), the
+per-sample spatial mean of an input channel for a convolution (``weight[o, i, ...]`` of group
+``g`` reads channel ``g * in_per_group + i``). Layers sharing one weight ``Parameter`` (tied
+weights) are one unit: one mask, counted once. ``Linear`` layers inside
+``nn.MultiheadAttention`` are skipped (it calls ``out_proj`` functionally, so no hook can
+see its input; its ``in_proj_weight`` is not a ``Linear``).
 """
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
-from skscreen.pruning.hooks import InputStatsRecorder
+from skscreen.pruning._base import CLASS_MOMENTS, BasePruner
 from skscreen.pruning.masks import (
     attach_mask,
     effective_weight,
@@ -28,7 +43,13 @@ from skscreen.pruning.masks import (
 from skscreen.pruning.scorers import LayerView
 from skscreen.pruning.selection import select_global, select_per_layer
 
-__all__ = ["WeightPruner", "prunable_linear_layers"]
+__all__ = ["WeightPruner", "WeightUnit", "prunable_linear_layers", "DEFAULT_LAYER_TYPES"]
+
+#: layer types pruned at weight level unless ``layer_types`` says otherwise
+DEFAULT_LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
+
+# huge but finite: a layer that cannot be screened is kept whole (select_* count finite scores)
+_KEEP = torch.finfo(torch.float64).max
 
 
 def prunable_linear_layers(model):
@@ -36,141 +57,287 @@ def prunable_linear_layers(model):
     return {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
 
 
-class WeightPruner:
-    """Prunes the ``Linear`` weights of ``model`` to an annealed sparsity target.
+class WeightUnit:
+    """One prunable weight tensor: the modules that use it (several when tied) and its mask."""
+
+    def __init__(self, name, modules):
+        self.name = name
+        self.modules = modules  # {qualified name: module}, first is the owner of the mask
+
+    @property
+    def module(self):
+        return next(iter(self.modules.values()))
+
+    @property
+    def mask(self):
+        return get_mask(self.module)
+
+    @property
+    def groups(self):
+        return int(getattr(self.module, "groups", 1))
+
+    @property
+    def numel(self):
+        return self.module.weight.numel()
+
+    def __repr__(self):
+        return f"WeightUnit({self.name!r}, modules={list(self.modules)})"
+
+
+def _resolve_ignored(model, ignored_layers):
+    """Qualified names of the ignored modules (given as modules or names); validated."""
+    if ignored_layers is None:
+        return []
+    if isinstance(ignored_layers, str | nn.Module):
+        ignored_layers = [ignored_layers]
+    names_of = {id(m): n for n, m in model.named_modules()}
+    all_names = set(names_of.values())
+    out = []
+    for item in ignored_layers:
+        if isinstance(item, nn.Module):
+            if id(item) not in names_of:
+                raise ValueError(f"ignored_layers: {type(item).__name__} is not part of the model.")
+            out.append(names_of[id(item)])
+        elif isinstance(item, str):
+            if item not in all_names:
+                raise ValueError(f"ignored_layers: the model has no submodule named {item!r}.")
+            out.append(item)
+        else:
+            raise TypeError(
+                f"ignored_layers must hold modules or qualified names, got {type(item).__name__}."
+            )
+    return out
+
+
+def _under(name, prefixes):
+    """Whether module ``name`` is one of ``prefixes`` or inside one of them."""
+    return any(p == "" or name == p or name.startswith(p + ".") for p in prefixes)
+
+
+class WeightPruner(BasePruner):
+    """Prunes the weights of the ``Linear``/convolution layers of ``model`` to a sparsity target.
 
     Parameters
     ----------
     model : torch.nn.Module
-    scorer : callable
-        ``scorer(layers, scope) -> list of score tensors`` (see :mod:`skscreen.pruning.scorers`).
+    scorer : callable or mask policy
+        ``scorer(views, scope) -> list of score tensors`` (see
+        :mod:`skscreen.pruning.scorers`); a mask policy such as
+        :class:`~skscreen.pruning.ExtremeValuePruning` is accepted here too.
     schedule : Schedule
     sparsity : float in [0, 1)
-        Target fraction of prunable weights removed.
+        Target fraction of all prunable weights removed (every layer of ``layer_types``
+        not ignored, counted once per tied weight).
     prune_epochs : int
         Epochs over which the schedule reaches the target.
     n_classes : int
     scope : {"global", "layer"}, default="global"
+    layer_types : tuple of type, default=(nn.Linear, nn.Conv1d, nn.Conv2d)
+        Module types whose ``weight`` is prunable.
+    ignored_layers : list of modules or qualified names, default=None
+        Left dense (a name also covers the modules inside it), e.g. the stem and the
+        classifier: ``["conv1", "fc"]``.
+    policy : mask policy, default=None
+        Decides the masks itself instead of budget -> score -> select.
+    random_state : int, numpy.random.Generator or None, default=None
+        Seed of the policy's random decisions when the policy has none of its own.
+
+    Attributes
+    ----------
+    units : list of WeightUnit
+        The prunable weights, in definition order.
+    layers : dict of str to torch.nn.Module
+        Every prunable module by qualified name (tied modules all listed).
+    n_total : int
+        Prunable weights (each tied weight once).
+
+    Notes
+    -----
+    The last module of ``layer_types`` in definition order is taken as the classifier head:
+    when prunable it keeps at least one input per output unit. Every unit keeps at least one
+    weight. A layer whose forward hook never fires while others' do (a module called
+    functionally) cannot be screened: it is kept dense, with a warning.
     """
 
     def __init__(
-        self, model, scorer, schedule, *, sparsity, prune_epochs, n_classes, scope="global"
+        self,
+        model,
+        scorer,
+        schedule,
+        *,
+        sparsity,
+        prune_epochs,
+        n_classes,
+        scope="global",
+        layer_types=DEFAULT_LAYER_TYPES,
+        ignored_layers=None,
+        policy=None,
+        random_state=None,
     ):
-        if not 0.0 <= sparsity < 1.0:
-            raise ValueError(f"sparsity must be in [0, 1), got {sparsity}.")
-        if scope not in ("global", "layer"):
-            raise ValueError(f"scope must be 'global' or 'layer', got {scope!r}.")
-        self.scorer = scorer
-        self.schedule = schedule
-        self.sparsity = float(sparsity)
-        self.prune_epochs = int(prune_epochs)
-        self.scope = scope
-        self.bind(model)
-        self.n_total = sum(m.weight.numel() for m in self.layers.values())
-        needs = getattr(scorer, "needs_input_stats", True)
-        track_abs = getattr(scorer, "needs_abs_stats", False)
-        self.recorder = (
-            InputStatsRecorder(self.layers, n_classes, track_class=needs, track_abs=track_abs)
-            if needs or track_abs
-            else None
+        super().__init__(
+            scorer,
+            schedule,
+            sparsity=sparsity,
+            prune_epochs=prune_epochs,
+            n_classes=n_classes,
+            scope=scope,
+            policy=policy,
+            random_state=random_state,
         )
+        if isinstance(layer_types, type):
+            layer_types = (layer_types,)
+        layer_types = tuple(layer_types)
+        if not layer_types or not all(
+            isinstance(t, type) and issubclass(t, nn.Module) for t in layer_types
+        ):
+            raise TypeError(f"layer_types must be module classes, got {layer_types!r}.")
+        self.layer_types = layer_types
+        # names survive pickling (module objects would not be the unpickled model's)
+        self.ignored_layers = _resolve_ignored(model, ignored_layers)
+        self._unscreened = set()
+        self.bind(model)
+        self.n_total = sum(u.numel for u in self.units)
+        self._make_recorder()
 
+    # ------------------------------------------------------------------ binding
     def bind(self, model):
-        """(Re)attach to ``model``: find its Linear layers and give them masks."""
+        """(Re)attach to ``model``: find its prunable weights and give them masks."""
+        units, head = {}, None
+        attention = [n for n, m in model.named_modules() if isinstance(m, nn.MultiheadAttention)]
+        for name, m in model.named_modules():
+            if not isinstance(m, self.layer_types):
+                continue
+            head = name
+            if _under(name, self.ignored_layers) or not isinstance(
+                getattr(m, "weight", None), nn.Parameter
+            ):
+                continue
+            if _under(name, attention):
+                continue  # called functionally by MultiheadAttention: no hook sees its input
+            units.setdefault(id(m.weight), {})[name] = m
+        if not units:
+            types = [t.__name__ for t in self.layer_types]
+            raise ValueError(
+                f"The model has no prunable layer (layer_types={types}, "
+                f"ignored_layers={self.ignored_layers})."
+            )
         self.model = model
-        self.layers = prunable_linear_layers(model)
-        if not self.layers:
-            raise ValueError("The model has no nn.Linear layer to prune.")
-        for m in self.layers.values():
-            attach_mask(m)
-        self.names = list(self.layers)
+        self.units = [WeightUnit(next(iter(mods)), mods) for mods in units.values()]
+        self.layers = {n: m for u in self.units for n, m in u.modules.items()}
+        self.names = [u.name for u in self.units]
+        self.head_ = head if head in self.layers else None
+        for u in self.units:
+            mask = attach_mask(u.module)
+            for other in list(u.modules.values())[1:]:
+                # tied weights share one mask buffer (a state dict holds it under each name)
+                own = get_mask(other)
+                if own is not None and own is not mask:
+                    mask.mul_(own)
+                    del other._buffers["weight_mask"]
+                if get_mask(other) is None:
+                    other.register_buffer("weight_mask", mask)
         return self
-
-    def enforce(self):
-        """Re-zero pruned weights; call after every optimizer step."""
-        enforce_masks(self.layers.values())
-
-    def attach_hooks(self):
-        """Start recording input statistics (idempotent)."""
-        if self.recorder is not None and not self.recorder.attached:
-            self.recorder.attach(self.layers)
 
     def __getstate__(self):
         # the model is pickled by its owner; ``bind`` re-links after unpickling
         state = dict(self.__dict__)
         state["model"] = None
         state["layers"] = {}
+        state["units"] = []
         return state
 
-    # ------------------------------------------------------------------ training-loop hooks
-    def set_targets(self, y):
-        if self.recorder is not None:
-            self.recorder.set_targets(y)
+    # ------------------------------------------------------------------ statistics
+    def _hook_modules(self):
+        return dict(self.layers)
 
-    def views(self):
-        out = []
-        for name, m in self.layers.items():
-            moments = abs_moments = None
-            if self.recorder is not None:
-                if self.recorder.has_stats(name):
-                    moments = self.recorder.moments_of(name)
-                abs_moments = self.recorder.abs_moments_of(name)
-            out.append(LayerView(name, effective_weight(m), get_mask(m), moments, abs_moments))
+    def _reductions(self):
+        # a 2-D weight reads the last dimension (Linear); a conv weight reads channels (dim 1)
+        return {n: "last" if m.weight.ndim == 2 else "channels" for n, m in self.layers.items()}
+
+    def _unit_moments(self, unit, get):
+        out = None
+        for name in unit.modules:
+            m = get(name)
+            if m is not None:
+                out = m if out is None else out + m
         return out
 
+    def views(self):
+        """One :class:`~skscreen.pruning.scorers.LayerView` per unit (statistics of the epoch)."""
+        rec = self.recorder
+        out = []
+        for u in self.units:
+            moments = abs_moments = None
+            if rec is not None:
+                moments = self._unit_moments(
+                    u, lambda n: rec.moments_of(n) if rec.has_stats(n) else None
+                )
+                abs_moments = self._unit_moments(u, rec.abs_moments_of)
+            out.append(
+                LayerView(
+                    u.name, effective_weight(u.module), u.mask, moments, abs_moments, u.groups
+                )
+            )
+        return out
+
+    def _has_required(self, view):
+        if CLASS_MOMENTS in self.requires and view.moments is None:
+            return False
+        if "abs_moments" in self.requires and view.abs_moments is None:
+            return False
+        return True
+
+    def _score(self, views):
+        ok = [self._has_required(v) for v in views]
+        if self.requires and not any(ok):
+            raise RuntimeError(
+                "No input statistics were recorded this epoch: call set_targets(y) before "
+                "each training forward pass (the model must be in train mode)."
+            )
+        missing = [v.name for v, good in zip(views, ok) if not good]
+        new = sorted(set(missing) - self._unscreened)
+        if new:
+            warnings.warn(
+                f"No input statistics reached {new} (a module called functionally, or not "
+                "on the training path): kept dense. Exclude them with ignored_layers to "
+                "silence this.",
+                UserWarning,
+                stacklevel=3,
+            )
+            self._unscreened.update(new)
+        screened = [v for v, good in zip(views, ok) if good]
+        scores = iter(super()._score(screened))
+        return [
+            next(scores)
+            if good
+            else torch.full(v.weight.shape, _KEEP, dtype=torch.float64).masked_fill(
+                ~v.mask.bool(), -torch.inf
+            )
+            for v, good in zip(views, ok)
+        ]
+
+    # ------------------------------------------------------------------ select and apply
+    def _constraints(self):
+        return [self.head_ in u.modules for u in self.units]
+
+    def _select(self, scores, n_keep):
+        rows = self._constraints()
+        if self.scope == "global":
+            return select_global(scores, n_keep, rows)
+        return select_per_layer(scores, n_keep / self.n_total, rows)
+
+    def _apply(self, keep, optimizer=None):
+        for u, k in zip(self.units, keep):
+            update_mask(u.module, k, optimizer)
+
+    def enforce(self):
+        """Re-zero pruned weights; call after every optimizer step."""
+        enforce_masks([u.module for u in self.units])
+
     def n_kept(self):
-        return int(sum(int(get_mask(m).sum()) for m in self.layers.values()))
+        """Prunable weights still alive (each tied weight once)."""
+        return int(sum(int(u.mask.sum()) for u in self.units))
 
     def kept_fractions(self):
-        """Fraction of each layer's weights still alive."""
-        return {n: float(get_mask(m).mean()) for n, m in self.layers.items()}
-
-    @property
-    def decides_masks(self):
-        """True when the criterion sets its own sparsity (e.g. extreme-value pruning)."""
-        return getattr(self.scorer, "decides_masks", False)
-
-    def target_keep(self, epoch):
-        if self.decides_masks:
-            return None
-        return self.schedule.n_keep(epoch, self.n_total, self.sparsity, self.prune_epochs)
-
-    @torch.no_grad()
-    def step(self, epoch, optimizer=None):
-        """End of ``epoch`` (1-based): prune to the schedule's keep-count; reset statistics.
-
-        Returns the number of weights kept.
-        """
-        keep_rows = [i == len(self.layers) - 1 for i in range(len(self.layers))]  # output layer
-        if self.decides_masks:
-            if self.scorer.applies_at(epoch, self.prune_epochs):
-                masks = self.scorer.decide(self.views(), epoch, keep_rows)
-                for m, keep in zip(self.layers.values(), masks):
-                    update_mask(m, keep, optimizer)
-            if self.recorder is not None:
-                self.recorder.reset()
-            return self.n_kept()
-        n_keep = self.target_keep(epoch)
-        if n_keep < self.n_kept():
-            views = self.views()
-            if getattr(self.scorer, "needs_input_stats", False) and any(
-                v.moments is None for v in views
-            ):
-                raise RuntimeError(
-                    "No input statistics were recorded this epoch: call set_targets(y) before "
-                    "each training forward pass (the model must be in train mode)."
-                )
-            scores = self.scorer(views, self.scope)
-            if self.scope == "global":
-                masks = select_global(scores, n_keep, keep_rows)
-            else:
-                masks = select_per_layer(scores, n_keep / self.n_total, keep_rows)
-            for m, keep in zip(self.layers.values(), masks):
-                update_mask(m, keep, optimizer)
-        if self.recorder is not None:
-            self.recorder.reset()
-        return self.n_kept()
-
-    def remove_hooks(self):
-        if self.recorder is not None:
-            self.recorder.remove()
+        """Fraction of each unit's weights still alive, by the unit's (first) module name."""
+        return {u.name: float(u.mask.mean()) for u in self.units}

@@ -39,13 +39,18 @@ class LayerView:
     ----------
     name : str
     weight : torch.Tensor
-        Effective (masked) weight, shape ``(out, in)``.
+        Effective (masked) weight: ``(out, in)`` for a ``Linear``, ``(out, in / groups,
+        *kernel)`` for a convolution.
     mask : torch.Tensor
         Current 0/1 mask, same shape.
     moments : ClassMoments or None
-        Per-class moments of the layer's input over the last epoch.
+        Per-class moments of the layer's input units over the last epoch: the features of a
+        ``Linear`` input (last dimension), the spatially averaged input channels of a
+        convolution.
     abs_moments : ClassMoments or None
         Moments of ``|input|`` per input unit over the last epoch (one pooled class).
+    groups : int, default=1
+        The convolution's ``groups`` (1 for a ``Linear``).
     """
 
     name: str
@@ -53,6 +58,37 @@ class LayerView:
     mask: torch.Tensor
     moments: object = None
     abs_moments: object = None
+    groups: int = 1
+
+    def broadcast(self, per_input):
+        """A per-input-unit tensor (length ``in``) laid out like the weight.
+
+        Entry ``weight[o, i, ...]`` of group ``g = o // (out / groups)`` reads input unit
+        ``g * (in / groups) + i``: every weight gets the value of the input it reads.
+        """
+        return broadcast_to_weight(per_input, self.weight.shape, self.groups)
+
+
+def broadcast_to_weight(per_input, shape, groups=1):
+    """Map per-input-unit values onto a ``Linear``/convolution weight of ``shape``.
+
+    >>> import torch
+    >>> broadcast_to_weight(torch.tensor([10.0, 20.0, 30.0, 40.0]), (4, 2, 1), groups=2)[:, :, 0]
+    tensor([[10., 20.],
+            [10., 20.],
+            [30., 40.],
+            [30., 40.]])
+    """
+    out, per_group = int(shape[0]), int(shape[1])
+    if per_input.shape[0] != per_group * groups:
+        raise ValueError(
+            f"{per_input.shape[0]} input statistics for a weight of shape {tuple(shape)} with "
+            f"groups={groups}: the layer's input is not what its statistics were taken on."
+        )
+    group_of_row = torch.arange(out, device=per_input.device) // (out // groups)
+    index = group_of_row[:, None] * per_group + torch.arange(per_group, device=per_input.device)
+    values = per_input[index]  # (out, in / groups)
+    return values.reshape(out, per_group, *([1] * (len(shape) - 2))).expand(*shape)
 
 
 def check_mix(alpha, normalize):
@@ -163,7 +199,7 @@ class HybridScreeningScorer(MixScorer):
             if any(lv.moments is None for lv in layers):
                 raise RuntimeError("Screening scores need input statistics from a training epoch.")
             screening = [
-                input_f_scores(lv.moments, lv.weight.device).expand_as(lv.weight) for lv in layers
+                lv.broadcast(input_f_scores(lv.moments, lv.weight.device)) for lv in layers
             ]
         else:
             screening = magnitude  # unused (weight 0)
@@ -213,7 +249,7 @@ class ActivationStatsScorer:
             mean = m.mean_[0] + m.shift_  # one pooled "class"
             std = (m.m2_[0] / n.clamp_min(1.0)).sqrt()
             unit = (mean + self.z * std).to(device=lv.weight.device, dtype=torch.float64)
-            scores.append(lv.weight.abs().to(torch.float64) * unit[None, :])
+            scores.append(lv.weight.abs().to(torch.float64) * lv.broadcast(unit))
         # contributions are comparable across layers as they are: no normalisation needed
         return [s.masked_fill(lv.mask == 0, -torch.inf) for s, lv in zip(scores, layers)]
 

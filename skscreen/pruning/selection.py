@@ -12,8 +12,9 @@ def _forced(scores, keep_each_row):
     forced = []
     for s, rows in zip(scores, keep_each_row):
         f = torch.zeros(s.shape, dtype=torch.bool, device=s.device)
-        if rows:
-            f[torch.arange(s.shape[0], device=s.device), s.argmax(dim=1)] = True
+        if rows:  # a row is an output unit: its weights are everything after dim 0
+            s2, f2 = s.reshape(s.shape[0], -1), f.view(s.shape[0], -1)
+            f2[torch.arange(s.shape[0], device=s.device), s2.argmax(dim=1)] = True
         else:
             f.view(-1)[s.argmax()] = True
         forced.append(f & torch.isfinite(s))
@@ -22,6 +23,9 @@ def _forced(scores, keep_each_row):
 
 def select_global(scores, n_keep, keep_each_row=None):
     """Keep exactly ``n_keep`` weights with the highest scores across all layers.
+
+    Scores may have any shape (``Linear`` or convolution weights); dimension 0 is the output
+    unit.
 
     Constraints: every layer keeps at least one weight, and layers flagged in
     ``keep_each_row`` keep at least one input per output unit; forced weights count toward
