@@ -298,14 +298,26 @@ def test_gamma_l1_is_network_slimmings_sparsity_penalty():
     X, y = d.X_train[:256], d.y_train[:256]
     net = _slimming_net(gamma_l1=1e-3).initialize()
     net.partial_fit(X, y, epochs=1)  # sets up the regulariser
-    # the training loss is the criterion plus gamma_l1 * sum |gamma| over every BatchNorm
+    # the penalty acts on the gradient side: criterion's gradient + gamma_l1 * d sum|gamma|
+    reg = net.regularizer_
+    assert isinstance(reg, BatchNormL1)
+    assert net.history[-1, "penalty"] > 0
     Xt, yt = torch.as_tensor(X[:32]), torch.as_tensor(y[:32])
+    bns = [m for m in net.module_.modules() if isinstance(m, nn.BatchNorm2d)]
     net.module_.train()
+    reg.attach_gradient(1e-3)
+    net.module_.zero_grad()
     y_pred = net.infer(Xt)
     plain = net.criterion_(y_pred, yt)
-    l1 = sum(m.weight.abs().sum() for m in net.module_.modules() if isinstance(m, nn.BatchNorm2d))
-    torch.testing.assert_close(net.get_loss(y_pred, yt, training=True), plain + 1e-3 * l1)
-    torch.testing.assert_close(net.get_loss(y_pred, yt, training=False), plain)
+    torch.testing.assert_close(net.get_loss(y_pred, yt, training=True), plain)  # loss as is
+    plain.backward()
+    got = [m.weight.grad.clone() for m in bns]
+    reg.detach_gradient()
+    net.module_.zero_grad()
+    l1 = sum(m.weight.abs().sum() for m in bns)
+    (net.criterion_(net.infer(Xt), yt) + 1e-3 * l1).backward()
+    for g, m in zip(got, bns):
+        torch.testing.assert_close(g, m.weight.grad)
     # with a strong penalty the scales shrink compared with the same training without it
     strong = _slimming_net(gamma_l1=0.5, max_epochs=4, batch_size=32).fit(X, y)
     free = _slimming_net(max_epochs=4, batch_size=32).fit(X, y)

@@ -1,5 +1,6 @@
-"""skorch estimators (the only part of skscreen that imports skorch)."""
+"""skorch estimators and callbacks (the only part of skscreen that imports skorch)."""
 
 from skscreen.nn._net import ScreeningPrunedNet
+from skscreen.nn._pruning import ScreeningPruning
 
-__all__ = ["ScreeningPrunedNet"]
+__all__ = ["ScreeningPrunedNet", "ScreeningPruning"]

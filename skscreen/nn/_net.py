@@ -1,50 +1,66 @@
-"""ScreeningPrunedNet: a skorch classifier that prunes its network while it trains."""
+"""ScreeningPrunedNet: skorch's NeuralNetClassifier + the ScreeningPruning callback.
+
+The subclass adds no training behaviour of its own: pruning is the
+:class:`~skscreen.nn.ScreeningPruning` callback (usable on any skorch net), whose parameters
+are surfaced here at top level for ``GridSearchCV``. What the subclass adds is what a
+scikit-learn user expects from a classifier: any hashable labels (encoded internally,
+``classes_`` holds the originals and ``predict`` returns them), ``float64``/``int``
+arrays and pandas DataFrames as input, ``fit`` as a fresh start (a module *instance* is
+copied, never mutated), and a check that the module outputs logits when the criterion is
+``CrossEntropyLoss``.
+"""
 
 from __future__ import annotations
 
 import copy
-import warnings
 
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
+from skorch.dataset import unpack_data
 
-from skscreen.pruning.channels import ChannelPruner, ChannelScreeningScorer
+from skscreen.nn._pruning import PRUNING_PARAMS, ScreeningPruning
 from skscreen.pruning.compaction import compact_sequential, count_parameters
-from skscreen.pruning.masks import remove_masks, to_torch_prune
-from skscreen.pruning.pruner import WeightPruner
-from skscreen.pruning.regularizers import BatchNormL1, ContributionEntropy
-from skscreen.pruning.schedules import make_schedule
-from skscreen.pruning.scorers import NORMALIZERS, HybridScreeningScorer, make_scorer
+from skscreen.pruning.masks import attach_mask, get_mask, remove_masks, to_torch_prune
 
 __all__ = ["ScreeningPrunedNet"]
 
+_CALLBACK = "screening_pruning"
 
-def _check_finite(X):
-    if isinstance(X, np.ndarray) and X.dtype.kind == "f" and not np.isfinite(X).all():
-        raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
-    if torch.is_tensor(X) and X.is_floating_point() and not torch.isfinite(X).all():
-        raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
+
+def _is_pandas(X):
+    return type(X).__module__.startswith("pandas") and hasattr(X, "to_numpy")
+
+
+def _module_dtype(module):
+    for p in module.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return torch.float32
 
 
 class ScreeningPrunedNet(NeuralNetClassifier):
-    """A skorch classifier that prunes ``Linear`` connections by screening while it trains.
+    """A skorch classifier that prunes its network by screening while it trains.
 
-    During each training epoch, forward hooks collect per-class moments of every
-    ``Linear`` layer's input (on the model's device, no extra pass). At the end of the
-    epoch every connection ``w_ji`` is ranked by
-    ``alpha * norm(F_i) + (1 - alpha) * norm(|w_ji|)``, ``F_i`` the ANOVA F-score of its
-    input unit, and the lowest are pruned until the schedule's target for that epoch is
-    met. Pruned weights stay exactly zero and never come back.
+    ``NeuralNetClassifier`` plus the :class:`~skscreen.nn.ScreeningPruning` callback, whose
+    parameters (``alpha``, ``sparsity``, ``schedule``, ...) are parameters of the net, so
+    that ``GridSearchCV`` can search them. During each training epoch, forward hooks collect
+    per-class moments of the inputs of every prunable layer (``Linear`` and conv layers by
+    default) on the model's device, with no extra pass. At the end of the epoch every
+    connection ``w`` is ranked by ``alpha * norm(F) + (1 - alpha) * norm(|w|)``, ``F`` the
+    ANOVA F-score of its input unit (input channel for a conv), and the lowest are pruned
+    until the schedule's target for that epoch is met. Pruned weights stay exactly zero
+    whatever the training loop does (gradient masking) and never come back.
 
     Parameters
     ----------
     module : torch.nn.Module class or instance
-        The network (outputs logits); see :func:`skscreen.models.make_mlp`.
+        The network (outputs logits with the default ``CrossEntropyLoss``); an instance is
+        deep-copied at every ``fit`` (the object passed in is never modified).
     alpha : float in [0, 1], default=0.25
         Weight on the screening score: 0 is pure magnitude pruning, 1 pure screening.
     sparsity : float in [0, 1), default=0.9
-        Target fraction of the prunable weights (all ``Linear`` weights) to remove.
+        Target fraction of the prunable weights to remove (channels at channel level).
     schedule : {"logistic", "fsa", "cubic", "one-shot"} or Schedule, default="logistic"
         How the sparsity grows from 0 to ``sparsity`` (see :mod:`skscreen.pruning.schedules`).
     prune_epochs : int, default=None
@@ -53,48 +69,60 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         One budget and ranking across layers, or the same sparsity in every layer.
     normalize : {"minmax", "max", "rank"}, default="minmax"
         How the two score components are put on one scale.
+    normalize_scope : {"global", "layer"}, default="global"
+        Normalise each score component over all layers together or within each layer.
     scorer : str or object, default=None
         The pruning criterion. ``None`` or ``"screening"``: the hybrid above (``alpha``,
-        ``normalize``); ``"magnitude"``; ``"activation"``
+        ``normalize``); ``"magnitude"``; ``"lamp"``; ``"activation"``
         (:class:`~skscreen.pruning.ActivationStatsScorer`); ``"extreme-value"``
         (:class:`~skscreen.pruning.ExtremeValuePruning`, which sets its own sparsity and
-        ignores ``sparsity`` and ``schedule``); or any scorer object (copied at fit).
+        ignores ``sparsity`` and ``schedule``); ``"slimming"`` (channels); or any scorer
+        object (copied at fit).
     granularity : {"weight", "channel"}, default="weight"
-        ``"weight"``: connections of ``Linear`` layers (WLS). ``"channel"``: channels of
+        ``"weight"``: connections of the prunable layers (WLS). ``"channel"``: channels of
         BatchNorm layers (CLS), ranked by ``alpha * norm(F) + (1 - alpha) * norm(|gamma|)``
         and removed physically with Torch-Pruning (``alpha=0`` is network slimming);
         ``sparsity`` is then the fraction of channels removed.
+    layer_types : tuple of module classes, default=None
+        Weight level: the prunable layer types (``None``: ``Linear``, ``Conv1d``, ``Conv2d``).
+    ignored_layers : list of modules or qualified names, default=None
+        Layers never pruned (e.g. the stem and the classifier).
     post_relu : bool, default=False
         Channel granularity: statistics of the post-ReLU channel means instead of the
         BatchNorm output.
     reg_lambda : float, default=0.0
         Strength of the pruning-aware regulariser
-        (:class:`~skscreen.pruning.regularizers.ContributionEntropy`) added to the loss.
+        (:class:`~skscreen.pruning.regularizers.ContributionEntropy`), added to the gradient.
     gamma_l1 : float, default=0.0
-        Channel granularity: network slimming's sparsity regularisation, ``gamma_l1``
-        times the sum of ``|gamma|`` over the BatchNorm layers added to the loss
-        (:class:`~skscreen.pruning.regularizers.BatchNormL1`; Liu et al. use 1e-5 to
-        1e-4). The paper's CLS protocol uses none (0).
+        Channel granularity: network slimming's sparsity regularisation ``gamma_l1 * sum
+        |gamma|`` over the BatchNorm layers, added to the gradient
+        (:class:`~skscreen.pruning.regularizers.BatchNormL1`; Liu et al. use 1e-5 to 1e-4).
     random_state : int, default=None
-        Seeds torch before the module is initialised (reproducible fits and clones).
+        Seeds torch before the module is initialised (weights and batch order) and every
+        random decision of the criterion: two fits with the same settings give identical
+        nets.
     criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
+        With ``torch.nn.NLLLoss`` the module must output probabilities (skorch's
+        convention); with ``CrossEntropyLoss`` it must output logits (checked).
     **kwargs
         Every other skorch :class:`~skorch.NeuralNetClassifier` parameter (``optimizer``,
-        ``lr``, ``max_epochs``, ``batch_size``, ``device``, ``callbacks``,
+        ``lr``, ``max_epochs``, ``batch_size``, ``device``, ``callbacks``, ``classes``,
         ``train_split``, ``module__*``, ``optimizer__*``, ...).
 
     Attributes
     ----------
+    classes_ : ndarray
+        The labels seen in ``fit`` (or ``classes``); ``predict`` returns them.
     sparsity_ : float
-        Achieved fraction of prunable weights removed.
+        Achieved fraction of prunable weights (or channels) removed.
     kept_fraction_ : dict of str to float
-        Fraction of weights kept per layer.
+        Fraction of weights (channels) kept per layer.
     n_weights_ : int
-        Prunable weights in the dense network.
-    pruner_ : WeightPruner
+        Prunable weights (channels) in the dense network.
+    pruner_ : WeightPruner or ChannelPruner
         The pruning machinery (statistics hooks, scorer, schedule, masks).
     history : skorch History
-        Includes per epoch ``target_sparsity``, ``sparsity`` and ``n_kept``.
+        Includes per epoch ``pruning_epoch``, ``target_sparsity``, ``sparsity``, ``n_kept``.
 
     Examples
     --------
@@ -103,11 +131,10 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     >>> from skscreen import ScreeningPrunedNet
     >>> from skscreen.models import make_mlp
     >>> X, y = load_digits(return_X_y=True)
-    >>> X = (X / 16).astype(np.float32)
     >>> net = ScreeningPrunedNet(make_mlp(64, (64,), 10), alpha=0.25, sparsity=0.8,
     ...                          max_epochs=6, lr=0.1, train_split=None, verbose=0,
     ...                          random_state=0)
-    >>> _ = net.fit(X, y)
+    >>> _ = net.fit(X / 16, y)   # float64 input is cast to the module's dtype
     >>> round(net.sparsity_, 3)
     0.8
     >>> small = net.compact()
@@ -123,8 +150,11 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         prune_epochs=None,
         scope="global",
         normalize="minmax",
+        normalize_scope="global",
         scorer=None,
         granularity="weight",
+        layer_types=None,
+        ignored_layers=None,
         post_relu=False,
         reg_lambda=0.0,
         gamma_l1=0.0,
@@ -139,238 +169,396 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         self.prune_epochs = prune_epochs
         self.scope = scope
         self.normalize = normalize
+        self.normalize_scope = normalize_scope
         self.scorer = scorer
         self.granularity = granularity
+        self.layer_types = layer_types
+        self.ignored_layers = ignored_layers
         self.post_relu = post_relu
         self.reg_lambda = reg_lambda
         self.gamma_l1 = gamma_l1
         self.random_state = random_state
 
-    # ------------------------------------------------------------------ validation
-    def _check_pruning_params(self):
-        if not isinstance(self.sparsity, (int, float)) or not 0.0 <= self.sparsity < 1.0:
-            raise ValueError(f"sparsity must be a number in [0, 1), got {self.sparsity!r}.")
-        if self.scorer is None and not 0.0 <= float(self.alpha) <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1], got {self.alpha!r}.")
-        if self.scope not in ("global", "layer"):
-            raise ValueError(f"scope must be 'global' or 'layer', got {self.scope!r}.")
-        if self.normalize not in NORMALIZERS:
-            raise ValueError(f"normalize must be one of {NORMALIZERS}, got {self.normalize!r}.")
-        if self.prune_epochs is not None and int(self.prune_epochs) < 1:
-            raise ValueError(f"prune_epochs must be >= 1, got {self.prune_epochs!r}.")
-        if self.granularity not in ("weight", "channel"):
-            raise ValueError(
-                f"granularity must be 'weight' or 'channel', got {self.granularity!r}."
-            )
-        if not float(self.reg_lambda) >= 0.0:
-            raise ValueError(f"reg_lambda must be >= 0, got {self.reg_lambda!r}.")
-        if float(self.reg_lambda) > 0 and self.granularity != "weight":
-            raise ValueError("reg_lambda applies to granularity='weight' only.")
-        if not float(self.gamma_l1) >= 0.0:
-            raise ValueError(f"gamma_l1 must be >= 0, got {self.gamma_l1!r}.")
-        if float(self.gamma_l1) > 0 and self.granularity != "channel":
-            raise ValueError("gamma_l1 applies to granularity='channel' only.")
-        make_schedule(self.schedule)
-        self._make_scorer()
+    # ------------------------------------------------------------------ the callback
+    def _pruning_settings(self):
+        return {k: getattr(self, k) for k in PRUNING_PARAMS}
 
-    def _make_scorer(self):
-        if self.granularity == "channel" and (self.scorer is None or isinstance(self.scorer, str)):
-            if self.scorer not in (None, "screening", "slimming"):
-                raise ValueError(
-                    f"scorer={self.scorer!r} is not available for channels; use "
-                    "'screening', 'slimming' or a ChannelScreeningScorer."
-                )
-            alpha = 0.0 if self.scorer == "slimming" else self.alpha
-            return ChannelScreeningScorer(alpha=alpha, normalize=self.normalize)
-        if self.scorer is None or self.scorer == "screening":
-            return HybridScreeningScorer(alpha=self.alpha, normalize=self.normalize)
-        if isinstance(self.scorer, str):
-            return make_scorer(self.scorer)
-        scorer = copy.deepcopy(self.scorer)  # never mutate the constructor argument
-        if hasattr(scorer, "report_"):
-            scorer.report_ = []
-        return scorer
+    def get_default_callbacks(self):
+        callbacks = list(super().get_default_callbacks())
+        names = [name for name, _ in callbacks]
+        # before print_log, so that the printed row shows this epoch's sparsity
+        at = names.index("print_log") if "print_log" in names else len(callbacks)
+        callbacks.insert(at, (_CALLBACK, ScreeningPruning(**self._pruning_settings())))
+        return callbacks
 
-    def _prune_epochs(self):
-        if self.prune_epochs is not None:
-            return int(self.prune_epochs)
-        return max(1, int(self.max_epochs) // 2)
+    @property
+    def pruning_(self):
+        """The :class:`~skscreen.nn.ScreeningPruning` callback of this net."""
+        self.check_is_fitted(["callbacks_"])
+        return dict(self.callbacks_)[_CALLBACK]
 
-    # ------------------------------------------------------------------ skorch plumbing
+    def initialize(self):
+        ScreeningPruning(**self._pruning_settings()).check_params()
+        return super().initialize()
+
     def initialize_module(self):
         if self.random_state is not None:
             torch.manual_seed(self.random_state)
         super().initialize_module()
-        # a freshly (re)initialised module gets a fresh pruner at the next fit
-        self.pruner_ = None
+        if self.module_ is self.module:
+            # fit is a fresh start and never modifies the object the user passed in
+            self.module_ = copy.deepcopy(self.module)
+        if self.granularity == "weight":
+            self._attach_masks()
         return self
 
-    def initialize(self):
-        self._check_pruning_params()
-        return super().initialize()
+    def _attach_masks(self):
+        """Masks from initialize(): save_params/load_params/Checkpoint round-trip."""
+        from skscreen.pruning import pruner as pruner_mod
 
-    def _setup_pruner(self, dataset_train=None):
-        if getattr(self, "pruner_", None) is not None:
-            return
-        common = dict(
-            sparsity=self.sparsity,
-            prune_epochs=self._prune_epochs(),
-            n_classes=len(self.classes_),
-            scope=self.scope,
+        finder = getattr(pruner_mod, "prunable_layers", None)
+        try:
+            if finder is not None:
+                kw = {}
+                if self.layer_types is not None:
+                    kw["layer_types"] = self.layer_types
+                if self.ignored_layers is not None:
+                    kw["ignored_layers"] = self.ignored_layers
+                layers = finder(self.module_, **kw)
+            else:  # pragma: no cover - older pruner
+                layers = pruner_mod.prunable_linear_layers(self.module_)
+        except (TypeError, ValueError):
+            return  # reported with a clear message when the pruner is built
+        modules = layers.values() if isinstance(layers, dict) else layers
+        for m in modules:
+            m = getattr(m, "module", m)
+            if hasattr(m, "weight") and m.weight is not None:
+                attach_mask(m)
+
+    # ------------------------------------------------------------------ inputs
+    def _prepare_X(self, X):
+        """pandas -> numpy; numeric arrays/tensors cast to the module's dtype; NaN check."""
+        if _is_pandas(X):
+            X = X.to_numpy()
+        dtype = _module_dtype(self.module_) if getattr(self, "initialized_", False) else None
+        dtype = dtype or torch.float32
+        np_dtype = torch.empty((), dtype=dtype).numpy().dtype
+        if isinstance(X, np.ndarray):
+            if X.dtype == object:
+                try:
+                    X = X.astype(np_dtype)
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(
+                        f"X must be numeric; converting it to {np_dtype} failed: {exc}"
+                    ) from None
+            if X.dtype.kind in "biuf" and X.dtype != np_dtype:
+                X = X.astype(np_dtype)
+            if X.dtype.kind == "f" and not np.isfinite(X).all():
+                raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
+        elif torch.is_tensor(X):
+            if (X.is_floating_point() or not X.is_complex()) and X.dtype != dtype:
+                if X.dtype != torch.bool and X.dtype in (
+                    torch.float16,
+                    torch.bfloat16,
+                    torch.float32,
+                    torch.float64,
+                    torch.int8,
+                    torch.int16,
+                    torch.int32,
+                    torch.int64,
+                    torch.uint8,
+                ):
+                    X = X.to(dtype)
+            if X.is_floating_point() and not torch.isfinite(X).all():
+                raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
+        return X
+
+    def get_dataset(self, X, y=None):
+        from skorch.utils import is_dataset
+
+        if not is_dataset(X):
+            X = self._prepare_X(X)
+        return super().get_dataset(X, y)
+
+    # ------------------------------------------------------------------ labels
+    def _output_width(self, X):
+        """Number of module outputs, from a forward pass of a few rows (None if unknown)."""
+        if _is_pandas(X):
+            X = X.to_numpy()
+        if not (isinstance(X, np.ndarray) or torch.is_tensor(X)) or len(X) == 0:
+            return None
+        Xs = self._prepare_X(X[:8])
+        was = self.module_.training
+        self.module_.eval()
+        try:
+            with torch.no_grad():
+                out = self.infer(torch.as_tensor(Xs).to(self.device))
+        except Exception:  # noqa: BLE001 - the real error is raised by training
+            return None
+        finally:
+            self.module_.train(was)
+        if isinstance(out, tuple | list):
+            out = out[0]
+        return int(out.shape[-1]) if out.ndim >= 2 else None
+
+    def _encode_fresh(self, X, y):
+        """First fit on a fresh state: decide how labels map to outputs; returns encoded y."""
+        self.__dict__.pop("classes_inferred_", None)
+        self.label_encoded_ = False
+        if y is None:
+            return None
+        y = self._check_y(y)
+        if self.classes is not None:
+            if len(self.classes):  # skorch: names for the outputs; y are output indices
+                self._check_indices(y, len(self.classes))
+            return y
+        found = np.unique(y)
+        if found.size < 2:
+            raise ValueError(
+                f"y has {found.size} class{'es' if found.size != 1 else ''} "
+                f"({found.tolist()!r}); a classifier needs at least two."
+            )
+        width = self._output_width(X)
+        integers = found.dtype.kind in "iu" or (
+            found.dtype.kind == "f" and np.all(np.mod(found, 1) == 0)
         )
-        if self.granularity == "channel":
-            Xi, _ = dataset_train[0]
-            example = torch.as_tensor(np.asarray(Xi))[None]
-            self.pruner_ = ChannelPruner(
-                self.module_,
-                self._make_scorer(),
-                make_schedule(self.schedule),
-                example_inputs=example.to(self.device),
-                post_relu=self.post_relu,
-                **common,
+        if integers and found.min() >= 0 and (width is None or found.max() < width):
+            # labels are output indices already (skorch's convention): nothing to encode
+            self.classes_inferred_ = found
+            return y.astype(np.int64)
+        if width is not None and width != found.size:
+            raise ValueError(
+                f"The module outputs {width} scores per sample but y has {found.size} "
+                f"classes {found.tolist()!r}: make the module output {found.size} scores "
+                f"(e.g. module__n_classes={found.size}), or pass labels 0..{width - 1}."
             )
-        else:
-            self.pruner_ = WeightPruner(
-                self.module_, self._make_scorer(), make_schedule(self.schedule), **common
+        self.classes_inferred_ = found
+        self.label_encoded_ = True
+        return np.searchsorted(found, y).astype(np.int64)
+
+    def _check_y(self, y):
+        from sklearn.utils.multiclass import type_of_target
+
+        if torch.is_tensor(y):
+            y = y.detach().cpu().numpy()
+        elif _is_pandas(y):
+            y = y.to_numpy()
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D (one label per sample), got shape {y.shape}.")
+        try:
+            kind = type_of_target(y)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"y must hold class labels of one type: {exc}") from None
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(
+                f"y must hold class labels (binary or multiclass), got {kind!r} targets."
             )
-        self.n_weights_ = self.pruner_.n_total
-        self.pruning_epoch_ = 0
-        self.regularizer_ = None  # made at the start of each epoch where needed
+        return y
 
-    def fit(self, X, y=None, **fit_params):
-        """Initialise (unless ``warm_start``) and train, pruning at the end of each epoch."""
-        self._check_pruning_params()
-        _check_finite(X)
-        if not self.warm_start:  # a new fit may bring other labels than the last one
-            self.__dict__.pop("classes_inferred_", None)
-        return super().fit(X, y, **fit_params)
+    def _check_indices(self, y, n):
+        if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= n:
+            raise ValueError(
+                f"y contains labels {np.setdiff1d(np.unique(y), np.arange(n)).tolist()!r} "
+                f"that are not in classes {list(self.classes)!r}: with classes=..., y must "
+                f"hold output indices 0..{n - 1}."
+            )
 
-    def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """Continue training (and pruning, where the schedule is not finished)."""
-        self._check_pruning_params()
-        _check_finite(X)
-        if y is not None and getattr(self, "classes_inferred_", None) is not None:
-            unknown = np.setdiff1d(np.unique(np.asarray(y)), self.classes_)
-            if unknown.size:
-                raise ValueError(
-                    f"y contains labels {unknown.tolist()!r} not seen in the first fit "
-                    f"(classes {list(self.classes_)!r})."
-                )
-        return super().partial_fit(X, y, classes=classes, **fit_params)
+    def _encode_more(self, y):
+        """A later partial_fit: the labels must be known ones; returns encoded y."""
+        if y is None:
+            return None
+        y = self._check_y(y)
+        if self.classes is not None:
+            if len(self.classes):
+                self._check_indices(y, len(self.classes))
+            return y
+        classes = getattr(self, "classes_inferred_", None)
+        if classes is None:
+            return y
+        unknown = np.setdiff1d(np.unique(y), classes)
+        if unknown.size:
+            raise ValueError(
+                f"y contains labels {unknown.tolist()!r} not seen in the first fit "
+                f"(classes {list(classes)!r}); call fit() to start again with new labels."
+            )
+        if self.label_encoded_:
+            return np.searchsorted(classes, y).astype(np.int64)
+        return y.astype(np.int64)
 
     def check_data(self, X, y):
+        saved = self.__dict__.get("classes_inferred_")
         super().check_data(X, y)
-        if y is not None and self.classes is not None:
-            unknown = np.setdiff1d(np.unique(np.asarray(y)), np.asarray(self.classes))
-            if unknown.size:
+        if saved is not None and y is not None:
+            self.classes_inferred_ = saved  # the original labels, not the encoded ones
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y=None, **fit_params):
+        """Initialise (unless ``warm_start``) and train, pruning at the end of each epoch.
+
+        ``fit`` is a fresh start: the module is re-initialised (an instance re-copied), the
+        history and every pruning decision are reset.
+        """
+        if not self.warm_start or not self.initialized_:
+            self.initialize()
+        return self.partial_fit(X, y, **fit_params)
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Continue training (and pruning, where the schedule is not finished).
+
+        Labels must be among those of the first call (or ``classes``). Pruning settings
+        changed with ``set_params`` since the last call take effect now: the schedule
+        continues towards the new target.
+        """
+        if not self.initialized_:
+            self.initialize()
+        if len(self.history) == 0 and not hasattr(self, "classes_inferred_"):
+            if classes is not None and self.classes is None and y is not None:
+                found = np.unique(np.asarray(classes))
+                self.classes_inferred_ = found
+                self.label_encoded_ = True
+                y = self._check_y(y)
+                unknown = np.setdiff1d(np.unique(y), found)
+                if unknown.size:
+                    raise ValueError(f"y contains labels {unknown.tolist()!r} not in classes.")
+                y = np.searchsorted(found, y).astype(np.int64)
+            else:
+                y = self._encode_fresh(X, y)
+        else:
+            y = self._encode_more(y)
+        return super().partial_fit(X, y, **fit_params)
+
+    # ------------------------------------------------------------------ notifications
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        # one home for each setting: the net's parameters, pushed to the callback now
+        self.pruning_.set_params(**self._pruning_settings())
+        self._output_checked = False
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        super().on_batch_begin(net, batch=batch, training=training, **kwargs)
+        if training and not getattr(self, "_output_checked", True):
+            self._output_checked = True
+            self._check_output(unpack_data(batch)[0])
+
+    def _check_output(self, Xi):
+        if not isinstance(self.criterion_, torch.nn.CrossEntropyLoss):
+            return
+        module = self.module_
+        was = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                out = self.infer(Xi[:8] if hasattr(Xi, "__getitem__") else Xi)
+        finally:
+            module.train(was)
+        if isinstance(out, tuple | list):
+            out = out[0]
+        if out.ndim == 2 and out.shape[1] > 1 and out.shape[0] > 1:
+            sums = out.sum(dim=1)
+            if bool((out >= 0).all()) and torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
                 raise ValueError(
-                    f"y contains labels {unknown.tolist()!r} that are not in classes "
-                    f"{list(self.classes)!r}."
+                    "The module's outputs are probabilities (non-negative, rows sum to 1: a "
+                    "final softmax?), but criterion=CrossEntropyLoss expects logits and "
+                    "predict_proba applies a softmax. Remove the final softmax, or pass "
+                    "criterion=torch.nn.NLLLoss (skorch's convention for probability outputs)."
                 )
 
-    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
-        super().on_epoch_begin(net, dataset_train=dataset_train, **kwargs)
-        # first epoch: classes are known once skorch checked the data
-        self._setup_pruner(dataset_train)
-        self.pruner_.attach_hooks()
-        if getattr(self, "regularizer_", None) is None:
-            # first epoch, or a strength switched on (set_params) between partial_fit calls
-            if float(self.reg_lambda) > 0:
-                self.regularizer_ = ContributionEntropy(self._regularized_modules())
-            elif float(self.gamma_l1) > 0:
-                self.regularizer_ = BatchNormL1(self._regularized_modules())
-        if self.regularizer_ is not None:
-            self.regularizer_.modules = self._regularized_modules()
-            self.regularizer_.attach()
-        if self.pruner_.recorder is not None:
-            self.pruner_.recorder.reset()
+    # ------------------------------------------------------------------ predictions
+    def predict(self, X):
+        """Class labels for the samples of ``X`` (the labels given to ``fit``)."""
+        idx = self.predict_proba(X).argmax(axis=1)
+        if getattr(self, "label_encoded_", False):
+            return np.asarray(self.classes_)[idx]
+        return idx
 
-    def train_step_single(self, batch, **fit_params):
-        _, yi = batch
-        self.pruner_.set_targets(torch.as_tensor(yi, device=self.device))
-        try:
-            return super().train_step_single(batch, **fit_params)
-        finally:
-            self.pruner_.set_targets(None)
-
-    def _regularized_modules(self):
-        if self.granularity == "channel":
-            return self.pruner_.bn_modules()
-        return dict(self.pruner_.layers)
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """skorch's loss plus the training penalty (``reg_lambda`` or ``gamma_l1``)."""
-        loss = super().get_loss(y_pred, y_true, X=X, training=training)
-        reg = getattr(self, "regularizer_", None)
-        if training and reg is not None:
-            strength = self.gamma_l1 if isinstance(reg, BatchNormL1) else self.reg_lambda
-            loss = loss + float(strength) * reg.penalty().to(loss.device)
-        return loss
-
-    def train_step(self, batch, **fit_params):
-        step = super().train_step(batch, **fit_params)
-        self.pruner_.enforce()  # after optimizer.step(): pruned weights exactly zero again
-        return step
-
-    def on_epoch_end(self, net, **kwargs):
-        super().on_epoch_end(net, **kwargs)
-        self.pruning_epoch_ += 1
-        e = self.pruning_epoch_
-        target_keep = self.pruner_.target_keep(e)
-        n_kept = self.pruner_.step(e, self.optimizer_)
-        total = self.pruner_.n_total
-        if target_keep is None:  # the criterion sets its own sparsity
-            target_keep = n_kept
-        self.history.record("target_sparsity", 1.0 - target_keep / total)
-        self.history.record("sparsity", 1.0 - n_kept / total)
-        self.history.record("n_kept", n_kept)
-
-    def on_train_end(self, net, **kwargs):
-        super().on_train_end(net, **kwargs)
-        # statistics hooks live only while training (keeps module_ picklable and lean)
-        self.pruner_.remove_hooks()
-        if getattr(self, "regularizer_", None) is not None:
-            self.regularizer_.remove()
-        if self.pruning_epoch_ < self._prune_epochs() and not self.pruner_.decides_masks:
-            warnings.warn(
-                f"Training stopped after {self.pruning_epoch_} pruning epochs, before the "
-                f"schedule reached sparsity={self.sparsity} (prune_epochs="
-                f"{self._prune_epochs()}); achieved {self.sparsity_:.4f}. Continue with "
-                "partial_fit or raise max_epochs.",
-                UserWarning,
-            )
-
+    # ------------------------------------------------------------------ state
     def __setstate__(self, state):
         super().__setstate__(state)
-        if getattr(self, "pruner_", None) is not None:
-            self.pruner_.bind(self.module_)
-            if getattr(self, "regularizer_", None) is not None:
-                self.regularizer_.modules = self._regularized_modules()
+        if getattr(self, "callbacks_", None) is not None and _CALLBACK in dict(self.callbacks_):
+            dict(self.callbacks_)[_CALLBACK].rebind(self.module_)
+
+    @property
+    def pruner_(self):
+        """The pruning machinery of the callback (built at the first training batch)."""
+        pruner = self.pruning_.pruner_
+        if pruner is None:
+            raise AttributeError(
+                "pruner_ exists after the first training batch (the net has not trained yet)."
+            )
+        return pruner
+
+    @property
+    def regularizer_(self):
+        """The training penalty (``reg_lambda``/``gamma_l1``) of the last epoch, or None."""
+        return self.pruning_.regularizer_
 
     # ------------------------------------------------------------------ results
+    def _counts(self):
+        """(kept, total) prunable weights or channels."""
+        pruner = self.pruning_.pruner_
+        if pruner is not None:
+            return pruner.n_kept(), pruner.n_total
+        if self.granularity == "channel":
+            bns = [
+                m
+                for m in self.module_.modules()
+                if isinstance(m, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d)
+            ]
+            n = sum(m.num_features for m in bns)
+            return n, n
+        masks = {
+            id(get_mask(m)): get_mask(m) for m in self.module_.modules() if get_mask(m) is not None
+        }
+        kept = int(sum(int(m.sum()) for m in masks.values()))
+        return kept, int(sum(m.numel() for m in masks.values()))
+
+    @property
+    def n_weights_(self):
+        """Prunable weights (channels at channel level) in the dense network."""
+        self.check_is_fitted(["module_"])
+        return self._counts()[1]
+
     @property
     def sparsity_(self):
-        """Achieved fraction of prunable weights removed."""
-        self.check_is_fitted(["pruner_"])
-        return 1.0 - self.pruner_.n_kept() / self.pruner_.n_total
+        """Achieved fraction of prunable weights (channels) removed."""
+        self.check_is_fitted(["module_"])
+        kept, total = self._counts()
+        return 1.0 - kept / total if total else 0.0
 
     @property
     def kept_fraction_(self):
-        """Fraction of weights kept in each prunable layer."""
-        self.check_is_fitted(["pruner_"])
-        return self.pruner_.kept_fractions()
+        """Fraction of weights (channels) kept in each prunable layer."""
+        self.check_is_fitted(["module_"])
+        pruner = self.pruning_.pruner_
+        if pruner is not None:
+            return pruner.kept_fractions()
+        return {
+            n: float(get_mask(m).mean())
+            for n, m in self.module_.named_modules()
+            if get_mask(m) is not None
+        }
 
     def compact(self):
-        """A plain ``torch.nn.Sequential`` without masks and without dead neurons.
+        """A physically smaller module without masks: the same predictions, fewer parameters.
 
-        Neurons left with no incoming or no outgoing connection are physically removed
-        (constant outputs folded into the next bias): same predictions, fewer parameters.
-        The returned module is on the net's device, in eval mode.
+        Weight level: neurons (channels) left with no incoming or no outgoing connection are
+        removed (constant outputs folded into the next bias) where that is possible, and
+        masks are folded into plain parameters; channel level: channels are already
+        physically removed, the module is returned without hooks. The result is a new
+        module on the net's device, in eval mode.
         """
-        self.check_is_fitted(["pruner_"])
-        if self.granularity == "channel":  # channels are already physically removed
+        self.check_is_fitted(["module_"])
+        if self.granularity == "channel":
             return copy.deepcopy(self.module_).eval()
-        return compact_sequential(self.module_)
+        from skscreen.pruning import compaction
+
+        compact_any = getattr(compaction, "compact_module", None)
+        if compact_any is not None:
+            return compact_any(self.module_).eval()
+        return compact_sequential(self.module_)  # pragma: no cover - older compaction
 
     def to_torch_prune(self):
         """Convert the masks of ``module_`` to :mod:`torch.nn.utils.prune`'s storage.
@@ -378,15 +566,15 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         ``prune.is_pruned(net.module_)`` is then true. The parameters are renamed
         (``weight`` -> ``weight_orig``), so the optimizer is re-initialised.
         """
-        self.check_is_fitted(["pruner_"])
+        self.check_is_fitted(["module_"])
         to_torch_prune(self.module_)
         self.initialize_optimizer()
         return self
 
     def remove_masks(self):
         """Make the pruning permanent in ``module_`` (plain parameters, no mask buffers)."""
-        self.check_is_fitted(["pruner_"])
-        self.pruner_.remove_hooks()
+        self.check_is_fitted(["module_"])
+        self.pruning_._drop_pruner()
         remove_masks(self.module_)
         return self
 
