@@ -17,6 +17,7 @@ from skscreen.pruning.schedules import (
 from skscreen.pruning.scorers import (
     ActivationStatsScorer,
     HybridScreeningScorer,
+    LAMPScorer,
     MagnitudeScorer,
     make_scorer,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "WeightPruner",
     "HybridScreeningScorer",
     "MagnitudeScorer",
+    "LAMPScorer",
     "ActivationStatsScorer",
     "ExtremeValuePruning",
     "make_scorer",

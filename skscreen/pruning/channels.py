@@ -80,6 +80,9 @@ class ChannelScreeningScorer(MixScorer):
     alpha : float in [0, 1], default=0.5
         0 is network slimming (``|gamma|`` only), 1 pure screening.
     normalize : {"minmax", "max", "rank"}, default="minmax"
+    normalize_scope : {"global", "layer"} or None, default=None
+        Normalise each component over all units (``"global"``) or within each unit
+        (``"layer"``) before ranking over the budget scope; ``None`` follows the budget scope.
     """
 
     def _unit_mean(self, unit, per_bn):
@@ -105,7 +108,8 @@ class ChannelScreeningScorer(MixScorer):
     def __call__(self, units, scope="global"):
         gammas, fs = self._components(units)
         alive = [torch.ones(g.shape, dtype=torch.bool) for g in gammas]
-        return mix([fs, gammas], alive, [self.alpha, 1.0 - self.alpha], scope, self.normalize)
+        weights = [self.alpha, 1.0 - self.alpha]
+        return mix([fs, gammas], alive, weights, self.normalization_scope(scope), self.normalize)
 
 
 def _tp():
@@ -407,8 +411,8 @@ class ChannelPruner:
         self.units, self.excluded_units = self._keep_exclusions(*self._find_units())
         return self
 
-    def _ignored_modules(self):
-        modules = dict(self.model.named_modules())
+    def _ignored_modules(self, model):
+        modules = dict(model.named_modules())
         ignored = set()
         for name in self.ignored_layers:
             if name not in modules:
@@ -426,7 +430,7 @@ class ChannelPruner:
         graph = self.graph_ if graph is None else graph
         bn_names = {m: n for n, m in graph.model.named_modules() if isinstance(m, _NORMS)}
         names = {m: n for n, m in graph.model.named_modules()}
-        ignored = self._ignored_modules() if graph.model is self.model else set()
+        ignored = self._ignored_modules(graph.model)
         covered = {bn: set() for bn in bn_names}
         units, excluded, refused = [], {}, {}
         for root, name in bn_names.items():
@@ -465,11 +469,10 @@ class ChannelPruner:
                 idx = torch.as_tensor([m for m, _ in pairs], dtype=torch.long)
                 pos = torch.as_tensor([p for _, p in pairs], dtype=torch.long)
                 member_list.append((bn, idx, pos))
-            if name in refused:
-                continue
-            if reason is not None:
+            if reason is not None:  # left whole: nothing to refuse
                 excluded[name] = reason
-            else:
+                refused.pop(name, None)
+            elif name not in refused:
                 units.append(ChannelUnit(name, root, new, member_list, ties=ties.labels()))
         if refused:
             raise ValueError(

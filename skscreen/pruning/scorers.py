@@ -4,8 +4,10 @@ A scorer is a small strategy object with one contract::
 
     scores = scorer(layers, scope)   # list of tensors, one per layer, shaped like its weight
 
-where ``layers`` is a list of :class:`LayerView` and ``scope`` is ``"global"`` (normalise over
-all layers together) or ``"layer"``. Already-pruned weights get ``-inf`` so that they rank
+where ``layers`` is a list of :class:`LayerView` and ``scope`` is the budget scope,
+``"global"`` or ``"layer"``. The two-component scorers normalise each component over that
+same scope unless their ``normalize_scope`` says otherwise (``"layer"``: normalise within each
+layer, then rank over the budget scope). Already-pruned weights get ``-inf`` so that they rank
 below everything and never come back.
 """
 
@@ -23,12 +25,14 @@ __all__ = [
     "normalize",
     "HybridScreeningScorer",
     "MagnitudeScorer",
+    "LAMPScorer",
     "ActivationStatsScorer",
     "make_scorer",
     "NORMALIZERS",
 ]
 
 NORMALIZERS = ("minmax", "max", "rank")
+NORMALIZE_SCOPES = (None, "global", "layer")
 
 
 @dataclass
@@ -100,6 +104,15 @@ def check_mix(alpha, normalize):
     return float(alpha), normalize
 
 
+def check_normalize_scope(normalize_scope):
+    """Validate ``normalize_scope`` (``None``, ``"global"`` or ``"layer"``); returns it."""
+    if normalize_scope not in NORMALIZE_SCOPES:
+        raise ValueError(
+            f"Unknown normalize_scope={normalize_scope!r}; use None, 'global' or 'layer'."
+        )
+    return normalize_scope
+
+
 def normalize(values, method="minmax"):
     """Normalise a 1-D tensor to ``[0, 1]``: ``"minmax"``, ``"max"`` (divide by max) or ``"rank"``.
 
@@ -166,10 +179,16 @@ def mix(components, alive, weights, scope, method):
 
 
 class MixScorer:
-    """Base of the two-component scorers: ``alpha`` on the screening term, ``normalize``."""
+    """Base of the two-component scorers: ``alpha`` on the screening term, ``normalize`` and
+    ``normalize_scope`` (where each component is normalised; ``None``: the budget scope)."""
 
-    def __init__(self, alpha=0.5, normalize="minmax"):
+    def __init__(self, alpha=0.5, normalize="minmax", normalize_scope=None):
         self.alpha, self.normalize = check_mix(alpha, normalize)
+        self.normalize_scope = check_normalize_scope(normalize_scope)
+
+    def normalization_scope(self, scope):
+        """The scope the components are normalised over when the budget scope is ``scope``."""
+        return scope if self.normalize_scope is None else self.normalize_scope
 
     @property
     def needs_input_stats(self):
@@ -177,7 +196,10 @@ class MixScorer:
         return self.alpha > 0
 
     def __repr__(self):
-        return f"{type(self).__name__}(alpha={self.alpha}, normalize={self.normalize!r})"
+        return (
+            f"{type(self).__name__}(alpha={self.alpha}, normalize={self.normalize!r}, "
+            f"normalize_scope={self.normalize_scope!r})"
+        )
 
 
 class HybridScreeningScorer(MixScorer):
@@ -191,6 +213,24 @@ class HybridScreeningScorer(MixScorer):
     alpha : float in [0, 1], default=0.5
         Weight on the screening score; 0 is pure magnitude, 1 pure screening.
     normalize : {"minmax", "max", "rank"}, default="minmax"
+    normalize_scope : {"global", "layer"} or None, default=None
+        Where ``norm`` runs: over the weights of all layers together (``"global"``) or within
+        each layer (``"layer"``), in both cases before the ranking over the budget scope.
+        ``None`` follows the budget scope (the behaviour before this option existed).
+
+    Examples
+    --------
+    Normalised within each layer, the largest weight of *every* layer scores 1:
+
+    >>> import torch
+    >>> from skscreen.pruning.scorers import LayerView
+    >>> views = [LayerView("a", torch.tensor([[1.0, 2.0]]), torch.ones(1, 2)),
+    ...          LayerView("b", torch.tensor([[4.0, 8.0]]), torch.ones(1, 2))]
+    >>> [s.tolist() for s in HybridScreeningScorer(alpha=0.0, normalize="max")(views)]
+    [[[0.125, 0.25]], [[0.5, 1.0]]]
+    >>> scorer = HybridScreeningScorer(alpha=0.0, normalize="max", normalize_scope="layer")
+    >>> [s.tolist() for s in scorer(views)]
+    [[[0.5, 1.0]], [[0.5, 1.0]]]
     """
 
     def __call__(self, layers, scope="global"):
@@ -205,15 +245,85 @@ class HybridScreeningScorer(MixScorer):
             screening = magnitude  # unused (weight 0)
         alive = [lv.mask.bool() for lv in layers]
         return mix(
-            [screening, magnitude], alive, [self.alpha, 1.0 - self.alpha], scope, self.normalize
+            [screening, magnitude],
+            alive,
+            [self.alpha, 1.0 - self.alpha],
+            self.normalization_scope(scope),
+            self.normalize,
         )
 
 
 class MagnitudeScorer(HybridScreeningScorer):
-    """Magnitude pruning (Han et al. 2015): ``|w|``; the ``alpha = 0`` end of the hybrid."""
+    """Magnitude pruning (Han et al. 2015): ``|w|``; the ``alpha = 0`` end of the hybrid.
 
-    def __init__(self, normalize="minmax"):
-        super().__init__(alpha=0.0, normalize=normalize)
+    Parameters
+    ----------
+    normalize : {"minmax", "max", "rank"}, default="minmax"
+    normalize_scope : {"global", "layer"} or None, default=None
+        ``"layer"`` with ``normalize="max"`` ranks ``|w| / max |w|`` of its layer globally
+        (a layer-normalised magnitude); see also :class:`LAMPScorer`.
+    """
+
+    def __init__(self, normalize="minmax", normalize_scope=None):
+        super().__init__(alpha=0.0, normalize=normalize, normalize_scope=normalize_scope)
+
+
+def lamp_scores(weight):
+    """LAMP score of every entry of ``weight`` (any shape), float64, same shape.
+
+    ``w^2 / sum of w'^2 over the entries w' with |w'| >= |w|``: the largest entry scores 1.
+    Ties count each other (the sum includes every entry of the same magnitude), so the score
+    does not depend on the order of the entries.
+
+    >>> import torch
+    >>> lamp_scores(torch.tensor([3.0, -1.0, 2.0, 0.0])).tolist()
+    [1.0, 0.07142857142857142, 0.3076923076923077, 0.0]
+    """
+    sq = weight.detach().to(torch.float64).reshape(-1) ** 2
+    if sq.numel() == 0:
+        return sq.reshape(weight.shape)
+    values, order = torch.sort(sq, descending=True, stable=True)
+    csum = torch.cumsum(values, 0)
+    # for ties, the sum runs to the last entry of the same value
+    last = torch.searchsorted(-values, -values, right=True) - 1
+    denom = torch.empty_like(sq)
+    denom[order] = csum[last]
+    out = torch.where(denom > 0, sq / denom.clamp_min(torch.finfo(torch.float64).tiny), 0.0)
+    return out.reshape(weight.shape)
+
+
+class LAMPScorer:
+    """Layer-adaptive magnitude pruning (LAMP; Lee, Park, Mo, Ahn & Shin, ICLR 2021).
+
+    The score of weight ``w`` of a layer is ``w^2 / sum of w'^2`` over the weights ``w'`` of
+    the same layer with ``|w'| >= |w|`` (still alive), and scores are ranked over the budget
+    scope. Every layer's largest weight scores 1, so no layer is emptied first; within a layer
+    the order is that of ``|w|``. No parameters; no input statistics.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skscreen.pruning.scorers import LayerView
+    >>> view = LayerView("fc", torch.tensor([[3.0, -1.0], [2.0, 0.5]]), torch.ones(2, 2))
+    >>> [round(v, 4) for v in LAMPScorer()([view])[0].reshape(-1).tolist()]
+    [1.0, 0.0714, 0.3077, 0.0175]
+    """
+
+    needs_input_stats = False
+
+    def __call__(self, layers, scope="global"):
+        scores = []
+        for lv in layers:
+            alive = lv.mask.bool()
+            s = torch.full(
+                lv.weight.shape, -torch.inf, dtype=torch.float64, device=lv.weight.device
+            )
+            s[alive] = lamp_scores(lv.weight[alive])
+            scores.append(s)
+        return scores
+
+    def __repr__(self):
+        return "LAMPScorer()"
 
 
 class ActivationStatsScorer:
@@ -258,13 +368,16 @@ class ActivationStatsScorer:
 
 
 def make_scorer(name, **params):
-    """A scorer from its name: ``"screening"`` (hybrid, ``alpha`` and ``normalize``),
-    ``"magnitude"``, ``"activation"`` (``z``) or ``"extreme-value"`` (see
+    """A scorer from its name: ``"screening"`` (hybrid: ``alpha``, ``normalize``,
+    ``normalize_scope``), ``"magnitude"`` (``normalize``, ``normalize_scope``), ``"lamp"``,
+    ``"activation"`` (``z``) or ``"extreme-value"`` (see
     :class:`~skscreen.pruning.extreme_value.ExtremeValuePruning`)."""
     if name == "screening":
         return HybridScreeningScorer(**params)
     if name == "magnitude":
         return MagnitudeScorer(**params)
+    if name == "lamp":
+        return LAMPScorer(**params)
     if name == "activation":
         return ActivationStatsScorer(**params)
     if name in ("extreme-value", "extreme_value", "dpp"):
@@ -272,5 +385,6 @@ def make_scorer(name, **params):
 
         return ExtremeValuePruning(**params)
     raise ValueError(
-        f"Unknown scorer {name!r}; use 'screening', 'magnitude', 'activation' or 'extreme-value'."
+        f"Unknown scorer {name!r}; use 'screening', 'magnitude', 'lamp', 'activation' or "
+        "'extreme-value'."
     )
