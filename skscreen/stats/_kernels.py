@@ -93,7 +93,7 @@ def _class_sums(X, yidx, pivot, inv_scale, use_numba):
     Q = np.zeros((k, p))
     kernel = _load_numba() if use_numba else False
     if kernel:
-        kernel(X, yidx, pivot, np.ones(p) if inv_scale is None else inv_scale, S, Q)
+        kernel(X, yidx, pivot, np.ones(p) if inv_scale is None else inv_scale, S, Q, _BLOCK_ROWS)
     else:
         numpy_class_sums(X, yidx, pivot, inv_scale, S, Q)
     return S, Q

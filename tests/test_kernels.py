@@ -1,0 +1,231 @@
+"""The per-class pivot kernel: numba and numpy paths agree, exact on adversarial data,
+values near float64's limits, non-finite input refused before any state change."""
+
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.feature_selection import f_classif
+
+from skscreen.stats import ClassMoments, _kernels, anova_f
+from skscreen.stats._reference import exact_f_oneway as exact_f
+
+try:
+    import numba  # noqa: F401
+
+    HAS_NUMBA = True
+except ImportError:  # pragma: no cover - numba is an optional extra
+    HAS_NUMBA = False
+
+PATHS = [
+    pytest.param(True, id="numba", marks=pytest.mark.skipif(not HAS_NUMBA, reason="no numba")),
+    pytest.param(False, id="numpy"),
+]
+
+
+@pytest.fixture(params=PATHS)
+def use_numba(request, monkeypatch):
+    """Run a test on one kernel path (the module flag every update reads)."""
+    monkeypatch.setattr(_kernels, "USE_NUMBA", request.param)
+    return request.param
+
+
+def _fit(X, y, chunk):
+    m = ClassMoments()
+    for a in range(0, len(y), chunk):
+        m.update(X[a : a + chunk], y[a : a + chunk])
+    return m
+
+
+def _rel(a, b):
+    return float(np.max(np.abs(a - b) / np.abs(b)))
+
+
+# ---------------------------------------------------------------- the two paths agree
+@pytest.mark.skipif(not HAS_NUMBA, reason="no numba")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_and_numpy_paths_agree_to_1e_12(dtype):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 3000)
+    X = (rng.normal(size=(3000, 40)) * rng.uniform(0.1, 10, 40) + 3 * y[:, None]).astype(dtype)
+    shift = X[0].astype(np.float64)
+    pivot = rng.normal(size=(5, 40))
+    known = np.array([True, False, True, False, True])
+    out = [
+        _kernels.dense_moments(X, y, 5, shift, pivot, known, None, use_numba=u)
+        for u in (True, False)
+    ]
+    (cnt_a, mean_a, m2_a), (cnt_b, mean_b, m2_b) = out[0][:3], out[1][:3]
+    assert np.array_equal(cnt_a, cnt_b)
+    np.testing.assert_allclose(mean_a, mean_b, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(m2_a, m2_b, rtol=1e-12, atol=0)
+    # and the states built through ClassMoments on each path
+    states = []
+    for u in (True, False):
+        _kernels.USE_NUMBA = u
+        try:
+            states.append(_fit(X, y, 700))
+        finally:
+            _kernels.USE_NUMBA = True
+    np.testing.assert_allclose(anova_f(states[0])[0], anova_f(states[1])[0], rtol=1e-12)
+
+
+def test_no_numba_environment_variable_selects_the_numpy_path():
+    code = "from skscreen.stats._kernels import active_path; print(active_path())"
+    env = {**os.environ, "SKSCREEN_NO_NUMBA": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "numpy", out.stderr
+
+
+def test_active_path_follows_the_flag(monkeypatch):
+    monkeypatch.setattr(_kernels, "USE_NUMBA", False)
+    assert _kernels.active_path() == "numpy"
+    monkeypatch.setattr(_kernels, "USE_NUMBA", True)
+    assert _kernels.active_path() == ("numba" if HAS_NUMBA else "numpy")
+
+
+# ---------------------------------------------------------------- adversarial cases
+def _adversarial(name, rng):
+    n = 360
+    y = rng.integers(0, 3, n)
+    e = rng.normal(size=(n, 3))
+    if name == "float32 mean 1e3 std 0.1":
+        return (1e3 + 0.1 * e + 0.02 * y[:, None]).astype(np.float32), y
+    if name == "float64 offset 1e8 std 1e-3":
+        return 1e8 + 1e-3 * e + 2e-4 * y[:, None], y
+    if name == "classes 1e4 sd apart":
+        return 1e4 * y[:, None] + e + 0.1 * (y[:, None] == 1), y
+    if name == "outlier first sample":
+        X = 5.0 + 1e-3 * e + 1e-4 * y[:, None]
+        X[0] = 5.0 + 1e3  # the pivot of its class in the first chunk
+        return X, y
+    raise AssertionError(name)
+
+
+CASES = [
+    "float32 mean 1e3 std 0.1",
+    "float64 offset 1e8 std 1e-3",
+    "classes 1e4 sd apart",
+    "outlier first sample",
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_adversarial_cases_exact_to_1e_9(case, use_numba):
+    X, y = _adversarial(case, np.random.default_rng(3))
+    ref = exact_f(X, y)
+    for chunk in (len(y), 97):  # one chunk; many (pivots from the running means)
+        assert _rel(anova_f(_fit(X, y, chunk))[0], ref) <= 1e-9
+
+
+def _drift(rng):
+    """Two halves: the second's class means 1e5 sds away from the first's (the pivots)."""
+    y = rng.integers(0, 3, 240)
+    X = rng.normal(size=(240, 3)) + 0.3 * y[:, None]
+    X[120:] += 1e5
+    return X, y
+
+
+def test_guard_fires_on_drift_only(use_numba):
+    X, y = _drift(np.random.default_rng(6))
+    m = ClassMoments().update(X[:120], y[:120])
+    args = (3, m.shift_, m.mean_, m.count_ > 0, None)
+    assert _kernels.dense_moments(X[120:], y[120:], *args)[4]
+    assert not _kernels.dense_moments(X[:120] + 1.0, y[:120], *args)[4]
+    # and the result is exact where the pivots were 1e5 sds off
+    ref = exact_f(X, y)
+    assert _rel(anova_f(m.update(X[120:], y[120:]))[0], ref) <= 1e-9
+
+
+def test_guard_fires_on_an_outlier_first_sample_of_a_large_class(use_numba):
+    # the outlier is its class's pivot: Q / M2 is about the class size, > 2^10 here
+    rng = np.random.default_rng(7)
+    y = np.repeat([0, 1], 1500)
+    X = 5.0 + 1e-3 * rng.normal(size=(3000, 2)) + 1e-4 * y[:, None]
+    X[0] = 5.0 + 1e3
+    shift = X[0].astype(np.float64)
+    none = np.zeros(2, dtype=bool)
+    assert _kernels.dense_moments(X, y, 2, shift, np.zeros((2, 2)), none, None)[4]
+    assert not _kernels.dense_moments(X[1:], y[1:], 2, X[1], np.zeros((2, 2)), none, None)[4]
+    assert _rel(anova_f(_fit(X, y, 3000))[0], exact_f(X, y)) <= 1e-12
+
+
+# ---------------------------------------------------------------- float64's limits
+def _base():
+    rng = np.random.default_rng(4)
+    y = np.repeat([0, 1, 2], 20)
+    return rng.normal(size=(60, 3)) + 0.5 * y[:, None], y
+
+
+@pytest.mark.parametrize("factor", [2.0**510, 2.0**664, 2.0**-664, 2.0**-990])
+def test_values_near_float64_limits_give_the_f_of_the_rescaled_data(factor, use_numba):
+    # multiplying by a power of two changes no digit, and F not at all: the truth is
+    # f_classif on the unscaled data (~1e154, ~1e200, ~1e-200, ~1e-298 here)
+    X0, y = _base()
+    ref = f_classif(X0, y)[0]
+    X = X0 * factor
+    assert np.array_equal(X / factor, X0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no false "constant" warning, no overflow warning
+        for chunk in (60, 13):
+            f, p = anova_f(_fit(X, y, chunk))
+            np.testing.assert_allclose(f, ref, rtol=1e-12)
+            assert np.isfinite(p).all()
+        fs = anova_f(ClassMoments().update(sp.csr_matrix(X), y))[0]
+    np.testing.assert_allclose(fs, ref, rtol=1e-12)
+
+
+def test_huge_and_ordinary_features_side_by_side_and_merged(use_numba):
+    X0, y = _base()
+    X = X0 * np.array([1.0, 2.0**600, 2.0**-700])
+    a = _fit(X[:25], y[:25], 25)
+    b = _fit(X[25:], y[25:], 10)
+    assert a.scale_ is not None and a.scale_[0] == 1.0
+    np.testing.assert_allclose(anova_f(a.copy().merge(b))[0], f_classif(X0, y)[0], rtol=1e-12)
+    # an unscaled state (ordinary values) merged with a scaled one, and a later chunk of
+    # huge values re-scaling a state built on ordinary ones: both equal the one fit
+    mixed = np.vstack([X0[:25], X[25:]])
+    ref = exact_f(mixed, y)
+    small = ClassMoments().update(X0[:25], y[:25])
+    assert small.scale_ is None
+    for m in (small.copy().merge(b), small.copy().update(X[25:], y[25:])):
+        np.testing.assert_allclose(anova_f(m)[0], ref, rtol=1e-12)
+
+
+def test_twenty_ulp_class_shift_at_1e6_is_resolved(use_numba):
+    rng = np.random.default_rng(5)
+    y = np.repeat([0, 1], 30)
+    ulp = np.spacing(1e6)
+    X = (1e6 + ulp * (rng.integers(0, 6, 60) + 20 * y))[:, None]
+    ref = exact_f(X, y)
+    assert ref[0] > 100  # a clear signal, 20 ulps wide
+    for chunk in (60, 7):
+        np.testing.assert_allclose(anova_f(_fit(X, y, chunk))[0], ref, rtol=1e-12)
+
+
+def test_constant_and_within_class_constant_still_recognised_across_chunks(use_numba):
+    y = np.tile([0, 1, 2], 40)
+    X = np.column_stack([np.full(120, 0.1), 0.1 * y + 1e6, np.sin(np.arange(120))])
+    with pytest.warns(UserWarning, match="constant"):
+        f = anova_f(_fit(X, y, 17))[0]
+    assert np.isnan(f[0]) and f[1] == np.inf and np.isfinite(f[2])
+
+
+# ---------------------------------------------------------------- non-finite input
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_input_refused_before_any_state_change(bad, use_numba):
+    X, y = _base()
+    m = _fit(X[:30], y[:30], 30)
+    before = (m.count_.copy(), m.mean_.copy(), m.m2_.copy())
+    Xb = X[30:].copy()
+    Xb[5, 1] = bad
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        m.update(Xb, y[30:])
+    for a, b in zip(before, (m.count_, m.mean_, m.m2_)):
+        assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match="Input X contains"):
+        ClassMoments().update(sp.csr_matrix(Xb), y[30:])
