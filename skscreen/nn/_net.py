@@ -428,7 +428,16 @@ class ScreeningPrunedNet(NeuralNetClassifier):
                 y = self._encode_fresh(X, y)
         else:
             y = self._encode_more(y)
-        return super().partial_fit(X, y, **fit_params)
+        n_rows = len(self.history)
+        try:
+            return super().partial_fit(X, y, **fit_params)
+        except Exception:
+            # a batch the module rejects: no hooks left behind (the net stays picklable)
+            # and no half-written history row
+            self.pruning_._remove_epoch_hooks()
+            if len(self.history) > n_rows and "train_loss" not in self.history[-1]:
+                del self.history[-1]
+            raise
 
     # ------------------------------------------------------------------ notifications
     def on_train_begin(self, net, X=None, y=None, **kwargs):
