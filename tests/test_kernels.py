@@ -229,3 +229,41 @@ def test_non_finite_input_refused_before_any_state_change(bad, use_numba):
         assert np.array_equal(a, b)
     with pytest.raises(ValueError, match="Input X contains"):
         ClassMoments().update(sp.csr_matrix(Xb), y[30:])
+
+
+# ---------------------------------------------------------------- label fast path
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([3, 1, 3, 7, 1]),
+        np.array([-100, 100, -100, 5], dtype=np.int8),
+        np.array([200, 3, 200], dtype=np.uint8),
+        np.array([0, 10**9, 0]),  # wide range: the sorting path
+        np.array(["b", "a", "b"]),
+    ],
+)
+def test_label_encoding_equals_unique_and_searchsorted(y):
+    from skscreen.stats._moments import unique_labels
+
+    np.testing.assert_array_equal(unique_labels(y), np.unique(y))
+    idx, classes = ClassMoments()._encode(y)
+    np.testing.assert_array_equal(classes, np.unique(y))
+    np.testing.assert_array_equal(idx, np.searchsorted(np.unique(y), y))
+    # a state that already knows more classes
+    if y.dtype.kind in "iu":
+        known = ClassMoments().update(np.zeros((2, 1)), np.array([y.min(), 42], dtype=y.dtype))
+        idx, classes = known._encode(y)
+        np.testing.assert_array_equal(idx, np.searchsorted(classes, y))
+
+
+def test_screener_refuses_nan_with_the_usual_message_and_keeps_its_state(use_numba):
+    from skscreen import OnlineFClassifScreener
+
+    X, y = _base()
+    s = OnlineFClassifScreener(k=2).partial_fit(X[:30], y[:30])
+    scores = s.scores_.copy()
+    Xb = X[30:].copy()
+    Xb[3, 2] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        s.partial_fit(Xb, y[30:])
+    assert s.n_samples_seen_ == 30 and np.array_equal(s.scores_, scores)

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from skscreen.feature_selection._selection_rules import MODES, support_mask
 from skscreen.stats import ClassMoments, anova_f
-from skscreen.stats._moments import combined_classes
+from skscreen.stats._moments import combined_classes, unique_labels
 
 __all__ = ["OnlineFClassifScreener"]
 
@@ -250,11 +250,15 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
             accept_sparse=["csr", "csc"],
             dtype=[np.float64, np.float32],
             reset=snapshot is None,
+            # NaN/inf: checked by the kernel (a second read of X only when its sums are not
+            # finite), with scikit-learn's message, before anything is committed
+            ensure_all_finite=False,
         )
         y = column_or_1d(y, warn=True)
         if X.shape[0] != y.shape[0]:
             raise ValueError(f"X has {X.shape[0]} samples but y has {y.shape[0]}.")
-        check_classification_targets(y)
+        if y.dtype.kind not in "iu":  # integer labels are always valid classes
+            check_classification_targets(y)
         return X, y, probe.n_features_in_, getattr(probe, "feature_names_in_", None)
 
     def _batch_state(self, X, y, snapshot, *, classes):
@@ -270,7 +274,7 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         else:
             known, strict = snapshot[0].classes_, snapshot[0].strict_classes
         # the unknown-label and label-type rule, before any work
-        combined_classes(known, y, strict=strict)
+        combined_classes(known, unique_labels(y), strict=strict)
         state = ClassMoments(known if strict else None)
         if snapshot is not None and snapshot[0].shift_ is not None:
             state.shift_ = snapshot[0].shift_

@@ -46,6 +46,33 @@ def _torch_chunk(X, yidx, n_classes, shift):
     return count, mean, m2
 
 
+def _integer_codes(y):
+    """``(sorted unique labels, index of each label among them)`` for small-range integer
+    labels, or None.
+
+    A bincount over the label range replaces the sort of ``np.unique`` and the binary
+    search of ``np.searchsorted``: a few passes over ``y`` instead of ``O(n log n)``, for
+    the usual labels ``0..C-1``.
+    """
+    if y.dtype.kind not in "iu" or y.ndim != 1 or y.size == 0:
+        return None
+    lo, hi = int(y.min()), int(y.max())
+    if hi - lo > max(1024, 4 * y.size) or hi > np.iinfo(np.int64).max:
+        return None
+    off = y.astype(np.int64, copy=False) - lo  # int64: no wrap-around in small dtypes
+    present = np.flatnonzero(np.bincount(off, minlength=hi - lo + 1))
+    lut = np.zeros(hi - lo + 1, dtype=np.intp)
+    lut[present] = np.arange(present.size)
+    return (present + lo).astype(y.dtype), lut[off]
+
+
+def unique_labels(y):
+    """``np.unique(y)``, faster for small-range integer labels (no sort)."""
+    y = np.asarray(y)
+    codes = _integer_codes(y)
+    return np.unique(y) if codes is None else codes[0]
+
+
 def _label_kind(labels):
     """``"string"`` or ``"number"``: the two label types that must never be mixed."""
     labels = np.asarray(labels)
@@ -237,9 +264,14 @@ class ClassMoments:
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-dimensional, got shape {y.shape}.")
-        uniq = np.unique(y)
+        codes = _integer_codes(y)
+        uniq = np.unique(y) if codes is None else codes[0]
         new_classes = combined_classes(self.classes_, uniq, strict=self.strict_classes)
-        return np.searchsorted(new_classes, y), new_classes
+        if codes is None:
+            return np.searchsorted(new_classes, y), new_classes
+        # small-range integer labels: gathers instead of a sort and a binary search
+        uniq, idx = codes
+        return np.searchsorted(new_classes, uniq)[idx], new_classes
 
     def _grow(self, new_classes):
         """Insert zero rows for newly seen classes (keeps rows sorted by label)."""
