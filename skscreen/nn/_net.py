@@ -213,27 +213,33 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         return self
 
     def _attach_masks(self):
-        """Masks from initialize(): save_params/load_params/Checkpoint round-trip."""
-        from skscreen.pruning import pruner as pruner_mod
+        """Masks from initialize(): save_params/load_params/Checkpoint round-trip.
 
-        finder = getattr(pruner_mod, "prunable_layers", None)
+        The same layers as the pruner masks at the first batch (a pruner that needs no
+        statistics binds the module and is dropped).
+        """
+        from skscreen.pruning.pruner import WeightPruner
+        from skscreen.pruning.schedules import OneShotSchedule
+        from skscreen.pruning.scorers import MagnitudeScorer
+
+        kw = {}
+        if self.layer_types is not None:
+            kw["layer_types"] = self.layer_types
+        if self.ignored_layers is not None:
+            kw["ignored_layers"] = self.ignored_layers
         try:
-            if finder is not None:
-                kw = {}
-                if self.layer_types is not None:
-                    kw["layer_types"] = self.layer_types
-                if self.ignored_layers is not None:
-                    kw["ignored_layers"] = self.ignored_layers
-                layers = finder(self.module_, **kw)
-            else:  # pragma: no cover - older pruner
-                layers = pruner_mod.prunable_linear_layers(self.module_)
+            pruner = WeightPruner(
+                self.module_,
+                MagnitudeScorer(),
+                OneShotSchedule(),
+                sparsity=0.0,
+                prune_epochs=1,
+                n_classes=2,
+                **kw,
+            )
         except (TypeError, ValueError):
-            return  # reported with a clear message when the pruner is built
-        modules = layers.values() if isinstance(layers, dict) else layers
-        for m in modules:
-            m = getattr(m, "module", m)
-            if hasattr(m, "weight") and m.weight is not None:
-                attach_mask(m)
+            return  # reported with a clear message when the real pruner is built
+        pruner.remove_hooks()
 
     # ------------------------------------------------------------------ inputs
     def _prepare_X(self, X):
