@@ -8,18 +8,24 @@ without pruning. In the same run: parameters, MACs and CPU latency (batch 256) o
 compact network vs the dense one. Targets (issue): error increase <= 0.3 pp at 70 %
 pruned; compact >= 2.5x faster and >= 4x fewer parameters.
 
+``--normalize-scopes global layer`` runs every method twice: each component (``|gamma|``,
+F) normalised over all BatchNorm units together, or within each unit, before the ranking
+over the budget scope (``--scope``); without it the normalisation follows the budget scope.
+
 ``--gamma-l1 S`` trains the shared dense net with network slimming's sparsity penalty
 ``S * sum |gamma|`` (Liu et al. 2017; the paper's CLS protocol uses none). Slimming and CLS
 then prune the same sparsity-trained net, and every fine-tuning (dense row included) runs
 without the penalty.
 
     python benchmarks/bench_channels.py [--dataset fashion-mnist] [--n-train 10000] [--seeds 0 1 2]
+        [--normalize-scopes global layer]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import os
 import sys
 import time
@@ -34,7 +40,7 @@ from _common import RESULTS, best_of, dense_net, save, table  # noqa: E402
 from skscreen import ScreeningPrunedNet  # noqa: E402
 from skscreen.datasets import load_dataset  # noqa: E402
 from skscreen.models import small_vgg_bn  # noqa: E402
-from skscreen.pruning.channels import channel_report  # noqa: E402
+from skscreen.pruning.channels import ChannelScreeningScorer, channel_report  # noqa: E402
 
 
 def common(args, epochs):
@@ -73,6 +79,13 @@ def main():
     ap.add_argument("--ratios", type=float, nargs="+", default=[0.5, 0.7])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--scope", default="global", choices=["global", "layer"])
+    ap.add_argument(
+        "--normalize-scopes",
+        nargs="+",
+        default=[None],
+        choices=["global", "layer"],
+        help="normalisation scope(s) of the scores (default: the budget scope)",
+    )
     ap.add_argument("--gamma-l1", type=float, default=0.0, help="sparsity training strength")
     ap.add_argument("--tag", default="channels")
     ap.add_argument("--device", default="cpu")
@@ -83,7 +96,7 @@ def main():
     runs = []
     from tqdm.auto import tqdm
 
-    total = len(args.seeds) * (1 + len(args.alphas) * len(args.ratios))
+    total = len(args.seeds) * (1 + len(args.alphas) * len(args.ratios) * len(args.normalize_scopes))
     bar = tqdm(total=total, unit="run")
     for seed in args.seeds:
         torch.manual_seed(seed)
@@ -115,41 +128,44 @@ def main():
             }
         )
         bar.update(1)
-        for ratio in args.ratios:
-            for alpha in args.alphas:
-                t = time.perf_counter()
-                net = ScreeningPrunedNet(
-                    copy.deepcopy(trained),
-                    granularity="channel",
-                    alpha=alpha,
-                    sparsity=ratio,
-                    schedule="one-shot",
-                    prune_epochs=1,
-                    scope=args.scope,
-                    random_state=None,
-                    **common(args, 1 + args.finetune),
-                )
-                torch.manual_seed(seed)
-                net.fit(Xtr, ytr)
-                err = 100 * (1 - net.score(d.X_test, d.y_test))
-                small = net.compact().cpu()
-                rep = channel_report(copy.deepcopy(trained).cpu(), small, Xb[:1])
-                runs.append(
-                    {
-                        "method": "slimming" if alpha == 0 else "CLS",
-                        "seed": seed,
-                        "ratio": ratio,
-                        "alpha": alpha,
-                        "test_error": err,
-                        "ms_256": latency(small, Xb),
-                        "dense_ms_256": dense_ms,
-                        "param_reduction": rep["parameter_reduction"],
-                        "mac_reduction": rep["mac_reduction"],
-                        "kept_fraction": net.kept_fraction_,
-                        "seconds": time.perf_counter() - t,
-                    }
-                )
-                bar.update(1)
+        for ratio, alpha, nscope in itertools.product(
+            args.ratios, args.alphas, args.normalize_scopes
+        ):
+            t = time.perf_counter()
+            net = ScreeningPrunedNet(
+                copy.deepcopy(trained),
+                granularity="channel",
+                scorer=ChannelScreeningScorer(alpha=alpha, normalize_scope=nscope),
+                sparsity=ratio,
+                schedule="one-shot",
+                prune_epochs=1,
+                scope=args.scope,
+                random_state=None,
+                **common(args, 1 + args.finetune),
+            )
+            torch.manual_seed(seed)
+            net.fit(Xtr, ytr)
+            err = 100 * (1 - net.score(d.X_test, d.y_test))
+            small = net.compact().cpu()
+            rep = channel_report(copy.deepcopy(trained).cpu(), small, Xb[:1])
+            runs.append(
+                {
+                    "method": ("slimming" if alpha == 0 else "CLS")
+                    + (f" [{nscope}]" if nscope else ""),
+                    "normalize_scope": nscope,
+                    "seed": seed,
+                    "ratio": ratio,
+                    "alpha": alpha,
+                    "test_error": err,
+                    "ms_256": latency(small, Xb),
+                    "dense_ms_256": dense_ms,
+                    "param_reduction": rep["parameter_reduction"],
+                    "mac_reduction": rep["mac_reduction"],
+                    "kept_fraction": net.kept_fraction_,
+                    "seconds": time.perf_counter() - t,
+                }
+            )
+            bar.update(1)
     bar.close()
     rows = []
     keys = sorted(
