@@ -48,6 +48,9 @@ __all__ = ["WeightPruner", "WeightUnit", "prunable_linear_layers", "DEFAULT_LAYE
 #: layer types pruned at weight level unless ``layer_types`` says otherwise
 DEFAULT_LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
 
+# the classifier head is the last of these (or of layer_types) in definition order
+_HEAD_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
 # huge but finite: a layer that cannot be screened is kept whole (select_* count finite scores)
 _KEEP = torch.finfo(torch.float64).max
 
@@ -153,10 +156,12 @@ class WeightPruner(BasePruner):
 
     Notes
     -----
-    The last module of ``layer_types`` in definition order is taken as the classifier head:
-    when prunable it keeps at least one input per output unit. Every unit keeps at least one
-    weight. A layer whose forward hook never fires while others' do (a module called
-    functionally) cannot be screened: it is kept dense, with a warning.
+    The last ``Linear``/convolution (or module of ``layer_types``) in definition order is
+    taken as the classifier head: when prunable it keeps at least one input per output unit.
+    Every unit keeps at least one weight. A layer whose forward hook never fires while
+    others' do (a module called functionally) cannot be screened: its weights rank above
+    every screened weight (kept dense unless the budget is smaller than the layer), with a
+    warning.
     """
 
     def __init__(
@@ -204,10 +209,12 @@ class WeightPruner(BasePruner):
         """(Re)attach to ``model``: find its prunable weights and give them masks."""
         units, head = {}, None
         attention = [n for n, m in model.named_modules() if isinstance(m, nn.MultiheadAttention)]
+        head_types = (*_HEAD_TYPES, *self.layer_types)
         for name, m in model.named_modules():
+            if isinstance(m, head_types):
+                head = name
             if not isinstance(m, self.layer_types):
                 continue
-            head = name
             if _under(name, self.ignored_layers) or not isinstance(
                 getattr(m, "weight", None), nn.Parameter
             ):
