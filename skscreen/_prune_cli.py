@@ -1,10 +1,52 @@
-"""``skscreen prune``: train and prune an MLP by screening, print a report, write plots."""
+"""``skscreen prune``: train and prune an MLP by screening, print a report, write plots.
+
+Outputs (``results.json`` and the plots) are made in a staging folder and moved into
+``--out`` only once all of them exist, so a failed or interrupted run leaves an earlier
+run's outputs untouched. An interrupted training (Ctrl-C; skorch stops the epoch loop
+and returns normally) writes nothing and exits with status 130.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shutil
+import tempfile
 import time
+
+# every file a run may write into --out (stale ones from an earlier run are removed)
+OUTPUT_NAMES = (
+    "results.json",
+    "schedule.png",
+    "first_layer_mask.png",
+    "kept_per_layer.png",
+    "weights_hist.png",
+)
+
+
+def _hidden_sizes(value):
+    """argparse type: comma-separated positive layer sizes, e.g. ``300,100``."""
+    try:
+        sizes = tuple(int(h) for h in str(value).split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive layer sizes such as 300,100, got {value!r}"
+        )
+    return sizes
+
+
+def _fraction(value):
+    """argparse type: a number in [0, 1)."""
+    try:
+        x = float(value)
+    except ValueError:
+        x = -1.0
+    if not 0.0 <= x < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value!r}")
+    return x
 
 
 def add_prune_parser(sub):
@@ -14,22 +56,35 @@ def add_prune_parser(sub):
     )
     p.add_argument("--dataset", default="digits", choices=["digits", "mnist", "fashion-mnist"])
     p.add_argument("--data-home", default=None, help="folder of mnist.pkl.gz / Fashion IDX files")
-    p.add_argument("--hidden", default="300,100", help="hidden layer sizes (LeNet-300-100)")
+    from skscreen.cli import positive_int
+
+    p.add_argument(
+        "--hidden",
+        type=_hidden_sizes,
+        default=(300, 100),
+        help="hidden layer sizes, comma-separated (default: 300,100, LeNet-300-100)",
+    )
     p.add_argument("--alpha", type=float, default=0.25, help="weight on the screening score")
-    p.add_argument("--sparsity", type=float, default=0.9, help="fraction of weights to remove")
+    p.add_argument("--sparsity", type=_fraction, default=0.9, help="fraction of weights to remove")
     p.add_argument(
         "--schedule", default="logistic", choices=["logistic", "fsa", "cubic", "one-shot"]
     )
     p.add_argument("--scope", default="global", choices=["global", "layer"])
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--prune-epochs", type=int, default=None, help="default: half of --epochs")
+    p.add_argument("--epochs", type=positive_int, default=60)
+    p.add_argument(
+        "--prune-epochs", type=positive_int, default=None, help="default: half of --epochs"
+    )
     p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--lr-halve-every", type=int, default=15)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr-halve-every", type=positive_int, default=15, metavar="EPOCHS")
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--out", default="skscreen_out", help="folder for plots and results.json")
+    p.add_argument(
+        "--out",
+        default="skscreen_out",
+        help="folder for plots and results.json (made if missing; earlier outputs replaced)",
+    )
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_prune)
@@ -46,7 +101,7 @@ def make_net(args, n_features, n_classes, X_val=None, y_val=None, callbacks=()):
     from skscreen.models import make_mlp
     from skscreen.nn import ScreeningPrunedNet
 
-    hidden = tuple(int(h) for h in str(args.hidden).split(",") if h)
+    hidden = args.hidden if isinstance(args.hidden, tuple) else _hidden_sizes(args.hidden)
     split = predefined_split(Dataset(X_val, y_val)) if X_val is not None else None
     return ScreeningPrunedNet(
         make_mlp,
@@ -82,15 +137,57 @@ def make_net(args, n_features, n_classes, X_val=None, y_val=None, callbacks=()):
     )
 
 
+def _check_out_folder(out):
+    """Make ``--out`` (or refuse it) before any training: usage errors, exit status 2."""
+    from skscreen.cli import UsageError
+
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--out {out} is a file; --out names a folder (choose another name).")
+    try:
+        os.makedirs(out, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".skscreen-check-"):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"--out {out}: cannot write there ({exc.strerror or exc}); choose another folder."
+        ) from None
+
+
+def _epoch_counter():
+    """A skorch callback counting completed epochs (skorch swallows Ctrl-C in ``fit``)."""
+    from skorch.callbacks import Callback
+
+    class EpochsDone(Callback):
+        def initialize(self):
+            self.done_ = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.done_ += 1
+
+    return EpochsDone()
+
+
+def _publish(staging, out):
+    """Move every file of ``staging`` into ``out``; remove stale outputs of an earlier run."""
+    made = set(os.listdir(staging))
+    for name in sorted(made, key=lambda n: n == "results.json"):  # results.json last
+        os.replace(os.path.join(staging, name), os.path.join(out, name))
+    for name in OUTPUT_NAMES:
+        if name not in made and os.path.exists(os.path.join(out, name)):
+            os.unlink(os.path.join(out, name))
+
+
 def run_prune(args):
-    import numpy as np
     import torch
 
+    from skscreen.cli import CommandError
     from skscreen.datasets import load_dataset
     from skscreen.nn._callbacks import EpochProgressBar
     from skscreen.pruning.compaction import count_parameters
 
     t0 = time.perf_counter()
+    _check_out_folder(args.out)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     data = load_dataset(args.dataset, args.data_home)
     print(
@@ -98,15 +195,22 @@ def run_prune(args):
         f"{len(data.y_test)} test, "
         f"{data.n_features} features, {data.n_classes} classes"
     )
+    counter = _epoch_counter()
     net = make_net(
         args,
         data.n_features,
         data.n_classes,
         data.X_val,
         data.y_val,
-        callbacks=[("progress", EpochProgressBar(disable=args.quiet))],
+        callbacks=[("progress", EpochProgressBar(disable=args.quiet)), ("epochs_done", counter)],
     )
     net.fit(data.X_train, data.y_train)
+    if counter.done_ < args.epochs:
+        raise CommandError(
+            f"interrupted after {counter.done_} of {args.epochs} epochs; nothing was written "
+            f"(earlier outputs in {args.out} are untouched).",
+            code=130,
+        )
     train_s = time.perf_counter() - t0
     test_acc = float(net.score(data.X_test, data.y_test))
     small = net.compact()
@@ -127,7 +231,6 @@ def run_prune(args):
         f"compact network: {units} units, "
         f"{compact_params} parameters (masked dense: {dense_params}), same predictions: {same}"
     )
-    os.makedirs(args.out, exist_ok=True)
     result = {
         "dataset": data.name,
         "alpha": args.alpha,
@@ -138,37 +241,50 @@ def run_prune(args):
         "test_accuracy": test_acc,
         "compact_parameters": compact_params,
         "dense_parameters": dense_params,
+        "epochs": counter.done_,
         "schedule": {
             "target": list(net.history[:, "target_sparsity"]),
             "achieved": list(net.history[:, "sparsity"]),
         },
         "seconds": train_s,
     }
-    with open(os.path.join(args.out, "results.json"), "w") as fh:
-        json.dump(result, fh, indent=1)
-    if not args.no_plots:
-        from skscreen.plotting import (
-            plot_first_layer_mask,
-            plot_kept_per_layer,
-            plot_schedule,
-            plot_weight_histogram,
-        )
-        from skscreen.pruning.masks import effective_weight, get_mask
-
-        layers = list(net.pruner_.layers.values())
-        side = int(round(np.sqrt(data.n_features)))
-        plot_schedule(net.history, os.path.join(args.out, "schedule.png"))
-        if side * side == data.n_features:
-            plot_first_layer_mask(
-                get_mask(layers[0]).cpu().numpy(),
-                (side, side),
-                os.path.join(args.out, "first_layer_mask.png"),
-            )
-        plot_kept_per_layer(kept, os.path.join(args.out, "kept_per_layer.png"))
-        plot_weight_histogram(
-            [effective_weight(m).cpu().numpy() for m in layers],
-            os.path.join(args.out, "weights_hist.png"),
-        )
-        print(f"plots and results.json written to {args.out}/")
+    staging = tempfile.mkdtemp(dir=args.out, prefix=".staging-")
+    try:
+        with open(os.path.join(staging, "results.json"), "w") as fh:
+            json.dump(result, fh, indent=1)
+        if not args.no_plots:
+            _plots(net, data, kept, staging)
+        _publish(staging, args.out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    what = "results.json" if args.no_plots else "plots and results.json"
+    print(f"{what} written to {args.out}/")
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _plots(net, data, kept, folder):
+    import numpy as np
+
+    from skscreen.plotting import (
+        plot_first_layer_mask,
+        plot_kept_per_layer,
+        plot_schedule,
+        plot_weight_histogram,
+    )
+    from skscreen.pruning.masks import effective_weight, get_mask
+
+    layers = list(net.pruner_.layers.values())
+    side = int(round(np.sqrt(data.n_features)))
+    plot_schedule(net.history, os.path.join(folder, "schedule.png"))
+    if side * side == data.n_features:
+        plot_first_layer_mask(
+            get_mask(layers[0]).cpu().numpy(),
+            (side, side),
+            os.path.join(folder, "first_layer_mask.png"),
+        )
+    plot_kept_per_layer(kept, os.path.join(folder, "kept_per_layer.png"))
+    plot_weight_histogram(
+        [effective_weight(m).cpu().numpy() for m in layers],
+        os.path.join(folder, "weights_hist.png"),
+    )

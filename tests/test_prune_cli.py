@@ -36,3 +36,74 @@ def test_prune_cli_digits(tmp_path, capsys):
     assert res["sparsity"] == pytest.approx(0.8, abs=1e-3)
     for name in ("schedule.png", "first_layer_mask.png", "kept_per_layer.png", "weights_hist.png"):
         assert (out / name).stat().st_size > 1000
+
+
+# ---------------------------------------------------------------- hostile use (issue 11)
+def _old_run(out):
+    out.mkdir()
+    for name in ("results.json", "schedule.png", "weights_hist.png"):
+        (out / name).write_text(f"earlier {name}")
+    return {p.name: p.read_text() for p in out.iterdir()}
+
+
+def test_out_that_is_a_file_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    import skscreen.datasets
+
+    def no_data(*a, **k):
+        raise AssertionError("nothing may be loaded or trained")
+
+    monkeypatch.setattr(skscreen.datasets, "load_dataset", no_data)
+    out = tmp_path / "results.txt"
+    out.write_text("keep me")
+    assert main(["prune", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err and "is a file" in err
+    assert out.read_text() == "keep me"
+
+
+def test_interrupted_training_writes_nothing_and_exits_130(tmp_path, capsys, monkeypatch):
+    import os
+    import signal
+
+    from skorch.callbacks import Callback
+
+    import skscreen._prune_cli as prune_cli
+
+    class CtrlC(Callback):  # the user presses Ctrl-C during the second epoch
+        def on_batch_end(self, net, **kwargs):
+            if len(net.history) == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    real = prune_cli.make_net
+    monkeypatch.setattr(
+        prune_cli,
+        "make_net",
+        lambda *a, callbacks=(), **k: real(*a, callbacks=[*callbacks, ("ctrl_c", CtrlC())], **k),
+    )
+    out = tmp_path / "out"
+    before = _old_run(out)
+    rc = main(["prune", "--epochs", "6", "--hidden", "16", "--out", str(out), "--quiet"])
+    assert rc == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted after 1 of 6 epochs" in err
+    assert {p.name: p.read_text() for p in out.iterdir()} == before  # untouched, no staging
+
+
+@pytest.mark.parametrize(
+    "opt,val",
+    [
+        ("--hidden", "abc"),
+        ("--hidden", "0"),
+        ("--hidden", "32,-1"),
+        ("--lr-halve-every", "0"),
+        ("--epochs", "0"),
+        ("--batch-size", "0"),
+        ("--sparsity", "1.5"),
+    ],
+)
+def test_bad_option_values_are_argparse_errors(capsys, opt, val):
+    with pytest.raises(SystemExit) as exc:
+        main(["prune", opt, val])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {opt}" in err and "Traceback" not in err
