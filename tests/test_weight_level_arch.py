@@ -417,3 +417,22 @@ def test_extreme_value_masks_derive_from_random_state():
     # freshly seeded generators give the same masks
     g1, g2 = np.random.default_rng(3), np.random.default_rng(3)
     assert torch.equal(_ev_fit(random_state=g1), _ev_fit(random_state=g2))
+
+
+def test_set_scorer_makes_the_hooks_follow_the_new_criterion():
+    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3))
+    pruner = _pruner(model, scorer=MagnitudeScorer())
+    pruner.attach_hooks()
+    assert pruner.recorder is None
+    pruner.set_scorer(HybridScreeningScorer(alpha=0.5))
+    assert pruner.recorder is not None and pruner.recorder.attached  # was attached: re-attached
+    _record(pruner, model, torch.randn(12, 4), torch.arange(12) % 3)
+    assert pruner.recorder.has_stats("0") and pruner.recorder.has_stats("2")
+    pruner.set_scorer(ExtremeValuePruning())
+    assert pruner.decides_masks and pruner.recorder is None
+    pruner.set_scorer(MagnitudeScorer())
+    assert not pruner.decides_masks
+    # a policy given as ``policy=`` stays when the scorer changes
+    kept = _pruner(model, scorer=MagnitudeScorer(), policy=ExtremeValuePruning())
+    kept.set_scorer(HybridScreeningScorer(alpha=0.5))
+    assert kept.decides_masks

@@ -4,7 +4,14 @@ Deciding (``scorers``, ``schedules``, ``selection``) is kept apart from applying
 (``masks``, ``compaction``); :class:`WeightPruner` glues them for one model.
 """
 
-from skscreen.pruning.compaction import compact_sequential, load_compact, save_compact
+from skscreen.pruning._base import BasePruner, required_statistics
+from skscreen.pruning.compaction import (
+    compact_module,
+    compact_sequential,
+    fold_masks,
+    load_compact,
+    save_compact,
+)
 from skscreen.pruning.extreme_value import ExtremeValuePruning
 from skscreen.pruning.pruner import WeightPruner
 from skscreen.pruning.schedules import (
@@ -23,6 +30,8 @@ from skscreen.pruning.scorers import (
 )
 
 __all__ = [
+    "BasePruner",
+    "required_statistics",
     "WeightPruner",
     "HybridScreeningScorer",
     "MagnitudeScorer",
@@ -35,6 +44,8 @@ __all__ = [
     "CubicSchedule",
     "OneShotSchedule",
     "make_schedule",
+    "compact_module",
+    "fold_masks",
     "compact_sequential",
     "save_compact",
     "load_compact",

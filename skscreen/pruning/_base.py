@@ -148,9 +148,30 @@ class BasePruner:
         self.scorer = scorer
         self.schedule = schedule
         self.policy = policy
+        self._policy_in_scorer_slot = policy is scorer
         self.random_state = random_state
         self.requires = required_statistics(policy if policy is not None else scorer)
         self.recorder = None
+
+    def set_scorer(self, scorer):
+        """Swap the criterion (e.g. new settings between ``partial_fit`` calls).
+
+        The statistics hooks follow what the new criterion needs (re-attached if they were
+        attached; statistics gathered so far in the epoch are dropped). A mask policy given
+        in the scorer slot replaces the policy; one given as ``policy=`` stays.
+        """
+        attached = self.recorder is not None and self.recorder.attached
+        self.remove_hooks()
+        if getattr(scorer, "decides_masks", False):
+            self.policy, self._policy_in_scorer_slot = scorer, True
+        elif self._policy_in_scorer_slot:
+            self.policy, self._policy_in_scorer_slot = None, False
+        self.scorer = scorer
+        self.requires = required_statistics(self.policy if self.policy is not None else scorer)
+        self._make_recorder()
+        if attached:
+            self.attach_hooks()
+        return self
 
     # ------------------------------------------------------------------ statistics hooks
     def _make_recorder(self):
