@@ -517,6 +517,36 @@ def test_callback_on_plain_skorch_nets(digits):
     assert plain.history[-1, "sparsity"] == pytest.approx(0.5, abs=1e-3)
 
 
+def test_zero_width_layer_and_tied_weights(digits):
+    X, y, _, _ = digits
+    with pytest.raises(ValueError, match="width 0"):
+        _net(module__hidden=(0,)).fit(X, y)
+
+    class Tied(nn.Module):
+        def __init__(self, **kwargs):  # ignores _net's module__ arguments
+            super().__init__()
+            self.a, self.b, self.out = nn.Linear(64, 64), nn.Linear(64, 64), nn.Linear(64, 10)
+            self.b.weight = self.a.weight
+
+        def forward(self, x):
+            return self.out(torch.relu(self.b(torch.relu(self.a(x)))))
+
+    net = _net(module=Tied, sparsity=0.5).fit(X, y)
+    assert net.n_weights_ == 64 * 64 + 64 * 10  # the shared weight counts once
+    assert torch.equal(net.module_.a.weight_mask, net.module_.b.weight_mask)
+    assert net.sparsity_ == pytest.approx(0.5, abs=1e-3) and _pruned_are_zero(net.module_)
+
+
+def test_warm_start_continues_the_schedule(digits):
+    X, y, _, _ = digits
+    net = _net(sparsity=0.8, prune_epochs=4, max_epochs=2, warm_start=True)
+    with pytest.warns(UserWarning, match="before the schedule reached"):
+        net.fit(X, y)
+    net.fit(X, y)
+    assert len(net.history) == 4 and net.sparsity_ == pytest.approx(0.8, abs=1e-3)
+    assert list(net.history[:, "pruning_epoch"]) == [1, 2, 3, 4]
+
+
 def test_validation_runs_once_per_fit(digits, monkeypatch):
     X, y, _, _ = digits
     net = _net(max_epochs=1)

@@ -21,7 +21,7 @@ from skorch.dataset import unpack_data
 
 from skscreen.nn._pruning import PRUNING_PARAMS, ScreeningPruning
 from skscreen.pruning.compaction import compact_sequential, count_parameters
-from skscreen.pruning.masks import attach_mask, get_mask, remove_masks, to_torch_prune
+from skscreen.pruning.masks import get_mask, remove_masks, to_torch_prune
 
 __all__ = ["ScreeningPrunedNet"]
 

@@ -382,6 +382,12 @@ class ScreeningPruning(Callback):
         pruner = cls(
             net.module_, self.make_scorer(), make_schedule(self.schedule), **common, **extra
         )
+        if pruner.n_total == 0:
+            pruner.remove_hooks()
+            raise ValueError(
+                "The module has no prunable weights: every prunable layer is empty (a layer of "
+                "width 0?). Give each layer at least one unit."
+            )
         history = [row for row in net.history if "pruning_epoch" in row]
         if history and "n_prunable" in history[-1]:
             # continuing from a history (load_params, Checkpoint, a re-made callback):
