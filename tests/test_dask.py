@@ -88,3 +88,23 @@ def test_dask_ml_incremental():
     inc.fit(da.from_array(X, chunks=(300, 15)), da.from_array(y, chunks=300), classes=[0, 1, 2])
     np.testing.assert_allclose(inc.estimator_.scores_, f_classif(X, y)[0], rtol=1e-10)
     assert inc.transform(da.from_array(X, chunks=(300, 15))).compute().shape == (3000, 4)
+
+
+def test_rejected_dask_fit_leaves_the_earlier_fit_intact():
+    X, y = _data()
+    s = OnlineFClassifScreener(k=4).fit(X[:1000], y[:1000])
+    before = (s.scores_.copy(), s.n_samples_seen_)
+    Xbad = X.copy()
+    Xbad[2500, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        s.fit(da.from_array(Xbad, chunks=(500, 15)), da.from_array(y, chunks=500))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        s.fit(da.from_array(X, chunks=(500, 15)), da.zeros(3000, chunks=500))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        s.fit(da.from_array(X, chunks=(500, 15)), da.from_array(y + 0.5, chunks=500))
+    np.testing.assert_array_equal(s.scores_, before[0])
+    assert s.n_samples_seen_ == before[1]
+    # one commit path: the Dask fit keeps the screener's own parameters and continues
+    s.fit(da.from_array(X, chunks=(500, 15)), da.from_array(y, chunks=500))
+    s.partial_fit(X[:10], y[:10])
+    assert s.k == 4 and s.n_samples_seen_ == 3010
