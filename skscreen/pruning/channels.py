@@ -383,9 +383,10 @@ class ChannelPruner:
         was_training = model.training
         model.eval()
         try:
-            graph = tp.DependencyGraph().build_dependency(
-                model, example_inputs=self.example_inputs.to(device)
-            )
+            with torch.enable_grad():  # tracing relies on autograd (step runs under no_grad)
+                graph = tp.DependencyGraph().build_dependency(
+                    model, example_inputs=self.example_inputs.to(device)
+                )
         except Exception as exc:
             raise ValueError(
                 f"Torch-Pruning could not trace this model ({type(exc).__name__}: {exc}). "
