@@ -263,3 +263,15 @@ def test_lock_is_not_pickled_or_cloned():
     s2.partial_fit(X[:10], y[:10])  # a fresh lock is made on use
     assert s2.n_samples_seen_ == 510
     assert "_state_lock" not in clone(s).__dict__
+
+
+def test_csr_duplicates_documented_example():
+    # docs/screening.rst: scikit-learn's f_classif gets this one wrong (F = -2)
+    X = sp.csr_matrix(
+        (np.array([1.0, 1.0, 2.0, 3.0, 1.0]), np.zeros(5, dtype=int), np.array([0, 2, 3, 4, 5])),
+        shape=(4, 1),
+    )
+    y = [0, 1, 0, 1]
+    assert f_classif(X.toarray(), y)[0][0] == pytest.approx(2.0)
+    s = OnlineFClassifScreener(k="all").fit(X, y)
+    assert s.scores_[0] == pytest.approx(2.0, rel=1e-12)
