@@ -47,6 +47,36 @@ class _PenaltyGrad:
         return grad + reg.strength * g.to(grad.dtype)
 
 
+class _AbsMeanHook:
+    """Forward hook: the mean ``|input|`` of each input unit (channel, last-dim feature).
+
+    Not kept by pickling (a checkpoint mid-epoch restores a model without it).
+    """
+
+    def __init__(self, regularizer, name):
+        self.regularizer, self.name = regularizer, name
+
+    def __call__(self, module, inputs, output):
+        if module.training:
+            x = inputs[0].detach()
+            if isinstance(module, torch.nn.modules.conv._ConvNd):
+                a = x.abs().transpose(0, 1).reshape(x.shape[1], -1).mean(1)
+            else:  # Linear on (..., features): every leading position is a sample
+                a = x.reshape(-1, x.shape[-1]).abs().mean(0)
+            self.regularizer._abs_mean[self.name] = a
+
+    def __reduce__(self):
+        return (_noop_hook_factory, ())
+
+
+def _noop_hook(*args):
+    return None
+
+
+def _noop_hook_factory():
+    return _noop_hook
+
+
 class _GradientSide:
     """Shared plumbing: gradient hooks on the regularised weights, not picklable."""
 
@@ -79,7 +109,10 @@ class ContributionEntropy(_GradientSide):
 
     Parameters
     ----------
-    modules : dict of str to torch.nn.Linear
+    modules : dict of str to torch.nn.Linear or convolution
+        For a convolution, ``|a_i|`` is the mean ``|input|`` of channel ``i`` and the
+        contribution of input channel ``i`` to output channel ``j`` uses the sum of
+        ``|w|`` over the kernel (grouped convolutions: the channels of the group).
 
     Examples
     --------
@@ -109,12 +142,7 @@ class ContributionEntropy(_GradientSide):
         return self
 
     def _make_hook(self, name):
-        def hook(module, inputs, output):
-            if module.training:
-                x = inputs[0].detach()
-                self._abs_mean[name] = x.reshape(x.shape[0], -1).abs().mean(0)
-
-        return hook
+        return _AbsMeanHook(self, name)
 
     def layer_penalty(self, name, weight):
         """Mean entropy of the contribution distributions of layer ``name`` for ``weight``.
@@ -124,9 +152,16 @@ class ContributionEntropy(_GradientSide):
         a = self._abs_mean.get(name)
         if a is None:
             return None
-        mask = getattr(self.modules[name], "weight_mask", None)
+        module = self.modules[name]
+        mask = getattr(module, "weight_mask", None)
         w = weight if mask is None else weight * mask
-        c = w.abs() * a[None, :].to(w.dtype) + 1e-12
+        w = w.abs()
+        if w.ndim > 2:  # conv (out, in/groups, *kernel): a channel's weight is its kernel's sum
+            w = w.flatten(2).sum(-1)
+        groups = int(getattr(module, "groups", 1))
+        out, per_group = w.shape
+        a = a.to(w.dtype).reshape(groups, per_group).repeat_interleave(out // groups, dim=0)
+        c = w * a + 1e-12
         p = c / c.sum(dim=1, keepdim=True)
         return -(p * p.log()).sum(dim=1).mean()
 
