@@ -315,6 +315,17 @@ def test_compact_removes_exactly_the_channels_nothing_reads():
     assert get_mask(model.conv) is not None  # the masked model is left as it was
 
 
+def test_compact_module_on_a_sequential_mlp_removes_dead_neurons():
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3)).eval()
+    update_mask(mlp[2], torch.ones(3, 8).index_fill(1, torch.arange(3), 0))  # 3 unread neurons
+    small = compact_module(mlp)
+    assert isinstance(small, nn.Sequential) and small[0].out_features == 5
+    x = torch.randn(10, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), mlp(x))
+
+
 def test_compact_without_example_inputs_folds_masks_only():
     model, x = make("se_block")
     model.eval()

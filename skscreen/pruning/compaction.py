@@ -287,7 +287,7 @@ def _is_sequential_mlp(module):
             return False
         seq = children[0]
     layers = _flatten_sequential(seq)
-    return all(isinstance(m, nn.Linear | nn.Flatten | tuple(_ELEMENTWISE.values())) for m in layers)
+    return all(isinstance(m, (nn.Linear, nn.Flatten, *_ELEMENTWISE.values())) for m in layers)
 
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
