@@ -169,7 +169,6 @@ def _provenance():
         r = subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True)
         return r.stdout.strip()
 
-    import mutmut  # noqa: F401  (its version is recorded)
     from importlib.metadata import version
 
     return {
