@@ -447,3 +447,16 @@ def test_set_scorer_makes_the_hooks_follow_the_new_criterion():
     kept = _pruner(model, scorer=MagnitudeScorer(), policy=ExtremeValuePruning())
     kept.set_scorer(HybridScreeningScorer(alpha=0.5))
     assert kept.decides_masks
+
+
+def test_pickled_pruner_rebinds_by_name_and_keeps_tied_masks_shared():
+    import pickle
+
+    model = _Tied()
+    pruner = _pruner(model, sparsity=0.5, ignored_layers=[model.head])
+    _train(model, pruner, torch.randn(30, 6), torch.arange(30) % 3)
+    model2, pruner2 = pickle.loads(pickle.dumps((model, pruner)))
+    pruner2.bind(model2)
+    assert pruner2.ignored_layers == ["head"] and list(pruner2.layers) == ["a", "b"]
+    assert get_mask(model2.a) is get_mask(model2.b)
+    assert pruner2.n_kept() == pruner.n_kept() == pruner.target_keep(3)

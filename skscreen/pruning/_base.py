@@ -31,9 +31,9 @@ written before the protocol declare ``needs_input_stats`` / ``needs_abs_stats`` 
 both spellings are read.
 
 Subclasses implement ``bind(model)`` (find the units; sets ``model``), ``_hook_modules()``,
-``_reductions()``, ``views()``, ``n_kept()``, ``kept_fractions()``, ``_select(scores,
-n_keep)`` and ``_apply(keep, optimizer)``; :class:`~skscreen.pruning.WeightPruner` is the
-reference implementation.
+``_reductions()`` (and optionally ``_recorder_options()``), ``views()``, ``n_kept()``,
+``kept_fractions()``, ``_select(scores, n_keep)`` and ``_apply(keep, optimizer)``;
+:class:`~skscreen.pruning.WeightPruner` is the reference implementation.
 """
 
 from __future__ import annotations
@@ -185,7 +185,13 @@ class BasePruner:
             track_class=CLASS_MOMENTS in self.requires,
             track_abs=ABS_MOMENTS in self.requires,
             reduce=self._reductions(),
+            **self._recorder_options(),
         )
+
+    def _recorder_options(self):
+        """Further :class:`InputStatsRecorder` options, e.g. ``{"source": "output",
+        "post_relu": True}`` for a pruner that screens BatchNorm outputs."""
+        return {}
 
     def _hook_modules(self):
         """``{name: module}`` whose inputs are recorded."""
