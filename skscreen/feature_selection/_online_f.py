@@ -7,7 +7,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -239,7 +239,9 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
 
         Returns ``(X, y, n_features, feature_names)``.
         """
-        probe = clone(self)  # validate_data records n_features_in_/names on its estimator
+        # validate_data records n_features_in_/names on its estimator: give it a bare one
+        # (no parameters needed; its class names it in the messages)
+        probe = type(self).__new__(type(self))
         if snapshot is not None:
             probe.n_features_in_ = snapshot[1]
             if snapshot[2] is not None:
@@ -277,7 +279,7 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         combined_classes(known, unique_labels(y), strict=strict)
         state = ClassMoments(known if strict else None)
         if snapshot is not None and snapshot[0].shift_ is not None:
-            state.shift_ = snapshot[0].shift_
+            state.shift_ = np.array(snapshot[0].shift_, dtype=np.float64)
         state.update(X, y)
         return state, n_features, names
 
