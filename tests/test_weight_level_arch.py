@@ -460,3 +460,15 @@ def test_pickled_pruner_rebinds_by_name_and_keeps_tied_masks_shared():
     assert pruner2.ignored_layers == ["head"] and list(pruner2.layers) == ["a", "b"]
     assert get_mask(model2.a) is get_mask(model2.b)
     assert pruner2.n_kept() == pruner.n_kept() == pruner.target_keep(3)
+
+
+def test_rebinding_after_conversion_to_torch_prune_storage_keeps_every_layer():
+    from skscreen.pruning.masks import to_torch_prune
+
+    model, x = make("se_block")
+    pruner = _pruner(model, sparsity=0.5, n_classes=10)
+    _train(model, pruner, x, torch.arange(16) % 10, epochs=2)
+    n_kept, names = pruner.n_kept(), list(pruner.layers)
+    to_torch_prune(model)
+    pruner.bind(model)
+    assert list(pruner.layers) == names and pruner.n_kept() == n_kept

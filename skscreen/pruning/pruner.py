@@ -215,13 +215,13 @@ class WeightPruner(BasePruner):
                 head = name
             if not isinstance(m, self.layer_types):
                 continue
-            if _under(name, self.ignored_layers) or not isinstance(
-                getattr(m, "weight", None), nn.Parameter
-            ):
+            # the parameter itself (``weight_orig`` under torch.nn.utils.prune's storage)
+            param = m._parameters.get("weight", m._parameters.get("weight_orig"))
+            if param is None or _under(name, self.ignored_layers):
                 continue
             if _under(name, attention):
                 continue  # called functionally by MultiheadAttention: no hook sees its input
-            units.setdefault(id(m.weight), {})[name] = m
+            units.setdefault(id(param), {})[name] = m
         if not units:
             types = [t.__name__ for t in self.layer_types]
             raise ValueError(
