@@ -388,7 +388,8 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         if unknown.size:
             raise ValueError(
                 f"y contains labels {unknown.tolist()!r} not seen in the first fit "
-                f"(classes {list(classes)!r}); call fit() to start again with new labels."
+                f"(classes {np.asarray(classes).tolist()!r}); call fit() to start again with "
+                "new labels."
             )
         if self.label_encoded_:
             return np.searchsorted(classes, y).astype(np.int64)
@@ -409,6 +410,9 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         """
         if not self.warm_start or not self.initialized_:
             self.initialize()
+            # a new fit may bring other labels than the last one
+            self.__dict__.pop("classes_inferred_", None)
+            self.__dict__.pop("label_encoded_", None)
         return self.partial_fit(X, y, **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
