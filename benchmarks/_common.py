@@ -51,11 +51,58 @@ def machine():
     return info
 
 
+def provenance():
+    """Where a result comes from: git commit (and whether the tree was dirty), command line,
+    library versions, thread settings."""
+    import subprocess
+    import sys
+    from importlib import metadata
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def git(*args):
+        try:
+            res = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+            return res.stdout.strip() if res.returncode == 0 else None
+        except OSError:
+            return None
+
+    versions = {}
+    for pkg in (
+        "numpy",
+        "scipy",
+        "scikit-learn",
+        "numba",
+        "torch",
+        "skorch",
+        "torch-pruning",
+        "dask",
+        "skscreen",
+    ):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    threads = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+    return {
+        "git_commit": git("rev-parse", "HEAD"),
+        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+        "versions": versions,
+        "env": {k: os.environ.get(k) for k in threads},
+        "nice": os.nice(0),
+    }
+
+
 def save(name, payload):
-    """Write ``results/<name>.json`` and return its path."""
+    """Write ``results/<name>.json`` and return its path.
+
+    Every result file records the machine and its :func:`provenance` (git commit and dirty
+    flag, command line, library versions), unless the payload brings its own.
+    """
     os.makedirs(RESULTS, exist_ok=True)
     path = os.path.join(RESULTS, name + ".json")
-    payload = {"machine": machine(), **payload}
+    payload = {"machine": machine(), "provenance": provenance(), **payload}
     with open(path, "w") as fh:
         json.dump(payload, fh, indent=1, default=float)
     print(f"\nresults written to {path}")

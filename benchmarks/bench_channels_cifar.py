@@ -90,9 +90,12 @@ def main():
         y = rng.integers(0, 10, 512)
         Xtr, ytr, Xte, yte = X[:384], y[:384], X[384:], y[384:]
         args.epochs, args.finetune, args.device = 1, 1, "cpu"
+        small = "PreResNet-20" if args.model == "resnet164" else "DenseNet-10 (k=4)"
+        label = f"SMOKE {small}, random images and labels"  # not the named network
     else:
         from skscreen.datasets import load_cifar10
 
+        label = args.model
         if args.data_home is None:
             sys.exit("--data-home (the CIFAR-10 python batches) is required; or use --smoke.")
         make = (
@@ -125,7 +128,7 @@ def main():
     ).fit(Xtr, ytr)
     rows = [
         {
-            "model": args.model,
+            "model": label,
             "method": "baseline",
             "ratio": 0.0,
             "test err %": 100 * (1 - dense.score(Xte, yte)),
@@ -147,7 +150,7 @@ def main():
         rep = channel_report(copy.deepcopy(dense.module_).cpu(), net.compact().cpu(), example)
         rows.append(
             {
-                "model": args.model,
+                "model": label,
                 "method": "slimming" if alpha == 0 else f"CLS alpha={alpha}",
                 "ratio": ratio,
                 "test err %": 100 * (1 - net.score(Xte, yte)),
@@ -158,7 +161,7 @@ def main():
     table(rows, ["model", "method", "ratio", "test err %", "params /", "MACs /"])
     save(
         f"channels_cifar_{args.model}{'_smoke' if args.smoke else ''}",
-        {"args": vars(args), "rows": rows},
+        {"smoke": args.smoke, "network": label, "args": vars(args), "rows": rows},
     )
 
 
