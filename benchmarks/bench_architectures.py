@@ -54,6 +54,9 @@ MODELS = [
     "regnet_x_400mf",
     "resnext50_32x4d",
     "shufflenet_v2_x1_0",
+    "mobilenet_v3_small",
+    "efficientnet_b0",
+    "convnext_tiny",
 ]
 
 
@@ -116,7 +119,7 @@ def train(model, pruner, x, y, args, masks):
             loss = nn.functional.cross_entropy(model(xb), yb)
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         pruner.set_targets(None)
         pruner.step(epoch, opt)
     pruner.remove_hooks()
@@ -127,11 +130,57 @@ def train(model, pruner, x, y, args, masks):
     return losses
 
 
+def masked_vs_physical(build, x, args):
+    """Largest output difference between a physically pruned copy and the dense network with
+    the same channels silenced (their BatchNorm scale and shift zeroed), about half of each
+    unit's tied classes chosen at random; relative to the largest output."""
+    torch.manual_seed(1)
+    model = build().eval()
+    g = torch.Generator().manual_seed(0)
+    for m in model.modules():  # distinct BatchNorm values (their init values are all equal)
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.data = torch.rand(m.num_features, generator=g) + 0.5
+            m.bias.data = torch.randn(m.num_features, generator=g) * 0.1
+    pruner = channel_pruner(model, x, args)
+    masked = copy.deepcopy(model)
+    names = dict(masked.named_modules())
+    remove = {}
+    for u in pruner.units:
+        classes = torch.randperm(u.n_classes, generator=g)[: u.n_classes // 2]
+        gone = torch.isin(u.ties, classes)
+        remove[u.name] = [u.channels[p] for p in gone.nonzero().flatten().tolist()]
+        for bn, idx, pos in u.members:
+            twin = names[pruner.bn_names[bn]]
+            twin.weight.data[idx[gone[pos]]] = 0.0
+            twin.bias.data[idx[gone[pos]]] = 0.0
+    pruner.prune_channels(remove)
+    with torch.no_grad():
+        want, got = masked(x[:4]), model(x[:4])
+    return float((want - got).abs().max() / want.abs().max())
+
+
+def reload_check(build, model, history, x):
+    """Save with the pruning history, rebuild from a dense template, compare outputs."""
+    import tempfile
+
+    from skscreen.pruning.channels import load_pruned, save_pruned
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.pt")
+        save_pruned(model, history, path)
+        back = load_pruned(build(), path, x[:1]).eval()
+    with torch.no_grad():
+        return float((back(x[:4]) - model.eval()(x[:4])).abs().max())
+
+
 def run(name, granularity, x, y, args):
     import torchvision
 
+    def build():
+        return getattr(torchvision.models, name)(weights=None, num_classes=10)
+
     torch.manual_seed(0)
-    model = getattr(torchvision.models, name)(weights=None, num_classes=10)
+    model = build()
     one = x[:1]
     row = {"model": name, "granularity": granularity}
     macs, params = count_macs(model, one)
@@ -156,6 +205,9 @@ def run(name, granularity, x, y, args):
         stage = "compaction"
         if granularity == "channel":
             small = model.eval()
+            row["reload_max_abs_diff"] = reload_check(build, model, pruner.history, x)
+            stage = "masked-vs-physical check"
+            row["masked_vs_physical"] = masked_vs_physical(build, x, args)
         else:
             from skscreen.pruning import compact_module
 
@@ -239,6 +291,7 @@ def main():
             "latency_compact_ms",
             "speedup",
             "setup_s",
+            "masked_vs_physical",
         ],
     )
     save(

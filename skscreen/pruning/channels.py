@@ -7,11 +7,14 @@ channel's spatially averaged BatchNorm output (per sample) and ``gamma`` the Bat
 
 Applying: :class:`ChannelPruner` removes channels physically with Torch-Pruning's dependency
 graph (``torch-pruning`` from PyPI), so that convolutions, BatchNorms, residual additions and
-concatenations stay consistent; BatchNorms coupled by a residual addition form one *unit*
-whose channels are scored by the mean of their members' scores. The classifier head is never
-pruned. Pruning in the middle of training keeps the optimizer valid: every live parameter
-stays in its parameter group (replaced in place, so an ``LRScheduler`` keeps working) and
-per-parameter state such as momentum is sliced to the kept channels.
+concatenations stay consistent; BatchNorms coupled by a residual addition or a
+concatenation form one *unit* whose channels are scored by the mean of their members' scores
+(channel indices in each member from the group's ``root_idxs``); grouped convolutions tie the
+channels at one position of every channel group into a class removed whole. The classifier
+head is never pruned. Pruning in the middle of training keeps any ``torch.optim`` optimizer
+valid: every live parameter stays in its parameter group (replaced in place, so an
+``LRScheduler`` keeps working) and per-parameter state (momentum, Adam's moments, ...) is
+sliced exactly as Torch-Pruning sliced the parameter (:func:`remap_optimizer`).
 """
 
 from __future__ import annotations
