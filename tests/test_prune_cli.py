@@ -107,3 +107,31 @@ def test_bad_option_values_are_argparse_errors(capsys, opt, val):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert f"argument {opt}" in err and "Traceback" not in err
+
+
+def test_failed_plotting_keeps_the_earlier_run_then_no_plots_removes_stale_ones(
+    tmp_path, capsys, monkeypatch
+):
+    import skscreen._prune_cli as prune_cli
+
+    out = tmp_path / "out"
+    before = _old_run(out)
+    argv = ["prune", "--epochs", "2", "--hidden", "16", "--out", str(out), "--quiet"]
+
+    def broken(*a, **k):
+        raise RuntimeError("no display")
+
+    monkeypatch.setattr(prune_cli, "_plots", broken)
+    with pytest.raises(RuntimeError):  # an unexpected error: main reports it in one line
+        prune_cli.run_prune(prune_cli_args(argv))
+    assert {p.name: p.read_text() for p in out.iterdir()} == before
+    assert main([*argv, "--no-plots"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["results.json"]  # stale plots gone
+    assert json.loads((out / "results.json").read_text())["epochs"] == 2
+    capsys.readouterr()
+
+
+def prune_cli_args(argv):
+    from skscreen.cli import build_parser
+
+    return build_parser().parse_args(argv)
