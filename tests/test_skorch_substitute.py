@@ -266,8 +266,26 @@ def test_lbfgs_with_pruned_weights(digits):
         train_split=None,
         verbose=0,
         random_state=0,
-    ).fit(X, y)
+    )
+    worst = []
+
+    class WatchClosures(Callback):
+        """Checks pruned weights at every forward pass (each LBFGS closure evaluation)."""
+
+        def on_train_begin(self, net, **kwargs):
+            def check(module, inputs):
+                mask = get_mask(module)
+                if module.training and mask is not None:
+                    worst.append(float(module.weight.detach()[mask == 0].abs().sum()))
+
+            for m in net.module_.modules():
+                if isinstance(m, nn.Linear):
+                    m.register_forward_pre_hook(check)
+
+    net.set_params(callbacks=[WatchClosures()])
+    net.fit(X, y)
     assert np.isfinite(net.history[:, "train_loss"]).all()
+    assert len(worst) > 6 * 5 and max(worst) == 0.0  # never revived, not even inside a step
     assert _pruned_are_zero(net.module_)
     assert net.sparsity_ == pytest.approx(0.9, abs=1e-3)
     assert net.score(Xt, yt) > 0.6

@@ -80,6 +80,12 @@ def enforce_masks(modules, name="weight"):
 def _zero_optimizer_state(optimizer, param, keep):
     if optimizer is None:
         return
+    if isinstance(optimizer, torch.optim.LBFGS):
+        # LBFGS keeps flat curvature pairs over all parameters: entries of newly pruned
+        # weights in them would move those weights inside the next step's closure
+        # evaluations, so its history starts again (as after a restart)
+        optimizer.state.clear()
+        return
     state = optimizer.state.get(param, {})
     for value in state.values():
         if torch.is_tensor(value) and value.shape == param.shape:
