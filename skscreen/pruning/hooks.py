@@ -131,9 +131,11 @@ class InputStatsRecorder:
 
     def mode_of(self, name):
         """The reduction (see ``reduce``) used for module ``name``."""
-        if isinstance(self.reduce, dict):
-            return self.reduce.get(name, "last")
-        return self.reduce
+        # recorders pickled before ``reduce`` existed had only ``channel_mean``
+        reduce = getattr(self, "reduce", "channels" if self.channel_mean else "flat")
+        if isinstance(reduce, dict):
+            return reduce.get(name, "last")
+        return reduce
 
     def _make_hook(self, name):
         mode = self.mode_of(name)
