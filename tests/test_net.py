@@ -115,12 +115,41 @@ def test_alpha_zero_equals_magnitude_scorer(digits):
     for ma, mb in zip(a.pruner_.layers.values(), b.pruner_.layers.values()):
         assert torch.equal(get_mask(ma), get_mask(mb))
     assert b.pruner_.recorder is None  # magnitude needs no statistics
+    # ... and both are magnitude pruning, checked independently: a one-shot prune after the
+    # last epoch keeps the global top-k |w| of the weights that the same (seeded) training
+    # reaches unpruned, computed here with numpy
+    kw = dict(alpha=0.0, schedule="one-shot", prune_epochs=6, max_epochs=6)
+    dense = _net(sparsity=0.0, **kw).fit(digits.X_train, digits.y_train)
+    pruned = _net(**kw).fit(digits.X_train, digits.y_train)
+    ws = [dense.module_[i].weight.detach().numpy() for i in (1, 3)]
+    flat = np.concatenate([np.abs(w).ravel() for w in ws])
+    keep = np.zeros(flat.size, dtype=bool)
+    keep[np.argsort(-flat, kind="stable")[: round(0.2 * flat.size)]] = True
+    expected = [keep[: ws[0].size].reshape(ws[0].shape), keep[ws[0].size :].reshape(ws[1].shape)]
+    assert expected[1].any(axis=1).all()  # the keep-a-row constraint does not bind here
+    for i, e in zip((1, 3), expected):
+        np.testing.assert_array_equal(get_mask(pruned.module_[i]).bool().numpy(), e)
 
 
 def test_alpha_changes_the_masks(digits):
+    from sklearn.feature_selection import f_classif
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # constant pixels
+        f = np.nan_to_num(f_classif(digits.X_train, digits.y_train)[0])
     a = _net(alpha=0.0).fit(digits.X_train, digits.y_train)
     b = _net(alpha=0.75).fit(digits.X_train, digits.y_train)
-    assert not torch.equal(get_mask(a.pruner_.layers["1"]), get_mask(b.pruner_.layers["1"]))
+    ma, mb = (get_mask(n.module_[1]).bool().numpy() for n in (a, b))
+    assert not np.array_equal(ma, mb)
+    # the screening term moves the first layer's budget to pixels with a larger F
+    assert (mb * f).sum() / mb.sum() > 1.2 * (ma * f).sum() / ma.sum()
+    # alpha = 1: a first-layer weight's score is its input pixel's F, so the kept weights
+    # are whole columns of the highest-F pixels (one column may be cut at the boundary)
+    m1 = get_mask(_net(alpha=1.0).fit(digits.X_train, digits.y_train).module_[1]).bool()
+    m1 = m1.numpy()
+    kept = m1.any(axis=0)
+    assert f[kept].min() >= f[~kept].max()
+    assert (m1.any(axis=0) & ~m1.all(axis=0)).sum() <= 1
 
 
 def test_clone_pickle_and_continue(digits):
