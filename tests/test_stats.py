@@ -231,3 +231,34 @@ def test_deferred_moments_match_class_moments_on_offset_data():
         acc.update(torch.as_tensor(X[a:b], dtype=torch.float32), yb)
     ref = ClassMoments().update(X.astype(np.float32), y)
     np.testing.assert_allclose(anova_f(acc.to_moments())[0], anova_f(ref)[0], rtol=1e-10)
+
+
+def _deferred_data(seed=4):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, 900)
+    # offset 1e4 times the spread, and classes 1e4 spreads apart
+    X = 1e4 + rng.normal(size=(900, 5)) + 1e4 * y[:, None] * (np.arange(5) == 0)
+    return X, y
+
+
+@needs_torch
+@pytest.mark.parametrize("path", ["cpu kernel", "device code"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_deferred_moments_both_fold_paths_exact_and_leave_batches_untouched(path, dtype):
+    from skscreen.stats import DeferredMoments
+
+    X, y = _deferred_data()
+    X = X.astype(dtype)
+    acc = DeferredMoments(3, block_rows=256)
+    if path == "device code":  # the GPU code, run on CPU tensors
+        acc._fold_cpu = acc._fold_device
+    cuts = [0, 300, 400, 500, 600, 700, 800, 900]  # a batch > block_rows is folded alone
+    batches = [torch.as_tensor(X[a:b]) for a, b in zip(cuts, cuts[1:])]
+    copies = [b.clone() for b in batches]
+    for a, xb in zip(cuts, batches):
+        acc.update(xb, torch.as_tensor(y[a : a + len(xb)]))
+    m = acc.to_moments()
+    # a float64 model's recorded layer inputs must not be overwritten by the fold
+    assert all(torch.equal(b, c) for b, c in zip(batches, copies))
+    assert torch.is_tensor(m.mean_) and acc.n_samples == 900
+    np.testing.assert_allclose(anova_f(m)[0], exact_f(X, y), rtol=1e-10)
