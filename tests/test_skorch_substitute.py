@@ -454,6 +454,8 @@ def test_inputs_a_scikit_learn_user_passes(digits):
     keep = np.isin(y, [0, 2])
     net = _net(module__n_classes=2).fit(X[keep], y[keep])
     assert list(net.classes_) == [0, 2] and set(net.predict(X[keep])) <= {0, 2}
+    net = _net(module__n_classes=3).fit(X[keep], y[keep])  # labels are output indices
+    assert list(net.classes_) == [0, 2] and net.sparsity_ == pytest.approx(0.8, abs=1e-3)
     with pytest.raises(ValueError, match="continuous"):
         _net().fit(X, y + 0.5)
     with pytest.raises(ValueError, match="outputs 10 scores"):

@@ -333,23 +333,30 @@ class ScreeningPruning(Callback):
         self._enforcer.remove()
 
     def _n_classes(self, net, Xi):
+        """Rows of the statistics: every label index the batches may carry.
+
+        The larger of the number of classes the net knows and the module's output width
+        (labels are output indices; a classifier trained on labels {0, 2} of a 3-output
+        module carries index 2).
+        """
+        n = 2
         try:
-            classes = net.classes_
-            if len(classes):
-                return len(classes)
-        except AttributeError:
+            n = max(n, len(net.classes_))
+        except (AttributeError, TypeError):
             pass
         module = net.module_
         was = module.training
         module.eval()
         try:
             with torch.no_grad():
-                out = net.infer(Xi)
+                out = net.infer(
+                    Xi[:8] if hasattr(Xi, "__getitem__") and torch.is_tensor(Xi) else Xi
+                )
         finally:
             module.train(was)
         if isinstance(out, tuple | list):
             out = out[0]
-        return max(2, int(out.shape[-1]))
+        return max(n, int(out.shape[-1]) if out.ndim >= 2 else 2)
 
     def _build_pruner(self, net, Xi):
         from skscreen.pruning.pruner import WeightPruner
