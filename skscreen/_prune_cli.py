@@ -138,18 +138,27 @@ def make_net(args, n_features, n_classes, X_val=None, y_val=None, callbacks=()):
 
 
 def _check_out_folder(out):
-    """Make ``--out`` (or refuse it) before any training: usage errors, exit status 2."""
+    """Refuse an unusable ``--out`` before any work (usage error, exit status 2).
+
+    The folder itself is made only when the outputs are written, so a failed run leaves no
+    empty folder behind.
+    """
     from skscreen.cli import UsageError
 
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {out} is a file; --out names a folder (choose another name).")
+    existing = os.path.abspath(out)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise UsageError(f"--out {out}: {existing} is a file; choose another folder.")
     try:
-        os.makedirs(out, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".skscreen-check-"):
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".skscreen-check-"):
             pass
     except OSError as exc:
         raise UsageError(
-            f"--out {out}: cannot write there ({exc.strerror or exc}); choose another folder."
+            f"--out {out}: cannot write in {existing} ({exc.strerror or exc}); "
+            "choose another folder."
         ) from None
 
 
@@ -248,6 +257,7 @@ def run_prune(args):
         },
         "seconds": train_s,
     }
+    os.makedirs(args.out, exist_ok=True)
     staging = tempfile.mkdtemp(dir=args.out, prefix=".staging-")
     try:
         with open(os.path.join(staging, "results.json"), "w") as fh:
