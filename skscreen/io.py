@@ -80,8 +80,10 @@ def _frame_chunk(frame, t, path, first_row):
 
 
 def _check_finite(X, feats, path, first_row):
+    if np.isfinite(X.sum()):  # one reduction, no n x p temporary, in the usual case
+        return
     finite = np.isfinite(X)
-    if finite.all():
+    if finite.all():  # the sum overflowed: huge but finite values
         return
     rows = np.flatnonzero(~finite.all(axis=1))
     r = rows[0]
