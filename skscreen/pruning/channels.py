@@ -531,7 +531,8 @@ class ChannelPruner:
         with torch.no_grad():
             shape = _output_shape(copy_(x))
         failures, head = {}, []
-        for name in [u.name for u in self.units]:
+        # later roots first, as in prune_channels: an earlier root's indices do not shift
+        for name in reversed([u.name for u in self.units]):
             unit = units[name]
             removed = [unit.channels[p] for p in (unit.ties == unit.ties[-1]).nonzero().flatten()]
             shrink = {
@@ -543,10 +544,12 @@ class ChannelPruner:
                 graph.get_pruning_group(unit.root, tp.prune_batchnorm_out_channels, removed).prune()
                 with torch.no_grad():
                     new_shape = _output_shape(copy_(x))
+                # Torch-Pruning decrements num_features even for an index it cannot map:
+                # the tensors must agree with it and with the expected count
                 wrong = [
                     graph._module2name.get(bn, "?")
                     for bn in shrink
-                    if bn.num_features != sizes[bn] - shrink[bn]
+                    if not bn.num_features == sizes[bn] - shrink[bn] == _bn_size(bn)
                 ]
                 if wrong:
                     raise RuntimeError(f"BatchNorm sizes inconsistent after pruning: {wrong}")
@@ -723,6 +726,12 @@ def _is_depthwise(module):
     """A convolution Torch-Pruning prunes as depthwise (its groups shrink with its channels)."""
     tp = _tp()
     return tp.ops.module2type(module) == tp.ops.OPTYPE.DEPTHWISE_CONV
+
+
+def _bn_size(bn):
+    """Channels of a BatchNorm's tensors (``-1`` when they disagree)."""
+    sizes = {len(t) for t in (bn.weight, bn.bias, bn.running_mean, bn.running_var) if t is not None}
+    return sizes.pop() if len(sizes) == 1 else -1
 
 
 def _output_shape(out):
