@@ -292,6 +292,23 @@ def screen_file(path, target, *, chunksize=100_000, screener=None, progress=Fals
         The content cannot be screened: a cell that is not a finite number (named by
         column and data row), an empty label, a label column that changes type, no data
         rows, or a single class.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from skscreen.io import screen_file
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 2, 200)
+    >>> X = rng.normal(size=(200, 3))
+    >>> X[:, 1] += y
+    >>> path = os.path.join(tempfile.mkdtemp(), "d.npy")
+    >>> np.save(path, np.c_[X, y])
+    >>> screener, names = screen_file(path, "3", chunksize=64)
+    >>> names, screener.n_samples_seen_
+    (['x0', 'x1', 'x2'], 200)
+    >>> names[int(np.argmax(screener.scores_))]
+    'x1'
     """
     from tqdm.auto import tqdm
 
