@@ -79,7 +79,9 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
     mode : {"k_best", "percentile", "fpr", "fdr", "fwe"}, default="k_best"
         Selection rule, as in :class:`~sklearn.feature_selection.GenericUnivariateSelect`.
     k : int or "all", default=10
-        Number of top features kept in ``"k_best"`` mode (as ``SelectKBest``).
+        Number of top features kept in ``"k_best"`` mode (as ``SelectKBest``, except
+        that a constant feature, whose score is ``nan``, is never kept: ``"all"`` keeps
+        every feature with a score).
     percentile : float, default=10
         Percent of features kept in ``"percentile"`` mode.
     alpha : float, default=0.05
