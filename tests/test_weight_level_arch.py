@@ -472,3 +472,32 @@ def test_rebinding_after_conversion_to_torch_prune_storage_keeps_every_layer():
     to_torch_prune(model)
     pruner.bind(model)
     assert list(pruner.layers) == names and pruner.n_kept() == n_kept
+
+
+class _TwoOutputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 4, 1)
+        self.aux = nn.Linear(8, 2)
+
+    def forward(self, x):
+        h = torch.relu(self.conv1(x))
+        return {"main": self.conv2(h).mean((2, 3)), "aux": self.aux(h.mean((2, 3)))}
+
+
+def test_compact_module_on_a_dict_output_and_a_protected_layer():
+    model = _TwoOutputs().eval()
+    x = torch.randn(2, 3, 6, 6)
+    # conv1 channels 0-2: conv2 and aux read none of them
+    update_mask(model.conv2, torch.ones(4, 8, 1, 1).index_fill(1, torch.arange(3), 0))
+    update_mask(model.aux, torch.ones(2, 8).index_fill(1, torch.arange(3), 0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        small = compact_module(model, x)
+        kept = compact_module(model, x, protected=[model.conv1])
+    assert small.conv1.out_channels == 5 and small.aux.in_features == 5
+    assert kept.conv1.out_channels == 8  # its outputs stay whole
+    with torch.no_grad():
+        for out in (small(x), kept(x)):
+            torch.testing.assert_close(out, model(x), rtol=1e-5, atol=1e-6)

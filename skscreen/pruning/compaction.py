@@ -376,6 +376,17 @@ def remove_unread_channels(model, example_inputs, *, protected=()):
     return [[n, bool(o), [int(i) for i in idx]] for n, o, idx in graph.pruning_history()]
 
 
+def _outputs_close(a, b, atol, rtol):
+    """Whether two module outputs (tensors, or tuples/lists/dicts of them) agree."""
+    if torch.is_tensor(a) and torch.is_tensor(b):
+        return a.shape == b.shape and torch.allclose(a, b, atol=atol, rtol=rtol)
+    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
+        return len(a) == len(b) and all(_outputs_close(x, y, atol, rtol) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_outputs_close(a[k], b[k], atol, rtol) for k in a)
+    return a == b
+
+
 def _prunable_head(model):
     head = None
     for m in model.modules():
@@ -452,7 +463,7 @@ def compact_module(model, example_inputs=None, *, protected=None, atol=1e-5, rto
         return folded
     finally:
         model.train(was_training)
-    if not torch.allclose(got, expected, atol=atol, rtol=rtol):
+    if not _outputs_close(got, expected, atol, rtol):
         warnings.warn(
             "compact: removing unread channels changed the outputs (a layer mixing channels "
             "that the dependency graph does not show); returning the network with its masks "
