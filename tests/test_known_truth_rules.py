@@ -159,3 +159,65 @@ def test_large_dense_chunk_matches_f_classif_and_class_means(monkeypatch):
     means = np.asarray(m.mean_) + np.asarray(m.shift_)
     for c in range(4):
         np.testing.assert_allclose(means[c], X[y == c].mean(axis=0), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- boundaries, crafted values
+def _sklearn_support(selector_cls, scores, pvalues, **params):
+    """scikit-learn's selector on given (scores, p-values), through a fixed score_func."""
+    sel = selector_cls(lambda X, y: (scores, pvalues), **params)
+    return sel.fit(np.zeros((2, len(scores))), [0, 1]).get_support()
+
+
+def _ours(scores, pvalues, **params):
+    # the rules the screener dispatches to (exact numbers cannot be forced through data)
+    from skscreen.feature_selection._selection_rules import support_mask
+
+    kw = {"mode": "k_best", "k": 10, "percentile": 10, "alpha": 0.05, **params}
+    return support_mask(scores, pvalues, **kw)
+
+
+def test_p_value_rules_at_their_exact_thresholds():
+    n, alpha = 10, 0.05
+    bh = float(alpha) / n * np.arange(1, n + 1)  # scikit-learn's BH line, the same floats
+    cases = {
+        # p_(i) exactly on the BH line is kept (<=), just above it is not
+        "fdr": np.r_[bh[:4], np.nextafter(bh[4], 1), [0.5] * 5],
+        # Bonferroni: p = alpha / n exactly is not kept (<)
+        "fwe": np.r_[alpha / n, np.nextafter(alpha / n, 0), [0.3] * 8],
+        # fpr: p = alpha exactly is not kept (<)
+        "fpr": np.r_[alpha, np.nextafter(alpha, 0), [0.3] * 8],
+    }
+    ref = {"fdr": SelectFdr, "fwe": SelectFwe, "fpr": SelectFpr}
+    expected_counts = {"fdr": 4, "fwe": 1, "fpr": 1}
+    for mode, p in cases.items():
+        scores = 1.0 - p
+        got = _ours(scores, p, mode=mode, alpha=alpha)
+        np.testing.assert_array_equal(got, _sklearn_support(ref[mode], scores, p, alpha=alpha))
+        assert got.sum() == expected_counts[mode], mode
+
+
+@pytest.mark.parametrize("percentile", [0, 1, 50, 99, 100])
+def test_percentile_extremes_and_distinct_scores_match_sklearn(percentile):
+    rng = np.random.default_rng(2)
+    scores = rng.permutation(200).astype(float) + 0.5  # distinct
+    p = rng.random(200)
+    got = _ours(scores, p, mode="percentile", percentile=percentile)
+    ref = _sklearn_support(SelectPercentile, scores, p, percentile=percentile)
+    np.testing.assert_array_equal(got, ref)
+    assert got.dtype == bool and got.sum() == int(200 * percentile / 100)
+
+
+def test_percentile_with_five_ties_at_the_threshold():
+    # 2 above, 5 tied at the threshold, 3 below; 40 % of 10 = 4: the first two ties join
+    scores = np.array([0.1, 5.0, 2.0, 2.0, 0.2, 2.0, 4.0, 2.0, 0.3, 2.0])
+    got = _ours(scores, np.full(10, 0.5), mode="percentile", percentile=40)
+    np.testing.assert_array_equal(np.flatnonzero(got), [1, 2, 3, 6])
+    ref = _sklearn_support(SelectPercentile, scores, np.full(10, 0.5), percentile=40)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_ranking_order_inf_first_nan_last_ties_by_index():
+    from skscreen.feature_selection._selection_rules import ranking_order
+
+    order = ranking_order([1.0, np.nan, np.inf, 1.0, 3.0, -2.0])
+    np.testing.assert_array_equal(order, [2, 4, 0, 3, 5, 1])
