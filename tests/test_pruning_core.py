@@ -84,6 +84,19 @@ def test_select_global_exact_count_and_constraints():
     masks = select_global(scores, 57, keep_each_row=[False, True])
     assert sum(int(m.sum()) for m in masks) == 57
     assert (masks[1].sum(1) >= 1).all()  # each output unit keeps an input
+    # which ones: layer 2 (scores ~ -100) keeps only its forced weights, the best input of
+    # each of its 10 units; the other 47 are layer 1's 47 highest scores
+    expected_2 = torch.zeros(10, 30, dtype=torch.bool)
+    expected_2[torch.arange(10), scores[1].argmax(dim=1)] = True
+    assert torch.equal(masks[1], expected_2)
+    top = torch.zeros(600, dtype=torch.bool)
+    top[torch.argsort(scores[0].reshape(-1), descending=True)[:47]] = True
+    assert torch.equal(masks[0], top.reshape(30, 20))
+    # pruned weights (-inf) are never kept, even when the budget exceeds the live ones
+    dead = [s.clone() for s in scores]
+    dead[0][:, :10] = -torch.inf
+    masks = select_global(dead, 10_000)
+    assert not masks[0][:, :10].any() and masks[0][:, 10:].all() and masks[1].all()
 
 
 def test_hook_statistics_equal_screener_on_recorded_inputs():
