@@ -196,6 +196,25 @@ def test_huge_and_ordinary_features_side_by_side_and_merged(use_numba):
         np.testing.assert_allclose(anova_f(m)[0], ref, rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "gap, spread", [(1e150, 1e10), (1e20, 1e-20), (1e300, 1e295), (1e160, 1.0)]
+)
+def test_classes_far_apart_relative_to_their_spread(gap, spread, use_numba):
+    # class means `gap` apart, within-class spread `spread`; F up to ~1e282, or beyond
+    # float64 (gap 1e160, spread 1: the exact F overflows, so inf, never nan)
+    rng = np.random.default_rng(8)
+    y = np.repeat([0, 1, 2], 20)
+    X = (gap * y + spread * rng.normal(size=60))[:, None]
+    try:
+        ref = exact_f(X, y)
+    except OverflowError:
+        ref = np.array([np.inf])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = anova_f(_fit(X, y, 60))[0]
+    np.testing.assert_allclose(f, ref, rtol=1e-12)
+
+
 def test_twenty_ulp_class_shift_at_1e6_is_resolved(use_numba):
     rng = np.random.default_rng(5)
     y = np.repeat([0, 1], 30)

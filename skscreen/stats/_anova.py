@@ -67,19 +67,20 @@ def anova_f(moments, *, warn_constant=True):
         raise ValueError(f"The ANOVA F-test needs more samples ({n:g}) than classes ({n_classes}).")
     grand = (count[:, None] * mean).sum(axis=0) / n
     ssb = (count[:, None] * (mean - grand) ** 2).sum(axis=0)
-    ssw = m2.sum(axis=0)
     dfb, dfw = n_classes - 1, n - n_classes
     # Variation below the resolution of the class means (a few ulps of their distance from
     # the shift, a data value) is rounding noise of the merges, not signal: it is treated as
     # exactly zero so that constant and within-class-constant features are recognised
     # whatever the chunking. Relative to the shift, not to |x|: a class difference of a few
-    # ulps of |x| (1e6 + 20 ulps) is still resolved. Everything is in units of the state's
-    # per-feature scale (F does not depend on it), so nothing overflows near 1e154.
-    magnitude = np.abs(mean).max(axis=0)
-    floor = n * (16 * np.finfo(np.float64).eps * magnitude) ** 2
+    # ulps of |x| (1e6 + 20 ulps) is still resolved; and per class for the within-class part
+    # (a class near the shift keeps its small spread beside classes 1e20 away). Everything is
+    # in units of the state's per-feature scale (F does not depend on it), so nothing
+    # overflows near 1e154.
+    resolution = (16 * np.finfo(np.float64).eps * np.abs(mean)) ** 2
+    ssw = np.where(m2 <= count[:, None] * resolution, 0.0, m2).sum(axis=0)
+    floor = n * resolution.max(axis=0)
     ssb = np.where(ssb <= floor, 0.0, ssb)
-    ssw = np.where(ssw <= floor, 0.0, ssw)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # F > 1.8e308: inf
         f = (ssb / dfb) / (ssw / dfw)
     constant = (ssw == 0) & (ssb == 0)
     separating = (ssw == 0) & (ssb > 0)

@@ -178,7 +178,7 @@ def dense_moments(X, yidx, n_classes, shift, pivot, known, scale, locked=None, *
     present = count > 0
     if not (np.isfinite(S).all() and np.isfinite(Q).all()):
         _assert_finite(X)
-    new_scale = _rescaled(X, yidx, K, scale, locked, S, Q, present)
+    new_scale = _rescaled(X, yidx, K, shift, scale, locked, S, Q, present)
     if new_scale is not None:
         scale, inv = new_scale, 1.0 / new_scale
         S, Q = _class_sums(X, yidx, K, inv, use_numba)
@@ -200,18 +200,21 @@ def dense_moments(X, yidx, n_classes, shift, pivot, known, scale, locked=None, *
     return count, mean, m2, scale, fired
 
 
-def _rescaled(X, yidx, K, scale, locked, S, Q, present):
+def _rescaled(X, yidx, K, shift, scale, locked, S, Q, present):
     """New per-feature scales when some scaled squares leave ``[2^-600, 2^600]``, else None.
 
-    Features whose ``Q`` overflows (or is above ``2^600``) get the power of two just above
-    their largest deviation from the pivots; features whose ``Q`` underflows (non-zero
-    deviations but ``Q`` below ``2^-600``) likewise, scaled up, unless ``locked`` (a state
-    holding larger values: the chunk's tiny variation is then negligible anyway). Only those
-    columns are read again.
+    Features whose ``Q`` overflows (or is above ``2^600``), or whose class means lie more
+    than ``2^300`` units from the shift (their squared differences would), get the power of
+    two just above their largest deviation from the pivots or from the shift; features whose
+    ``Q`` underflows (non-zero deviations but ``Q`` below ``2^-600``) likewise, scaled up,
+    unless ``locked`` (a state holding larger values: the chunk's tiny variation is then
+    negligible anyway). Only those columns are read again.
     """
     Qp, Sp = Q[present], S[present]
     qmax = Qp.max(axis=0)
-    big = ~np.isfinite(qmax) | (qmax > _BIG)
+    offset = np.abs(K[present] - shift).max(axis=0)  # data units
+    unit = 1.0 if scale is None else scale
+    big = ~np.isfinite(qmax) | (qmax > _BIG) | (offset / unit > np.sqrt(_BIG))
     small = (qmax < _SMALL) & ((qmax > 0) | (Sp != 0).any(axis=0))
     if locked is not None:
         small &= ~locked
@@ -219,6 +222,7 @@ def _rescaled(X, yidx, K, scale, locked, S, Q, present):
     if not cols.size:
         return None
     dev = np.abs(X[:, cols].astype(np.float64) - K[yidx][:, cols]).max(axis=0)
+    dev = np.maximum(dev, np.where(big[cols], offset[cols], 0.0))
     return _new_scale(scale, locked, cols, _power_of_two_at_least(dev), X.shape[1])
 
 
