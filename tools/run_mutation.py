@@ -51,6 +51,7 @@ MODULES = {
         "tests/test_known_truth_pruning.py",
     ],
     "skscreen/pruning/regularizers.py": [
+        "tests/test_regularizers.py",
         "tests/test_known_truth_pruning.py",
         "tests/test_seed_methods.py",
     ],
