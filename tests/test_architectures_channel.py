@@ -163,6 +163,39 @@ def test_grouped_convolution_loses_the_same_positions_in_every_group():
         pr.prune_channels({"reduce.1": [1]})  # a single channel of a tied class
 
 
+def test_grouped_convolution_keeps_two_channels_per_group_and_reloads(tmp_path):
+    # ResNeXt regression: with one output channel per group left, Torch-Pruning takes the
+    # grouped conv for a depthwise one and a later input-side step broke it
+    from skscreen.pruning.channels import load_pruned, save_pruned
+
+    model, x = _archs.make("grouped_conv")
+    _randomize(model)
+    y = torch.arange(16) % 10
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    pr = _pruner(model, x, alpha=0.5, sparsity=0.9, schedule=LogisticSchedule(), prune_epochs=3)
+    assert {u.name: u.min_classes for u in pr.units}["grouped.1"] == 2
+    pr.attach_hooks()
+    for epoch in range(1, 5):
+        pr.set_targets(y)
+        opt.zero_grad()
+        _loss(model, x, y).backward()
+        opt.step()
+        pr.step(epoch, opt)
+    pr.remove_hooks()
+    conv = model.grouped[0]
+    assert conv.groups == 4 and conv.out_channels == 8 and conv.in_channels == 8
+    model.eval()
+    save_pruned(model, pr.history, tmp_path / "m.pt")
+    back = load_pruned(_archs.GroupedConvNet(), tmp_path / "m.pt", x[:1]).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(back(x), model(x))
+    unit = {u.name: u for u in pr.units}["grouped.1"]
+    one_class = [unit.channels[p] for p in (unit.ties == 0).nonzero().flatten()]
+    assert len(one_class) == 4
+    with pytest.raises(ValueError, match="at least 2 channels per group"):
+        pr.prune_channels({"grouped.1": one_class})
+
+
 def test_select_tied_is_select_global_for_single_channels():
     from skscreen.pruning.selection import select_global
 

@@ -60,6 +60,7 @@ class ChannelUnit:
     members: list = field(default_factory=list)  # (bn, LongTensor member idx, LongTensor pos)
     moments: dict = field(default_factory=dict)  # bn -> ClassMoments (or None)
     ties: torch.Tensor = None  # class of each position; a class is removed whole
+    min_classes: int = 1  # classes always kept (2 where a grouped convolution ties them)
 
     def __post_init__(self):
         if self.ties is None:
@@ -167,9 +168,10 @@ class _Ties:
         return torch.as_tensor([number[r] for r in roots], dtype=torch.long)
 
 
-def select_tied(scores, ties, n_keep):
-    """Keep whole tied classes of channels: the best class of every unit, then classes in
-    decreasing mean score while fewer than ``n_keep`` channels are kept.
+def select_tied(scores, ties, n_keep, min_classes=None):
+    """Keep whole tied classes of channels: the best class (``min_classes[u]`` best classes)
+    of every unit, then classes in decreasing mean score while fewer than ``n_keep`` channels
+    are kept.
 
     ``scores`` and ``ties`` are per-unit tensors over channel positions (``ties[u][p]``: the
     class of position ``p``). A class's score is the mean of its channels' scores (as
@@ -177,17 +179,20 @@ def select_tied(scores, ties, n_keep):
     :func:`~skscreen.pruning.selection.select_global`; with larger classes the kept count can
     exceed ``n_keep`` by less than one class. Returns per-unit boolean keep masks.
     """
-    class_scores, class_sizes, unit_of, forced = [], [], [], []
-    for u, (s, t) in enumerate(zip(scores, ties)):
+    min_classes = min_classes or [1] * len(scores)
+    class_scores, class_sizes, forced = [], [], []
+    for s, t, m in zip(scores, ties, min_classes):
         n_classes = int(t.max()) + 1
         size = torch.bincount(t, minlength=n_classes)
         total = torch.zeros(n_classes, dtype=torch.float64).index_add_(0, t, s.double())
         mean = total / size
         f = torch.zeros(n_classes, dtype=torch.bool)
-        f[mean.argmax()] = True
+        if m == 1:
+            f[mean.argmax()] = True  # first of equal maxima, as select_global
+        else:
+            f[torch.argsort(mean, descending=True, stable=True)[:m]] = True
         class_scores.append(mean)
         class_sizes.append(size)
-        unit_of.append(torch.full((n_classes,), u))
         forced.append(f)
     flat, sizes = torch.cat(class_scores), torch.cat(class_sizes)
     forced_flat = torch.cat(forced)
@@ -357,11 +362,12 @@ class ChannelPruner:
         self.excluded_units = {}
         self.bind(model)
         for u in self.units:  # units that can never lose a channel are not prunable
-            if u.n_classes < 2:
+            if u.n_classes <= u.min_classes:
                 self.excluded_units[u.name] = (
                     "one channel"
                     if u.n_channels == 1
-                    else "grouped convolutions tie all its channels together"
+                    else f"grouped convolutions keep {u.min_classes} of its {u.n_classes} "
+                    "tied classes"
                 )
         self.units = [u for u in self.units if u.name not in self.excluded_units]
         self._check_prunable()
@@ -444,7 +450,7 @@ class ChannelPruner:
             group = graph.get_pruning_group(root, tp.prune_batchnorm_out_channels, new)
             pos_of = {c: k for k, c in enumerate(new)}
             ties = _Ties(len(new))
-            members, reason = {}, None
+            members, reason, grouped = {}, None, False
             for item in group.items:
                 module, handler = item.dep.target.module, item.dep.handler
                 idxs = [_as_int(i) for i in item.idxs]
@@ -462,7 +468,9 @@ class ChannelPruner:
                 if out and module in ignored:
                     reason = reason or f"ignored layer {names.get(module, module)!r}"
                 problem = self._tie_grouped(graph, module, out, idxs, roots, pos_of, ties)
-                if problem:
+                if problem is True:
+                    grouped = True
+                elif problem:
                     refused[name] = f"{names.get(module, type(module).__name__)}: {problem}"
             member_list = []
             for bn, mapping in members.items():
@@ -477,7 +485,11 @@ class ChannelPruner:
                 excluded[name] = reason
                 refused.pop(name, None)
             elif name not in refused:
-                units.append(ChannelUnit(name, root, new, member_list, ties=ties.labels()))
+                # a grouped convolution keeps two channels per group: with one, Torch-Pruning
+                # would take it for a depthwise convolution (groups == out_channels)
+                unit = ChannelUnit(name, root, new, member_list, ties=ties.labels())
+                unit.min_classes = 2 if grouped else 1
+                units.append(unit)
         if refused:
             raise ValueError(
                 "Channel-level pruning cannot remove channels of these units consistently: "
@@ -492,7 +504,7 @@ class ChannelPruner:
     @staticmethod
     def _tie_grouped(graph, module, out, idxs, roots, pos_of, ties):
         """Tie the positions a grouped convolution (or norm) sees in the same place of each
-        of its channel groups; returns a problem description or None."""
+        of its channel groups. Returns None (not grouped), True (tied) or what is wrong."""
         pruner = graph.get_pruner_of_module(module)
         if pruner is None or _is_depthwise(module):
             return None
@@ -513,7 +525,7 @@ class ChannelPruner:
             first, *rest = [pos_of[r] for _, r in sorted(col)]
             for p in rest:
                 ties.union(first, p)
-        return None
+        return True
 
     def _check_prunable(self):
         """Dry run on a copy: remove one tied class of every unit, then run the copy.
@@ -636,10 +648,14 @@ class ChannelPruner:
             units = self._views()
             scores = self.scorer(units, self.scope)
             if self.scope == "global":
-                keep = select_tied(scores, [u.ties for u in units], n_keep)
+                keep = select_tied(
+                    scores, [u.ties for u in units], n_keep, [u.min_classes for u in units]
+                )
             else:
                 keep = [
-                    select_tied([s], [u.ties], min(per_unit[u.name], u.n_channels))[0]
+                    select_tied(
+                        [s], [u.ties], min(per_unit[u.name], u.n_channels), [u.min_classes]
+                    )[0]
                     for s, u in zip(scores, units)
                 ]
             remove = {
@@ -677,6 +693,11 @@ class ChannelPruner:
                 raise ValueError(
                     f"{unit.name}: a grouped convolution needs the same positions removed in "
                     "every channel group; remove whole tied classes (ChannelUnit.ties)."
+                )
+            if unit.n_classes - len(classes) < unit.min_classes:
+                raise ValueError(
+                    f"{unit.name}: a grouped convolution keeps at least {unit.min_classes} "
+                    "channels per group."
                 )
             requests.append((unit.root, idxs))
         if not requests:
@@ -723,9 +744,14 @@ class _Skip(Exception):
 
 
 def _is_depthwise(module):
-    """A convolution Torch-Pruning prunes as depthwise (its groups shrink with its channels)."""
+    """A depthwise convolution (``groups == in_channels == out_channels``): its groups shrink
+    with its channels. A grouped convolution left with one output channel per group is not
+    one, although Torch-Pruning's type test (``groups == out_channels``) says so."""
     tp = _tp()
-    return tp.ops.module2type(module) == tp.ops.OPTYPE.DEPTHWISE_CONV
+    return (
+        tp.ops.module2type(module) == tp.ops.OPTYPE.DEPTHWISE_CONV
+        and module.in_channels == module.out_channels
+    )
 
 
 def _bn_size(bn):
@@ -809,7 +835,8 @@ def _slice_state(state, shape, cuts):
         reduced = {d for d in range(value.ndim) if value.shape[d] != shape[d]}
         for dim, keep in cuts:
             if dim not in reduced:
-                value = value.index_select(dim, torch.as_tensor(keep, device=value.device))
+                keep = torch.as_tensor(keep, dtype=torch.long, device=value.device)
+                value = value.index_select(dim, keep)
         out[key] = value.clone()
     return out
 
