@@ -501,3 +501,39 @@ def test_compact_module_on_a_dict_output_and_a_protected_layer():
     with torch.no_grad():
         for out in (small(x), kept(x)):
             torch.testing.assert_close(out, model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_compact_folds_channels_without_inputs_into_the_next_linear_bias():
+    # SE block: fc1 neurons 0 and 1 lose every input and emit relu(b): fc2 absorbs them
+    model, x = make("se_block")
+    model.eval()
+    with torch.no_grad():
+        model.fc1.bias.copy_(torch.tensor([0.7, -0.3, 0.2, 0.1]))
+    update_mask(model.fc1, torch.ones(4, 16).index_fill(0, torch.arange(2), 0))
+    # conv -> BatchNorm -> ReLU -> flatten -> Linear: channels 2 and 3 have no filter left
+    torch.manual_seed(0)
+    flat = nn.Sequential(
+        nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.Flatten(), nn.Linear(96, 5)
+    )
+    with torch.no_grad():
+        flat[1].running_mean.uniform_(-1, 1)
+        flat[1].running_var.uniform_(0.5, 2)
+        flat[1].bias.uniform_(0, 1)  # the constant channels are non-zero after the ReLU
+    update_mask(flat[0], torch.ones(6, 3, 3, 3).index_fill(0, torch.tensor([2, 3]), 0))
+    flat.eval()
+    xf = torch.randn(4, 3, 4, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        small_se, small_flat = compact_module(model, x), compact_module(flat, xf)
+    assert small_se.fc1.out_features == 2 and small_se.fc2.in_features == 2
+    assert small_flat[0].out_channels == 4 and small_flat[4].in_features == 64
+    with torch.no_grad():
+        torch.testing.assert_close(small_se(x), model(x), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(small_flat(xf), flat(xf), rtol=1e-5, atol=1e-6)
+    # one example makes every input look constant: only the structure may decide
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        from_one = compact_module(flat, xf[:1])
+    assert from_one[0].out_channels == 4
+    with torch.no_grad():
+        torch.testing.assert_close(from_one(xf), flat(xf), rtol=1e-5, atol=1e-6)

@@ -334,6 +334,89 @@ def _unread_roots(graph, group, n_out, protected):
     return unread
 
 
+@torch.no_grad()
+def _fold_constant_inputs(model, graph, example_inputs, tp):
+    """Fold into its bias every input of a ``Linear`` that is constant by construction.
+
+    An input is constant when every ``Linear``/convolution producing it (through the
+    dependency group: BatchNorms, activations, pooling, additions, flattening pass it on)
+    has an all-zero row for it, so that it only carries a bias through elementwise maps;
+    it must also be constant over ``example_inputs`` (which rules out the network's own
+    input). Its contribution ``W[:, i] * c_i`` goes into the bias and ``W[:, i]`` to zero, so
+    the removal pass can take the channel away. Returns whether anything was folded.
+    """
+    inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear) and m in graph.module2node]
+    seen = {}
+    handles = [
+        m.register_forward_hook(lambda mod, i, o: seen.__setitem__(mod, i[0].detach()))
+        for m in linears
+    ]
+    try:
+        model(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    folded = False
+    for lin in linears:
+        x = seen.get(lin)
+        if x is None or x.shape[-1] != lin.in_features:
+            continue
+        x = x.reshape(-1, lin.in_features)
+        const = (x.amax(0) - x.amin(0)) <= 1e-6 * (1.0 + x.abs().amax(0))
+        candidates = (lin.weight.ne(0).any(0) & const).nonzero().flatten().tolist()
+        if not candidates:
+            continue
+        group = graph.get_pruning_group(lin, tp.prune_linear_in_channels, candidates)
+        produced, bad = set(), set()
+        for item in group.items:
+            target, roots = item.dep.target.module, list(item.root_idxs or [])
+            if len(roots) != len(item.idxs) or any(r is None for r in roots):
+                bad.update(candidates)  # a mapping we cannot follow
+                break
+            if not isinstance(target, nn.Module) or not any(True for _ in target.parameters(False)):
+                continue
+            if isinstance(target, _NORMS):
+                continue  # constant in, constant out (eval mode)
+            if isinstance(target, (nn.Linear, *_CONVS)):
+                if graph.is_out_channel_pruning_fn(item.dep.handler):
+                    w = target.weight.detach()
+                    zero_row = w.reshape(w.shape[0], -1).eq(0).all(1)
+                    for i, r in zip(item.idxs, roots):
+                        produced.add(int(r))
+                        if not bool(zero_row[int(i)]):
+                            bad.add(int(r))
+                continue
+            bad.update(int(r) for r in roots)  # LayerNorm, attention...: not elementwise
+        fold = [r for r in candidates if r in produced and r not in bad]
+        if not fold:
+            continue
+        idx = torch.as_tensor(fold, device=lin.weight.device)
+        value = x[:, idx].mean(0).to(lin.weight.dtype)
+        if lin.bias is None:
+            lin.bias = nn.Parameter(torch.zeros(lin.out_features, dtype=lin.weight.dtype))
+        lin.bias.add_(lin.weight[:, idx] @ value)
+        lin.weight[:, idx] = 0
+        folded = True
+    return folded
+
+
+@torch.no_grad()
+def _reaches_output(model, module, example_inputs):
+    """Whether perturbing ``module``'s output changes the network's output."""
+    inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+    gen = torch.Generator().manual_seed(0)
+    before = model(*inputs)
+    handle = module.register_forward_hook(
+        lambda mod, i, o: o + torch.randn(o.shape, generator=gen).to(o.device, o.dtype)
+    )
+    try:
+        after = model(*inputs)
+    finally:
+        handle.remove()
+    return not _outputs_close(after, before, 0.0, 0.0)
+
+
 def remove_unread_channels(model, example_inputs, *, protected=()):
     """Physically remove the channels/neurons that nothing reads, in place; returns the history.
 
@@ -342,8 +425,12 @@ def remove_unread_channels(model, example_inputs, *, protected=()):
     BatchNorms, depthwise convolutions carry it along), is zero: the channel then has no
     effect on the output and goes with everything coupled to it. Groups that pass through a
     layer mixing channels (LayerNorm, GroupNorm, attention) or a grouped convolution are left
-    alone, and so are the outputs of ``protected`` modules (give the classifier head). Channels
-    without *inputs* are not removed (their constant output may still be read).
+    alone, and so are the outputs of ``protected`` modules (give the classifier head).
+
+    A channel without *inputs* (its producers' rows all zero) carries a constant; where a
+    ``Linear`` reads it, the constant's contribution is folded into that layer's bias first,
+    so that the channel becomes unread and goes too. Convolutions reading such a channel keep
+    it (with zero padding its contribution is not constant near the borders).
     """
     from skscreen.pruning.channels import _tp
 
@@ -355,7 +442,7 @@ def remove_unread_channels(model, example_inputs, *, protected=()):
         graph = tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs)
     changed = True
     while changed:  # removing a channel can leave the layers before it unread
-        changed = False
+        changed = _fold_constant_inputs(model, graph, example_inputs, tp)
         for m in list(model.modules()):
             if not isinstance(m, (nn.Linear, *_CONVS)) or m in protected or _is_depthwise(m):
                 continue
@@ -369,7 +456,12 @@ def remove_unread_channels(model, example_inputs, *, protected=()):
                 continue
             group = graph.get_pruning_group(m, fn, list(range(n_out)))
             removable = _unread_roots(graph, group, n_out, protected).nonzero().flatten().tolist()
-            if 0 < len(removable) < n_out:
+            if len(removable) == n_out:
+                # nothing inside the network reads it: dead, unless it is a network output
+                if _reaches_output(model, m, example_inputs):
+                    continue
+                removable = removable[1:]  # a layer keeps one channel
+            if removable:
                 graph.get_pruning_group(m, fn, removable).prune()
                 changed = True
     model.train(was_training)
