@@ -344,6 +344,8 @@ def test_compact_without_example_inputs_folds_masks_only():
         ({"sparsity": 1.0}, "sparsity"),
         ({"sparsity": "0.5"}, "sparsity"),
         ({"prune_epochs": 0}, "prune_epochs"),
+        ({"prune_epochs": None}, "prune_epochs"),
+        ({"prune_epochs": 2.5}, "prune_epochs"),
         ({"scope": "layers"}, "scope"),
         ({"n_classes": 0}, "n_classes"),
     ],

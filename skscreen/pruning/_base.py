@@ -81,17 +81,25 @@ def required_statistics(scorer):
     return frozenset(out)
 
 
+def _is_whole(value):
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, numbers.Real)
+        and float(value).is_integer()
+    )
+
+
 def check_pruning_params(sparsity, prune_epochs, scope, n_classes):
     """Validate the parameters shared by every pruner; returns them normalised."""
     if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real):
         raise ValueError(f"sparsity must be a number in [0, 1), got {sparsity!r}.")
     if not 0.0 <= float(sparsity) < 1.0:
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity}.")
-    if isinstance(prune_epochs, bool) or int(prune_epochs) != prune_epochs or prune_epochs < 1:
+    if not _is_whole(prune_epochs) or prune_epochs < 1:
         raise ValueError(f"prune_epochs must be an integer >= 1, got {prune_epochs!r}.")
     if scope not in ("global", "layer"):
         raise ValueError(f"scope must be 'global' or 'layer', got {scope!r}.")
-    if isinstance(n_classes, bool) or int(n_classes) != n_classes or n_classes < 1:
+    if not _is_whole(n_classes) or n_classes < 1:
         raise ValueError(f"n_classes must be an integer >= 1, got {n_classes!r}.")
     return float(sparsity), int(prune_epochs), scope, int(n_classes)
 
