@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULES = {
     "skscreen/stats/_anova.py": [
         "tests/test_stats.py",
+        "tests/test_kernels.py",
         "tests/test_known_truth_stats.py",
         "tests/test_known_truth_rules.py",
     ],
@@ -55,7 +56,11 @@ MODULES = {
         "tests/test_known_truth_pruning.py",
         "tests/test_seed_methods.py",
     ],
-    "skscreen/stats/_moments.py": ["tests/test_stats.py", "tests/test_known_truth_rules.py"],
+    "skscreen/stats/_moments.py": [
+        "tests/test_stats.py",
+        "tests/test_kernels.py",
+        "tests/test_known_truth_rules.py",
+    ],
     "skscreen/pruning/extreme_value.py": [
         "tests/test_known_truth_pruning.py",
         "tests/test_seed_methods.py",
