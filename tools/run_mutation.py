@@ -46,7 +46,10 @@ MODULES = {
         "tests/test_known_truth_rules.py",
         "tests/test_screener.py",
     ],
-    "skscreen/pruning/schedules.py": ["tests/test_schedules.py"],
+    "skscreen/pruning/schedules.py": [
+        "tests/test_schedules.py",
+        "tests/test_known_truth_schedules.py",
+    ],
     "skscreen/pruning/selection.py": [
         "tests/test_pruning_core.py",
         "tests/test_known_truth_pruning.py",
