@@ -6,6 +6,7 @@ Dataset input, save/load params, checkpoints, warm start, partial_fit, clone, ca
 ``train_step`` overrides, LBFGS, interrupts, and the inputs a scikit-learn user passes.
 """
 
+import os
 import pickle
 import warnings
 
@@ -580,3 +581,15 @@ def test_validation_runs_once_per_fit(digits, monkeypatch):
     monkeypatch.setattr(ScreeningPrunedNet, "_prepare_X", counting)
     net.fit(X, y)
     assert [c for c in calls if c == len(X)] == [len(X)]  # the full X is checked once
+
+
+@pytest.mark.skipif(
+    not os.environ.get("SKSCREEN_SLOW"),
+    reason="torch.compile on CPU takes ~1.5 min; run with SKSCREEN_SLOW=1",
+)
+def test_torch_compile_gives_the_eager_result(digits):
+    X, y, Xt, _ = digits
+    eager = _net().fit(X, y)
+    compiled = _net(compile=True).fit(X, y)
+    assert compiled.sparsity_ == eager.sparsity_ and _pruned_are_zero(compiled.module_)
+    np.testing.assert_allclose(compiled.predict_proba(Xt), eager.predict_proba(Xt), atol=1e-5)
