@@ -414,3 +414,70 @@ def test_cls_alpha_one_keeps_the_channels_with_the_highest_f():
         model.bn3.weight.detach().numpy(), before.bn3.weight.detach().numpy()[kept_bn3]
     )
     pruner.remove_hooks()
+
+
+# --------------------------------------------------------------------------- regularisers
+def test_contribution_entropy_sees_masks_and_skips_layers_without_a_batch():
+    torch.manual_seed(1)
+    unused, lin = nn.Linear(5, 4).double(), nn.Linear(6, 3).double()
+    keep = torch.rand(3, 6) > 0.4
+    keep[:, 0] = True
+    update_mask(lin, keep)  # pruned weights contribute nothing
+    reg = ContributionEntropy({"unused": unused, "lin": lin})  # "unused" sees no batch
+    assert reg.penalty().item() == 0.0  # nothing recorded yet: an exact zero
+    x = torch.randn(16, 6, dtype=torch.float64)
+    lin.train()
+    lin(x)
+    w = lin.weight.detach().numpy() * keep.numpy()
+    assert reg.penalty().item() == pytest.approx(_direct_entropy([w], [x.numpy()]), rel=1e-10)
+    reg.remove()
+
+
+@pytest.mark.parametrize("strength", [0.0, 1.0])
+def test_gradient_side_strength_zero_and_one(strength):
+    torch.manual_seed(2)
+    lin, ref = nn.Linear(6, 4).double(), nn.Linear(6, 4).double()
+    ref.load_state_dict(lin.state_dict())
+    frozen = nn.Linear(3, 3)
+    frozen.weight.requires_grad_(False)  # skipped: no hook on a frozen weight
+    mods = {"l": lin, "frozen": frozen, "act": nn.ReLU()}  # and none on a weightless module
+    reg = ContributionEntropy(mods).attach_gradient(strength)
+    x = torch.randn(8, 6, dtype=torch.float64)
+    lin(x).pow(2).sum().backward()
+    reg_ref = ContributionEntropy({"l": ref})
+    ref_loss = ref(x).pow(2).sum()
+    pen = reg_ref.penalty()
+    (ref_loss + strength * pen).backward()
+    torch.testing.assert_close(lin.weight.grad, ref.weight.grad)
+    expected_value = 0.0 if strength == 0 else pen.item()
+    assert reg.penalty_value() == pytest.approx(expected_value, rel=1e-10)
+    reg.detach_gradient()  # no hook left: a second backward adds the plain gradient only
+    lin.weight.grad = None
+    lin(x).pow(2).sum().backward()
+    ref.weight.grad = None
+    ref(x).pow(2).sum().backward()
+    torch.testing.assert_close(lin.weight.grad, ref.weight.grad)
+    reg.remove()
+
+
+def test_batchnorm_l1_penalty_and_pickling():
+    import pickle
+
+    from skscreen.pruning.regularizers import BatchNormL1
+
+    bn, fixed = nn.BatchNorm2d(3), nn.BatchNorm2d(2, affine=False)
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([0.5, -1.5, 2.0]))
+    assert BatchNormL1({}).penalty().item() == 0.0
+    reg = BatchNormL1({"bn": bn, "fixed": fixed})  # a BatchNorm without scales is skipped
+    assert reg.penalty().item() == pytest.approx(4.0)
+    reg.attach_gradient(0.1)
+    back = pickle.loads(pickle.dumps(reg))  # gradient hooks are not pickled
+    assert back._grad_handles == [] and set(back.modules) == {"bn", "fixed"}
+    assert back.penalty().item() == pytest.approx(4.0)
+    ce = ContributionEntropy({"l": nn.Linear(3, 2)}).attach_gradient(0.1)
+    ce.modules["l"](torch.randn(4, 3))
+    back = pickle.loads(pickle.dumps(ce))
+    assert back._handles == [] and back._grad_handles == [] and back._abs_mean == {}
+    reg.remove()
+    ce.remove()
