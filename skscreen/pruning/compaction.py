@@ -394,7 +394,7 @@ def _fold_constant_inputs(model, graph, example_inputs, tp):
         idx = torch.as_tensor(fold, device=lin.weight.device)
         value = x[:, idx].mean(0).to(lin.weight.dtype)
         if lin.bias is None:
-            lin.bias = nn.Parameter(torch.zeros(lin.out_features, dtype=lin.weight.dtype))
+            lin.bias = nn.Parameter(lin.weight.new_zeros(lin.out_features))
         lin.bias.add_(lin.weight[:, idx] @ value)
         lin.weight[:, idx] = 0
         folded = True

@@ -317,9 +317,9 @@ class WeightPruner(BasePruner):
         return [
             next(scores)
             if good
-            else torch.full(v.weight.shape, _KEEP, dtype=torch.float64).masked_fill(
-                ~v.mask.bool(), -torch.inf
-            )
+            else torch.full(
+                v.weight.shape, _KEEP, dtype=torch.float64, device=v.weight.device
+            ).masked_fill(~v.mask.bool(), -torch.inf)
             for v, good in zip(views, ok)
         ]
 
