@@ -431,6 +431,16 @@ def test_contribution_entropy_sees_masks_and_skips_layers_without_a_batch():
     w = lin.weight.detach().numpy() * keep.numpy()
     assert reg.penalty().item() == pytest.approx(_direct_entropy([w], [x.numpy()]), rel=1e-10)
     reg.remove()
+    # torch.nn.utils.prune storage: weight_orig keeps its values under a zero mask
+    from torch.nn.utils import prune
+
+    lin2 = nn.Linear(6, 3).double()
+    prune.custom_from_mask(lin2, "weight", keep.double())
+    reg2 = ContributionEntropy({"lin2": lin2})
+    lin2(x)
+    w2 = lin2.weight_orig.detach().numpy() * keep.numpy()
+    assert reg2.penalty().item() == pytest.approx(_direct_entropy([w2], [x.numpy()]), rel=1e-10)
+    reg2.remove()
 
 
 @pytest.mark.parametrize("strength", [0.0, 1.0])
