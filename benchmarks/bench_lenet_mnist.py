@@ -44,7 +44,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import RESULTS, save, table  # noqa: E402
+from _common import RESULTS, provenance, save, table  # noqa: E402
 
 PAPER = {
     "dense": "1.64 % (267k)",
@@ -324,8 +324,10 @@ def main():
     todo = [(c, s, args) for s, c in itertools.product(args.seeds, cfgs) if key(c, s) not in done]
     print(f"{len(todo)} runs to do, {len(done)} already in {log}")
     t0 = time.perf_counter()
+    prov = provenance()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool, open(log, "a") as fh:
         for k, res in pool.map(_worker, todo):
+            res["provenance"] = prov  # runs accumulate over invocations: each says its code
             done[k] = res
             fh.write(json.dumps({"_key": k, **res}) + "\n")
             fh.flush()

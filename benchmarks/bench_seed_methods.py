@@ -26,7 +26,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import RESULTS, save, table  # noqa: E402
+from _common import RESULTS, provenance, save, table  # noqa: E402
 from bench_lenet_mnist import _worker, key, load_runs, summarize  # noqa: E402
 
 
@@ -36,8 +36,10 @@ def run_all(cfgs, args, log, done):
     from tqdm.auto import tqdm
 
     todo = [(c, s, args) for c in cfgs for s in args.seeds if key(c, s) not in done]
+    prov = provenance()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool, open(log, "a") as fh:
         for k, res in tqdm(pool.map(_worker, todo), total=len(todo), unit="run"):
+            res["provenance"] = prov  # runs accumulate over invocations: each says its code
             done[k] = res
             fh.write(json.dumps({"_key": k, **res}) + "\n")
             fh.flush()
