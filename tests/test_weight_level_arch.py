@@ -539,3 +539,26 @@ def test_compact_folds_channels_without_inputs_into_the_next_linear_bias():
     assert from_one[0].out_channels == 4
     with torch.no_grad():
         torch.testing.assert_close(from_one(xf), flat(xf), rtol=1e-5, atol=1e-6)
+
+
+def test_a_policy_with_the_older_decide_signature_still_works():
+    class KeepFirstColumn:  # decide(views, epoch, keep_each_row): no random_state
+        decides_masks = True
+        requires = ()
+
+        def applies_at(self, epoch, prune_epochs):
+            return epoch == prune_epochs
+
+        def decide(self, views, epoch, keep_each_row):
+            masks = []
+            for v in views:
+                keep = torch.zeros(v.weight.shape, dtype=torch.bool)
+                keep[:, 0] = True
+                masks.append(keep)
+            return masks
+
+    lin = nn.Linear(4, 3)
+    pruner = WeightPruner(
+        lin, KeepFirstColumn(), OneShotSchedule(), sparsity=0.0, prune_epochs=2, n_classes=2
+    )
+    assert pruner.step(1) == 12 and pruner.step(2) == 3

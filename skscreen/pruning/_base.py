@@ -16,7 +16,8 @@ the **validation** of the pruning parameters, and the end-of-epoch template::
 A **mask policy** replaces budget, score and select by its own decision (extreme-value
 pruning decides each weight from a fitted law and sets its own sparsity): it has
 ``applies_at(epoch, prune_epochs) -> bool`` and ``decide(views, epoch, keep_each_row,
-random_state=None) -> list of keep-masks``, and marks itself with ``decides_masks = True``.
+random_state=None) -> list of keep-masks`` (``random_state``, the pruner's, is passed when
+``decide`` accepts it), and marks itself with ``decides_masks = True``.
 For backward compatibility a policy may be passed in the scorer slot.
 
 Scorer protocol
@@ -38,6 +39,7 @@ Subclasses implement ``bind(model)`` (find the units; sets ``model``), ``_hook_m
 
 from __future__ import annotations
 
+import inspect
 import numbers
 
 import torch
@@ -257,9 +259,10 @@ class BasePruner:
         try:
             if self.policy is not None:
                 if self.policy.applies_at(epoch, self.prune_epochs):
-                    keep = self.policy.decide(
-                        self.views(), epoch, self._constraints(), random_state=self.random_state
-                    )
+                    extra = {}
+                    if "random_state" in inspect.signature(self.policy.decide).parameters:
+                        extra["random_state"] = self.random_state
+                    keep = self.policy.decide(self.views(), epoch, self._constraints(), **extra)
                     self._apply(keep, optimizer)
             else:
                 n_keep = self.target_keep(epoch)
