@@ -593,3 +593,29 @@ def test_torch_compile_gives_the_eager_result(digits):
     compiled = _net(compile=True).fit(X, y)
     assert compiled.sparsity_ == eager.sparsity_ and _pruned_are_zero(compiled.module_)
     np.testing.assert_allclose(compiled.predict_proba(Xt), eager.predict_proba(Xt), atol=1e-5)
+
+
+def test_weight_level_compact_of_a_residual_cnn_is_physically_smaller(digits):
+    X, y, Xt, _ = digits
+    X = X.reshape(-1, 1, 8, 8)
+    net = ScreeningPrunedNet(
+        ResidualCNN,
+        alpha=1.0,
+        sparsity=0.9,
+        max_epochs=3,
+        prune_epochs=2,
+        lr=0.05,
+        optimizer__momentum=0.9,
+        train_split=None,
+        verbose=0,
+        random_state=0,
+    ).fit(X, y)
+    assert net.sparsity_ == pytest.approx(0.9, abs=1e-3)
+    conv_kept = [f for n, f in net.kept_fraction_.items() if "conv" in n or "stem" in n]
+    assert conv_kept and min(conv_kept) < 1.0  # convolutions are pruned too
+    small = net.compact()
+    assert sum(p.numel() for p in small.parameters()) < 0.5 * net.n_parameters(nonzero=False)
+    Xt_ = torch.as_tensor(Xt[:100].reshape(-1, 1, 8, 8))
+    with torch.no_grad():
+        torch.testing.assert_close(small(Xt_), net.module_.eval()(Xt_), rtol=1e-5, atol=1e-5)
+    assert not any(get_mask(m) is not None for m in small.modules())

@@ -20,7 +20,7 @@ from skorch import NeuralNetClassifier
 from skorch.dataset import unpack_data
 
 from skscreen.nn._pruning import PRUNING_PARAMS, ScreeningPruning
-from skscreen.pruning.compaction import compact_sequential, count_parameters
+from skscreen.pruning.compaction import count_parameters
 from skscreen.pruning.masks import get_mask, remove_masks, to_torch_prune
 
 __all__ = ["ScreeningPrunedNet"]
@@ -563,9 +563,11 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     def compact(self):
         """A physically smaller module without masks: the same predictions, fewer parameters.
 
-        Weight level: neurons (channels) left with no incoming or no outgoing connection are
-        removed (constant outputs folded into the next bias) where that is possible, and
-        masks are folded into plain parameters; channel level: channels are already
+        Weight level (:func:`~skscreen.pruning.compaction.compact_module`, traced on a few
+        training inputs kept at the first batch): neurons (channels) left with no incoming or
+        no outgoing connection are removed (constant outputs folded into the next bias) where
+        that is possible, and masks are folded into plain parameters (loadable into the
+        original architecture otherwise); channel level: channels are already
         physically removed, the module is returned without hooks. The result is a new
         module on the net's device, in eval mode.
         """
@@ -574,10 +576,10 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             return copy.deepcopy(self.module_).eval()
         from skscreen.pruning import compaction
 
-        compact_any = getattr(compaction, "compact_module", None)
-        if compact_any is not None:
-            return compact_any(self.module_).eval()
-        return compact_sequential(self.module_)  # pragma: no cover - older compaction
+        example = getattr(self.pruning_, "example_inputs_", None)
+        if example is not None:
+            example = example.to(self.device)
+        return compaction.compact_module(self.module_, example).eval()
 
     def to_torch_prune(self):
         """Convert the masks of ``module_`` to :mod:`torch.nn.utils.prune`'s storage.

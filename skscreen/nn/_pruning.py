@@ -362,6 +362,8 @@ class ScreeningPruning(Callback):
         from skscreen.pruning.pruner import WeightPruner
 
         example = _first_tensor(Xi)[:1]
+        # a few training inputs, kept to trace the network when compacting it
+        self.example_inputs_ = _first_tensor(Xi)[:8].detach().cpu().clone()
         n_classes = self._n_classes(net, Xi)
         common = dict(
             sparsity=float(self.sparsity),
