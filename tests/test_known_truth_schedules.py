@@ -10,6 +10,7 @@ from skscreen.pruning.schedules import (
     FSASchedule,
     LogisticSchedule,
     OneShotSchedule,
+    Schedule,
     make_schedule,
 )
 
@@ -61,3 +62,27 @@ def test_make_schedule_passes_objects_through_and_rejects_the_rest():
     assert make_schedule("one-shot") == OneShotSchedule()
     with pytest.raises(ValueError, match="Unknown schedule 3"):
         make_schedule(3)
+
+
+class _Constant(Schedule):
+    """A schedule whose remaining fraction is a fixed number (possibly out of range)."""
+
+    def __init__(self, r):
+        self.r = r
+
+    def remaining(self, epoch, prune_epochs):
+        return self.r
+
+
+def test_sparsity_at_bounds_any_schedule():
+    # epoch 0 is dense and epoch >= E the target, whatever remaining() says; in between
+    # remaining() is clipped to [0, 1]
+    for r in (-0.5, 0.25, 1.7):
+        s = _Constant(r)
+        assert s.sparsity_at(0, 0.8, 4) == 0.0
+        assert s.sparsity_at(4, 0.8, 4) == 0.8 and s.sparsity_at(9, 0.8, 4) == 0.8
+        assert s.sparsity_at(2, 0.8, 4) == pytest.approx(0.8 * (1 - min(max(r, 0.0), 1.0)))
+
+
+def test_simulate_defaults_full_sparsity_over_all_epochs():
+    np.testing.assert_allclose(CubicSchedule(1.0).simulate(4), [0, 0.25, 0.5, 0.75, 1.0])
