@@ -142,6 +142,9 @@ def run_one(cfg, seed, args):
         device=args.device,
         verbose=0,
     )
+    from _common import provenance
+
+    prov = provenance()  # the code this run uses (modules load at a worker's first run)
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     module = make_mlp(d.n_features, hidden, d.n_classes)
@@ -181,6 +184,8 @@ def run_one(cfg, seed, args):
         "epochs": args.epochs,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
+        "git_commit": prov["git_commit"],
+        "git_dirty": prov["git_dirty"],
     }
     if cfg["method"] == "dense":
         res["weights_kept"] = sum(
