@@ -491,3 +491,17 @@ def test_batchnorm_l1_penalty_and_pickling():
     assert back._handles == [] and back._grad_handles == [] and back._abs_mean == {}
     reg.remove()
     ce.remove()
+
+
+def test_contribution_entropy_on_a_conv1d_and_before_any_backward():
+    torch.manual_seed(3)
+    conv = nn.Conv1d(3, 4, 5).double()  # weight (out, in, k): 3-D
+    reg = ContributionEntropy({"c": conv})
+    assert reg.penalty_value() == 0.0  # no backward yet
+    x = torch.randn(6, 3, 20, dtype=torch.float64)
+    conv(x)
+    w = conv.weight.detach().abs().sum(-1).numpy()  # a channel's weight: its kernel's |w| sum
+    a = x.abs().mean(dim=(0, 2)).numpy()
+    direct = _direct_entropy([w], [np.broadcast_to(a, (2, 3))])
+    assert reg.penalty().item() == pytest.approx(direct, rel=1e-10)
+    reg.remove()
