@@ -132,3 +132,19 @@ def test_seed_methods_table():
     text = _section("The further seed methods on MNIST")
     for r in _load("seed_methods")["summary"]:
         _row_with(text, f"{r['test err % mean']:.2f}", f"{r['std']:.2f}", f"{r['best']:.2f}")
+
+
+def test_mutation_scores_in_docs_testing():
+    text = (ROOT / "docs" / "testing.rst").read_text()
+    for m in _load("mutation")["modules"]:
+        short = m["module"].removeprefix("skscreen/")
+        row = _row_with(
+            text,
+            f"``{short}``",
+            str(m["mutants"]),
+            str(m["killed"]),
+            str(m["survived"]),
+            str(m["equivalent_survivors"]),
+            f"{100 * m['score_non_equivalent']:.1f} %",
+        )
+        assert row
