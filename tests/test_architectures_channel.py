@@ -8,6 +8,7 @@ channel maps for concatenations; optimizer state sliced exactly like its paramet
 import copy
 import pickle
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -291,6 +292,28 @@ def test_ignored_layers_keep_their_channels_and_survive_pickling():
         _pruner(model, x, ignored_layers=["nope"])
     with pytest.raises(ValueError, match="not in the model"):
         _pruner(model, x, ignored_layers=[nn.Linear(2, 2)])
+
+
+class _LockedRecorder:
+    """A hook owner that cannot be deep-copied (it holds a lock), like many callbacks."""
+
+    def __init__(self):
+        self.lock, self.calls = threading.Lock(), 0
+
+    def hook(self, module, inputs, output):
+        with self.lock:
+            self.calls += 1
+
+
+def test_construction_copies_the_model_without_its_hooks():
+    model, x = _archs.make("residual_bn_cnn")
+    rec = _LockedRecorder()
+    model.bn.register_forward_hook(rec.hook)
+    pr = _pruner(model, x)
+    assert rec.calls == 1  # the trace of the model itself; the dry run ran on a bare copy
+    pr.step(1)
+    model(x)
+    assert rec.calls == 2 and len(model.bn._forward_hooks) == 1
 
 
 # ---------------------------------------------------------------- optimizer state (issue 9.4)

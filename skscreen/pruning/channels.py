@@ -536,7 +536,7 @@ class ChannelPruner:
         tp = _tp()
         if not self.units:
             return
-        copy_ = copy.deepcopy(self.model).eval()
+        copy_ = _copy_without_hooks(self.model).eval()
         graph = self._build_graph(copy_)
         units = {u.name: u for u in self._find_units(graph)[0]}
         x = self.example_inputs.to(next(copy_.parameters()).device)
@@ -752,6 +752,19 @@ def _is_depthwise(module):
         tp.ops.module2type(module) == tp.ops.OPTYPE.DEPTHWISE_CONV
         and module.in_channels == module.out_channels
     )
+
+
+def _copy_without_hooks(model):
+    """A deep copy of ``model`` whose modules carry none of the original's hooks (a user's or
+    a callback's hook may hold objects that cannot be copied, or record what it sees)."""
+    from collections import OrderedDict
+
+    memo = {}
+    for m in model.modules():
+        for attr, value in vars(m).items():
+            if attr.endswith("hooks") and isinstance(value, dict):
+                memo[id(value)] = OrderedDict()
+    return copy.deepcopy(model, memo)
 
 
 def _bn_size(bn):
