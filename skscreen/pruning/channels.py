@@ -531,53 +531,14 @@ class ChannelPruner:
         """Dry run on a copy: remove one tied class of every unit, then run the copy.
 
         Catches, before any training, the units Torch-Pruning cannot prune consistently and
-        units whose removal would change the network's output (left whole).
+        units whose removal would change the network's output (left whole). A first pass runs
+        the copy once at the end; only when that finds a problem is every unit tried on its
+        own, to name the culprits.
         """
-        tp = _tp()
         if not self.units:
             return
-        copy_ = _copy_without_hooks(self.model).eval()
-        graph = self._build_graph(copy_)
-        units = {u.name: u for u in self._find_units(graph)[0]}
-        x = self.example_inputs.to(next(copy_.parameters()).device)
-        with torch.no_grad():
-            shape = _output_shape(copy_(x))
-        failures, head = {}, []
-        # later roots first, as in prune_channels: an earlier root's indices do not shift
-        for name in reversed([u.name for u in self.units]):
-            unit = units[name]
-            removed = [unit.channels[p] for p in (unit.ties == unit.ties[-1]).nonzero().flatten()]
-            shrink = {
-                bn: int((unit.ties[pos] == unit.ties[-1]).sum()) for bn, _, pos in unit.members
-            }
-            sizes = {bn: bn.num_features for bn in shrink}
-            snap = _snapshot(copy_)
-            try:
-                graph.get_pruning_group(unit.root, tp.prune_batchnorm_out_channels, removed).prune()
-                with torch.no_grad():
-                    new_shape = _output_shape(copy_(x))
-                # Torch-Pruning decrements num_features even for an index it cannot map:
-                # the tensors must agree with it and with the expected count
-                wrong = [
-                    graph._module2name.get(bn, "?")
-                    for bn in shrink
-                    if not bn.num_features == sizes[bn] - shrink[bn] == _bn_size(bn)
-                ]
-                if wrong:
-                    raise RuntimeError(f"BatchNorm sizes inconsistent after pruning: {wrong}")
-                if new_shape != shape:
-                    head.append(name)
-                    raise _Skip
-            except _Skip:
-                pass
-            except Exception as exc:  # noqa: BLE001 - reported with the unit's name
-                failures[name] = f"{type(exc).__name__}: {exc}"
-            else:
-                continue
-            # start again from a clean copy for the remaining units
-            _restore(snap)
-            graph = self._build_graph(copy_)
-            units = {u.name: u for u in self._find_units(graph)[0]}
+        result = self._dry_run(each=False)
+        failures, head = result if result is not None else self._dry_run(each=True)
         if failures:
             raise ValueError(
                 "Torch-Pruning cannot prune these channel units consistently (tried on a copy "
@@ -591,6 +552,61 @@ class ChannelPruner:
         for name in head:
             self.excluded_units[name] = "changes the network's output (classifier head)"
         self.units = [u for u in self.units if u.name not in head]
+
+    def _dry_run(self, each):
+        """``(failures, head units)`` of removing one class per unit from a bare copy; with
+        ``each=False`` the copy runs once at the end and None means "something failed there"."""
+        tp = _tp()
+        copy_ = _copy_without_hooks(self.model).eval()
+        graph = self._build_graph(copy_)
+        units = {u.name: u for u in self._find_units(graph)[0]}
+        x = self.example_inputs.to(next(copy_.parameters()).device)
+
+        def output_shape():
+            with torch.no_grad():
+                return _output_shape(copy_(x))
+
+        shape = output_shape()
+        failures, head = {}, []
+        # later roots first, as in prune_channels: an earlier root's indices do not shift
+        for name in reversed([u.name for u in self.units]):
+            unit = units[name]
+            last = unit.ties[-1]  # remove one tied class
+            removed = [unit.channels[p] for p in (unit.ties == last).nonzero().flatten()]
+            shrink = {bn: int((unit.ties[pos] == last).sum()) for bn, _, pos in unit.members}
+            sizes = {bn: bn.num_features for bn in shrink}
+            snap = _snapshot(copy_)
+            try:
+                graph.get_pruning_group(unit.root, tp.prune_batchnorm_out_channels, removed).prune()
+                # Torch-Pruning decrements num_features even for an index it cannot map:
+                # the tensors must agree with it and with the expected count
+                wrong = [
+                    graph._module2name.get(bn, "?")
+                    for bn in shrink
+                    if not bn.num_features == sizes[bn] - shrink[bn] == _bn_size(bn)
+                ]
+                if wrong:
+                    raise RuntimeError(f"BatchNorm sizes inconsistent after pruning: {wrong}")
+                if each and output_shape() != shape:
+                    head.append(name)
+                    raise _Skip
+            except _Skip:
+                pass
+            except Exception as exc:  # noqa: BLE001 - reported with the unit's name
+                failures[name] = f"{type(exc).__name__}: {exc}"
+            else:
+                continue
+            # undo this unit's removal and carry on with the others
+            _restore(snap)
+            graph = self._build_graph(copy_)
+            units = {u.name: u for u in self._find_units(graph)[0]}
+        if not each:
+            try:
+                if output_shape() != shape:
+                    return None
+            except Exception:  # noqa: BLE001 - placed by the unit-by-unit pass
+                return None
+        return failures, head
 
     def bn_modules(self):
         return {name: bn for bn, name in self.bn_names.items()}
