@@ -262,3 +262,37 @@ def test_deferred_moments_both_fold_paths_exact_and_leave_batches_untouched(path
     assert all(torch.equal(b, c) for b, c in zip(batches, copies))
     assert torch.is_tensor(m.mean_) and acc.n_samples == 900
     np.testing.assert_allclose(anova_f(m)[0], exact_f(X, y), rtol=1e-10)
+
+
+@needs_torch
+def test_deferred_moments_nan_activations_poison_only_their_features():
+    from skscreen.stats import DeferredMoments
+
+    X, y = _deferred_data()
+    Xt = torch.as_tensor(X, dtype=torch.float32)
+    Xt[10, 2] = float("nan")
+    acc = DeferredMoments(3, block_rows=256)
+    for a in range(0, 900, 100):
+        acc.update(Xt[a : a + 100], torch.as_tensor(y[a : a + 100]))
+    f = anova_f(acc.to_moments(), warn_constant=False)[0]
+    assert np.isnan(f[2])
+    keep = [0, 1, 3, 4]
+    ref = exact_f(X.astype(np.float32)[:, keep], y)
+    np.testing.assert_allclose(f[keep], ref, rtol=1e-10)
+
+
+@needs_torch
+def test_deferred_moments_background_fold_errors_surface_and_pickle_waits():
+    from skscreen.stats import DeferredMoments
+
+    X, y = _deferred_data()
+    acc = DeferredMoments(3, block_rows=100)
+    for a in range(0, 900, 100):
+        acc.update(torch.as_tensor(X[a : a + 100]), torch.as_tensor(y[a : a + 100]))
+    clone = pickle.loads(pickle.dumps(acc))  # waits for the folds in flight
+    assert clone.n_samples == 900 and clone._future is None
+    np.testing.assert_allclose(anova_f(clone.to_moments())[0], exact_f(X, y), rtol=1e-10)
+    bad = DeferredMoments(2, block_rows=10)  # label 5 is not a class index in [0, 2)
+    bad.update(torch.zeros(10, 3), torch.full((10,), 5))
+    with pytest.raises(ValueError, match="not in classes"):
+        bad.to_moments()

@@ -7,7 +7,10 @@ of about ``block_rows`` rows, in float64:
 
 * tensors on the CPU go through the same one-pass per-class pivot kernel as the screener
   (:mod:`skscreen.stats._kernels`, compiled with numba when installed), on a zero-copy numpy
-  view of the block: one read of the block, no float64 copy of it;
+  view of the block: one read of the block, no float64 copy of it; in a persistent
+  background thread (the kernel releases the GIL), so the training step goes on meanwhile;
+  reading the state (:meth:`~DeferredMoments.to_moments`, ``n_samples``, pickling) waits
+  for it;
 * tensors on another device (GPU) stay there: the block's class means, then the centred
   squares (two passes, float64), merged into the running state with Chan's update, with no
   copy to the host and no synchronisation.
@@ -18,11 +21,30 @@ to 1e-10 on data with an offset 1e4 times its spread and classes far apart).
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from skscreen.stats._moments import ClassMoments, _merge_into
 
 __all__ = ["DeferredMoments"]
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _fold_pool():
+    """One persistent worker thread for CPU folds (the kernel releases the GIL).
+
+    A training step goes on while the previous block is folded, on the other core; one
+    worker keeps the folds in submission order, so each state has a single writer.
+    """
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(1, thread_name_prefix="skscreen-fold")
+        return _POOL
 
 
 class DeferredMoments:
@@ -57,12 +79,21 @@ class DeferredMoments:
         self.n_classes = int(n_classes)
         self.block_rows = int(block_rows)
         self._state = None  # ClassMoments (numpy) for CPU batches
+        self._nonfinite = None  # features that received NaN/inf (CPU path)
         self._device_state = None  # (count, mean, m2, shift) tensors for other devices
         self._pending = []
         self._pending_rows = 0
+        self._future = None  # the CPU fold in flight
+
+    def _wait(self):
+        """Wait for the CPU fold in flight (and raise its error, if any)."""
+        future, self._future = self._future, None
+        if future is not None:
+            future.result()
 
     @property
     def n_samples(self):
+        self._wait()
         if self._state is not None:
             done = self._state.n_samples
         elif self._device_state is not None:
@@ -84,15 +115,28 @@ class DeferredMoments:
         import torch
 
         if self._pending:
-            xs, ys = zip(*self._pending)
-            X = xs[0] if len(xs) == 1 else torch.cat(xs)
-            y = ys[0] if len(ys) == 1 else torch.cat(ys)
+            pending = self._pending
             self._pending, self._pending_rows = [], 0
-            if X.device.type == "cpu":
-                self._fold_cpu(X, y)
+            if pending[0][0].device.type == "cpu":
+                # in the background: the training thread only hands over references
+                previous = self._future
+                self._future = _fold_pool().submit(self._fold_cpu_batches, pending, previous)
             else:
+                xs, ys = zip(*pending)
+                X = xs[0] if len(xs) == 1 else torch.cat(xs)
+                y = ys[0] if len(ys) == 1 else torch.cat(ys)
                 self._fold_device(X, y)
         return self
+
+    def _fold_cpu_batches(self, pending, previous):
+        import torch
+
+        if previous is not None:
+            previous.result()  # an earlier fold's error surfaces here too
+        xs, ys = zip(*pending)
+        X = xs[0] if len(xs) == 1 else torch.cat(xs)
+        y = ys[0] if len(ys) == 1 else torch.cat(ys)
+        self._fold_cpu(X, y)
 
     def _fold_cpu(self, X, y):
         import torch
@@ -103,7 +147,16 @@ class DeferredMoments:
         yn = y.numpy().astype(np.intp, copy=False)
         if self._state is None:
             self._state = ClassMoments(np.arange(self.n_classes))
-        self._state.update(Xn, yn)
+        try:
+            self._state.update(Xn, yn)
+        except ValueError:
+            bad = ~np.isfinite(Xn).all(axis=0)
+            if not bad.any():
+                raise
+            # diverged activations: those features' statistics become nan (as the sums
+            # would), the others stay exact
+            self._nonfinite = bad if self._nonfinite is None else self._nonfinite | bad
+            self._state.update(np.where(bad, 0.0, Xn), yn)
 
     def _fold_device(self, X, y):
         import torch
@@ -134,6 +187,7 @@ class DeferredMoments:
         import torch
 
         self.flush()
+        self._wait()
         out = ClassMoments(np.arange(self.n_classes))
         if self._device_state is not None:
             count, mean, m2, shift = self._device_state
@@ -146,8 +200,14 @@ class DeferredMoments:
             out.mean_ = torch.from_numpy(s.mean_ * unit)
             out.m2_ = torch.from_numpy(s.m2_ * (unit * unit))
             out.shift_ = torch.from_numpy(s.shift_.copy())
+            if self._nonfinite is not None:
+                out.mean_[:, self._nonfinite] = float("nan")
+                out.m2_[:, self._nonfinite] = float("nan")
         return out
 
     def __getstate__(self):
         self.flush()
-        return dict(self.__dict__)
+        self._wait()
+        state = dict(self.__dict__)
+        state["_future"] = None
+        return state
