@@ -97,6 +97,11 @@ def test_dask_figures():
     assert f"{same_code:.1e}" in flat
     if "max_rel_diff_vs_f_classif" in res:  # a run with the independent reference
         assert f"{res['max_rel_diff_vs_f_classif']:.1e}" in flat
+    loaded = RESULTS / "dask_loaded_machine.json"
+    if loaded.exists():
+        res = json.loads(loaded.read_text())
+        assert f"{res['max_rel_diff_vs_f_classif']:.1e} relative in a re-run" in flat
+        assert f"{res['rows'][1]['speedup vs 1 worker']:.2f}x with two workers" in flat
 
 
 @pytest.mark.parametrize("name", ["channels", "channels_layer_scope"])
