@@ -86,3 +86,12 @@ def test_sparsity_at_bounds_any_schedule():
 
 def test_simulate_defaults_full_sparsity_over_all_epochs():
     np.testing.assert_allclose(CubicSchedule(1.0).simulate(4), [0, 0.25, 0.5, 0.75, 1.0])
+
+
+def test_schedules_import_without_torch():
+    # skscreen.pruning loads its torch parts on first use: the schedules stay numpy-only
+    import subprocess
+    import sys
+
+    code = "import sys, skscreen.pruning.schedules; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
