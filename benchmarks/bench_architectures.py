@@ -17,9 +17,10 @@ environment with a matching torch/torchvision pair (see ``docs/benchmarks.rst``)
 
     python3 -m venv /work/tvenv
     /work/tvenv/bin/pip install torch==2.14.1 torchvision==0.29.1
-    /work/tvenv/bin/pip install --no-deps -e .   # skscreen itself
-    /work/tvenv/bin/pip install numpy scipy scikit-learn skorch torch-pruning
-    OMP_NUM_THREADS=1 nice -n 19 /work/tvenv/bin/python benchmarks/bench_architectures.py
+    /work/tvenv/bin/pip install scipy scikit-learn tqdm skorch torch-pruning
+    # skscreen from this working tree, without installing it there:
+    OMP_NUM_THREADS=1 PYTHONPATH=. nice -n 19 /work/tvenv/bin/python \
+        benchmarks/bench_architectures.py
 
 Without torchvision the script says so and exits (status 0).
 """
