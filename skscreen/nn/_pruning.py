@@ -393,6 +393,13 @@ class ScreeningPruning(Callback):
         )
         if pruner.n_total == 0:
             pruner.remove_hooks()
+            excluded = getattr(pruner, "excluded_units", None)
+            if self.granularity == "channel":
+                raise ValueError(
+                    "The module has no prunable channels"
+                    + (f"; excluded units and why: {excluded}" if excluded else "")
+                    + ". Check ignored_layers, or use granularity='weight'."
+                )
             raise ValueError(
                 "The module has no prunable weights: every prunable layer is empty (a layer of "
                 "width 0?). Give each layer at least one unit."
