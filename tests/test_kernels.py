@@ -286,3 +286,18 @@ def test_screener_refuses_nan_with_the_usual_message_and_keeps_its_state(use_num
     with pytest.raises(ValueError, match="Input X contains NaN"):
         s.partial_fit(Xb, y[30:])
     assert s.n_samples_seen_ == 30 and np.array_equal(s.scores_, scores)
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="no numba")
+def test_split_chunk_on_two_threads_agrees_with_one_and_with_numpy(monkeypatch):
+    rng = np.random.default_rng(9)
+    y = rng.integers(0, 4, 40_000)
+    X = (rng.normal(size=(40_000, 6)) + 1e3 + 0.1 * y[:, None]).astype(np.float32)
+    out = {}
+    for threads, numba_on in [(2, True), (1, True), (1, False)]:
+        monkeypatch.setattr(_kernels, "KERNEL_THREADS", threads)
+        monkeypatch.setattr(_kernels, "USE_NUMBA", numba_on)
+        out[threads, numba_on] = anova_f(_fit(X, y, 40_000))[0]
+    np.testing.assert_allclose(out[2, True], out[1, True], rtol=1e-12)
+    np.testing.assert_allclose(out[2, True], out[1, False], rtol=1e-12)
+    np.testing.assert_allclose(out[1, True], out[1, False], rtol=0)  # same order: identical

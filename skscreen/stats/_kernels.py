@@ -13,7 +13,8 @@ means as pivots wherever ``Q_cj > 2^10 * sum_c M2_cj`` (an outlier first sample,
 that at most about three digits of the within-class sum of squares can be lost.
 
 Two implementations of the same kernel: a compiled one (numba, serial, ``nogil``, no
-``fastmath``, imported on first use, ``cache=True``) and a pure-numpy one (class rows gathered
+``fastmath``, imported on first use, ``cache=True``; large chunks are split in two halves,
+the second summed on one persistent worker thread, see :data:`KERNEL_THREADS`) and a pure-numpy one (class rows gathered
 in blocks of 256, one subtraction into a float64 buffer, sum and ``einsum``). The numba path
 is used when numba is importable, unless the environment variable ``SKSCREEN_NO_NUMBA`` is
 set to a non-empty value other than ``0`` or :data:`USE_NUMBA` is set to ``False``.
@@ -22,6 +23,8 @@ set to a non-empty value other than ``0`` or :data:`USE_NUMBA` is set to ``False
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -42,6 +45,22 @@ _BIG = 2.0**600
 _SMALL = 2.0**-600
 
 _numba_sums = None  # the compiled kernel, once loaded (False: numba is not available)
+
+#: Threads of the compiled path for large chunks (the row range is split in two, each half
+#: summed by the serial kernel, the halves added). ``SKSCREEN_KERNEL_THREADS=1`` turns it off.
+KERNEL_THREADS = max(1, min(2, int(os.environ.get("SKSCREEN_KERNEL_THREADS", os.cpu_count() or 1))))
+_SPLIT_ROWS = 8192  # rows per half below which one thread does it all
+_split_pool = None
+_split_lock = threading.Lock()
+
+
+def _pool():
+    """One persistent worker (the second half of a split chunk); no thread start per chunk."""
+    global _split_pool
+    with _split_lock:
+        if _split_pool is None:
+            _split_pool = ThreadPoolExecutor(1, thread_name_prefix="skscreen-kernel")
+        return _split_pool
 
 
 def _load_numba():
@@ -92,10 +111,23 @@ def _class_sums(X, yidx, pivot, inv_scale, use_numba):
     S = np.zeros((k, p))
     Q = np.zeros((k, p))
     kernel = _load_numba() if use_numba else False
-    if kernel:
-        kernel(X, yidx, pivot, np.ones(p) if inv_scale is None else inv_scale, S, Q, _BLOCK_ROWS)
-    else:
+    if not kernel:
         numpy_class_sums(X, yidx, pivot, inv_scale, S, Q)
+        return S, Q
+    inv = np.ones(p) if inv_scale is None else inv_scale
+    n = X.shape[0]
+    if KERNEL_THREADS < 2 or n < 2 * _SPLIT_ROWS:
+        kernel(X, yidx, pivot, inv, S, Q, _BLOCK_ROWS)
+        return S, Q
+    # two halves at once: the kernel releases the GIL (no OpenMP: nothing spins when the
+    # machine is busy, a half just waits for its core)
+    h = n // 2
+    S2, Q2 = np.zeros((k, p)), np.zeros((k, p))
+    second = _pool().submit(kernel, X[h:], yidx[h:], pivot, inv, S2, Q2, _BLOCK_ROWS)
+    kernel(X[:h], yidx[:h], pivot, inv, S, Q, _BLOCK_ROWS)
+    second.result()
+    S += S2
+    Q += Q2
     return S, Q
 
 
