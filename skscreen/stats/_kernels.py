@@ -14,8 +14,9 @@ that at most about three digits of the within-class sum of squares can be lost.
 
 Two implementations of the same kernel: a compiled one (numba, serial, ``nogil``, no
 ``fastmath``, imported on first use, ``cache=True``; large chunks are split in two halves,
-the second summed on one persistent worker thread, see :data:`KERNEL_THREADS`) and a pure-numpy one (class rows gathered
-in blocks of 256, one subtraction into a float64 buffer, sum and ``einsum``). The numba path
+the second summed on one persistent worker thread, see :data:`KERNEL_THREADS`) and a
+pure-numpy one (class rows gathered in blocks of 256, one subtraction into a float64 buffer,
+sum and ``einsum``). The numba path
 is used when numba is importable, unless the environment variable ``SKSCREEN_NO_NUMBA`` is
 set to a non-empty value other than ``0`` or :data:`USE_NUMBA` is set to ``False``.
 """
