@@ -4,6 +4,7 @@ values near float64's limits, non-finite input refused before any state change."
 import os
 import subprocess
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -301,3 +302,27 @@ def test_split_chunk_on_two_threads_agrees_with_one_and_with_numpy(monkeypatch):
     np.testing.assert_allclose(out[2, True], out[1, True], rtol=1e-12)
     np.testing.assert_allclose(out[2, True], out[1, False], rtol=1e-12)
     np.testing.assert_allclose(out[1, True], out[1, False], rtol=0)  # same order: identical
+
+
+@pytest.mark.skipif(not HAS_NUMBA or not hasattr(os, "fork"), reason="needs numba and fork")
+def test_split_chunks_work_in_a_forked_child(monkeypatch):
+    # the persistent worker thread does not survive fork: the child must start its own
+    monkeypatch.setattr(_kernels, "KERNEL_THREADS", 2)
+    rng = np.random.default_rng(10)
+    y = rng.integers(0, 3, 40_000)
+    X = rng.normal(size=(40_000, 3)) + 0.1 * y[:, None]
+    ref = anova_f(_fit(X, y, 40_000))[0]  # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        ok = np.allclose(anova_f(_fit(X, y, 40_000))[0], ref, rtol=1e-12)
+        os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    raise AssertionError("the forked child hung on the kernel's worker pool")

@@ -21,6 +21,7 @@ to 1e-10 on data with an offset 1e4 times its spread and classes far apart).
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -45,6 +46,15 @@ def _fold_pool():
         if _POOL is None:
             _POOL = ThreadPoolExecutor(1, thread_name_prefix="skscreen-fold")
         return _POOL
+
+
+def _forget_pool_after_fork():
+    # a forked child has the executor object but not its thread: start a new one on use
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 class DeferredMoments:

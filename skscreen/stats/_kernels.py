@@ -64,6 +64,15 @@ def _pool():
         return _split_pool
 
 
+def _forget_pool_after_fork():
+    # a forked child has the executor object but not its thread: start a new one on use
+    global _split_pool, _split_lock
+    _split_pool, _split_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def _load_numba():
     global _numba_sums
     if _numba_sums is None:
