@@ -1,12 +1,13 @@
-"""Applying masks to ``Linear`` weights (the *applying* half; scores decide elsewhere).
+"""Applying masks to weights (the *applying* half; scores decide elsewhere).
 
 During training a mask is a ``weight_mask`` buffer beside a plain ``weight`` parameter:
 the zeros are real zeros in the weight, so the forward pass costs nothing extra.
-:class:`MaskEnforcer` keeps them zero whatever the training loop does: a gradient hook on
-every masked parameter zeroes the gradient of pruned entries (so no optimizer step, LBFGS
-closure evaluation, gradient accumulation or interrupt can move them), and an optimizer
-step post-hook re-zeroes them as a backstop for optimizers that move parameters without a
-gradient. Whenever a mask changes, the pruned entries of the weight and of the optimizer's
+:class:`MaskEnforcer` keeps them zero whatever the training loop does: a hook on every
+masked parameter zeroes the accumulated gradient of pruned entries in place (so no optimizer
+step, LBFGS closure evaluation, gradient accumulation or interrupt can move them; every
+:mod:`torch.optim` optimizer leaves a zero entry with zero gradient and zeroed state at
+zero), and for optimizers from elsewhere an optimizer step post-hook re-zeroes them as a
+backstop. Whenever a mask changes, the pruned entries of the weight and of the optimizer's
 state (momentum, Adam moments) are zeroed first and the mask is written last, inside a
 section that a Ctrl-C cannot interrupt; a mask never revives a weight.
 
@@ -121,21 +122,30 @@ def reset_masks(modules, name="weight"):
 
 
 class _GradMask:
-    """Tensor hook: the gradient with the pruned entries of ``module.<name>`` zeroed.
+    """Post-accumulate-grad hook: zero the gradient of the pruned entries in place.
 
-    The mask is looked up at every call, so mask updates take effect without re-hooking.
-    Not serialised with the parameter (``__torch_unserializable__``): a restored model is
-    re-hooked by :meth:`MaskEnforcer.attach`.
+    Runs after the gradient is accumulated into ``param.grad`` (so also under gradient
+    accumulation, and after any tensor hook such as a regulariser's). The mask is looked
+    up at every call, so mask updates take effect without re-hooking; whether it has any
+    zero is cached per mask version, so a dense layer costs nothing. Not serialised with
+    the parameter: a restored model is re-hooked by :meth:`MaskEnforcer.attach`.
     """
 
     __torch_unserializable__ = True
 
     def __init__(self, module, name):
         self.module, self.name = module, name
+        self._mask, self._version, self._active = None, None, True
 
-    def __call__(self, grad):
+    def __call__(self, param):
         mask = get_mask(self.module, self.name)
-        return grad if mask is None else grad * mask.to(grad.dtype)
+        if mask is None or param.grad is None:
+            return
+        if mask is not self._mask or mask._version != self._version:
+            self._mask, self._version = mask, mask._version
+            self._active = not bool(mask.bool().all())
+        if self._active:
+            param.grad.mul_(mask.to(param.grad.dtype))
 
 
 class _StepEnforce:
@@ -148,12 +158,24 @@ class _StepEnforce:
         enforce_masks(self.modules, self.name)
 
 
+def _keeps_zeros(optimizer):
+    """Whether ``optimizer`` leaves a zero parameter with zero gradient and state at zero.
+
+    True for the optimizers of :mod:`torch.optim` (weight decay, momentum, Adam's moments,
+    LBFGS's directions all vanish on such entries once the state is zeroed, which a mask
+    update does); an optimizer from elsewhere gets the step post-hook as a backstop.
+    """
+    return type(optimizer).__module__.startswith("torch.optim")
+
+
 class MaskEnforcer:
     """Keeps the pruned weights of masked modules exactly zero, whatever the loop does.
 
-    :meth:`attach` puts a gradient hook on every masked parameter (tied parameters once)
-    and, given an optimizer, a step post-hook that re-zeroes pruned entries after each
-    ``optimizer.step()``. Hooks are not pickled; call :meth:`attach` again after loading.
+    :meth:`attach` puts a post-accumulate-grad hook on every masked parameter (tied
+    parameters once) that zeroes the gradient of pruned entries, and, for an optimizer not
+    from :mod:`torch.optim` (whose behaviour on zero entries is unknown), a step post-hook
+    that re-zeroes pruned entries after each ``optimizer.step()``. Hooks are not pickled;
+    call :meth:`attach` again after loading.
 
     Examples
     --------
@@ -186,8 +208,8 @@ class MaskEnforcer:
             if id(param) in seen or not param.requires_grad:
                 continue
             seen.add(id(param))
-            self._handles.append(param.register_hook(_GradMask(m, name)))
-        if optimizer is not None and modules:
+            self._handles.append(param.register_post_accumulate_grad_hook(_GradMask(m, name)))
+        if optimizer is not None and modules and not _keeps_zeros(optimizer):
             self._handles.append(optimizer.register_step_post_hook(_StepEnforce(modules, name)))
         enforce_masks(modules, name)
         return self
