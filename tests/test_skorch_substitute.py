@@ -619,3 +619,49 @@ def test_weight_level_compact_of_a_residual_cnn_is_physically_smaller(digits):
     with torch.no_grad():
         torch.testing.assert_close(small(Xt_), net.module_.eval()(Xt_), rtol=1e-5, atol=1e-5)
     assert not any(get_mask(m) is not None for m in small.modules())
+
+
+class NoisySGD(torch.optim.Optimizer):
+    """An optimizer from outside torch.optim that moves every entry (noise injection)."""
+
+    def __init__(self, params, lr=0.1):
+        super().__init__(params, {"lr": lr})
+
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        with torch.no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.add_(p.grad, alpha=-group["lr"]).add_(torch.randn_like(p), alpha=1e-3)
+        return loss
+
+
+class WatchPruned(Callback):
+    """Records the size of the pruned weights at every training forward pass."""
+
+    def __init__(self):
+        self.worst = []
+
+    def on_train_begin(self, net, **kwargs):
+        def check(module, inputs):
+            mask = get_mask(module)
+            if module.training and mask is not None:
+                self.worst.append(float(module.weight.detach()[mask == 0].abs().sum()))
+
+        for m in net.module_.modules():
+            if isinstance(m, nn.Linear):
+                m.register_forward_pre_hook(check)
+
+
+def test_optimizer_from_elsewhere_gets_the_backstop(digits):
+    X, y, _, _ = digits
+    watch = WatchPruned()
+    net = _net(optimizer=NoisySGD, max_epochs=3, callbacks=[watch])
+    del net.optimizer__momentum
+    net.fit(X, y)
+    assert net.sparsity_ == pytest.approx(0.8, abs=1e-3) and _pruned_are_zero(net.module_)
+    assert len(watch.worst) > 20 and max(watch.worst) == 0.0  # also between steps
