@@ -665,3 +665,34 @@ def test_optimizer_from_elsewhere_gets_the_backstop(digits):
     net.fit(X, y)
     assert net.sparsity_ == pytest.approx(0.8, abs=1e-3) and _pruned_are_zero(net.module_)
     assert len(watch.worst) > 20 and max(watch.worst) == 0.0  # also between steps
+
+
+def test_one_pruner_skeleton_and_statistics_switched_on_at_channel_level(digits):
+    from skscreen.pruning import BasePruner
+    from skscreen.pruning.channels import ChannelPruner
+    from skscreen.pruning.pruner import WeightPruner
+
+    assert issubclass(ChannelPruner, BasePruner) and issubclass(WeightPruner, BasePruner)
+    X, y, _, _ = digits
+    X = X.reshape(-1, 1, 8, 8)
+    net = ScreeningPrunedNet(
+        ResidualCNN,
+        granularity="channel",
+        alpha=0.0,
+        sparsity=0.5,
+        prune_epochs=4,
+        max_epochs=2,
+        lr=0.01,
+        optimizer__momentum=0.9,
+        batch_size=128,
+        train_split=None,
+        verbose=0,
+        random_state=0,
+    )
+    with pytest.warns(UserWarning, match="before the schedule reached"):
+        net.fit(X, y)
+    assert net.pruner_.recorder is None  # slimming needs no statistics
+    net.set_params(alpha=0.5)
+    net.partial_fit(X, y, epochs=2)
+    assert net.pruner_.recorder is not None and net.pruner_.scorer.alpha == 0.5
+    assert net.sparsity_ == pytest.approx(0.5, abs=0.02)

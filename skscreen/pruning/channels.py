@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from skscreen.pruning.hooks import InputStatsRecorder
+from skscreen.pruning._base import BasePruner
 from skscreen.pruning.scorers import MixScorer, input_f_scores, mix
 
 __all__ = [
@@ -265,11 +265,15 @@ def _restore(snapshot):
         m._buffers.update(buffers)
 
 
-class ChannelPruner:
+class ChannelPruner(BasePruner):
     """Prunes BatchNorm channels of ``model`` (and everything coupled to them) physically.
 
-    Same interface as :class:`~skscreen.pruning.WeightPruner` (``step``, ``n_kept``,
-    ``n_total``, ``kept_fractions``, ``set_targets``), counting channels instead of weights.
+    Built on the pruner skeleton (:class:`~skscreen.pruning.BasePruner`: validation,
+    statistics hooks, ``step`` = budget -> score -> select -> apply), with the same
+    interface as :class:`~skscreen.pruning.WeightPruner` (``step``, ``n_kept``, ``n_total``,
+    ``kept_fractions``, ``set_targets``, ``set_scorer``), counting channels instead of
+    weights. Its views are the channel units, its selection keeps tied classes whole, and
+    applying removes channels physically.
 
     Channels are grouped into *units* with Torch-Pruning's dependency graph: a unit is the
     set of channels first seen at one BatchNorm (its *root*), with every other BatchNorm that
@@ -331,7 +335,7 @@ class ChannelPruner:
     leaves the model and optimizer as they were.
     """
 
-    decides_masks = False
+    physical = True
 
     def __init__(
         self,
@@ -347,14 +351,19 @@ class ChannelPruner:
         post_relu=False,
         ignored_layers=None,
     ):
-        if not 0.0 <= sparsity < 1.0:
-            raise ValueError(f"sparsity must be in [0, 1), got {sparsity}.")
-        self.scorer = scorer
-        self.schedule = schedule
-        self.sparsity = float(sparsity)
-        self.prune_epochs = int(prune_epochs)
-        self.scope = scope
-        self.n_classes = int(n_classes)
+        super().__init__(
+            scorer,
+            schedule,
+            sparsity=sparsity,
+            prune_epochs=prune_epochs,
+            n_classes=n_classes,
+            scope=scope,
+        )
+        if self.policy is not None:
+            raise ValueError(
+                f"{type(scorer).__name__} decides weight masks; channel pruning needs a channel "
+                "scorer (e.g. ChannelScreeningScorer)."
+            )
         self.post_relu = post_relu
         self.example_inputs = example_inputs.detach()[:1].cpu()
         self.ignored_layers = _layer_names(model, ignored_layers)
@@ -374,15 +383,18 @@ class ChannelPruner:
         self.n_total = sum(u.n_channels for u in self.units)
         self.initial_channels = {n: bn.num_features for bn, n in self.bn_names.items()}
         self.initial_units = {u.name: u.n_channels for u in self.units}
-        self.recorder = None
-        if getattr(scorer, "needs_input_stats", True):
-            self.recorder = InputStatsRecorder(
-                self.bn_modules(),
-                n_classes,
-                source="output",
-                channel_mean=True,
-                post_relu=post_relu,
-            )
+        self._make_recorder()
+
+    # ------------------------------------------------------------------ statistics hooks
+    def _hook_modules(self):
+        return self.bn_modules()
+
+    def _reductions(self):
+        # the per-sample spatial mean of each channel of the BatchNorm output
+        return {name: "channels" for name in self.bn_modules()}
+
+    def _recorder_options(self):
+        return {"source": "output", "post_relu": self.post_relu}
 
     # ------------------------------------------------------------------ graph
     def _build_graph(self, model=None):
@@ -612,18 +624,6 @@ class ChannelPruner:
         return {name: bn for bn, name in self.bn_names.items()}
 
     # ------------------------------------------------------------------ interface
-    def set_targets(self, y):
-        if self.recorder is not None:
-            self.recorder.set_targets(y)
-
-    def attach_hooks(self):
-        if self.recorder is not None and not self.recorder.attached:
-            self.recorder.attach(self.bn_modules())
-
-    def remove_hooks(self):
-        if self.recorder is not None:
-            self.recorder.remove()
-
     def enforce(self):
         """Nothing to re-zero: removed channels are gone."""
 
@@ -634,10 +634,8 @@ class ChannelPruner:
         """Fraction of channels kept in each BatchNorm layer (the paper's fig. 3)."""
         return {n: bn.num_features / self.initial_channels[n] for bn, n in self.bn_names.items()}
 
-    def target_keep(self, epoch):
-        return self.schedule.n_keep(epoch, self.n_total, self.sparsity, self.prune_epochs)
-
-    def _views(self):
+    def views(self):
+        """The channel units, each with the moments of its BatchNorms over the last epoch."""
         for u in self.units:
             u.moments = {}
             for bn, _, _ in u.members:
@@ -646,42 +644,44 @@ class ChannelPruner:
                 u.moments[bn] = self.recorder.moments_of(name) if has else None
         return self.units
 
-    @torch.no_grad()
-    def step(self, epoch, optimizer=None):
-        """End of ``epoch``: remove channels down to the schedule's count; reset statistics."""
-        n_keep = self.target_keep(epoch)
+    _views = views  # older name
+
+    def _unit_budgets(self, n_keep):
         # layer scope: each unit keeps its share of its *original* channel count (channels
         # are physically gone, so a fraction of the current count would compound)
-        per_unit = {
+        return {
             u.name: max(1, int(round(self.initial_units[u.name] * n_keep / self.n_total)))
             for u in self.units
         }
+
+    def _needs_pruning(self, n_keep):
         if self.scope == "global":
-            needed = n_keep < self.n_kept()
-        else:
-            needed = any(per_unit[u.name] < u.n_channels for u in self.units)
-        if needed:
-            units = self._views()
-            scores = self.scorer(units, self.scope)
-            if self.scope == "global":
-                keep = select_tied(
-                    scores, [u.ties for u in units], n_keep, [u.min_classes for u in units]
-                )
-            else:
-                keep = [
-                    select_tied(
-                        [s], [u.ties], min(per_unit[u.name], u.n_channels), [u.min_classes]
-                    )[0]
-                    for s, u in zip(scores, units)
-                ]
-            remove = {
-                u.name: [u.channels[i] for i in (~k).nonzero().flatten().tolist()]
-                for u, k in zip(units, keep)
-            }
-            self.prune_channels(remove, optimizer)
-        if self.recorder is not None:
-            self.recorder.reset()
-        return self.n_kept()
+            return n_keep < self.n_kept()
+        per_unit = self._unit_budgets(n_keep)
+        return any(per_unit[u.name] < u.n_channels for u in self.units)
+
+    def _score(self, units):
+        # removed channels are gone: nothing to rank last
+        return self.scorer(units, self.scope)
+
+    def _select(self, scores, n_keep):
+        units = self.units
+        if self.scope == "global":
+            return select_tied(
+                scores, [u.ties for u in units], n_keep, [u.min_classes for u in units]
+            )
+        per_unit = self._unit_budgets(n_keep)
+        return [
+            select_tied([s], [u.ties], min(per_unit[u.name], u.n_channels), [u.min_classes])[0]
+            for s, u in zip(scores, units)
+        ]
+
+    def _apply(self, keep, optimizer=None):
+        remove = {
+            u.name: [u.channels[i] for i in (~k).nonzero().flatten().tolist()]
+            for u, k in zip(self.units, keep)
+        }
+        self.prune_channels(remove, optimizer)
 
     # ------------------------------------------------------------------ applying
     def prune_channels(self, remove, optimizer=None):
