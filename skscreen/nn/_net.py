@@ -19,7 +19,7 @@ import torch
 from skorch import NeuralNetClassifier
 from skorch.dataset import unpack_data
 
-from skscreen.nn._pruning import PRUNING_PARAMS, ScreeningPruning
+from skscreen.nn._pruning import PRUNING_PARAMS, ScreeningPruning, attach_prunable_masks
 from skscreen.pruning.compaction import count_parameters
 from skscreen.pruning.masks import get_mask, remove_masks, to_torch_prune
 
@@ -213,33 +213,8 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         return self
 
     def _attach_masks(self):
-        """Masks from initialize(): save_params/load_params/Checkpoint round-trip.
-
-        The same layers as the pruner masks at the first batch (a pruner that needs no
-        statistics binds the module and is dropped).
-        """
-        from skscreen.pruning.pruner import WeightPruner
-        from skscreen.pruning.schedules import OneShotSchedule
-        from skscreen.pruning.scorers import MagnitudeScorer
-
-        kw = {}
-        if self.layer_types is not None:
-            kw["layer_types"] = self.layer_types
-        if self.ignored_layers is not None:
-            kw["ignored_layers"] = self.ignored_layers
-        try:
-            pruner = WeightPruner(
-                self.module_,
-                MagnitudeScorer(),
-                OneShotSchedule(),
-                sparsity=0.0,
-                prune_epochs=1,
-                n_classes=2,
-                **kw,
-            )
-        except (TypeError, ValueError):
-            return  # reported with a clear message when the real pruner is built
-        pruner.remove_hooks()
+        """Masks from initialize(): save_params/load_params/Checkpoint round-trip."""
+        attach_prunable_masks(self.module_, self.layer_types, self.ignored_layers)
 
     # ------------------------------------------------------------------ inputs
     def _prepare_X(self, X):

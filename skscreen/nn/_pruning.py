@@ -71,6 +71,37 @@ def _accepts(func, name):
     return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
+def attach_prunable_masks(module, layer_types=None, ignored_layers=None):
+    """All-ones ``weight_mask`` buffers on the layers a weight-level pruner would mask.
+
+    So that a pruned state dict (``save_params``, ``Checkpoint``) loads into the module
+    before its first training batch. A module the pruner refuses is left as it is (the
+    real pruner reports it with a clear message).
+    """
+    from skscreen.pruning.pruner import WeightPruner
+    from skscreen.pruning.schedules import OneShotSchedule
+    from skscreen.pruning.scorers import MagnitudeScorer
+
+    kw = {}
+    if layer_types is not None:
+        kw["layer_types"] = layer_types
+    if ignored_layers is not None:
+        kw["ignored_layers"] = ignored_layers
+    try:
+        pruner = WeightPruner(
+            module,
+            MagnitudeScorer(),
+            OneShotSchedule(),
+            sparsity=0.0,
+            prune_epochs=1,
+            n_classes=2,
+            **kw,
+        )
+    except (TypeError, ValueError):
+        return
+    pruner.remove_hooks()
+
+
 def _first_tensor(x):
     """The first tensor of a batch's X (tensor, array, dict or list of them)."""
     if isinstance(x, dict):
@@ -319,6 +350,10 @@ class ScreeningPruning(Callback):
         elif not bound:
             self._drop_pruner()  # rebuilt from the module's masks at the first batch
         self._epoch_ran = False
+        if self.granularity == "weight" and self.pruner_ is None:
+            # masks before any batch: a LoadInitState listed after this callback, or
+            # load_params after a max_epochs=0 fit, loads a pruned state dict
+            attach_prunable_masks(net.module_, self.layer_types, self.ignored_layers)
         if self.pruner_ is not None:
             self._sync_pruner(net)
             self._attach_enforcement(net)

@@ -1,0 +1,91 @@
+"""Hostile-user audit of the skorch layer (issue 9): each test is a bug found by trying
+what a careless skorch / scikit-learn user does, kept as a regression test."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+from skorch import NeuralNetClassifier  # noqa: E402
+from skorch.callbacks import Checkpoint, LoadInitState  # noqa: E402
+
+from skscreen import ScreeningPrunedNet  # noqa: E402
+from skscreen.datasets import load_digits_split  # noqa: E402
+from skscreen.models import make_mlp  # noqa: E402
+from skscreen.nn import ScreeningPruning  # noqa: E402
+from skscreen.pruning.masks import get_mask  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def digits():
+    d = load_digits_split()
+    return d.X_train[:300].astype(np.float32), d.y_train[:300].astype(np.int64)
+
+
+def _net(**kw):
+    params = dict(
+        module=make_mlp,
+        module__n_inputs=64,
+        module__hidden=(32,),
+        module__n_classes=10,
+        sparsity=0.5,
+        prune_epochs=2,
+        max_epochs=3,
+        lr=0.1,
+        train_split=None,
+        verbose=0,
+        random_state=0,
+    )
+    params.update(kw)
+    return ScreeningPrunedNet(**params)
+
+
+def _plain(**kw):
+    torch.manual_seed(0)
+    return NeuralNetClassifier(
+        make_mlp(64, (32,), 10),
+        criterion=torch.nn.CrossEntropyLoss,
+        lr=0.1,
+        train_split=None,
+        verbose=0,
+        **kw,
+    )
+
+
+def _n_pruned_nonzero(module):
+    bad = 0
+    for m in module.modules():
+        mask = get_mask(m)
+        if mask is not None:
+            bad += int((m.weight.detach()[mask == 0] != 0).sum())
+    return bad
+
+
+def test_pruned_state_dict_loads_into_a_plain_net_with_the_callback(digits, tmp_path):
+    # docs/pruning.rst's recipe: a plain net fitted for zero epochs, then load_params
+    X, y = digits
+    src = _net().fit(X, y)
+    assert 0.45 < src.sparsity_ < 0.55
+    src.save_params(f_params=tmp_path / "p.pt")
+    dst = _plain(max_epochs=0, callbacks=[("prune", ScreeningPruning(sparsity=0.5))]).fit(X, y)
+    dst.load_params(f_params=tmp_path / "p.pt")
+    np.testing.assert_array_equal(dst.predict_proba(X), src.predict_proba(X))
+
+
+def test_checkpoint_and_load_init_state_on_a_plain_net(digits, tmp_path):
+    X, y = digits
+
+    def callbacks():
+        return [
+            ("prune", ScreeningPruning(sparsity=0.5, prune_epochs=2)),
+            Checkpoint(dirname=tmp_path, monitor=None),
+        ]
+
+    _plain(max_epochs=3, callbacks=callbacks()).fit(X, y)
+    load = LoadInitState(Checkpoint(dirname=tmp_path, monitor=None))
+    net = _plain(max_epochs=2, callbacks=callbacks() + [load]).fit(X, y)
+    # the restored history continues: the schedule is finished, sparsity stays at 0.5
+    assert len(net.history) == 5
+    assert net.history[-1, "sparsity"] == pytest.approx(0.5, abs=1e-3)
+    assert _n_pruned_nonzero(net.module_) == 0
+
