@@ -6,6 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
+from sklearn.base import clone  # noqa: E402
 from skorch import NeuralNetClassifier  # noqa: E402
 from skorch.callbacks import Checkpoint, LoadInitState  # noqa: E402
 
@@ -89,3 +90,12 @@ def test_checkpoint_and_load_init_state_on_a_plain_net(digits, tmp_path):
     assert net.history[-1, "sparsity"] == pytest.approx(0.5, abs=1e-3)
     assert _n_pruned_nonzero(net.module_) == 0
 
+
+def test_clone_of_a_fitted_plain_net_with_the_callback(digits):
+    X, y = digits
+    cb = ScreeningPruning(sparsity=0.5, prune_epochs=1)
+    net = _plain(max_epochs=2, callbacks=[("prune", cb)]).fit(X, y)
+    assert sorted(cb.get_params()) == sorted(ScreeningPruning().get_params())
+    assert "callbacks__prune___enforcer" not in net.get_params(deep=True)
+    again = clone(net).fit(X, y)
+    assert again.history[-1, "sparsity"] == pytest.approx(0.5, abs=1e-3)

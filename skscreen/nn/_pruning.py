@@ -222,6 +222,11 @@ class ScreeningPruning(Callback):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ settings
+    def _get_param_names(self):
+        # skorch's Callback takes every public-looking attribute as a parameter, private
+        # state included (then clone(net) fails on ScreeningPruning(_enforcer=...))
+        return list(PRUNING_PARAMS)
+
     def settings(self):
         """The current value of every pruning parameter (a dict)."""
         return {k: getattr(self, k) for k in PRUNING_PARAMS}
