@@ -99,3 +99,21 @@ def test_clone_of_a_fitted_plain_net_with_the_callback(digits):
     assert "callbacks__prune___enforcer" not in net.get_params(deep=True)
     again = clone(net).fit(X, y)
     assert again.history[-1, "sparsity"] == pytest.approx(0.5, abs=1e-3)
+
+
+def test_a_second_pruning_callback_on_the_net_is_refused(digits):
+    # it would silently prune the module twice, overriding the net's sparsity
+    X, y = digits
+    net = _net(callbacks=[("mine", ScreeningPruning(sparsity=0.8))])
+    with pytest.raises(ValueError, match="second time"):
+        net.fit(X, y)
+
+
+def test_set_params_on_the_callback_path_sets_the_nets_parameter(digits):
+    X, y = digits
+    net = _net(max_epochs=2, prune_epochs=1)
+    net.set_params(callbacks__screening_pruning__sparsity=0.8)
+    assert net.sparsity == 0.8
+    net.fit(X, y)
+    assert net.sparsity_ == pytest.approx(0.8, abs=1e-3)
+    assert net.get_params(deep=True)["callbacks__screening_pruning__sparsity"] == 0.8

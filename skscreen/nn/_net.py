@@ -191,6 +191,31 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         callbacks.insert(at, (_CALLBACK, ScreeningPruning(**self._pruning_settings())))
         return callbacks
 
+    def initialize_callbacks(self):
+        super().initialize_callbacks()
+        others = [
+            name
+            for name, cb in self.callbacks_
+            if name != _CALLBACK and isinstance(cb, ScreeningPruning)
+        ]
+        if others:
+            raise ValueError(
+                f"ScreeningPrunedNet prunes with its own ScreeningPruning callback; the "
+                f"callbacks {others!r} would prune the same module a second time. Pass the "
+                "pruning settings as parameters of the net (sparsity=..., alpha=...), or use "
+                "skorch's NeuralNetClassifier with the ScreeningPruning callback."
+            )
+        return self
+
+    def set_params(self, **kwargs):
+        # callbacks__screening_pruning__<p> is the net's own parameter <p> (one home: a value
+        # set on the callback would be overwritten by the net's at the next fit)
+        prefix = f"callbacks__{_CALLBACK}__"
+        for key in [k for k in kwargs if k.startswith(prefix)]:
+            if key[len(prefix) :] in PRUNING_PARAMS:
+                kwargs[key[len(prefix) :]] = kwargs.pop(key)
+        return super().set_params(**kwargs)
+
     @property
     def pruning_(self):
         """The :class:`~skscreen.nn.ScreeningPruning` callback of this net."""
