@@ -696,3 +696,18 @@ def test_one_pruner_skeleton_and_statistics_switched_on_at_channel_level(digits)
     net.partial_fit(X, y, epochs=2)
     assert net.pruner_.recorder is not None and net.pruner_.scorer.alpha == 0.5
     assert net.sparsity_ == pytest.approx(0.5, abs=0.02)
+
+
+def test_normalize_scope_and_lamp_reach_the_scorer(digits):
+    X, y, _, _ = digits
+    net = _net(scope="layer", sparsity=0.5).fit(X, y)
+    assert net.pruner_.scorer.normalize_scope in (None, "layer")  # follows scope by default
+    net = _net(normalize_scope="layer").fit(X, y)
+    assert net.pruner_.scorer.normalize_scope == "layer"
+    net = _net(scorer="magnitude", normalize_scope="layer").fit(X, y)
+    assert net.pruner_.scorer.normalize_scope == "layer"
+    net = _net(scorer="lamp").fit(X, y)
+    assert type(net.pruner_.scorer).__name__ == "LAMPScorer"
+    assert net.sparsity_ == pytest.approx(0.8, abs=1e-3)
+    with pytest.raises(ValueError, match="normalize_scope"):
+        _net(normalize_scope="row").fit(X, y)

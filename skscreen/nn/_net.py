@@ -69,8 +69,10 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         One budget and ranking across layers, or the same sparsity in every layer.
     normalize : {"minmax", "max", "rank"}, default="minmax"
         How the two score components are put on one scale.
-    normalize_scope : {"global", "layer"}, default="global"
-        Normalise each score component over all layers together or within each layer.
+    normalize_scope : {"global", "layer"} or None, default=None
+        Normalise each score component over all layers together or within each layer
+        before ranking (``"layer"`` gives the paper's per-layer shape, see
+        :doc:`methods`); ``None`` follows ``scope``.
     scorer : str or object, default=None
         The pruning criterion. ``None`` or ``"screening"``: the hybrid above (``alpha``,
         ``normalize``); ``"magnitude"``; ``"lamp"``; ``"activation"``
@@ -150,7 +152,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         prune_epochs=None,
         scope="global",
         normalize="minmax",
-        normalize_scope="global",
+        normalize_scope=None,
         scorer=None,
         granularity="weight",
         layer_types=None,

@@ -137,9 +137,9 @@ class ScreeningPruning(Callback):
         One budget and ranking across layers, or the same sparsity in every layer.
     normalize : {"minmax", "max", "rank"}, default="minmax"
         How the two score components are put on one scale.
-    normalize_scope : {"global", "layer"}, default="global"
+    normalize_scope : {"global", "layer"} or None, default=None
         Normalise each component over all layers together or within each layer before
-        the (global or per-layer) ranking.
+        the (global or per-layer) ranking; ``None`` follows ``scope``.
     scorer : str or object, default=None
         ``None``/``"screening"`` (the hybrid above), ``"magnitude"``, ``"lamp"``,
         ``"activation"``, ``"extreme-value"`` (sets its own sparsity), ``"slimming"``
@@ -195,7 +195,7 @@ class ScreeningPruning(Callback):
         prune_epochs=None,
         scope="global",
         normalize="minmax",
-        normalize_scope="global",
+        normalize_scope=None,
         scorer=None,
         granularity="weight",
         layer_types=None,
@@ -244,9 +244,9 @@ class ScreeningPruning(Callback):
             raise ValueError(f"scope must be 'global' or 'layer', got {self.scope!r}.")
         if self.normalize not in NORMALIZERS:
             raise ValueError(f"normalize must be one of {NORMALIZERS}, got {self.normalize!r}.")
-        if self.normalize_scope not in ("global", "layer"):
+        if self.normalize_scope not in (None, "global", "layer"):
             raise ValueError(
-                f"normalize_scope must be 'global' or 'layer', got {self.normalize_scope!r}."
+                f"normalize_scope must be None, 'global' or 'layer', got {self.normalize_scope!r}."
             )
         pe = self.prune_epochs
         if pe is not None and (isinstance(pe, bool) or not isinstance(pe, int | np.integer)):
@@ -283,14 +283,14 @@ class ScreeningPruning(Callback):
             alpha = 0.0 if self.scorer == "slimming" else float(self.alpha)
             if _accepts(ChannelScreeningScorer, "normalize_scope"):
                 scope_kw["normalize_scope"] = self.normalize_scope
-            elif self.normalize_scope != "global":  # pragma: no cover - older scorer
-                raise ValueError("normalize_scope='layer' is not supported by this scorer.")
+            elif self.normalize_scope is not None:  # pragma: no cover - older scorer
+                raise ValueError("normalize_scope is not supported by this scorer.")
             return ChannelScreeningScorer(alpha=alpha, normalize=self.normalize, **scope_kw)
         if self.scorer is None or self.scorer == "screening":
             if _accepts(HybridScreeningScorer, "normalize_scope"):
                 scope_kw["normalize_scope"] = self.normalize_scope
-            elif self.normalize_scope != "global":  # pragma: no cover - older scorer
-                raise ValueError("normalize_scope='layer' is not supported by this scorer.")
+            elif self.normalize_scope is not None:  # pragma: no cover - older scorer
+                raise ValueError("normalize_scope is not supported by this scorer.")
             return HybridScreeningScorer(
                 alpha=float(self.alpha), normalize=self.normalize, **scope_kw
             )
@@ -298,6 +298,8 @@ class ScreeningPruning(Callback):
             if self.scorer == "slimming":
                 raise ValueError("scorer='slimming' needs granularity='channel'.")
             kw = {}
+            if self.scorer == "magnitude":  # the baseline gets the same normalisation options
+                kw = {"normalize": self.normalize, "normalize_scope": self.normalize_scope}
             if self.scorer in ("extreme-value", "extreme_value", "dpp"):
                 from skscreen.pruning.extreme_value import ExtremeValuePruning
 
