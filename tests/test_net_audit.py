@@ -117,3 +117,12 @@ def test_set_params_on_the_callback_path_sets_the_nets_parameter(digits):
     net.fit(X, y)
     assert net.sparsity_ == pytest.approx(0.8, abs=1e-3)
     assert net.get_params(deep=True)["callbacks__screening_pruning__sparsity"] == 0.8
+
+
+def test_numpy_scalar_settings_from_a_grid_are_accepted(digits):
+    # np.float32 is not a Python float: a grid built with float32 values was refused
+    X, y = digits
+    net = _net(alpha=np.float32(0.5), sparsity=np.float32(0.5), max_epochs=2, prune_epochs=1)
+    assert net.fit(X, y).sparsity_ == pytest.approx(0.5, abs=1e-3)
+    with pytest.raises(ValueError, match="sparsity"):
+        _net(sparsity=np.bool_(True)).fit(X, y)

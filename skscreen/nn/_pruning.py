@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import numbers
 import warnings
 
 import numpy as np
@@ -61,6 +62,11 @@ PRUNING_PARAMS = (
 )
 # settings that decide *what* is prunable: fixed once pruning has started
 _STRUCTURAL = ("granularity", "layer_types", "ignored_layers", "post_relu")
+
+
+def _is_real(x):
+    """A real number, numpy scalars included (np.float32 from a grid), booleans not."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_)
 
 
 def _accepts(func, name):
@@ -234,11 +240,11 @@ class ScreeningPruning(Callback):
     def check_params(self):
         """Validate every setting; raises ``ValueError`` naming the bad one."""
         s = self.sparsity
-        if isinstance(s, bool) or not isinstance(s, int | float) or not 0.0 <= s < 1.0:
+        if not _is_real(s) or not 0.0 <= s < 1.0:
             raise ValueError(f"sparsity must be a number in [0, 1), got {s!r}.")
         if self.scorer is None or self.scorer == "screening":
             a = self.alpha
-            if isinstance(a, bool) or not isinstance(a, int | float) or not 0.0 <= a <= 1.0:
+            if not _is_real(a) or not 0.0 <= a <= 1.0:
                 raise ValueError(f"alpha must be in [0, 1], got {a!r}.")
         if self.scope not in ("global", "layer"):
             raise ValueError(f"scope must be 'global' or 'layer', got {self.scope!r}.")
@@ -259,7 +265,7 @@ class ScreeningPruning(Callback):
             )
         for name in ("reg_lambda", "gamma_l1"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0.0:
+            if not _is_real(v) or not v >= 0.0:
                 raise ValueError(f"{name} must be >= 0, got {v!r}.")
         if float(self.reg_lambda) > 0 and self.granularity != "weight":
             raise ValueError("reg_lambda applies to granularity='weight' only.")
