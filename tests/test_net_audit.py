@@ -126,3 +126,16 @@ def test_numpy_scalar_settings_from_a_grid_are_accepted(digits):
     assert net.fit(X, y).sparsity_ == pytest.approx(0.5, abs=1e-3)
     with pytest.raises(ValueError, match="sparsity"):
         _net(sparsity=np.bool_(True)).fit(X, y)
+
+
+def test_module_reinitialised_between_partial_fit_calls(digits):
+    # set_params(module__...) re-initialises the module but keeps the history: the budget
+    # was taken from the old module (2368 weights for 1184), so sparsity_ read 0.5 with
+    # nothing pruned
+    X, y = digits
+    net = _net(max_epochs=2, prune_epochs=1).fit(X, y)
+    net.set_params(module__hidden=(16,))
+    with pytest.raises(ValueError, match="re-initialised"):
+        net.partial_fit(X, y)
+    assert net.fit(X, y).n_weights_ == 64 * 16 + 16 * 10
+    assert net.sparsity_ == pytest.approx(0.5, abs=1e-3)

@@ -456,7 +456,18 @@ class ScreeningPruning(Callback):
         if history and "n_prunable" in history[-1]:
             # continuing from a history (load_params, Checkpoint, a re-made callback):
             # the budget is a fraction of the original, not of what is left
-            pruner.n_total = int(history[-1]["n_prunable"])
+            recorded = int(history[-1]["n_prunable"])
+            found = pruner.n_total  # dense count (weight level); what is left (channels)
+            if found > recorded or (self.granularity == "weight" and found != recorded):
+                pruner.remove_hooks()
+                unit = "weights" if self.granularity == "weight" else "channels"
+                raise ValueError(
+                    f"The module has {found} prunable {unit} "
+                    f"but the history was recorded on one with {recorded}: the module was "
+                    "re-initialised with other parameters (set_params(module__...)) or is not "
+                    "the one the history belongs to. Call fit() to start again."
+                )
+            pruner.n_total = recorded
         self.pruner_ = pruner
         self.structure_ = self._structure()
         self.settings_ = self.settings()
