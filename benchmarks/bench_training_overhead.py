@@ -30,6 +30,7 @@ from skorch.callbacks import Callback  # noqa: E402
 from skscreen import ScreeningPrunedNet  # noqa: E402
 from skscreen.datasets import load_dataset  # noqa: E402
 from skscreen.models import make_mlp  # noqa: E402
+from skscreen.nn import ScreeningPruning  # noqa: E402
 from skscreen.pruning.compaction import count_parameters  # noqa: E402
 from skscreen.pruning.hooks import InputStatsRecorder  # noqa: E402
 from skscreen.stats import anova_f  # noqa: E402
@@ -122,6 +123,7 @@ def main():
         "NeuralNetClassifier + statistics only": [],
         "ScreeningPrunedNet (alpha=0.25)": [],
         "ScreeningPrunedNet (alpha=0, no stats)": [],
+        "NeuralNetClassifier + ScreeningPruning (alpha=0.25)": [],
     }
     net = None
     for _ in range(args.rounds):
@@ -132,6 +134,19 @@ def main():
             if name.startswith("plain"):
                 net = NeuralNetClassifier(
                     module, criterion=torch.nn.CrossEntropyLoss, callbacks=clock, **common
+                )
+            elif "ScreeningPruning (" in name:
+                net = NeuralNetClassifier(
+                    module,
+                    criterion=torch.nn.CrossEntropyLoss,
+                    callbacks=[
+                        (
+                            "prune",
+                            ScreeningPruning(alpha=0.25, sparsity=0.9, prune_epochs=args.epochs),
+                        ),
+                        *clock,
+                    ],
+                    **common,
                 )
             elif "statistics only" in name:
                 net = NeuralNetClassifier(
@@ -153,7 +168,7 @@ def main():
             net.fit(X, y)
             times[name].extend(net.history[:, "dur"])
             cpu.setdefault(name, []).extend(net.history[:, "cpu_dur"])
-            if "0.25" in name:
+            if name.startswith("ScreeningPrunedNet (alpha=0.25"):
                 pruned = net
     plain = np.median(times["plain NeuralNetClassifier"])
     rows = [
