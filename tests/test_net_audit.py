@@ -139,3 +139,22 @@ def test_module_reinitialised_between_partial_fit_calls(digits):
         net.partial_fit(X, y)
     assert net.fit(X, y).n_weights_ == 64 * 16 + 16 * 10
     assert net.sparsity_ == pytest.approx(0.5, abs=1e-3)
+
+
+def test_classes_with_y_holding_the_class_names(digits):
+    # the error said "labels ['neg', 'pos'] that are not in classes ['neg', 'pos']"
+    X, y = digits
+    names = np.array(["neg", "pos"])[(y >= 5).astype(int)]
+    net = _net(module__n_classes=2, classes=["pos", "neg"], max_epochs=2)
+    net.fit(X, names)
+    assert set(net.predict(X)) <= {"neg", "pos"}
+    assert net.score(X, names) > 0.6
+    # positional: column 0 of predict_proba is "pos"
+    np.testing.assert_array_equal(
+        net.predict(X), np.array(["pos", "neg"])[net.predict_proba(X).argmax(1)]
+    )
+    net.partial_fit(X[:40], names[:40])  # later calls: names again
+    with pytest.raises(ValueError, match="not in classes"):
+        net.partial_fit(X[:40], (y[:40] >= 5).astype(int))  # indices after names
+    with pytest.raises(ValueError, match="not in classes"):
+        _net(module__n_classes=2, classes=["pos", "neg"]).fit(X, np.array(["a", "b"])[y % 2])

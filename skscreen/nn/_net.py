@@ -318,7 +318,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         y = self._check_y(y)
         if self.classes is not None:
             if len(self.classes):  # skorch: names for the outputs; y are output indices
-                self._check_indices(y, len(self.classes))
+                return self._encode_with_classes(y)
             return y
         found = np.unique(y)
         if found.size < 2:
@@ -366,12 +366,37 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             )
         return y
 
+    def _encode_with_classes(self, y, more=False):
+        """y with ``classes=``: output indices (skorch's meaning), or the class names."""
+        n = len(self.classes)
+        indices = y.dtype.kind in "iu" and y.min() >= 0 and y.max() < n
+        if indices and not (more and getattr(self, "label_encoded_", False)):
+            return y
+        try:
+            lookup = {c: i for i, c in enumerate(list(self.classes))}
+            unknown = [v for v in np.unique(y).tolist() if v not in lookup]
+        except TypeError:  # unhashable class names
+            unknown = [None]
+        names_before = more and getattr(self, "label_encoded_", False)
+        if unknown and names_before:
+            raise ValueError(
+                f"y contains labels {unknown!r} not in classes {list(self.classes)!r}: the "
+                "first call gave the class names, give them again (not output indices)."
+            )
+        if unknown or (more and not names_before):
+            self._check_indices(y, n)
+            return y
+        # y holds the names themselves: encoded by position, predict returns the names
+        self.label_encoded_ = True
+        return np.array([lookup[v] for v in y.tolist()], dtype=np.int64)
+
     def _check_indices(self, y, n):
         if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= n:
             raise ValueError(
                 f"y contains labels {np.setdiff1d(np.unique(y), np.arange(n)).tolist()!r} "
-                f"that are not in classes {list(self.classes)!r}: with classes=..., y must "
-                f"hold output indices 0..{n - 1}."
+                f"not in classes {list(self.classes)!r}: with classes=..., y must hold output "
+                f"indices 0..{n - 1} or the class names themselves (the same kind in every "
+                "call)."
             )
 
     def _encode_more(self, y):
@@ -381,7 +406,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         y = self._check_y(y)
         if self.classes is not None:
             if len(self.classes):
-                self._check_indices(y, len(self.classes))
+                return self._encode_with_classes(y, more=True)
             return y
         classes = getattr(self, "classes_inferred_", None)
         if classes is None:
