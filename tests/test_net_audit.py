@@ -158,3 +158,35 @@ def test_classes_with_y_holding_the_class_names(digits):
         net.partial_fit(X[:40], (y[:40] >= 5).astype(int))  # indices after names
     with pytest.raises(ValueError, match="not in classes"):
         _net(module__n_classes=2, classes=["pos", "neg"]).fit(X, np.array(["a", "b"])[y % 2])
+
+
+class _Bag(torch.nn.Module):
+    """Token ids -> embedding -> mean -> Linear (takes integer inputs)."""
+
+    def __init__(self, n_inputs=64, hidden=(8,), n_classes=10):
+        super().__init__()
+        self.emb = torch.nn.Embedding(17, hidden[0])
+        self.out = torch.nn.Linear(hidden[0], n_classes)
+
+    def forward(self, x):
+        return self.out(self.emb(x).mean(1))
+
+
+def test_integer_ids_for_an_embedding_module_are_not_cast(digits):
+    # int X was cast to float32 for every module: an embedding refused its indices
+    X, y = digits
+    ids = np.rint(X * 16).astype(np.int64)
+    for Xin in (ids, torch.as_tensor(ids)):
+        net = _net(module=_Bag, max_epochs=2, prune_epochs=1).fit(Xin, y)
+        assert net.sparsity_ == pytest.approx(0.5, abs=0.01)
+        assert net.predict(Xin[:5]).shape == (5,)
+
+
+def test_bool_tensor_and_list_of_rows_like_their_arrays(digits):
+    X, y = digits
+    ref = _net(max_epochs=1, prune_epochs=1).fit(X > 0.5, y).predict_proba(X > 0.5)
+    got = _net(max_epochs=1, prune_epochs=1).fit(torch.as_tensor(X > 0.5), y).predict_proba(X > 0.5)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+    ref = _net(max_epochs=1, prune_epochs=1).fit(X, y).predict_proba(X)
+    got = _net(max_epochs=1, prune_epochs=1).fit(X.tolist(), y.tolist()).predict_proba(X.tolist())
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)

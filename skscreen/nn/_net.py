@@ -32,6 +32,25 @@ def _is_pandas(X):
     return type(X).__module__.startswith("pandas") and hasattr(X, "to_numpy")
 
 
+def _rows_to_array(X):
+    """A list of rows of numbers (``X.tolist()``) as an array; other lists unchanged.
+
+    A list of arrays or tensors stays a list (skorch's several inputs).
+    """
+    if isinstance(X, list) and X and all(isinstance(r, list | tuple) for r in X):
+        try:
+            arr = np.asarray(X)
+        except ValueError:
+            return X
+        if arr.dtype.kind in "biuf":
+            return arr
+    return X
+
+
+def _takes_indices(module):
+    return any(isinstance(m, torch.nn.Embedding | torch.nn.EmbeddingBag) for m in module.modules())
+
+
 def _module_dtype(module):
     for p in module.parameters():
         if p.is_floating_point():
@@ -248,8 +267,12 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         """pandas -> numpy; numeric arrays/tensors cast to the module's dtype; NaN check."""
         if _is_pandas(X):
             X = X.to_numpy()
-        dtype = _module_dtype(self.module_) if getattr(self, "initialized_", False) else None
+        X = _rows_to_array(X)
+        initialized = getattr(self, "initialized_", False)
+        dtype = _module_dtype(self.module_) if initialized else None
         dtype = dtype or torch.float32
+        # a module with an embedding takes integer indices: those are left as they are
+        ints = "biu" if initialized and _takes_indices(self.module_) else ""
         np_dtype = torch.empty((), dtype=dtype).numpy().dtype
         if isinstance(X, np.ndarray):
             if X.dtype == object:
@@ -259,24 +282,14 @@ class ScreeningPrunedNet(NeuralNetClassifier):
                     raise ValueError(
                         f"X must be numeric; converting it to {np_dtype} failed: {exc}"
                     ) from None
-            if X.dtype.kind in "biuf" and X.dtype != np_dtype:
+            if X.dtype.kind in "biuf" and X.dtype.kind not in ints and X.dtype != np_dtype:
                 X = X.astype(np_dtype)
             if X.dtype.kind == "f" and not np.isfinite(X).all():
                 raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
         elif torch.is_tensor(X):
-            if (X.is_floating_point() or not X.is_complex()) and X.dtype != dtype:
-                if X.dtype != torch.bool and X.dtype in (
-                    torch.float16,
-                    torch.bfloat16,
-                    torch.float32,
-                    torch.float64,
-                    torch.int8,
-                    torch.int16,
-                    torch.int32,
-                    torch.int64,
-                    torch.uint8,
-                ):
-                    X = X.to(dtype)
+            kind = "f" if X.is_floating_point() else ("b" if X.dtype == torch.bool else "i")
+            if X.dtype != dtype and not X.is_complex() and kind not in ints:
+                X = X.to(dtype)  # bool and integer tensors too, as numpy arrays
             if X.is_floating_point() and not torch.isfinite(X).all():
                 raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
         return X
@@ -293,6 +306,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         """Number of module outputs, from a forward pass of a few rows (None if unknown)."""
         if _is_pandas(X):
             X = X.to_numpy()
+        X = _rows_to_array(X)
         if not (isinstance(X, np.ndarray) or torch.is_tensor(X)) or len(X) == 0:
             return None
         Xs = self._prepare_X(X[:8])
