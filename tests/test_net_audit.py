@@ -190,3 +190,23 @@ def test_bool_tensor_and_list_of_rows_like_their_arrays(digits):
     ref = _net(max_epochs=1, prune_epochs=1).fit(X, y).predict_proba(X)
     got = _net(max_epochs=1, prune_epochs=1).fit(X.tolist(), y.tolist()).predict_proba(X.tolist())
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+
+
+class _TwoInputs(torch.nn.Module):
+    def __init__(self, n_inputs=64, hidden=(32,), n_classes=10):
+        super().__init__()
+        self.a = torch.nn.Linear(32, hidden[0])
+        self.b = torch.nn.Linear(32, hidden[0])
+        self.out = torch.nn.Linear(hidden[0], n_classes)
+
+    def forward(self, left, right):
+        return self.out(torch.relu(self.a(left) + self.b(right)))
+
+
+def test_dict_input_for_a_module_with_named_inputs(digits):
+    # skorch passes a dict X as keyword arguments; the logits check sliced the dict
+    X, y = digits
+    Xd = {"left": X[:, :32], "right": X[:, 32:]}
+    net = _net(module=_TwoInputs, max_epochs=2, prune_epochs=1).fit(Xd, y)
+    assert net.sparsity_ == pytest.approx(0.5, abs=1e-3)
+    assert net.predict_proba(Xd).shape == (len(X), 10)

@@ -47,6 +47,15 @@ def _rows_to_array(X):
     return X
 
 
+def _head(Xi, n):
+    """The first ``n`` rows of a batch's X (tensor, array, dict or list/tuple of them)."""
+    if isinstance(Xi, dict):
+        return {k: _head(v, n) for k, v in Xi.items()}
+    if isinstance(Xi, list | tuple):
+        return type(Xi)(_head(v, n) for v in Xi)
+    return Xi[:n] if torch.is_tensor(Xi) or isinstance(Xi, np.ndarray) else Xi
+
+
 def _takes_indices(module):
     return any(isinstance(m, torch.nn.Embedding | torch.nn.EmbeddingBag) for m in module.modules())
 
@@ -511,7 +520,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         module.eval()
         try:
             with torch.no_grad():
-                out = self.infer(Xi[:8] if hasattr(Xi, "__getitem__") else Xi)
+                out = self.infer(_head(Xi, 8))
         finally:
             module.train(was)
         if isinstance(out, tuple | list):
