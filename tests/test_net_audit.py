@@ -210,3 +210,17 @@ def test_dict_input_for_a_module_with_named_inputs(digits):
     net = _net(module=_TwoInputs, max_epochs=2, prune_epochs=1).fit(Xd, y)
     assert net.sparsity_ == pytest.approx(0.5, abs=1e-3)
     assert net.predict_proba(Xd).shape == (len(X), 10)
+
+
+def test_a_regression_net_is_refused_with_a_clear_error(digits):
+    # the error was "labels [2, ..., 9] not in classes [0, 1]" after the first batch
+    from skorch import NeuralNet, NeuralNetRegressor
+
+    X, y = digits
+    yr = y[:, None].astype(np.float32)
+    mlp = torch.nn.Sequential(torch.nn.Linear(64, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    for cls, kw in ((NeuralNetRegressor, {}), (NeuralNet, {"criterion": torch.nn.MSELoss})):
+        net = cls(mlp, max_epochs=1, train_split=None, verbose=0, **kw)
+        net.set_params(callbacks=[("prune", ScreeningPruning(sparsity=0.5))])
+        with pytest.raises(ValueError, match="regression"):
+            net.fit(X, yr)

@@ -108,6 +108,29 @@ def attach_prunable_masks(module, layer_types=None, ignored_layers=None):
     pruner.remove_hooks()
 
 
+_REGRESSION_LOSSES = (
+    torch.nn.MSELoss,
+    torch.nn.L1Loss,
+    torch.nn.SmoothL1Loss,
+    torch.nn.HuberLoss,
+    torch.nn.GaussianNLLLoss,
+    torch.nn.PoissonNLLLoss,
+)
+
+
+def _check_classification(net):
+    """Screening ranks by per-class statistics: refuse a regression net with a clear error."""
+    from sklearn.base import is_regressor
+
+    criterion = getattr(net, "criterion_", None)
+    if is_regressor(net) or isinstance(criterion, _REGRESSION_LOSSES):
+        raise ValueError(
+            f"ScreeningPruning ranks by per-class statistics and needs class-index targets "
+            f"(a classifier); {type(net).__name__} with "
+            f"criterion={type(criterion).__name__} is a regression net."
+        )
+
+
 def _first_tensor(x):
     """The first tensor of a batch's X (tensor, array, dict or list of them)."""
     if isinstance(x, dict):
@@ -342,6 +365,7 @@ class ScreeningPruning(Callback):
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         self.check_params()
+        _check_classification(net)
         if not hasattr(self, "_enforcer"):
             self.initialize()
         fresh = self._pruning_epochs_done(net) == 0
