@@ -224,3 +224,15 @@ def test_a_regression_net_is_refused_with_a_clear_error(digits):
         net.set_params(callbacks=[("prune", ScreeningPruning(sparsity=0.5))])
         with pytest.raises(ValueError, match="regression"):
             net.fit(X, yr)
+
+
+@pytest.mark.parametrize("kw", [{"callbacks": "disable"}, {"callbacks__screening_pruning": None}])
+def test_removing_the_pruning_callback_is_refused_clearly(digits, kw):
+    # skorch's ways of switching callbacks off gave KeyError: 'screening_pruning'
+    X, y = digits
+    with pytest.raises(ValueError, match="sparsity=0"):
+        _net().set_params(**kw).fit(X, y)
+    # the other callbacks can go
+    net = _net(verbose=1, max_epochs=1, prune_epochs=1)
+    net.set_params(callbacks__print_log=None).fit(X, y)
+    assert net.sparsity_ == pytest.approx(0.5, abs=1e-3)

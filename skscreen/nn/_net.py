@@ -221,8 +221,20 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         callbacks.insert(at, (_CALLBACK, ScreeningPruning(**self._pruning_settings())))
         return callbacks
 
-    def initialize_callbacks(self):
-        super().initialize_callbacks()
+    def _initialize_callbacks(self):
+        # skorch handles callbacks="disable" here, before initialize_callbacks
+        super()._initialize_callbacks()
+        self._check_callbacks()
+        return self
+
+    def _check_callbacks(self):
+        if _CALLBACK not in dict(self.callbacks_):
+            raise ValueError(
+                f"ScreeningPrunedNet prunes with its {_CALLBACK!r} callback, which "
+                "callbacks='disable' or callbacks__screening_pruning=None removes. For no "
+                "pruning pass sparsity=0; to drop the other callbacks set them to None one by "
+                "one (callbacks__print_log=None)."
+            )
         others = [
             name
             for name, cb in self.callbacks_
