@@ -1,6 +1,8 @@
 """Hostile-user audit of the skorch layer (issue 9): each test is a bug found by trying
 what a careless skorch / scikit-learn user does, kept as a regression test."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
 from sklearn.base import clone  # noqa: E402
 from skorch import NeuralNetClassifier  # noqa: E402
-from skorch.callbacks import Checkpoint, LoadInitState  # noqa: E402
+from skorch.callbacks import Callback, Checkpoint, LoadInitState  # noqa: E402
 
 from skscreen import ScreeningPrunedNet  # noqa: E402
 from skscreen.datasets import load_digits_split  # noqa: E402
@@ -236,3 +238,27 @@ def test_removing_the_pruning_callback_is_refused_clearly(digits, kw):
     net = _net(verbose=1, max_epochs=1, prune_epochs=1)
     net.set_params(callbacks__print_log=None).fit(X, y)
     assert net.sparsity_ == pytest.approx(0.5, abs=1e-3)
+
+
+class _PickleAtBatch(Callback):
+    """Pickles the net after the first training batch of the second epoch."""
+
+    def __init__(self):
+        self.blobs = []
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and len(net.history) == 2 and len(net.history[-1]["batches"]) == 1:
+            self.blobs.append(pickle.dumps(net))
+
+
+def test_pickling_mid_epoch_from_a_batch_callback(digits):
+    # the statistics hooks were local closures: "Can't pickle local object ... hook"
+    X, y = digits
+    grab = _PickleAtBatch()
+    _net(max_epochs=3, reg_lambda=1e-3, callbacks=[("grab", grab)]).fit(X, y)
+    restored = pickle.loads(grab.blobs[0])
+    assert len(restored.history) == 2  # pickled during the second epoch
+    assert restored.history[0, "pruning_epoch"] == 1
+    restored.partial_fit(X, y)
+    assert restored.sparsity_ == pytest.approx(0.5, abs=1e-3)
+    assert _n_pruned_nonzero(restored.module_) == 0

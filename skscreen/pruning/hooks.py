@@ -138,31 +138,31 @@ class InputStatsRecorder:
         return reduce
 
     def _make_hook(self, name):
+        return _RecorderHook(self, name)
+
+    def _record(self, name, module, inputs, output):
+        """The forward hook of module ``name``: add its batch to the statistics."""
         mode = self.mode_of(name)
-
-        def hook(module, inputs, output):
-            if not (self.enabled and module.training and self._targets is not None):
-                return
-            x = (inputs[0] if self.source == "input" else output).detach()
-            if self.post_relu:
-                x = x.clamp_min(0)
-            samples, labels = as_samples(x, self._targets, mode)
-            if samples is None:
-                return  # not the batch the targets belong to
-            if self.track_class:
-                if name not in self.accumulators:
-                    self.accumulators[name] = DeferredMoments(self.n_classes)
-                self.accumulators[name].update(samples, labels)
-            if self.track_abs:
-                # |x| before any spatial mean: the mean magnitude of the input channel
-                abs_samples, _ = as_samples(x.abs(), self._targets, mode)
-                if name not in self.abs_accumulators:
-                    self.abs_accumulators[name] = DeferredMoments(1)
-                self.abs_accumulators[name].update(
-                    abs_samples, self._zeros(abs_samples.shape[0], x.device)
-                )
-
-        return hook
+        if not (self.enabled and module.training and self._targets is not None):
+            return
+        x = (inputs[0] if self.source == "input" else output).detach()
+        if self.post_relu:
+            x = x.clamp_min(0)
+        samples, labels = as_samples(x, self._targets, mode)
+        if samples is None:
+            return  # not the batch the targets belong to
+        if self.track_class:
+            if name not in self.accumulators:
+                self.accumulators[name] = DeferredMoments(self.n_classes)
+            self.accumulators[name].update(samples, labels)
+        if self.track_abs:
+            # |x| before any spatial mean: the mean magnitude of the input channel
+            abs_samples, _ = as_samples(x.abs(), self._targets, mode)
+            if name not in self.abs_accumulators:
+                self.abs_accumulators[name] = DeferredMoments(1)
+            self.abs_accumulators[name].update(
+                abs_samples, self._zeros(abs_samples.shape[0], x.device)
+            )
 
     def set_targets(self, y):
         """Labels (integer class indices) of the batch about to go through the model."""
@@ -210,3 +210,28 @@ class InputStatsRecorder:
         state["_handles"] = []
         state["_targets"] = None
         return state
+
+
+class _RecorderHook:
+    """Forward hook of one recorded module.
+
+    Not kept by pickling (a net pickled mid-epoch restores a model without it; the
+    recorder re-attaches its hooks at the next epoch).
+    """
+
+    def __init__(self, recorder, name):
+        self.recorder, self.name = recorder, name
+
+    def __call__(self, module, inputs, output):
+        self.recorder._record(self.name, module, inputs, output)
+
+    def __reduce__(self):
+        return (_noop_hook_factory, ())
+
+
+def _noop_hook(*args):
+    return None
+
+
+def _noop_hook_factory():
+    return _noop_hook
