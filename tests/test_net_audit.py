@@ -262,3 +262,14 @@ def test_pickling_mid_epoch_from_a_batch_callback(digits):
     restored.partial_fit(X, y)
     assert restored.sparsity_ == pytest.approx(0.5, abs=1e-3)
     assert _n_pruned_nonzero(restored.module_) == 0
+
+
+def test_partial_fit_classes_must_match_the_module_width(digits):
+    # 4 classes for a 3-output module trained silently; "d" could never be predicted
+    X, y = digits
+    names = np.array(["a", "b", "c"])[y % 3]
+    with pytest.raises(ValueError, match="module__n_classes=4"):
+        _net(module__n_classes=3).partial_fit(X, names, classes=["a", "b", "c", "d"])
+    net = _net(module__n_classes=4, max_epochs=1, prune_epochs=1)
+    net.partial_fit(X, names, classes=["a", "b", "c", "d"])
+    assert net.predict_proba(X[:5]).shape == (5, len(net.classes_)) == (5, 4)

@@ -489,6 +489,13 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         if len(self.history) == 0 and not hasattr(self, "classes_inferred_"):
             if classes is not None and self.classes is None and y is not None:
                 found = np.unique(np.asarray(classes))
+                width = self._output_width(X)
+                if width is not None and width != found.size:
+                    raise ValueError(
+                        f"The module outputs {width} scores per sample but classes has "
+                        f"{found.size} labels {found.tolist()!r}: make the module output "
+                        f"{found.size} scores (e.g. module__n_classes={found.size})."
+                    )
                 self.classes_inferred_ = found
                 self.label_encoded_ = True
                 y = self._check_y(y)
