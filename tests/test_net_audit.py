@@ -273,3 +273,28 @@ def test_partial_fit_classes_must_match_the_module_width(digits):
     net = _net(module__n_classes=4, max_epochs=1, prune_epochs=1)
     net.partial_fit(X, names, classes=["a", "b", "c", "d"])
     assert net.predict_proba(X[:5]).shape == (5, len(net.classes_)) == (5, 4)
+
+
+@pytest.mark.parametrize("kind", ["strings", "gaps"])
+def test_skorch_scoring_callbacks_see_the_original_labels(digits, kind):
+    # valid_acc (skorch's default) compared net.predict (original labels) with the encoded
+    # ones: a crash for strings, a silently wrong accuracy for labels {0, 2}
+    from skorch.callbacks import EpochScoring
+    from skorch.dataset import Dataset, ValidSplit
+
+    X, y = digits
+    labels = np.array(["neg", "pos"] if kind == "strings" else [0, 2])[(y >= 5).astype(int)]
+    train_acc = EpochScoring("accuracy", on_train=True, use_caching=False, name="train_acc")
+    net = _net(
+        module__n_classes=2,
+        train_split=ValidSplit(5),
+        max_epochs=3,
+        prune_epochs=1,
+        callbacks=[train_acc],
+    ).fit(X, labels)
+    _, in_valid = ValidSplit(5)(Dataset(X, labels), labels)  # the net's split (same strata)
+    valid = np.asarray(in_valid.indices)
+    assert net.history[-1, "valid_acc"] == pytest.approx(net.score(X[valid], labels[valid]))
+    assert net.history[-1, "valid_acc"] > 0.6
+    train = np.setdiff1d(np.arange(len(X)), valid)
+    assert net.history[-1, "train_acc"] == pytest.approx(net.score(X[train], labels[train]))

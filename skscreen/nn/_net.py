@@ -17,7 +17,8 @@ import copy
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
-from skorch.dataset import unpack_data
+from skorch.dataset import Dataset, unpack_data
+from skorch.utils import multi_indexing
 
 from skscreen.nn._pruning import PRUNING_PARAMS, ScreeningPruning, attach_prunable_masks
 from skscreen.pruning.compaction import count_parameters
@@ -45,6 +46,27 @@ def _rows_to_array(X):
         if arr.dtype.kind in "biuf":
             return arr
     return X
+
+
+class _LabelledDataset(Dataset):
+    """A skorch Dataset that trains on encoded labels while ``.y`` holds the original ones.
+
+    ``__getitem__`` (what the DataLoader sees) gives the encoded label; ``.y`` is what
+    skorch's ``data_from_dataset`` extracts for scoring callbacks.
+    """
+
+    def __init__(self, X, y, labels, length=None):
+        super().__init__(X, y, length=length)
+        self.y_encoded = y
+        self.y = labels
+
+    def __getitem__(self, i):
+        X = self.X
+        if self.X_is_ndframe:
+            X = {k: X[k].values.reshape(-1, 1) for k in X}
+        Xi = multi_indexing(X, i, self.X_indexing)
+        yi = multi_indexing(self.y_encoded, i, self.y_indexing)
+        return self.transform(Xi, yi)
 
 
 def _head(Xi, n):
@@ -318,8 +340,14 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     def get_dataset(self, X, y=None):
         from skorch.utils import is_dataset
 
-        if not is_dataset(X):
-            X = self._prepare_X(X)
+        if is_dataset(X):
+            return super().get_dataset(X, y)
+        X = self._prepare_X(X)
+        if y is not None and getattr(self, "label_encoded_", False) and self.dataset is Dataset:
+            # skorch's scoring callbacks (valid_acc, EpochScoring) compare net.predict (the
+            # original labels) with the dataset's y: that y holds the original labels too
+            labels = np.asarray(self.classes_)[np.asarray(y)]
+            return _LabelledDataset(X, y, labels, **self.get_params_for("dataset"))
         return super().get_dataset(X, y)
 
     # ------------------------------------------------------------------ labels
@@ -519,6 +547,17 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             raise
 
     # ------------------------------------------------------------------ notifications
+    def notify(self, method_name, **cb_kwargs):
+        # callbacks see the original labels in a batch's y, as predict returns them (skorch's
+        # EpochScoring caches the batches' y to score net.predict against)
+        if method_name == "on_batch_end" and getattr(self, "label_encoded_", False):
+            batch = cb_kwargs.get("batch")
+            if isinstance(batch, list | tuple) and len(batch) == 2 and batch[1] is not None:
+                yi = batch[1]
+                yi = yi.detach().cpu().numpy() if torch.is_tensor(yi) else np.asarray(yi)
+                cb_kwargs["batch"] = (batch[0], np.asarray(self.classes_)[yi])
+        return super().notify(method_name, **cb_kwargs)
+
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
         # one home for each setting: the net's parameters, pushed to the callback now
