@@ -152,7 +152,8 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     random_state : int, default=None
         Seeds torch before the module is initialised (weights and batch order) and every
         random decision of the criterion: two fits with the same settings give identical
-        nets.
+        nets. A module *instance* keeps the initial weights it was built with (copied at
+        every fit); pass the class and ``module__*`` parameters to seed those too.
     criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
         With ``torch.nn.NLLLoss`` the module must output probabilities (skorch's
         convention); with ``CrossEntropyLoss`` it must output logits (checked).
