@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
+from skscreen.pruning.hooks import _noop_hook_factory
 from skscreen.pruning.masks import MaskEnforcer, reset_masks
 from skscreen.pruning.regularizers import BatchNormL1, ContributionEntropy
 from skscreen.pruning.schedules import make_schedule
@@ -672,11 +673,3 @@ class _ClearTargets:
 
     def __reduce__(self):  # a checkpoint taken mid-batch drops the hook
         return (_noop_hook_factory, ())
-
-
-def _noop_hook(*args):
-    return None
-
-
-def _noop_hook_factory():
-    return _noop_hook

@@ -234,4 +234,6 @@ def _noop_hook(*args):
 
 
 def _noop_hook_factory():
+    """What a hook object pickles as (``__reduce__``): a no-op, so that a model pickled while
+    hooks are attached (a checkpoint mid-epoch) restores without them acting."""
     return _noop_hook

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import torch
 
+from skscreen.pruning.hooks import _noop_hook_factory
+
 __all__ = ["BatchNormL1", "ContributionEntropy"]
 
 
@@ -67,14 +69,6 @@ class _AbsMeanHook:
 
     def __reduce__(self):
         return (_noop_hook_factory, ())
-
-
-def _noop_hook(*args):
-    return None
-
-
-def _noop_hook_factory():
-    return _noop_hook
 
 
 class _GradientSide:
