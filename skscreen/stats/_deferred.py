@@ -21,40 +21,17 @@ to 1e-10 on data with an offset 1e4 times its spread and classes far apart).
 
 from __future__ import annotations
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
+from skscreen.stats._kernels import LazyWorker
 from skscreen.stats._moments import ClassMoments, _merge_into
 
 __all__ = ["DeferredMoments"]
 
-_POOL = None
-_POOL_LOCK = threading.Lock()
-
-
-def _fold_pool():
-    """One persistent worker thread for CPU folds (the kernel releases the GIL).
-
-    A training step goes on while the previous block is folded, on the other core; one
-    worker keeps the folds in submission order, so each state has a single writer.
-    """
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(1, thread_name_prefix="skscreen-fold")
-        return _POOL
-
-
-def _forget_pool_after_fork():
-    # a forked child has the executor object but not its thread: start a new one on use
-    global _POOL, _POOL_LOCK
-    _POOL, _POOL_LOCK = None, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_pool_after_fork)
+# One persistent worker for CPU folds (the kernel releases the GIL): a training step goes on
+# while the previous block is folded, on the other core; one worker keeps the folds in
+# submission order, so each state has a single writer.
+_FOLD_WORKER = LazyWorker("skscreen-fold")
 
 
 class DeferredMoments:
@@ -130,7 +107,7 @@ class DeferredMoments:
             if pending[0][0].device.type == "cpu":
                 # in the background: the training thread only hands over references
                 previous = self._future
-                self._future = _fold_pool().submit(self._fold_cpu_batches, pending, previous)
+                self._future = _FOLD_WORKER.get().submit(self._fold_cpu_batches, pending, previous)
             else:
                 xs, ys = zip(*pending)
                 X = xs[0] if len(xs) == 1 else torch.cat(xs)

@@ -51,26 +51,33 @@ _numba_sums = None  # the compiled kernel, once loaded (False: numba is not avai
 #: summed by the serial kernel, the halves added). ``SKSCREEN_KERNEL_THREADS=1`` turns it off.
 KERNEL_THREADS = max(1, min(2, int(os.environ.get("SKSCREEN_KERNEL_THREADS", os.cpu_count() or 1))))
 _SPLIT_ROWS = 8192  # rows per half below which one thread does it all
-_split_pool = None
-_split_lock = threading.Lock()
 
 
-def _pool():
-    """One persistent worker (the second half of a split chunk); no thread start per chunk."""
-    global _split_pool
-    with _split_lock:
-        if _split_pool is None:
-            _split_pool = ThreadPoolExecutor(1, thread_name_prefix="skscreen-kernel")
-        return _split_pool
+class LazyWorker:
+    """One persistent worker thread, started on first use; no thread start per task.
+
+    A forked child has the executor object but not its thread, so the worker is forgotten
+    there and started again on use.
+    """
+
+    def __init__(self, name):
+        self.name = name
+        self._lock = threading.Lock()
+        self._executor = None
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self):
+        self._executor, self._lock = None, threading.Lock()
+
+    def get(self):
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix=self.name)
+            return self._executor
 
 
-def _forget_pool_after_fork():
-    # a forked child has the executor object but not its thread: start a new one on use
-    global _split_pool, _split_lock
-    _split_pool, _split_lock = None, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_pool_after_fork)
+# the second half of a split chunk
+_SPLIT_WORKER = LazyWorker("skscreen-kernel")
 
 
 def _load_numba():
@@ -133,7 +140,7 @@ def _class_sums(X, yidx, pivot, inv_scale, use_numba):
     # machine is busy, a half just waits for its core)
     h = n // 2
     S2, Q2 = np.zeros((k, p)), np.zeros((k, p))
-    second = _pool().submit(kernel, X[h:], yidx[h:], pivot, inv, S2, Q2, _BLOCK_ROWS)
+    second = _SPLIT_WORKER.get().submit(kernel, X[h:], yidx[h:], pivot, inv, S2, Q2, _BLOCK_ROWS)
     kernel(X[:h], yidx[:h], pivot, inv, S, Q, _BLOCK_ROWS)
     second.result()
     S += S2
