@@ -209,6 +209,7 @@ def test_pipeline_and_grid_search(digits):
         ({"scope": "row"}, "scope must be"),
         ({"normalize": "z"}, "normalize must be"),
         ({"schedule": "exp"}, "Unknown schedule"),
+        ({"granularity": "channel", "layer_types": (torch.nn.Linear,)}, "layer_types applies"),
     ],
 )
 def test_bad_parameters(digits, kw, match):

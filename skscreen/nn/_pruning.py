@@ -27,7 +27,6 @@ State model
 from __future__ import annotations
 
 import copy
-import inspect
 import numbers
 import warnings
 
@@ -68,14 +67,6 @@ _STRUCTURAL = ("granularity", "layer_types", "ignored_layers", "post_relu")
 def _is_real(x):
     """A real number, numpy scalars included (np.float32 from a grid), booleans not."""
     return isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_)
-
-
-def _accepts(func, name):
-    try:
-        params = inspect.signature(func).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def attach_prunable_masks(module, layer_types=None, ignored_layers=None):
@@ -295,13 +286,17 @@ class ScreeningPruning(Callback):
             raise ValueError("reg_lambda applies to granularity='weight' only.")
         if float(self.gamma_l1) > 0 and self.granularity != "channel":
             raise ValueError("gamma_l1 applies to granularity='channel' only.")
+        if self.layer_types is not None and self.granularity != "weight":
+            raise ValueError(
+                "layer_types applies to granularity='weight' only (channel level prunes the "
+                "channels of BatchNorm layers; exclude some with ignored_layers)."
+            )
         make_schedule(self.schedule)
         self.make_scorer()
         return self
 
     def make_scorer(self):
         """A fresh scorer object from the settings (a scorer object is deep-copied)."""
-        scope_kw = {}
         if self.granularity == "channel" and (self.scorer is None or isinstance(self.scorer, str)):
             from skscreen.pruning.channels import ChannelScreeningScorer
 
@@ -311,18 +306,14 @@ class ScreeningPruning(Callback):
                     "'screening', 'slimming' or a ChannelScreeningScorer."
                 )
             alpha = 0.0 if self.scorer == "slimming" else float(self.alpha)
-            if _accepts(ChannelScreeningScorer, "normalize_scope"):
-                scope_kw["normalize_scope"] = self.normalize_scope
-            elif self.normalize_scope is not None:  # pragma: no cover - older scorer
-                raise ValueError("normalize_scope is not supported by this scorer.")
-            return ChannelScreeningScorer(alpha=alpha, normalize=self.normalize, **scope_kw)
+            return ChannelScreeningScorer(
+                alpha=alpha, normalize=self.normalize, normalize_scope=self.normalize_scope
+            )
         if self.scorer is None or self.scorer == "screening":
-            if _accepts(HybridScreeningScorer, "normalize_scope"):
-                scope_kw["normalize_scope"] = self.normalize_scope
-            elif self.normalize_scope is not None:  # pragma: no cover - older scorer
-                raise ValueError("normalize_scope is not supported by this scorer.")
             return HybridScreeningScorer(
-                alpha=float(self.alpha), normalize=self.normalize, **scope_kw
+                alpha=float(self.alpha),
+                normalize=self.normalize,
+                normalize_scope=self.normalize_scope,
             )
         if isinstance(self.scorer, str):
             if self.scorer == "slimming":
@@ -331,10 +322,7 @@ class ScreeningPruning(Callback):
             if self.scorer == "magnitude":  # the baseline gets the same normalisation options
                 kw = {"normalize": self.normalize, "normalize_scope": self.normalize_scope}
             if self.scorer in ("extreme-value", "extreme_value", "dpp"):
-                from skscreen.pruning.extreme_value import ExtremeValuePruning
-
-                if _accepts(ExtremeValuePruning, "random_state"):
-                    kw["random_state"] = self.random_state
+                kw["random_state"] = self.random_state
             return make_scorer(self.scorer, **kw)
         scorer = copy.deepcopy(self.scorer)  # never mutate the constructor argument
         if hasattr(scorer, "report_"):
@@ -371,7 +359,6 @@ class ScreeningPruning(Callback):
             self.initialize()
         fresh = self._pruning_epochs_done(net) == 0
         bound = self.pruner_ is not None and self.pruner_.model is net.module_
-        self._rebuild_total = None
         if fresh:
             if bound and self.granularity == "weight":
                 # the same module object trained again from an empty history (a module
@@ -452,15 +439,11 @@ class ScreeningPruning(Callback):
                 dict(example_inputs=example.to(net.device), post_relu=self.post_relu),
             )
         else:
-            cls, extra = WeightPruner, {}
-        for key in ("layer_types", "ignored_layers"):
-            value = getattr(self, key)
-            if value is not None:
-                if not _accepts(cls, key):  # pragma: no cover - depends on the pruner
-                    raise ValueError(f"{key} is not supported at granularity={self.granularity!r}.")
-                extra[key] = value
-        if _accepts(cls, "random_state"):
-            extra["random_state"] = self.random_state
+            cls, extra = WeightPruner, {"random_state": self.random_state}
+            if self.layer_types is not None:
+                extra["layer_types"] = self.layer_types
+        if self.ignored_layers is not None:
+            extra["ignored_layers"] = self.ignored_layers
         pruner = cls(
             net.module_, self.make_scorer(), make_schedule(self.schedule), **common, **extra
         )
@@ -508,23 +491,8 @@ class ScreeningPruning(Callback):
         p.scope = self.scope
         p.schedule = make_schedule(self.schedule)
         if settings != getattr(self, "settings_", None) or p.scorer is None:
-            scorer = self.make_scorer()
-            needs = getattr(scorer, "needs_input_stats", True) or getattr(
-                scorer, "needs_abs_stats", False
-            )
-            had = getattr(p, "recorder", None) is not None
-            if hasattr(p, "set_scorer"):
-                p.set_scorer(scorer)
-            elif needs and not had:
-                # statistics switched on between partial_fit calls: the pruner is rebuilt
-                # around the same module at the next batch (its masks are adopted), with
-                # the same budget
-                self._rebuild_total = p.n_total
-                p.remove_hooks()
-                self.pruner_ = None
-                return
-            else:
-                p.scorer = scorer
+            # the pruner's statistics hooks follow what the new criterion needs
+            p.set_scorer(self.make_scorer())
             self.settings_ = settings
 
     def _attach_enforcement(self, net):
@@ -570,11 +538,7 @@ class ScreeningPruning(Callback):
             return
         Xi, yi = batch if isinstance(batch, list | tuple) and len(batch) == 2 else (batch, None)
         if self.pruner_ is None:
-            total = getattr(self, "_rebuild_total", None)
-            self._rebuild_total = None
             self._build_pruner(net, Xi)
-            if total is not None:
-                self.pruner_.n_total = total
             self._start_epoch()
         if yi is not None and self.pruner_.recorder is not None:
             y = torch.as_tensor(np.asarray(yi) if not torch.is_tensor(yi) else yi)
