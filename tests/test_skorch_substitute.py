@@ -711,3 +711,46 @@ def test_normalize_scope_and_lamp_reach_the_scorer(digits):
     assert net.sparsity_ == pytest.approx(0.8, abs=1e-3)
     with pytest.raises(ValueError, match="normalize_scope"):
         _net(normalize_scope="row").fit(X, y)
+
+
+def test_ctrl_c_during_a_channel_pruning_step_is_deferred(digits, monkeypatch):
+    import os
+    import signal
+
+    from skscreen.pruning import channels
+
+    X, y, _, _ = digits
+    X = X.reshape(-1, 1, 8, 8)
+    original = channels.remap_optimizer
+
+    def interrupted(optimizer, slices):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C between the prune and the remap
+        return original(optimizer, slices)
+
+    monkeypatch.setattr(channels, "remap_optimizer", interrupted)
+    net = ScreeningPrunedNet(
+        ResidualCNN,
+        granularity="channel",
+        sparsity=0.5,
+        schedule="one-shot",
+        prune_epochs=1,
+        max_epochs=3,
+        lr=0.01,
+        optimizer=torch.optim.Adam,
+        batch_size=128,
+        train_split=None,
+        verbose=0,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        net.fit(X, y)  # skorch swallows the KeyboardInterrupt after the step completed
+    assert len(net.history) == 1 and net.sparsity_ == pytest.approx(0.5, abs=0.02)
+    for group in net.optimizer_.param_groups:  # the optimizer follows the new shapes
+        for p in group["params"]:
+            for v in net.optimizer_.state.get(p, {}).values():
+                if torch.is_tensor(v) and v.ndim:
+                    assert v.shape == p.shape
+    monkeypatch.setattr(channels, "remap_optimizer", original)
+    net.partial_fit(X, y, epochs=1)  # trains on
+    assert np.isfinite(net.history[-1, "train_loss"])

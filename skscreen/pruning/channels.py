@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from skscreen.pruning._atomic import deferred_interrupt
 from skscreen.pruning._base import BasePruner
 from skscreen.pruning.scorers import MixScorer, input_f_scores, mix
 
@@ -718,27 +719,30 @@ class ChannelPruner(BasePruner):
             requests.append((unit.root, idxs))
         if not requests:
             return
-        snapshot = _snapshot(self.model)
-        n_history = len(self.graph_.pruning_history())
-        try:
-            with _recording_slices() as records:
-                # later roots first: their channels only appear at or after them, so removing
-                # them never shifts the channel indices of an earlier root
-                for root, idxs in reversed(requests):
-                    group = self.graph_.get_pruning_group(
-                        root, tp.prune_batchnorm_out_channels, idxs
-                    )
-                    group.prune()
-        except Exception:
-            _restore(snapshot)
-            self.graph_ = self._build_graph()
+        # model, optimizer and units change together: a Ctrl-C meanwhile is deferred to the
+        # end (an error inside Torch-Pruning restores the snapshot)
+        with deferred_interrupt():
+            snapshot = _snapshot(self.model)
+            n_history = len(self.graph_.pruning_history())
+            try:
+                with _recording_slices() as records:
+                    # later roots first: their channels only appear at or after them, so removing
+                    # them never shifts the channel indices of an earlier root
+                    for root, idxs in reversed(requests):
+                        group = self.graph_.get_pruning_group(
+                            root, tp.prune_batchnorm_out_channels, idxs
+                        )
+                        group.prune()
+            except Exception:
+                _restore(snapshot)
+                self.graph_ = self._build_graph()
+                self.units, self.excluded_units = self._keep_exclusions(*self._find_units())
+                raise
+            for name, out, idx in self.graph_.pruning_history()[n_history:]:
+                self.history.append([name, bool(out), [_as_int(i) for i in idx]])
+            if optimizer is not None:
+                remap_optimizer(optimizer, _chain_slices(records))
             self.units, self.excluded_units = self._keep_exclusions(*self._find_units())
-            raise
-        for name, out, idx in self.graph_.pruning_history()[n_history:]:
-            self.history.append([name, bool(out), [_as_int(i) for i in idx]])
-        if optimizer is not None:
-            remap_optimizer(optimizer, _chain_slices(records))
-        self.units, self.excluded_units = self._keep_exclusions(*self._find_units())
 
     def _keep_exclusions(self, units, excluded):
         """Units found again (after pruning, or on another copy of the model): those left whole
