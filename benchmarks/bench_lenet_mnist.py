@@ -74,7 +74,11 @@ def configs(args):
             if a == 0:
                 continue  # the magnitude rows
             for ns in args.normalize_scopes:
-                out.append({"method": "screening", "alpha": a, "normalize_scope": ns, **base})
+                for reading in args.readings:
+                    cfg = {"method": "screening", "alpha": a, "normalize_scope": ns, **base}
+                    if reading != "input":  # the library's reading: no key (older runs)
+                        cfg["reading"] = reading
+                    out.append(cfg)
         for extra in args.extra:
             out.append({"method": extra, "sparsity": s, "alpha": None, "schedule": "logistic"})
     return out
@@ -87,6 +91,8 @@ def label(r):
         out += f" alpha {r['alpha']:g}"
     if r.get("normalize_scope"):
         out += f" [{r['normalize_scope']}]"
+    if r.get("reading"):
+        out += f" <{r['reading']}>"
     return out
 
 
@@ -157,6 +163,17 @@ def run_one(cfg, seed, args):
             if cfg.get("scorer", cfg["method"]) == "extreme-value":
                 params.setdefault("random_state", seed)
             extra["scorer"] = make_scorer(cfg.get("scorer", cfg["method"]), **params)
+        elif cfg.get("reading"):
+            from _readings import ConnectionFScorer, ConnectionStats
+
+            stats = ConnectionStats(cfg["reading"], d.n_classes)
+            common["callbacks"] = [*common["callbacks"], ("connection_stats", stats)]
+            extra["scorer"] = ConnectionFScorer(
+                stats.token,
+                alpha=cfg["alpha"],
+                normalize=cfg.get("normalize", "minmax"),
+                normalize_scope=cfg.get("normalize_scope"),
+            )
         else:
             extra["scorer"] = HybridScreeningScorer(
                 alpha=cfg["alpha"],
@@ -315,6 +332,14 @@ def main():
         "--normalize-scopes", nargs="+", default=["global", "layer"], choices=["global", "layer"]
     )
     ap.add_argument("--normalize", default="minmax", choices=["minmax", "max", "rank"])
+    ap.add_argument(
+        "--readings",
+        nargs="+",
+        default=["input"],
+        choices=["input", "moving-weight", "gradient"],
+        help="per-connection feature of the screening rows: the library's (input: F of the "
+        "input unit) or an experimental reading (benchmarks/_readings.py)",
+    )
     ap.add_argument("--no-lamp", dest="lamp", action="store_false", help="skip the LAMP rows")
     ap.add_argument("--no-fsa", dest="fsa", action="store_false", help="skip the FSA rows")
     ap.add_argument("--no-dense", dest="dense", action="store_false", help="skip the dense row")
