@@ -153,3 +153,16 @@ def test_mutation_scores_in_docs_testing():
             f"{100 * m['score_non_equivalent']:.1f} %",
         )
         assert row
+
+
+def test_table1_reduced_table():
+    text = _section("Table 1 with normalisation scopes and LAMP (reduced protocol)")
+    for r in _load("table1_reduced")["summary"]:
+        _row_with(
+            text,
+            r["method"],
+            str(r["sparsity"]),
+            f"{r['test err % mean']:.2f}",
+            f"{r['std']:.2f}",
+            f"{r['val err % mean']:.2f}",
+        )
