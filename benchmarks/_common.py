@@ -86,7 +86,10 @@ def provenance():
     threads = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
     return {
         "git_commit": git("rev-parse", "HEAD"),
-        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        # code changes only: results a benchmark appends to (benchmarks/results) do not count
+        "git_dirty": bool(
+            git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results")
+        ),
         "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
         "versions": versions,
         "env": {k: os.environ.get(k) for k in threads},

@@ -13,7 +13,9 @@ training batch. Two readings give a feature that differs along a column:
     epoch). A weight that drifts or changes sign mixes its class means and scores lower.
 ``"gradient"``
     the per-sample gradient ``delta_j * a_i`` of the loss with respect to ``w_ji`` (``delta_j``
-    the gradient at the layer's output), the connection's per-sample training signal.
+    the gradient at the layer's output), the connection's per-sample training signal. The
+    criterion is assumed to average over the batch (skorch's default): the output gradient
+    is multiplied by the batch size to undo it.
 
 Both are collected by :class:`ConnectionStats` (a skorch callback: per-class sums and sums of
 squares of the feature, float64, reset every epoch) and ranked by :class:`ConnectionFScorer`
@@ -24,6 +26,7 @@ lives in ``benchmarks/`` because it is an experiment on the reading, not a libra
 from __future__ import annotations
 
 import itertools
+import weakref
 
 import numpy as np
 import torch
@@ -32,14 +35,16 @@ from skorch.callbacks import Callback
 from skscreen.pruning.scorers import MixScorer, mix
 
 READINGS = ("moving-weight", "gradient")
-_REGISTRY = {}  # token -> ConnectionStats: the scorer is deep-copied by the pruning callback
+# token -> ConnectionStats: the scorer is deep-copied by the pruning callback, so it finds its
+# statistics by name; weak, so a finished run's statistics are freed with its net
+_REGISTRY = weakref.WeakValueDictionary()
 _tokens = itertools.count()
 
 
 def connection_f(n, s, q):
     """ANOVA F per connection from per-class counts ``n`` (K,), sums ``s`` and squares ``q``
     (K, out, in); nan (constant feature) -> 0, inf -> twice the largest finite value."""
-    k = n.shape[0]
+    k = int((n > 0).sum())  # classes present, as f_classif counts them
     nt = n.sum()
     nc = n.reshape(-1, 1, 1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -95,10 +100,10 @@ class ConnectionStats(Callback):
     def on_batch_end(self, net, **kwargs):
         self._y = None
 
-    def _acc(self, name, shape):
+    def _acc(self, name, shape, device):
         if name not in self.stats_:
             k = self.n_classes
-            z = dict(dtype=torch.float64)
+            z = dict(dtype=torch.float64, device=device)
             self.stats_[name] = [
                 torch.zeros(k, **z),
                 torch.zeros((k, *shape), **z),
@@ -114,8 +119,9 @@ class ConnectionStats(Callback):
             x = inputs[0].detach().reshape(-1, inputs[0].shape[-1]).double()
             if x.shape[0] != y.shape[0]:
                 return
+            y = y.to(x.device)
             onehot = torch.nn.functional.one_hot(y, self.n_classes).double()
-            acc = self._acc(name, tuple(module.weight.shape))
+            acc = self._acc(name, tuple(module.weight.shape), x.device)
             acc[0] += onehot.sum(0)
             if self.reading == "moving-weight":
                 w = module.weight.detach().double()
@@ -126,7 +132,9 @@ class ConnectionStats(Callback):
             else:
 
                 def grad_hook(g, x=x, y=y, acc=acc):
-                    g = g.detach().reshape(-1, g.shape[-1]).double()
+                    # the criterion averages over the batch: times the batch size is the
+                    # per-sample gradient (a smaller last batch is not up-weighted)
+                    g = g.detach().reshape(-1, g.shape[-1]).double() * y.shape[0]
                     for c in torch.unique(y).tolist():
                         rows = y == c
                         gc, xc = g[rows], x[rows]
@@ -138,8 +146,8 @@ class ConnectionStats(Callback):
         return hook
 
     def f_scores(self, name):
-        n, s, q = self.stats_[name]
-        return connection_f(n.numpy(), s.numpy(), q.numpy())
+        n, s, q = (t.cpu().numpy() for t in self.stats_[name])
+        return connection_f(n, s, q)
 
 
 class ConnectionFScorer(MixScorer):
@@ -162,7 +170,8 @@ class ConnectionFScorer(MixScorer):
         for lv in layers:
             if lv.name not in stats.stats_:
                 raise RuntimeError(f"no connection statistics for layer {lv.name!r}")
-            screening.append(torch.as_tensor(stats.f_scores(lv.name), dtype=torch.float64))
+            f = stats.f_scores(lv.name)
+            screening.append(torch.as_tensor(f, dtype=torch.float64, device=lv.weight.device))
         alive = [lv.mask.bool() for lv in layers]
         return mix(
             [screening, magnitude],

@@ -275,10 +275,11 @@ def summarize(runs, reference="magnitude [global]"):
 def select_on_validation(runs, rows, prefix="screening"):
     """Per sparsity, the ``prefix`` setting with the lowest mean *validation* error over the
     seeds that every candidate has run (so settings run on fewer seeds compete fairly); its
-    test error is then reported from ``rows`` (all its seeds)."""
+    test error is then reported from ``rows`` (all its seeds). The candidates are the
+    library's settings: rows of the experimental ``--readings`` are left out."""
     by = {}
     for r in runs:
-        if label(r).startswith(prefix):
+        if label(r).startswith(prefix) and not r.get("reading"):
             by.setdefault(r["sparsity"], {}).setdefault(label(r), {})[r["seed"]] = r["val_error"]
     out = []
     for s, cands in sorted(by.items(), key=lambda kv: str(kv[0])):

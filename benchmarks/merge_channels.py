@@ -6,9 +6,9 @@ loses only its own seed. This script reads those JSON files and writes one summa
 
 * per method (slimming / CLS, with its normalisation scope) and channel ratio: mean and
   standard deviation of the test error over the seeds, the difference to the dense row;
-* paired per seed, **CLS minus slimming under the same normalisation scope** (both start
-  from the same trained dense net of that seed and see the same fine-tuning batches): mean,
-  standard deviation, and on how many seeds CLS is lower ("wins").
+* paired per seed, **CLS (each alpha) minus slimming under the same normalisation scope**
+  (both start from the same trained dense net of that seed and see the same fine-tuning
+  batches): mean, standard deviation, and on how many seeds CLS is lower ("wins").
 
 Usage::
 
@@ -44,8 +44,18 @@ def merge(payloads):
     for p in payloads:
         runs.extend(p["runs"])
     seeds = sorted({r["seed"] for r in runs})
-    if len(seeds) != len([r for r in runs if r["method"] == "dense"]):
-        raise ValueError("each seed must appear in exactly one input file (one dense row per seed)")
+    dense_seeds = [r["seed"] for r in runs if r["method"] == "dense"]
+    if sorted(dense_seeds) != seeds:
+        raise ValueError(
+            "each seed must appear in exactly one input file (one dense row per seed); "
+            f"dense rows for seeds {sorted(dense_seeds)}, runs for seeds {seeds}"
+        )
+    settings = {
+        json.dumps({k: v for k, v in p.get("args", {}).items() if k not in ("seeds", "tag")})
+        for p in payloads
+    }
+    if len(settings) > 1:
+        raise ValueError("the input files ran with different settings (besides seeds and tag)")
     dense = {r["seed"]: r["test_error"] for r in runs if r["method"] == "dense"}
     dense_mean = float(np.mean(list(dense.values())))
 
@@ -66,7 +76,7 @@ def merge(payloads):
             "MACs /": 1.0,
         }
     ]
-    for (ratio, method, alpha), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+    for (ratio, method, alpha), rs in sorted(groups.items()):
         errs = np.array([r["test_error"] for r in rs])
         rows.append(
             {
@@ -82,39 +92,47 @@ def merge(payloads):
             }
         )
 
-    by_key = {(r["seed"], r["ratio"], r["method"]): r for r in runs if r["method"] != "dense"}
+    # every CLS alpha is paired with slimming (alpha 0) of the same seed, ratio and scope
+    by_key = {
+        (r["seed"], r["ratio"], r["method"], r["alpha"]): r for r in runs if r["method"] != "dense"
+    }
+    cls_alphas = sorted({r["alpha"] for r in runs if r["method"].startswith("CLS")})
     paired = []
     for ratio in sorted({k[1] for k in by_key}):
         for scope in sorted({_scope_of(r) or "" for r in runs if r["method"] != "dense"}):
             suffix = f" [{scope}]" if scope else ""
-            diffs = []
-            for seed in seeds:
-                cls = by_key.get((seed, ratio, "CLS" + suffix))
-                slim = by_key.get((seed, ratio, "slimming" + suffix))
-                if cls is not None and slim is not None:
-                    diffs.append(cls["test_error"] - slim["test_error"])
-            if not diffs:
-                continue
-            d = np.array(diffs)
-            paired.append(
-                {
-                    "ratio": ratio,
-                    "scope": scope or "(budget scope)",
-                    "pairs": len(d),
-                    "CLS - slimming pp": float(d.mean()),
-                    "std": float(d.std(ddof=1)) if len(d) > 1 else 0.0,
-                    "CLS lower": f"{int((d < 0).sum())}/{len(d)}",
-                }
-            )
+            for alpha in cls_alphas:
+                diffs = []
+                for seed in seeds:
+                    cls = by_key.get((seed, ratio, "CLS" + suffix, alpha))
+                    slim = by_key.get((seed, ratio, "slimming" + suffix, 0.0))
+                    if cls is not None and slim is not None:
+                        diffs.append(cls["test_error"] - slim["test_error"])
+                if not diffs:
+                    continue
+                d = np.array(diffs)
+                paired.append(
+                    {
+                        "ratio": ratio,
+                        "scope": scope or "(budget scope)",
+                        "CLS alpha": alpha,
+                        "pairs": len(d),
+                        "CLS - slimming pp": float(d.mean()),
+                        "std": float(d.std(ddof=1)) if len(d) > 1 else 0.0,
+                        "CLS lower": f"{int((d < 0).sum())}/{len(d)}",
+                    }
+                )
 
     per_seed = []
-    for (ratio, method, _alpha), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+    for (ratio, method, alpha), rs in sorted(groups.items()):
         errs = {r["seed"]: r["test_error"] for r in rs}
         per_seed.append(
-            {"method": method, "ratio": ratio}
+            {"method": method, "ratio": ratio, "alpha": alpha}
             | {f"seed {s}": errs.get(s, float("nan")) for s in seeds}
         )
-    per_seed.insert(0, {"method": "dense", "ratio": 0.0} | {f"seed {s}": dense[s] for s in seeds})
+    per_seed.insert(
+        0, {"method": "dense", "ratio": 0.0, "alpha": ""} | {f"seed {s}": dense[s] for s in seeds}
+    )
     return rows, paired, per_seed
 
 

@@ -18,15 +18,18 @@ def _module():
     return mod
 
 
-def _payload(seed, dense, errors):
+def _payload(seed, dense, errors, alpha=0.5):
     runs = [{"method": "dense", "seed": seed, "ratio": 0.0, "alpha": None, "test_error": dense}]
-    for (method, ratio), err in errors.items():
+    for key, err in errors.items():
+        method, ratio = key[:2]
         runs.append(
             {
                 "method": method,
                 "seed": seed,
                 "ratio": ratio,
-                "alpha": 0.0 if method.startswith("slimming") else 0.5,
+                "alpha": 0.0
+                if method.startswith("slimming")
+                else (key[2] if len(key) > 2 else alpha),
                 "test_error": err,
                 "param_reduction": 2.0 + seed,
                 "mac_reduction": 3.0,
@@ -77,7 +80,13 @@ def test_paired_difference_is_per_seed_and_per_scope():
     assert pr["global"]["CLS - slimming pp"] == pytest.approx(1.5)
     assert pr["global"]["std"] == pytest.approx(0.7071, abs=1e-4)
     assert pr["global"]["CLS lower"] == "0/2"
-    assert per_seed[0] == {"method": "dense", "ratio": 0.0, "seed 0": 10.0, "seed 1": 12.0}
+    assert per_seed[0] == {
+        "method": "dense",
+        "ratio": 0.0,
+        "alpha": "",
+        "seed 0": 10.0,
+        "seed 1": 12.0,
+    }
 
 
 def test_a_seed_in_two_files_is_refused():
@@ -85,6 +94,43 @@ def test_a_seed_in_two_files_is_refused():
     p = _payload(0, 10.0, {("slimming", 0.5): 11.0, ("CLS", 0.5): 10.0})
     with pytest.raises(ValueError, match="exactly one input file"):
         merge([p, json.loads(json.dumps(p))])
+    # two dense rows of seed 0 and none of seed 1 (same counts) is refused too
+    q = _payload(1, 10.0, {("slimming", 0.5): 11.0})
+    q["runs"] = q["runs"][1:]
+    with pytest.raises(ValueError, match="exactly one input file"):
+        merge([p, json.loads(json.dumps(p)), q])
+
+
+def test_files_with_different_settings_are_refused():
+    merge = _module().merge
+    p0 = _payload(0, 10.0, {("slimming", 0.5): 11.0})
+    p1 = _payload(1, 10.0, {("slimming", 0.5): 11.0})
+    p0["args"], p1["args"] = {"epochs": 12, "seeds": [0]}, {"epochs": 8, "seeds": [1]}
+    with pytest.raises(ValueError, match="different settings"):
+        merge([p0, p1])
+    p1["args"]["epochs"] = 12  # only the seeds differ: fine
+    merge([p0, p1])
+
+
+def test_each_cls_alpha_is_paired_with_slimming_on_its_own():
+    merge = _module().merge
+    p = _payload(
+        0,
+        10.0,
+        {
+            ("slimming [layer]", 0.5): 11.0,
+            ("CLS [layer]", 0.5, 0.25): 12.0,
+            ("CLS [layer]", 0.5, 0.5): 10.0,
+        },
+    )
+    rows, paired, per_seed = merge([p])
+    assert [(r["CLS alpha"], r["CLS - slimming pp"]) for r in paired] == [(0.25, 1.0), (0.5, -1.0)]
+    cls_rows = [(r["alpha"], r["test err %"]) for r in rows if r["method"] == "CLS [layer]"]
+    assert cls_rows == [(0.25, 12.0), (0.5, 10.0)]
+    assert [(r["alpha"], r["seed 0"]) for r in per_seed if r["method"] == "CLS [layer]"] == [
+        (0.25, 12.0),
+        (0.5, 10.0),
+    ]
 
 
 def test_budget_scope_rows_without_a_normalisation_suffix():
@@ -95,6 +141,7 @@ def test_budget_scope_rows_without_a_normalisation_suffix():
         {
             "ratio": 0.7,
             "scope": "(budget scope)",
+            "CLS alpha": 0.5,
             "pairs": 1,
             "CLS - slimming pp": pytest.approx(-1.0),
             "std": 0.0,

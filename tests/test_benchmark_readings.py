@@ -37,9 +37,11 @@ def _reference_f(features, y):
     return np.nan_to_num(f, nan=0.0)
 
 
-def _batches(rng, n_batches, n, d_in, k):
+def _batches(rng, n_batches, n, d_in, k, last=None):
     out = []
-    for _ in range(n_batches):
+    for b in range(n_batches):
+        if last is not None and b == n_batches - 1:
+            n = last  # a smaller last batch, as a DataLoader gives
         x = rng.normal(size=(n, d_in))
         y = rng.integers(0, k, size=n)
         y[:k] = np.arange(k)  # every class in every batch
@@ -76,6 +78,10 @@ def test_connection_f_matches_f_classif(readings):
     want = _reference_f(feats, y).reshape(2, 4)
     np.testing.assert_allclose(got, want, rtol=1e-9)
     assert got[1, 3] == 0.0
+    # a class with no sample does not count (f_classif sees only the classes present)
+    pad = lambda a: np.concatenate([a, np.zeros((1, *a.shape[1:]))])
+    got = readings.connection_f(np.append(counts, 0.0), pad(s), pad(q))
+    np.testing.assert_allclose(got, want, rtol=1e-9)
 
 
 def test_moving_weight_with_fixed_weights_is_the_input_f(readings):
@@ -121,8 +127,8 @@ def test_gradient_reading_is_the_per_sample_weight_gradient(readings):
     rng = np.random.default_rng(3)
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3))
-    batches = _batches(rng, 3, 20, 6, 3)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    batches = _batches(rng, 3, 20, 6, 3, last=5)
+    loss_fn = torch.nn.CrossEntropyLoss()  # mean over the batch
 
     def step(out, yb):
         model.zero_grad()
