@@ -10,7 +10,10 @@ Rows (each over the same seeds, same epochs, same optimizer, same pruning budget
 * screening hybrid (WLS) over the alpha grid, logistic schedule, with each component
   normalised over all layers (``--normalize-scopes global``) or within each layer
   (``layer``); the budget is global in every row;
-* optional extra criteria (``--extra``, see ``skscreen.pruning``).
+* optional extra criteria (``--extra``, see ``skscreen.pruning``);
+* optional experimental per-connection features for the screening rows (``--readings
+  gradient moving-weight``, see ``benchmarks/_readings.py``; the default ``input`` is the
+  library's). They are reported beside the library's rows but never chosen on validation.
 
 Protocol (method notes section 5): 50k/10k/10k split, SGD + Nesterov momentum 0.9,
 weight decay 1e-4, lr 0.1 halved every 15 epochs, batch 64, 60 epochs, pruning over the

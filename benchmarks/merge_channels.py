@@ -150,7 +150,7 @@ def main(argv=None):
     print(
         f"{first['dataset']}: small VGG-BN {first['widths']}, {first['n_train']} train images "
         f"(requested), {first['epochs']} dense epochs + 1 + {first['finetune']}, budget scope "
-        f"{first['scope']}; {len(per_seed[0]) - 2} seeds from {len(payloads)} files"
+        f"{first['scope']}; {rows[0]['seeds']} seeds from {len(payloads)} files"
     )
     table(rows, list(rows[0]))
     print("\npaired per seed (same dense net, same batches): CLS minus slimming, same scope")

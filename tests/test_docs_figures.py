@@ -166,3 +166,13 @@ def test_table1_reduced_table():
             f"{r['std']:.2f}",
             f"{r['val err % mean']:.2f}",
         )
+
+
+@pytest.mark.parametrize("name", ["cls_full_fashion", "cls_full_mnist"])
+def test_full_data_channel_tables(name):
+    text = _section("Channel-level screening (CLS) vs network slimming, CPU")
+    res = _load(name)
+    for r in res["summary"]:
+        _row_with(text, r["method"], f"{r['test err %']:.2f}", f"{r['std']:.2f}")
+    for p in res["paired"]:
+        _row_with(text, p["scope"], f"{p['CLS - slimming pp']:+.2f}", p["CLS lower"])
