@@ -206,13 +206,18 @@ def _find(folder, stem):
 
 
 def load_fashion_mnist(path=None, val_size=10_000, random_state=0):
-    """Fashion-MNIST from IDX files: the last ``val_size`` training images form the validation set.
+    """Fashion-MNIST from IDX files: ``val_size`` training images, drawn at random (seeded),
+    form the validation set.
 
     Parameters
     ----------
     path : str, default=None
         Folder with ``train-images-idx3-ubyte(.gz)`` etc.; default
         ``/usr/share/datasets/fashion-mnist`` (Debian package ``dataset-fashion-mnist``).
+    val_size : int, default=10_000
+        Training images held out as the validation split.
+    random_state : int, default=0
+        Seed of the permutation that picks them (the same split on every call).
     """
     path = path or FASHION_DEFAULT
     Xtr = read_idx(_find(path, "train-images-idx3-ubyte")).reshape(-1, 784)
