@@ -19,7 +19,7 @@ training batch. Two readings give a feature that differs along a column:
 
 Both are collected by :class:`ConnectionStats` (a skorch callback: per-class sums and sums of
 squares of the feature, float64, reset every epoch) and ranked by :class:`ConnectionFScorer`
-with the same mix and normalisation as :class:`skscreen.pruning.HybridScreeningScorer`. This
+as a :class:`skscreen.pruning.HybridScreeningScorer` whose screening component is that F. This
 lives in ``benchmarks/`` because it is an experiment on the reading, not a library feature.
 """
 
@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
-from skscreen.pruning.scorers import MixScorer, mix
+from skscreen.pruning.scorers import HybridScreeningScorer
 
 READINGS = ("moving-weight", "gradient")
 # token -> ConnectionStats: the scorer is deep-copied by the pruning callback, so it finds its
@@ -150,8 +150,9 @@ class ConnectionStats(Callback):
         return connection_f(n, s, q)
 
 
-class ConnectionFScorer(MixScorer):
-    """``alpha * norm(F of the connection feature) + (1 - alpha) * norm(|w|)``."""
+class ConnectionFScorer(HybridScreeningScorer):
+    """``alpha * norm(F of the connection feature) + (1 - alpha) * norm(|w|)``: the library's
+    hybrid with its screening component read from :class:`ConnectionStats`."""
 
     requires = frozenset()  # the statistics come from ConnectionStats, not the pruner
 
@@ -163,20 +164,12 @@ class ConnectionFScorer(MixScorer):
     def needs_input_stats(self):
         return False
 
-    def __call__(self, layers, scope="global"):
-        magnitude = [lv.weight.abs().to(torch.float64) for lv in layers]
+    def screening_scores(self, layers):
         stats = _REGISTRY[self.token]
-        screening = []
+        out = []
         for lv in layers:
             if lv.name not in stats.stats_:
                 raise RuntimeError(f"no connection statistics for layer {lv.name!r}")
             f = stats.f_scores(lv.name)
-            screening.append(torch.as_tensor(f, dtype=torch.float64, device=lv.weight.device))
-        alive = [lv.mask.bool() for lv in layers]
-        return mix(
-            [screening, magnitude],
-            alive,
-            [self.alpha, 1.0 - self.alpha],
-            self.normalization_scope(scope),
-            self.normalize,
-        )
+            out.append(torch.as_tensor(f, dtype=torch.float64, device=lv.weight.device))
+        return out

@@ -233,16 +233,17 @@ class HybridScreeningScorer(MixScorer):
     [[[0.5, 1.0]], [[0.5, 1.0]]]
     """
 
+    def screening_scores(self, layers):
+        """The screening component, one tensor per layer shaped like its weight: the F of the
+        input unit each weight reads. A subclass may read another per-weight feature."""
+        if any(lv.moments is None for lv in layers):
+            raise RuntimeError("Screening scores need input statistics from a training epoch.")
+        return [lv.broadcast(input_f_scores(lv.moments, lv.weight.device)) for lv in layers]
+
     def __call__(self, layers, scope="global"):
         magnitude = [lv.weight.abs().to(torch.float64) for lv in layers]
-        if self.alpha > 0:
-            if any(lv.moments is None for lv in layers):
-                raise RuntimeError("Screening scores need input statistics from a training epoch.")
-            screening = [
-                lv.broadcast(input_f_scores(lv.moments, lv.weight.device)) for lv in layers
-            ]
-        else:
-            screening = magnitude  # unused (weight 0)
+        # with alpha 0 the screening term has weight 0 and is never computed
+        screening = self.screening_scores(layers) if self.alpha > 0 else magnitude
         alive = [lv.mask.bool() for lv in layers]
         return mix(
             [screening, magnitude],
