@@ -37,40 +37,40 @@ ROOT = Path(__file__).resolve().parents[1]
 # module -> the test files that exercise it (mutmut runs only the tests covering a mutant)
 MODULES = {
     "skscreen/stats/_anova.py": [
-        "tests/test_stats.py",
-        "tests/test_kernels.py",
-        "tests/test_known_truth_stats.py",
-        "tests/test_known_truth_rules.py",
+        "tests/stats/test_stats.py",
+        "tests/stats/test_kernels.py",
+        "tests/stats/test_known_truth_stats.py",
+        "tests/feature_selection/test_known_truth_rules.py",
     ],
     "skscreen/feature_selection/_selection_rules.py": [
-        "tests/test_known_truth_rules.py",
-        "tests/test_screener.py",
+        "tests/feature_selection/test_known_truth_rules.py",
+        "tests/feature_selection/test_screener.py",
     ],
     "skscreen/pruning/schedules.py": [
-        "tests/test_schedules.py",
-        "tests/test_known_truth_schedules.py",
+        "tests/pruning/test_schedules.py",
+        "tests/pruning/test_known_truth_schedules.py",
     ],
     "skscreen/pruning/selection.py": [
-        "tests/test_pruning_core.py",
-        "tests/test_known_truth_pruning.py",
+        "tests/pruning/test_pruning_core.py",
+        "tests/pruning/test_known_truth_pruning.py",
     ],
     "skscreen/pruning/regularizers.py": [
-        "tests/test_regularizers.py",
-        "tests/test_known_truth_pruning.py",
-        "tests/test_seed_methods.py",
+        "tests/pruning/test_regularizers.py",
+        "tests/pruning/test_known_truth_pruning.py",
+        "tests/pruning/test_seed_methods.py",
     ],
     "skscreen/stats/_moments.py": [
-        "tests/test_stats.py",
-        "tests/test_kernels.py",
-        "tests/test_known_truth_rules.py",
+        "tests/stats/test_stats.py",
+        "tests/stats/test_kernels.py",
+        "tests/feature_selection/test_known_truth_rules.py",
     ],
     "skscreen/pruning/extreme_value.py": [
-        "tests/test_known_truth_pruning.py",
-        "tests/test_seed_methods.py",
+        "tests/pruning/test_known_truth_pruning.py",
+        "tests/pruning/test_seed_methods.py",
     ],
     "skscreen/pruning/compaction.py": [
-        "tests/test_pruning_core.py",
-        "tests/test_known_truth_pruning.py",
+        "tests/pruning/test_pruning_core.py",
+        "tests/pruning/test_known_truth_pruning.py",
     ],
 }
 # the modules churned least by other work first; the others on request

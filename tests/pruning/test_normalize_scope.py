@@ -163,7 +163,7 @@ def test_channel_scorer_normalize_scope():
 
 # ------------------------------------------------------------------- reproducibility
 def _bench():
-    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "bench_lenet_mnist.py")
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "bench_lenet_mnist.py")
     spec = importlib.util.spec_from_file_location("bench_lenet_mnist", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

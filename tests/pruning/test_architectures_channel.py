@@ -25,7 +25,7 @@ from skscreen.pruning.channels import (  # noqa: E402
 )
 from skscreen.pruning.schedules import LogisticSchedule, OneShotSchedule  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 import _archs  # noqa: E402
 
 

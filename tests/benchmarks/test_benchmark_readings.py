@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
 from sklearn.feature_selection import f_classif  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
