@@ -233,6 +233,7 @@ class ClassMoments:
     def __init__(self, classes=None, *, strict_classes=None):
         self.strict_classes = classes is not None if strict_classes is None else strict_classes
         self.classes_ = None if classes is None else np.unique(np.asarray(classes))
+        self._given_classes = self.classes_  # what reset() returns to
         self.count_ = None
         self.mean_ = None
         self.m2_ = None
@@ -435,16 +436,20 @@ class ClassMoments:
         return copy.deepcopy(self)
 
     def reset(self):
-        """Forget everything seen (keeps ``classes`` if they were given)."""
+        """Forget everything seen: the state as constructed (keeps ``classes`` if they were
+        given, whatever ``strict_classes``; forgets the classes learned from data)."""
         self.count_ = self.mean_ = self.m2_ = self.shift_ = self.scale_ = None
-        if not self.strict_classes:
-            self.classes_ = None
+        # states pickled before ``_given_classes`` existed: the former rule
+        given = getattr(self, "_given_classes", self.classes_ if self.strict_classes else None)
+        self.classes_ = None if given is None else np.array(given)
         return self
 
     def numpy(self):
         """A numpy copy of this state (moves a torch state to the host)."""
         out = ClassMoments(strict_classes=self.strict_classes)
         out.classes_ = None if self.classes_ is None else np.array(self.classes_)
+        given = getattr(self, "_given_classes", None)
+        out._given_classes = None if given is None else np.array(given)
         if self.count_ is None:
             return out
         if self.is_torch:
