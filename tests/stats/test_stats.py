@@ -98,14 +98,36 @@ def test_sparse_equals_dense(fmt):
     np.testing.assert_allclose(fs, f0, rtol=1e-10)
 
 
-def test_sparse_chunk_does_not_densify(monkeypatch):
-    X = sp.random(50, 10, density=0.2, format="csr", random_state=0)
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_chunk_does_not_densify(monkeypatch, fmt):
+    # two sparse chunks (the second merged into the state) of 4 classes, with a duplicate
+    # entry; the reference is numpy on the dense matrix, built before densifying is banned
+    X = sp.random(120, 10, density=0.2, format=fmt, random_state=0)
+    # store the first entry twice (its value is then the sum): not canonical any more
+    data, indices = np.r_[2.5, X.data], np.r_[X.indices[0], X.indices]
+    X = type(X)((data, indices, np.r_[0, X.indptr[1:] + 1]), shape=X.shape)
+    assert not X.has_canonical_format
+    y = np.arange(120) % 4
+    dense = X.toarray()
+    f_ref = f_classif(dense, y)[0]
 
     def boom(*a, **k):
         raise AssertionError("densified")
 
-    monkeypatch.setattr(sp.csr_matrix, "toarray", boom)
-    ClassMoments().update(X, np.arange(50) % 2)
+    for cls in (sp.csr_matrix, sp.csc_matrix, sp.coo_matrix):
+        monkeypatch.setattr(cls, "toarray", boom)
+        monkeypatch.setattr(cls, "todense", boom)
+    m = ClassMoments().update(X[:70], y[:70]).update(X[70:], y[70:])
+    monkeypatch.undo()
+    assert m.scale_ is None
+    np.testing.assert_array_equal(m.shift_, np.zeros(10))  # sparse data: shift 0
+    np.testing.assert_array_equal(m.count_, np.bincount(y))
+    for c in range(4):
+        rows = dense[y == c]
+        np.testing.assert_allclose(m.mean_[c], rows.mean(0), rtol=1e-12, atol=1e-15)
+        dev = rows - rows.mean(0)
+        np.testing.assert_allclose(m.m2_[c], (dev * dev).sum(0), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(anova_f(m)[0], f_ref, rtol=1e-10)
 
 
 def test_adversarial_float32_large_mean():
