@@ -44,6 +44,7 @@ import numbers
 
 import torch
 
+from skscreen.pruning import distributed
 from skscreen.pruning.hooks import InputStatsRecorder
 
 __all__ = ["BasePruner", "required_statistics", "CLASS_MOMENTS", "ABS_MOMENTS"]
@@ -250,27 +251,45 @@ class BasePruner:
         scores = self.scorer(views, self.scope)
         return [s.masked_fill(~v.mask.bool(), -torch.inf) for s, v in zip(scores, views)]
 
+    @staticmethod
+    def _agreed(keep, shared):
+        """Rank 0's decision on every rank under a process group (else ``keep`` itself)."""
+        return distributed.agree_masks(keep) if shared else keep
+
     @torch.no_grad()
     def step(self, epoch, optimizer=None):
         """End of ``epoch`` (1-based): budget -> score -> select -> apply; reset statistics.
 
+        Under a ``torch.distributed`` process group of several ranks this is a collective:
+        the statistics are reduced across ranks before scoring, random decisions are seeded
+        from rank 0 and rank 0's masks are applied on every rank
+        (:mod:`skscreen.pruning.distributed`); every rank must call it at the same epoch.
+
         Returns the number of units kept.
         """
+        shared = distributed.is_distributed()
         try:
+            if shared and self.recorder is not None:
+                # every rank scores the statistics of the global batches
+                self.recorder.reduce_across_ranks()
             if self.policy is not None:
                 if self.policy.applies_at(epoch, self.prune_epochs):
                     extra = {}
                     if "random_state" in inspect.signature(self.policy.decide).parameters:
-                        extra["random_state"] = self.random_state
+                        extra["random_state"] = (
+                            distributed.agreed_seed(self.random_state)
+                            if shared
+                            else self.random_state
+                        )
                     keep = self.policy.decide(self.views(), epoch, self._constraints(), **extra)
-                    self._apply(keep, optimizer)
+                    self._apply(self._agreed(keep, shared), optimizer)
             else:
                 n_keep = self.target_keep(epoch)
                 if self._needs_pruning(n_keep):
                     views = self.views()
                     scores = self._score(views)
                     keep = self._select(scores, n_keep)
-                    self._apply(keep, optimizer)
+                    self._apply(self._agreed(keep, shared), optimizer)
         finally:
             if self.recorder is not None:
                 self.recorder.reset()

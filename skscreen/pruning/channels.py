@@ -28,6 +28,7 @@ from torch import nn
 
 from skscreen.pruning._atomic import deferred_interrupt
 from skscreen.pruning._base import BasePruner
+from skscreen.pruning.distributed import check_channel_pruning
 from skscreen.pruning.scorers import MixScorer, input_f_scores, mix
 
 __all__ = [
@@ -352,6 +353,7 @@ class ChannelPruner(BasePruner):
         post_relu=False,
         ignored_layers=None,
     ):
+        check_channel_pruning()  # physical removal under DDP: refused before training
         super().__init__(
             scorer,
             schedule,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from skscreen.pruning.distributed import ReducedMoments, reduce_moments
 from skscreen.stats import DeferredMoments
 
 __all__ = ["InputStatsRecorder", "as_samples"]
@@ -125,6 +126,8 @@ class InputStatsRecorder:
     def attach(self, modules):
         """Register the forward hooks on ``modules`` (replacing any previous ones)."""
         self.remove()
+        # the recorded units, in order: the same on every rank (see reduce_across_ranks)
+        self.names = list(modules)
         for name, module in modules.items():
             self._handles.append(module.register_forward_hook(self._make_hook(name)))
         return self
@@ -163,6 +166,27 @@ class InputStatsRecorder:
             self.abs_accumulators[name].update(
                 abs_samples, self._zeros(abs_samples.shape[0], x.device)
             )
+
+    def reduce_across_ranks(self, group=None):
+        """Replace this rank's statistics by those of every rank's batches (a collective).
+
+        Under ``torch.distributed`` each rank records only its shard; after this call every
+        rank holds the moments of the global batches (see :mod:`skscreen.pruning.distributed`),
+        read-only until :meth:`reset`. Every rank must call it at the same point.
+        """
+        names = getattr(self, "names", None) or sorted({*self.accumulators, *self.abs_accumulators})
+        for attr, wanted in (
+            ("accumulators", self.track_class),
+            ("abs_accumulators", self.track_abs),
+        ):
+            if not wanted:
+                continue
+            local = getattr(self, attr)
+            reduced = reduce_moments(
+                {n: local[n].to_moments() if n in local else None for n in names}, group
+            )
+            setattr(self, attr, {n: ReducedMoments(m) for n, m in reduced.items() if m is not None})
+        return self
 
     def set_targets(self, y):
         """Labels (integer class indices) of the batch about to go through the model."""
