@@ -164,11 +164,12 @@ class ExtremeValuePruning:
             # constraints shared with the budgeted pruners: no empty layer / output unit
             if rows:  # dim 0 is the output unit (Linear or convolution weight)
                 keep2 = keep.reshape(keep.shape[0], -1)
-                empty = ~keep2.any(axis=1)
+                # a row with no alive input stays empty (nothing pruned comes back)
+                empty = ~keep2.any(axis=1) & alive.reshape(keep.shape[0], -1).any(axis=1)
                 if empty.any():
                     best = np.where(alive, w, -np.inf).reshape(keep.shape[0], -1).argmax(axis=1)
                     keep2[np.flatnonzero(empty), best[empty]] = True
-            if not keep.any():
+            if not keep.any() and alive.any():
                 keep.flat[np.where(alive, w, -np.inf).argmax()] = True
             entry["kept_fraction"] = float(keep.mean())
             self.report_.append(entry)
