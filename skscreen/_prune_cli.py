@@ -12,8 +12,18 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
+
+from skscreen._cli_common import (
+    CommandError,
+    UsageError,
+    echo,
+    positive_int,
+    rescue_file,
+    silence_stdout,
+)
 
 # every file a run may write into --out (stale ones from an earlier run are removed)
 OUTPUT_NAMES = (
@@ -56,8 +66,6 @@ def add_prune_parser(sub):
     )
     p.add_argument("--dataset", default="digits", choices=["digits", "mnist", "fashion-mnist"])
     p.add_argument("--data-home", default=None, help="folder of mnist.pkl.gz / Fashion IDX files")
-    from skscreen.cli import positive_int
-
     p.add_argument(
         "--hidden",
         type=_hidden_sizes,
@@ -143,8 +151,6 @@ def _check_out_folder(out):
     The folder itself is made only when the outputs are written, so a failed run leaves no
     empty folder behind.
     """
-    from skscreen.cli import UsageError
-
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {out} is a file; --out names a folder (choose another name).")
     existing = os.path.abspath(out)
@@ -190,7 +196,6 @@ def _publish(staging, out):
 def run_prune(args):
     import torch
 
-    from skscreen.cli import CommandError
     from skscreen.datasets import load_dataset
     from skscreen.nn._callbacks import EpochProgressBar
     from skscreen.pruning.compaction import count_parameters
@@ -227,19 +232,9 @@ def run_prune(args):
         Xt = torch.as_tensor(data.X_test, device=args.device)
         same = bool(torch.equal(small(Xt).argmax(1), net.module_.eval()(Xt).argmax(1)))
     kept = net.kept_fraction_
-    print(f"\nper-layer kept fraction ({net.n_weights_} prunable weights):")
-    for name, frac in kept.items():
-        print(f"  layer {name:<6} {frac:7.2%}")
-    print(f"sparsity: {net.sparsity_:.4f} (target {args.sparsity})")
-    print(f"weights kept: {net.pruner_.n_kept()}")
-    print(f"test accuracy: {test_acc:.4f} (error {100 * (1 - test_acc):.2f} %)")
     dense_params = count_parameters(net.module_)
     units = [m.out_features for m in small if isinstance(m, torch.nn.Linear)]
     compact_params = count_parameters(small)
-    print(
-        f"compact network: {units} units, "
-        f"{compact_params} parameters (masked dense: {dense_params}), same predictions: {same}"
-    )
     result = {
         "dataset": data.name,
         "alpha": args.alpha,
@@ -257,20 +252,98 @@ def run_prune(args):
         },
         "seconds": train_s,
     }
-    os.makedirs(args.out, exist_ok=True)
-    staging = tempfile.mkdtemp(dir=args.out, prefix=".staging-")
-    try:
-        with open(os.path.join(staging, "results.json"), "w") as fh:
-            json.dump(result, fh, indent=1)
-        if not args.no_plots:
-            _plots(net, data, kept, staging)
-        _publish(staging, args.out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    # the results are written before the report is printed: a failed print loses nothing
+    _write_outputs(result, args.out, None if args.no_plots else (net, data, kept))
     what = "results.json" if args.no_plots else "plots and results.json"
-    print(f"{what} written to {args.out}/")
-    print(f"done in {time.perf_counter() - t0:.1f} s")
+    try:
+        echo(f"\nper-layer kept fraction ({net.n_weights_} prunable weights):")
+        for name, frac in kept.items():
+            echo(f"  layer {name:<6} {frac:7.2%}")
+        echo(f"sparsity: {net.sparsity_:.4f} (target {args.sparsity})")
+        echo(f"weights kept: {result['weights_kept']}")
+        echo(f"test accuracy: {test_acc:.4f} (error {100 * (1 - test_acc):.2f} %)")
+        echo(
+            f"compact network: {units} units, {compact_params} parameters (masked dense: "
+            f"{dense_params}), same predictions: {same}"
+        )
+        echo(f"{what} written to {args.out}/")
+        echo(f"done in {time.perf_counter() - t0:.1f} s")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()  # the outputs are written; a reader that stopped early loses nothing
     return 0
+
+
+def _write_outputs(result, out, plots):
+    """Write results.json (and the plots, from ``plots = (net, data, kept)``) into ``out``.
+
+    They are made in a staging folder inside ``out`` and moved in at the end (results.json
+    last). A failure never loses the finished run: results.json is saved in the system's
+    temporary folder or, failing that, kept in the staging folder, and the error names the
+    file that could not be written and where the results are.
+    """
+    text = json.dumps(result, indent=1) + "\n"
+    doing, staging, published = out, None, False
+    try:
+        doing = f"{out} (creating the folder)"
+        os.makedirs(out, exist_ok=True)
+        staging = tempfile.mkdtemp(dir=out, prefix=".staging-")
+        doing = os.path.join(staging, "results.json")
+        with open(doing, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if plots is not None:
+            doing = f"the plots in {staging}"
+            _plots(*plots, staging)
+        doing = f"the outputs moved from {staging} into {out}"
+        published = True
+        _publish(staging, out)
+    except BaseException as exc:
+        kept = _rescue(text, staging)
+        if staging is not None and kept != staging:
+            shutil.rmtree(staging, ignore_errors=True)
+        where = _where(kept, out, published)
+        if isinstance(exc, OSError):
+            failed = getattr(exc, "filename2", None) or exc.filename or doing
+            raise CommandError(
+                f"could not write {failed} ({exc.strerror or exc}); {where}"
+            ) from None
+        if isinstance(exc, KeyboardInterrupt):
+            raise CommandError(f"interrupted while writing {doing}; {where}", code=130) from None
+        raise CommandError(
+            f"unexpected {type(exc).__name__} while writing {doing}: {exc} (a bug: please "
+            f"report it; SKSCREEN_DEBUG=1 shows the traceback); {where}"
+        ) from exc
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _rescue(text, staging):
+    """Where the finished results went after a failed write: a new file in the system's
+    temporary folder, else the staging folder if its results.json is complete, else None."""
+    path = rescue_file(lambda fh: fh.write(text), prefix="skscreen_results_", suffix=".json")
+    if path is not None:
+        return path
+    if staging is not None:
+        try:
+            with open(os.path.join(staging, "results.json"), encoding="utf-8") as fh:
+                if fh.read() == text:
+                    return staging
+        except OSError:
+            pass
+    return None
+
+
+def _where(kept, out, published):
+    if kept is None:
+        saved = "the results could not be saved anywhere (is the disk full?)"
+    elif os.path.isdir(kept):
+        saved = f"the results were kept in {os.path.join(kept, 'results.json')}"
+    else:
+        saved = f"the results were saved to {kept} instead"
+    if published:
+        return f"{saved}; {out} may hold some of this run's plots beside the earlier results."
+    return f"{saved}; earlier outputs in {out} are untouched."
 
 
 def _plots(net, data, kept, folder):

@@ -11,75 +11,25 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import math
 import os
-import stat
 import sys
-import tempfile
 
+from skscreen._cli_common import (
+    CommandError,
+    UsageError,
+    check_destination,
+    echo,
+    positive_int,
+    rescue_file,
+    silence_stdout,
+    write_atomic,
+)
+from skscreen._prune_cli import add_prune_parser
 
-class UsageError(Exception):
-    """A problem with the command line itself (exit status 2)."""
-
-
-class CommandError(Exception):
-    """A problem met while running a command (exit status ``code``, default 1)."""
-
-    def __init__(self, message, code=1):
-        super().__init__(message)
-        self.code = code
-
-
-# ---------------------------------------------------------------- output files
-def check_destination(path, *, option, inputs=()):
-    """Refuse, before any work, a destination file that cannot be written.
-
-    A missing or unwritable folder, a destination that is a folder or a device, or one
-    of the ``inputs`` raise :class:`UsageError` naming ``option``.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    for src in inputs:
-        if os.path.exists(path) and os.path.exists(src) and os.path.samefile(path, src):
-            raise UsageError(f"{option} {path} is the input file; choose another name.")
-    if not os.path.isdir(folder):
-        raise UsageError(
-            f"{option} {path}: folder {folder} does not exist; create it or choose another path."
-        )
-    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
-        raise UsageError(f"{option} {path} exists and is not a regular file; choose a file name.")
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".skscreen-check-"):
-            pass
-    except OSError as exc:
-        raise UsageError(
-            f"{option} {path}: cannot write in {folder} ({exc.strerror}); choose another path."
-        ) from None
-
-
-def write_atomic(path, write):
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``.
-
-    A reader never sees a half-written file, and a failure leaves any earlier ``path``
-    untouched (the temporary file is removed).
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+__all__ = ["CommandError", "UsageError", "build_parser", "main"]
 
 
 # ---------------------------------------------------------------- screen
@@ -96,8 +46,9 @@ def _score_rows(names, f, p):
     ]
 
 
-def _write_scores(out, rows, screener):
-    if out.lower().endswith(".json"):
+def _score_writer(json_format, rows, screener):
+    """``write(file)`` writing every score: JSON, or CSV."""
+    if json_format:
 
         def write(fh):
             doc = {
@@ -111,65 +62,106 @@ def _write_scores(out, rows, screener):
             json.dump(doc, fh, indent=1, allow_nan=False)
             fh.write("\n")
 
-    else:
+        return write
 
-        def write(fh):
-            w = csv.writer(fh, lineterminator="\n")
-            w.writerow(["rank", "feature", "F", "p"])
-            for r in rows:
-                w.writerow([r["rank"], r["feature"], repr(r["F"]), repr(r["p"])])
+    def write(fh):
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["rank", "feature", "F", "p"])
+        for r in rows:
+            w.writerow([r["rank"], r["feature"], repr(r["F"]), repr(r["p"])])
 
-    write_atomic(out, write)
+    return write
+
+
+def _write_stdout(write):
+    """Write the scores on stdout, as UTF-8 whatever the console's encoding."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # stdout replaced by a text-only object
+        write(sys.stdout)
+        sys.stdout.flush()
+        return
+    sys.stdout.flush()
+    fh = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
+    try:
+        write(fh)
+        fh.flush()
+    finally:
+        fh.detach()
+
+
+def _default_output(file):
+    if file == "-":
+        return "stdin_scores.csv"
+    base = os.path.basename(file)
+    for suffix in (".gz", ".bz2", ".xz", ".zst"):
+        base = base[: -len(suffix)] if base.lower().endswith(suffix) else base
+    return os.path.splitext(base)[0] + "_scores.csv"
 
 
 def _screen(args):
-    from skscreen.io import DataError, _target_index, columns, screen_file
+    from skscreen.io import DataError, _open, _target_index, screen_file
 
-    out = args.output or os.path.splitext(os.path.basename(args.file))[0] + "_scores.csv"
+    to_stdout = args.output == "-"
+    out = args.output or _default_output(args.file)
     try:  # the input and the target, before any work
-        _target_index(columns(args.file), args.target)
+        src = _open(args.file)
     except DataError:
         raise
     except (ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None
-    check_destination(out, option="--output", inputs=[args.file])
-    screener, names = screen_file(
-        args.file, args.target, chunksize=args.chunksize, progress=not args.quiet
-    )
+    with src:
+        try:
+            _target_index(src.names, args.target)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if not to_stdout:
+            inputs = [] if src.stdin else [args.file]
+            check_destination(out, option="--output", inputs=inputs)
+        screener, names = screen_file(
+            src, args.target, chunksize=args.chunksize, progress=not args.quiet
+        )
     f, p = screener.scores_, screener.pvalues_
     rows = _score_rows(names, f, p)
-    k = len(f) if args.k == "all" else min(args.k, len(f))
-    print(f"{screener.n_samples_seen_} rows, {len(f)} features, {len(screener.classes_)} classes")
-    print(f"{'rank':>4}  {'feature':<24} {'F':>14} {'p':>12}")
-    for r in rows[:k]:
-        print(f"{r['rank']:>4}  {r['feature']:<24} {r['F']:>14.6g} {r['p']:>12.3g}")
+    # the scores are written before anything is printed: a failed print loses nothing
+    as_json = not to_stdout and out.lower().endswith(".json")
+    write = _score_writer(as_json, rows, screener)
     try:
-        _write_scores(out, rows, screener)
+        if to_stdout:
+            _write_stdout(write)
+        else:
+            write_atomic(out, write)
+    except BrokenPipeError:
+        if not to_stdout:
+            raise
+        silence_stdout()  # the reader of stdout stopped (| head): its choice, not an error
+        return 0
     except OSError as exc:
         # the scan is done: never lose it; save the scores where a write is possible
-        fd, rescue = tempfile.mkstemp(prefix="skscreen_scores_", suffix=".csv")
-        os.close(fd)
-        _write_scores(rescue, rows, screener)
+        rescue = rescue_file(
+            write, prefix="skscreen_scores_", suffix=".json" if as_json else ".csv"
+        )
+        where = f"the scores were saved to {rescue} instead" if rescue else "no copy was saved"
         raise CommandError(
-            f"could not write {out} ({exc.strerror or exc}); the scores were saved to "
-            f"{rescue} instead."
+            f"could not write {'stdout' if to_stdout else out} ({exc.strerror or exc}); {where}."
         ) from None
-    print(f"all scores written to {out}")
+    k = len(f) if args.k == "all" else min(args.k, len(f))
+    stream = sys.stderr if to_stdout else sys.stdout
+    try:
+        echo(
+            f"{screener.n_samples_seen_} rows, {len(f)} features, {len(screener.classes_)} classes",
+            stream,
+        )
+        echo(f"{'rank':>4}  {'feature':<24} {'F':>14} {'p':>12}", stream)
+        for r in rows[:k]:
+            echo(f"{r['rank']:>4}  {r['feature']:<24} {r['F']:>14.6g} {r['p']:>12.3g}", stream)
+        echo(f"all scores written to {'stdout' if to_stdout else out}", stream)
+        stream.flush()
+    except BrokenPipeError:
+        silence_stdout()  # the scores are written; a reader that stopped early loses nothing
     return 0
 
 
 # ---------------------------------------------------------------- argument types
-def positive_int(value):
-    """argparse type: an integer >= 1."""
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
-    return n
-
-
 def _k(value):
     if value == "all":
         return value
@@ -190,21 +182,26 @@ def build_parser():
         "screen",
         help="ANOVA F screening of a CSV/Parquet/.npy file, in chunks",
         description="Score every feature of a file against its label column (ANOVA F), "
-        "reading it in chunks; print the top ones and write all scores.",
+        "reading it in chunks; write all scores, then print the top ones. gzip, bz2, xz "
+        "and zstd files are read as they are (found from their first bytes).",
     )
-    s.add_argument("file")
-    s.add_argument("--target", required=True, help="label column (name, or index for .npy)")
+    s.add_argument("file", help="CSV, Parquet or .npy file (compressed or not); - for stdin")
+    s.add_argument(
+        "--target",
+        required=True,
+        help="label column: a name, or an index (negative counts from the end; .npy columns "
+        "are x0, x1, ...). A CSV's labels are read as text.",
+    )
     s.add_argument("--k", type=_k, default=20, help="how many top features to print")
     s.add_argument("--chunksize", type=positive_int, default=100_000)
     s.add_argument(
         "--output",
-        help="where to write all scores (.json, else CSV); default: FILE's name + "
-        "_scores.csv in the current folder. JSON writes null for a non-finite F or p.",
+        help="where to write all scores (.json, else CSV; - for CSV on stdout, the table "
+        "then going to stderr); default: FILE's name + _scores.csv in the current folder "
+        "(stdin_scores.csv for stdin). JSON writes null for a non-finite F or p.",
     )
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_screen)
-
-    from skscreen._prune_cli import add_prune_parser
 
     add_prune_parser(sub)
     return parser
@@ -219,6 +216,8 @@ def main(argv=None):
     except UsageError as exc:
         code, message = 2, str(exc)
     except CommandError as exc:
+        if os.environ.get("SKSCREEN_DEBUG") and exc.__cause__ is not None:
+            raise  # a bug met after the work was saved: the traceback was asked for
         code, message = exc.code, str(exc)
     except KeyboardInterrupt:
         code, message = 130, "interrupted; nothing was written."

@@ -5,11 +5,20 @@ target column, reading at most ``chunksize`` rows at a time. :func:`screen_file`
 chunks into an :class:`~skscreen.OnlineFClassifScreener`; it is what ``skscreen screen``
 runs. Problems with a file's content raise :class:`DataError` (a ``ValueError``) naming the
 file, the column and the data row (1-based, header excluded).
+
+An input is opened once and its header read once. ``"-"`` reads standard input (the format
+found from its first bytes). gzip, bz2, xz and zstd (with the ``zstandard`` package)
+compression is found from the first bytes too, whatever the file's name (``d.csv.gz``, or a
+gzip file named ``d.csv``). A CSV's label column is read as text: ``01`` and ``1`` are two
+classes; the labels of ``.npy`` and Parquet files keep the type the file stores.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+import sys
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -57,14 +66,15 @@ def _frame_chunk(frame, t, path, first_row):
     import pandas as pd
 
     names = [str(c) for c in frame.columns]
-    feats = [n for i, n in enumerate(names) if i != t]
+    feats = names[:t] + names[t + 1 :]
     y_col = frame.iloc[:, t]
     if y_col.isna().any():
         r = int(np.flatnonzero(y_col.isna().to_numpy())[0])
         raise DataError(
-            f"{path}: label column {names[t]!r} is empty at data row {first_row + r + 1}; "
-            "every row needs a label."
+            f"{path}: label column {names[t]!r} is empty (or a missing-value marker such as "
+            f"NA) at data row {first_row + r + 1}; every row needs a label."
         )
+    y = y_col.to_numpy()
     Xf = frame.drop(columns=frame.columns[t])
     try:
         X = Xf.to_numpy(dtype=np.float64)
@@ -76,7 +86,7 @@ def _frame_chunk(frame, t, path, first_row):
             f"{Xf.iat[r, c]!r} is not a number; fix the cell or drop the column."
         ) from None
     _check_finite(X, feats, path, first_row)
-    return X, y_col.to_numpy(), feats
+    return X, y, feats
 
 
 def _check_finite(X, feats, path, first_row):
@@ -95,96 +105,325 @@ def _check_finite(X, feats, path, first_row):
     )
 
 
-def _iter_csv(path, t, chunksize):
-    import pandas as pd
+# ---------------------------------------------------------------- byte streams
+class _Counted(io.RawIOBase):
+    """A readable byte stream that counts the bytes read from it (progress of a scan)."""
 
-    first = 0
-    with open(path, "rb") as fh:
-        for frame in pd.read_csv(fh, chunksize=chunksize):
-            X, y, feats = _frame_chunk(frame, t, path, first)
-            yield _Chunk(X, y, feats, first, fh.tell())
+    def __init__(self, fh):
+        self._fh = fh
+        self.n = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        k = self._fh.readinto(b)
+        self.n += k or 0
+        return k
+
+
+class _Prepended(io.RawIOBase):
+    """``head`` (bytes already read) followed by the rest of ``fh``."""
+
+    def __init__(self, head, fh):
+        self._head = memoryview(head)
+        self._fh = fh
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        if len(self._head):
+            k = min(len(b), len(self._head))
+            b[:k] = self._head[:k]
+            self._head = self._head[k:]
+            return k
+        data = self._fh.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+# magic bytes -> compression; what pandas infers from a name, found from the content instead
+_MAGIC = {
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bz2",
+    b"\xfd7zXZ\x00": "xz",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"PK\x03\x04": "zip",
+}
+_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
+_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".npy": "npy"}
+
+
+def _decompressed(buf, compression, name):
+    if compression == "gzip":
+        import gzip
+
+        return gzip.GzipFile(fileobj=buf)
+    if compression == "bz2":
+        import bz2
+
+        return bz2.BZ2File(buf)
+    if compression == "xz":
+        import lzma
+
+        return lzma.LZMAFile(buf)
+    if compression == "zstd":
+        try:
+            import zstandard
+        except ImportError:
+            raise DataError(
+                f"{name} is zstd-compressed and the zstandard package is not installed; "
+                "pip install zstandard, or decompress it first (zstd -d)."
+            ) from None
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(buf))
+    raise DataError(f"{name} is a {compression} archive; extract the file and pass it instead.")
+
+
+def _format_of(path):
+    """``"csv"``, ``"parquet"`` or ``"npy"`` from a file's name (a compression suffix aside)."""
+    base = os.path.basename(str(path)).lower()
+    for suffix in _COMPRESSED_SUFFIXES:
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+    ext = os.path.splitext(base)[1]
+    if ext not in _FORMATS:
+        raise ValueError(f"Unsupported file type {ext!r}; use one of {sorted(_FORMATS)}.")
+    return _FORMATS[ext]
+
+
+def _read_exact(fh, n):
+    parts, left = [], n
+    while left:
+        data = fh.read(left)
+        if not data:
+            break
+        parts.append(data)
+        left -= len(data)
+    return b"".join(parts)
+
+
+def _unique_names(names):
+    """Column names made unique as pandas makes them (``a, a.1``; ``Unnamed: 2`` if empty)."""
+    out, counts = [], {}
+    for i, col in enumerate(names):
+        col = col if col != "" else f"Unnamed: {i}"
+        k = counts.get(col, 0)
+        while k > 0:  # pandas' own loop (parsers' dedup_names)
+            counts[col] = k + 1
+            col = f"{col}.{k}"
+            k = counts.get(col, 0)
+        counts[col] = k + 1
+        out.append(col)
+    return out
+
+
+# ---------------------------------------------------------------- an opened input
+class _Source:
+    """An input opened once, header read: a file or standard input (``"-"``), decompressed
+    if its first bytes say so. ``names`` are its columns; :meth:`chunks` reads it once."""
+
+    def __init__(self, path):
+        self.stdin = os.fspath(path) == "-"
+        self.name = "<stdin>" if self.stdin else os.fspath(path)
+        if not self.stdin:
+            self.format = _format_of(path)
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"No such file: {path}; check the path.")
+        self._file = sys.stdin.buffer if self.stdin else open(path, "rb", buffering=0)
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self):
+        self._raw = _Counted(self._file)
+        buf = io.BufferedReader(self._raw, 1 << 16)
+        head = buf.peek(8)[:8]
+        self.compression = next((c for m, c in _MAGIC.items() if head.startswith(m)), None)
+        self._fh = (
+            buf if self.compression is None else _decompressed(buf, self.compression, self.name)
+        )
+        if self.stdin:
+            head = self._guard(lambda: self._fh.peek(6)[:6])
+            self.format = (
+                "npy" if head.startswith(b"\x93NUMPY") else
+                "parquet" if head.startswith(b"PAR1") else "csv"
+            )  # fmt: skip
+        self.plain_file = not self.stdin and self.compression is None
+        self.total, self.unit = None, "rows"
+        self._spool = None
+        getattr(self, f"_open_{self.format}")()
+
+    def close(self):
+        for fh in (self._spool, None if self.stdin else self._file):
+            if fh is not None:
+                fh.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _guard(self, read):
+        """``read()``, with a decompression or decoding failure named by file."""
+        import lzma
+        import zlib
+
+        try:
+            return read()
+        except UnicodeDecodeError as exc:
+            bad = exc.object[exc.start : exc.start + 1]
+            raise DataError(
+                f"{self.name}: not UTF-8 text (byte {bad!r}: {exc.reason}); save it as UTF-8."
+            ) from None
+        except (EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
+            if self.compression is None and not isinstance(exc, EOFError):
+                raise
+            raise DataError(
+                f"{self.name}: cannot read its {self.compression or ''} data ({exc}); the file "
+                "is truncated or corrupt: write it again."
+            ) from None
+
+    def _spooled(self):
+        """A seekable copy of a stream (Parquet needs one): a temporary file."""
+        import shutil
+        import tempfile
+
+        self._spool = tempfile.TemporaryFile()
+        self._guard(lambda: shutil.copyfileobj(self._fh, self._spool, 1 << 20))
+        self._spool.seek(0)
+        return self._spool
+
+    # -- CSV: the header read here (the csv module: cheap however wide), data by pandas
+    def _open_csv(self):
+        self.unit = "B"
+        if not self.stdin:
+            self.total = os.path.getsize(self.name)
+        lines = []
+        while not lines or lines[-1].strip() == b"" or b"".join(lines).count(b'"') % 2:
+            line = self._guard(self._fh.readline)
+            if not line:
+                break
+            lines.append(line)
+        self._header = b"".join(lines)
+        text = self._guard(lambda: self._header.decode("utf-8")).lstrip("\ufeff").lstrip("\r\n")
+        if not text.strip():
+            raise DataError(f"{self.name} is empty: no header, no rows.")
+        self.names = _unique_names(next(csv.reader(io.StringIO(text))))
+
+    def _chunks_csv(self, t, chunksize):
+        import pandas as pd
+
+        stream = _Prepended(self._header, self._fh)
+        reader = pd.read_csv(stream, chunksize=chunksize, dtype={t: str})
+        first = 0
+        while True:
+            try:
+                frame = self._guard(lambda: next(reader, None))
+            except pd.errors.ParserError as exc:
+                raise DataError(f"{self.name}: {exc}; fix the row.") from None
+            if frame is None:
+                return
+            X, y, feats = _frame_chunk(frame, t, self.name, first)
+            yield _Chunk(X, y, feats, first, self._raw.n)
             first += len(frame)
 
+    # -- Parquet: record batches (a stream is first copied to a temporary file)
+    def _open_parquet(self):
+        import pyarrow.parquet as pq
 
-def _iter_parquet(path, t, chunksize):
-    import pyarrow.parquet as pq
+        self._pf = pq.ParquetFile(self.name if self.plain_file else self._spooled())
+        self.names = list(self._pf.schema_arrow.names)
+        self.total = self._pf.metadata.num_rows
 
-    pf = pq.ParquetFile(path)
-    first = 0
-    for batch in pf.iter_batches(batch_size=chunksize):
-        X, y, feats = _frame_chunk(batch.to_pandas(), t, path, first)
-        first += len(y)
-        yield _Chunk(X, y, feats, first - len(y), first)
+    def _chunks_parquet(self, t, chunksize):
+        first = 0
+        for batch in self._pf.iter_batches(batch_size=chunksize):
+            X, y, feats = _frame_chunk(batch.to_pandas(), t, self.name, first)
+            first += len(y)
+            yield _Chunk(X, y, feats, first - len(y), first)
 
-
-def _npy_header(path):
-    """``(shape, fortran, dtype, data_offset)`` of a 2-D numeric ``.npy``; checks its size."""
-    try:
-        with open(path, "rb") as fh:
+    # -- .npy: the header, then rows read in order (a plain Fortran-ordered file: mapped)
+    def _open_npy(self):
+        fh = self._fh
+        try:
             major, _ = np.lib.format.read_magic(fh)
             read = (
                 np.lib.format.read_array_header_1_0
                 if major == 1
                 else np.lib.format.read_array_header_2_0
             )
-            shape, fortran, dtype = read(fh)
-            offset = fh.tell()
-    except ValueError as exc:
-        raise DataError(f"{path}: not a readable .npy file ({exc}).") from None
-    if len(shape) != 2:
-        raise DataError(
-            f"{path} holds a {len(shape)}-D array of shape {shape}; expected 2-D "
-            "(rows x columns, the label being one column)."
+            shape, self._fortran, dtype = self._guard(lambda: read(fh))
+        except ValueError as exc:
+            raise DataError(f"{self.name}: not a readable .npy file ({exc}).") from None
+        if len(shape) != 2:
+            raise DataError(
+                f"{self.name} holds a {len(shape)}-D array of shape {shape}; expected 2-D "
+                "(rows x columns, the label being one column)."
+            )
+        if dtype.kind not in "biuf":
+            raise DataError(f"{self.name} holds {dtype} values; expected numbers.")
+        self._shape, self._dtype = shape, dtype
+        if self.plain_file:
+            with open(self.name, "rb") as plain:  # where the data starts
+                np.lib.format.read_magic(plain)
+                read(plain)
+                need = plain.tell() + shape[0] * shape[1] * dtype.itemsize
+            size = os.path.getsize(self.name)
+            if size < need:
+                raise DataError(
+                    f"{self._truncated()} but the file has {size} bytes; write it again."
+                )
+        elif self._fortran:
+            raise DataError(
+                f"{self.name}: a Fortran-ordered .npy can only be read from a plain file; save "
+                "it in C order (np.ascontiguousarray) or decompress it first."
+            )
+        self.names = [f"x{i}" for i in range(shape[1])]
+        self.total = shape[0]
+
+    def _truncated(self):
+        (n_rows, n_cols), dtype = self._shape, self._dtype
+        return (
+            f"{self.name} is truncated: its header announces {n_rows} x {n_cols} {dtype} "
+            f"({n_rows * n_cols * dtype.itemsize} bytes of data)"
         )
-    if dtype.kind not in "biuf":
-        raise DataError(f"{path} holds {dtype} values; expected numbers.")
-    need = offset + shape[0] * shape[1] * dtype.itemsize
-    size = os.path.getsize(path)
-    if size < need:
-        raise DataError(
-            f"{path} is truncated: its header announces {shape[0]} x {shape[1]} {dtype} "
-            f"({need} bytes) but the file has {size} bytes; write it again."
-        )
-    return shape, fortran, dtype, offset
 
-
-def _iter_npy(path, t, chunksize):
-    """Chunks of a 2-D ``.npy`` file, read at their offsets without loading the file.
-
-    Plain reads rather than a memory map: mapped pages stay resident (and count toward the
-    process's memory) once touched, while reads keep it at one chunk however large the file.
-    Fortran-ordered files fall back to a read-only memory map.
-    """
-    shape, fortran, dtype, offset = _npy_header(path)
-    n_rows, n_cols = shape
-    feats = [f"x{i}" for i in range(n_cols) if i != t]
-    mapped = np.load(path, mmap_mode="r") if fortran else None
-    with open(path, "rb") as fh:
+    def _chunks_npy(self, t, chunksize):
+        (n_rows, n_cols), dtype = self._shape, self._dtype
+        feats = self.names[:t] + self.names[t + 1 :]
+        mapped = np.load(self.name, mmap_mode="r") if self._fortran else None
         for start in range(0, n_rows, chunksize):
             stop = min(n_rows, start + chunksize)
             if mapped is not None:
                 block = np.ascontiguousarray(mapped[start:stop])
             else:
-                fh.seek(offset + start * n_cols * dtype.itemsize)
-                block = np.fromfile(fh, dtype=dtype, count=(stop - start) * n_cols)
-                block = block.reshape(stop - start, n_cols)
+                nbytes = (stop - start) * n_cols * dtype.itemsize
+                data = self._guard(lambda nbytes=nbytes: _read_exact(self._fh, nbytes))
+                if len(data) < nbytes:
+                    raise DataError(f"{self._truncated()}; its data ends at row {start + 1}.")
+                block = np.frombuffer(data, dtype=dtype).reshape(stop - start, n_cols)
             y = block[:, t].copy()
             X = np.delete(block, t, axis=1) if t != n_cols - 1 else block[:, :t]
             if X.dtype.kind == "f":
-                _check_finite(X, feats, path, start)
+                _check_finite(X, feats, self.name, start)
             yield _Chunk(X, y, feats, start, stop)
 
+    def chunks(self, t, chunksize):
+        """``_Chunk``s of at most ``chunksize`` rows, the label being column ``t``."""
+        return getattr(self, f"_chunks_{self.format}")(t, chunksize)
 
-_READERS = {".csv": _iter_csv, ".parquet": _iter_parquet, ".pq": _iter_parquet, ".npy": _iter_npy}
 
+def _open(path):
+    """The input ``path`` (``"-"``: standard input) opened and its header read.
 
-def _ext(path):
-    ext = os.path.splitext(str(path))[1].lower()
-    if ext not in _READERS:
-        raise ValueError(f"Unsupported file type {ext!r}; use one of {sorted(_READERS)}.")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No such file: {path}; check the path.")
-    return ext
+    Raises ``ValueError`` for an unsupported type, ``FileNotFoundError`` for a missing file
+    and :class:`DataError` for an unreadable one.
+    """
+    return path if isinstance(path, _Source) else _Source(path)
 
 
 def columns(path):
@@ -193,27 +432,15 @@ def columns(path):
     Reads only the header. Raises ``ValueError`` for an unsupported type,
     ``FileNotFoundError`` for a missing file and :class:`DataError` for an unreadable one.
     """
-    ext = _ext(path)
-    if ext == ".npy":
-        shape = _npy_header(path)[0]
-        return [f"x{i}" for i in range(shape[1])]
-    if ext == ".csv":
-        import pandas as pd
-
-        try:
-            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{path} is empty: no header, no rows.") from None
-    import pyarrow.parquet as pq
-
-    return list(pq.ParquetFile(path).schema_arrow.names)
+    with _open(path) as src:
+        return list(src.names)
 
 
 def _chunks(path, target, chunksize):
     if int(chunksize) < 1:
         raise ValueError(f"chunksize must be positive, got {chunksize}.")
-    t = _target_index(columns(path), target)
-    return _READERS[_ext(path)](path, t, int(chunksize))
+    with _open(path) as src:
+        yield from src.chunks(_target_index(src.names, target), int(chunksize))
 
 
 def iter_chunks(path, target, chunksize=100_000) -> Iterator[tuple[np.ndarray, np.ndarray, list]]:
@@ -222,6 +449,7 @@ def iter_chunks(path, target, chunksize=100_000) -> Iterator[tuple[np.ndarray, n
     Parameters
     ----------
     path : str or path-like
+        The file (compressed or not), or ``"-"`` for standard input.
     target : str or int
         Name (CSV/Parquet) or index of the label column (``.npy`` columns are ``x0, x1, ...``).
     chunksize : int, default=100_000
@@ -233,33 +461,10 @@ def iter_chunks(path, target, chunksize=100_000) -> Iterator[tuple[np.ndarray, n
 
 def count_rows(path):
     """Number of data rows of a file, cheaply where the format allows (else ``None``)."""
-    ext = _ext(path)
-    if ext == ".npy":
-        return _npy_header(path)[0][0]
-    if ext in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
-    return None
-
-
-def _label_change(y, kind, name, path, first_row):
-    """Error for a label column that holds numbers in one chunk and text in another."""
-    import pandas as pd
-
-    from skscreen.stats._moments import _label_kind
-
-    new = _label_kind(y)
-    if kind is None or new == kind:
-        return new
-    # the first row whose label is not a number (or the chunk's first row)
-    text = pd.isna(pd.to_numeric(pd.Series(y), errors="coerce")).to_numpy()
-    r = int(np.flatnonzero(text)[0]) if new == "string" and text.any() else 0
-    raise DataError(
-        f"{path}: label column {name!r} holds {kind} labels before data row "
-        f"{first_row + r + 1} and {new} labels from there ({y[r]!r}); use one label type "
-        "in the whole column (fix the cell, or make every label text)."
-    )
+    if _format_of(path) == "csv":
+        return None
+    with _open(path) as src:
+        return src.total
 
 
 def screen_file(path, target, *, chunksize=100_000, screener=None, progress=False):
@@ -272,8 +477,9 @@ def screen_file(path, target, *, chunksize=100_000, screener=None, progress=Fals
     Parameters
     ----------
     path : str or path-like
+        The file (compressed or not), or ``"-"`` for standard input.
     target : str or int
-        Name or index of the label column.
+        Name or index of the label column. A CSV's labels are read as text.
     chunksize : int, default=100_000
         Rows per chunk.
     screener : OnlineFClassifScreener, default=None
@@ -290,8 +496,7 @@ def screen_file(path, target, *, chunksize=100_000, screener=None, progress=Fals
     ------
     DataError
         The content cannot be screened: a cell that is not a finite number (named by
-        column and data row), an empty label, a label column that changes type, no data
-        rows, or a single class.
+        column and data row), an empty label, no data rows, or a single class.
 
     Examples
     --------
@@ -315,45 +520,41 @@ def screen_file(path, target, *, chunksize=100_000, screener=None, progress=Fals
     from skscreen import OnlineFClassifScreener
     from skscreen.feature_selection._online_f import _check_two_classes
 
-    names_all = columns(path)
-    t = _target_index(names_all, target)
-    label = names_all[t]
-    screener = OnlineFClassifScreener(k="all") if screener is None else screener
-    ext = _ext(path)
-    if ext == ".csv":
-        total, unit = os.path.getsize(path), "B"
-    else:
-        total, unit = count_rows(path), "rows"
-    names, kind = None, None
-    bar = tqdm(
-        total=total,
-        unit=unit,
-        unit_scale=unit == "B",
-        unit_divisor=1024 if unit == "B" else 1000,
-        disable=not progress,
-        desc="screening",
-    )
-    with bar:
-        for chunk in _chunks(path, target, chunksize):
-            names = chunk.names
-            if len(chunk.y) == 0:
-                continue
-            kind = _label_change(chunk.y, kind, label, path, chunk.first_row)
-            try:
-                screener.partial_fit(chunk.X, chunk.y)
-            except ValueError as exc:
-                last = chunk.first_row + len(chunk.y)
-                raise DataError(
-                    f"{path}, data rows {chunk.first_row + 1}-{last} (label column "
-                    f"{label!r}): {exc}"
-                ) from None
-            bar.update(chunk.done - bar.n)
-    if names is None or not hasattr(screener, "moments_"):
-        raise DataError(f"{path} has a header but no data rows; nothing to screen.")
-    try:
-        _check_two_classes(screener.moments_, fitting=True)
-    except ValueError as exc:
-        raise DataError(
-            f"{path}: label column {label!r} ({screener.n_samples_seen_} rows): {exc}"
-        ) from None
+    if int(chunksize) < 1:
+        raise ValueError(f"chunksize must be positive, got {chunksize}.")
+    with _open(path) as src:
+        t = _target_index(src.names, target)
+        label = src.names[t]
+        screener = OnlineFClassifScreener(k="all") if screener is None else screener
+        names = None
+        bar = tqdm(
+            total=src.total,
+            unit=src.unit,
+            unit_scale=src.unit == "B",
+            unit_divisor=1024 if src.unit == "B" else 1000,
+            disable=not progress,
+            desc="screening",
+        )
+        with bar:
+            for chunk in src.chunks(t, int(chunksize)):
+                names = chunk.names
+                if len(chunk.y) == 0:
+                    continue
+                try:
+                    screener.partial_fit(chunk.X, chunk.y)
+                except ValueError as exc:
+                    last = chunk.first_row + len(chunk.y)
+                    raise DataError(
+                        f"{src.name}, data rows {chunk.first_row + 1}-{last} (label column "
+                        f"{label!r}): {exc}"
+                    ) from None
+                bar.update(chunk.done - bar.n)
+        if names is None or not hasattr(screener, "moments_"):
+            raise DataError(f"{src.name} has a header but no data rows; nothing to screen.")
+        try:
+            _check_two_classes(screener.moments_, fitting=True)
+        except ValueError as exc:
+            raise DataError(
+                f"{src.name}: label column {label!r} ({screener.n_samples_seen_} rows): {exc}"
+            ) from None
     return screener, names

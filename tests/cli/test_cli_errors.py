@@ -144,7 +144,7 @@ def test_one_class_target_is_an_error(tmp_path, capsys):
     df.to_csv(path, index=False)
     rc, _, err = _run(capsys, path, "--target", "y", "--output", tmp_path / "s.csv")
     assert rc == 1
-    _one_line_error(err, "'y'", "only one class", "[7]")
+    _one_line_error(err, "'y'", "only one class", "['7']")  # labels are text
     assert not (tmp_path / "s.csv").exists()
 
 
@@ -176,14 +176,24 @@ def test_empty_cell_names_column_and_row(tmp_path, capsys):
     _one_line_error(err, "column 'c'", "data row 43", "empty")
 
 
-def test_label_column_changing_type_mid_scan_names_the_column(tmp_path, capsys):
-    df = _frame().astype(object)
-    df.iloc[250, 3] = "x"
+def test_csv_labels_are_text_in_every_chunk(tmp_path, capsys):
+    # 01 and 1 are two classes; a label that is not a number later on is one more class,
+    # not a change of type between chunks (issue 19)
+    df = _frame(n=400)
+    labels = np.array(["01", "1", "02", "2"])[np.arange(400) % 4]
+    labels[350] = "x"
+    df["y"] = labels
     path = tmp_path / "lab.csv"
     df.to_csv(path, index=False)
-    rc, _, err = _run(capsys, path, "--target", "y", "--chunksize", "100")
-    assert rc == 1
-    _one_line_error(err, "label column 'y'", "data row 251", "'x'")
+    out = tmp_path / "s.json"
+    rc, printed, _ = _run(capsys, path, "--target", "y", "--chunksize", "100", "--output", out)
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    assert doc["classes"] == ["01", "02", "1", "2", "x"]
+    assert "400 rows, 3 features, 5 classes" in printed
+    f = f_classif(df.iloc[:, :3].to_numpy(), labels)[0]
+    by = {r["feature"]: r["F"] for r in doc["scores"]}
+    np.testing.assert_allclose([by[c] for c in df.columns[:3]], f, rtol=1e-10)
 
 
 @pytest.mark.parametrize("bad", ["0d", "truncated", "3d"])

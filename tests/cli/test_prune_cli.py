@@ -1,6 +1,8 @@
 """The README's main job (``skscreen prune``), shortened."""
 
+import errno
 import json
+import os
 import re
 
 import pytest
@@ -12,7 +14,14 @@ pytest.importorskip("matplotlib")
 from skscreen.cli import main  # noqa: E402
 
 
-def test_prune_cli_digits(tmp_path, capsys):
+def test_prune_cli_digits(tmp_path, capsys, monkeypatch):
+    import skscreen._prune_cli as prune_cli
+
+    nets = []
+    real = prune_cli.make_net
+    monkeypatch.setattr(
+        prune_cli, "make_net", lambda *a, **k: nets.append(real(*a, **k)) or nets[-1]
+    )
     out = tmp_path / "out"
     rc = main(
         [
@@ -34,6 +43,12 @@ def test_prune_cli_digits(tmp_path, capsys):
     assert "test accuracy" in text and "same predictions: True" in text
     res = json.loads((out / "results.json").read_text())
     assert res["sparsity"] == pytest.approx(0.8, abs=1e-3)
+    # results.json's schedule is the net's history, epoch by epoch (issue 20)
+    (net,) = nets
+    assert res["epochs"] == len(net.history) == 6
+    assert res["schedule"]["achieved"] == list(net.history[:, "sparsity"])
+    assert res["schedule"]["target"] == list(net.history[:, "target_sparsity"])
+    assert res["schedule"]["achieved"][-1] == res["sparsity"] == net.sparsity_
     for name in ("schedule.png", "first_layer_mask.png", "kept_per_layer.png", "weights_hist.png"):
         assert (out / name).stat().st_size > 1000
 
@@ -109,7 +124,23 @@ def test_bad_option_values_are_argparse_errors(capsys, opt, val):
     assert f"argument {opt}" in err and "Traceback" not in err
 
 
-def test_failed_plotting_keeps_the_earlier_run_then_no_plots_removes_stale_ones(
+def _one_line(err):
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("skscreen prune: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def _rescued(line):
+    """The results file an error line names (read, then removed)."""
+    path = re.search(r"the results were saved to (\S+) instead", line).group(1)
+    with open(path) as fh:
+        res = json.load(fh)
+    os.unlink(path)
+    return res
+
+
+def test_failed_plotting_keeps_the_earlier_run_and_rescues_the_results(
     tmp_path, capsys, monkeypatch
 ):
     import skscreen._prune_cli as prune_cli
@@ -122,16 +153,52 @@ def test_failed_plotting_keeps_the_earlier_run_then_no_plots_removes_stale_ones(
         raise RuntimeError("no display")
 
     monkeypatch.setattr(prune_cli, "_plots", broken)
-    with pytest.raises(RuntimeError):  # an unexpected error: main reports it in one line
-        prune_cli.run_prune(prune_cli_args(argv))
-    assert {p.name: p.read_text() for p in out.iterdir()} == before
+    assert main(argv) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert "RuntimeError" in line and "no display" in line and "untouched" in line
+    assert _rescued(line)["epochs"] == 2  # the finished run is not lost
+    assert {p.name: p.read_text() for p in out.iterdir()} == before  # no staging left
     assert main([*argv, "--no-plots"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["results.json"]  # stale plots gone
     assert json.loads((out / "results.json").read_text())["epochs"] == 2
     capsys.readouterr()
 
 
-def prune_cli_args(argv):
-    from skscreen.cli import build_parser
+def _disk_full_at(monkeypatch, target):
+    real = os.replace
 
-    return build_parser().parse_args(argv)
+    def replace(src, dst):
+        if os.fspath(dst) == os.fspath(target):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(src), None, dst)
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def test_full_disk_at_the_last_move_rescues_the_results(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    before = _old_run(out)
+    _disk_full_at(monkeypatch, out / "results.json")
+    argv = ["prune", "--epochs", "2", "--hidden", "16", "--out", str(out), "--quiet", "--no-plots"]
+    assert main(argv) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert f"could not write {out / 'results.json'}" in line and "No space left" in line
+    res = _rescued(line)
+    assert res["epochs"] == 2 and 0 < res["sparsity"] < 1
+    assert (out / "results.json").read_text() == before["results.json"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".staging")]
+
+
+def test_full_disk_everywhere_keeps_the_staging_folder(tmp_path, capsys, monkeypatch):
+    import skscreen._prune_cli as prune_cli
+
+    out = tmp_path / "out"
+    _old_run(out)
+    _disk_full_at(monkeypatch, out / "results.json")
+    monkeypatch.setattr(prune_cli, "rescue_file", lambda *a, **k: None)  # no temp space
+    argv = ["prune", "--epochs", "2", "--hidden", "16", "--out", str(out), "--quiet", "--no-plots"]
+    assert main(argv) == 1
+    line = _one_line(capsys.readouterr().err)
+    kept = re.search(r"the results were kept in (\S+);", line).group(1)
+    assert os.path.dirname(kept) != str(out) and kept.endswith("results.json")
+    assert json.loads(open(kept).read())["epochs"] == 2
