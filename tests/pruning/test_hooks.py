@@ -1,0 +1,213 @@
+"""What the statistics hooks record, against numpy on the tensors the layers actually see.
+
+* ``|x|`` of a convolution input is taken *before* the per-sample spatial mean (the mean
+  magnitude of a channel, not the magnitude of its mean);
+* ``post_relu=True`` records ``relu`` of the tensor, again before the spatial mean, and the
+  channel pruner passes the setting to its recorder;
+* tied weights (one ``Parameter`` used by several modules) are one unit whose statistics
+  pool every module's inputs.
+
+The inputs are built so that each wrong order gives another number: channels with
+positive and negative values at each sample (``mean |x| != |mean x|``, ``mean relu(x) !=
+relu(mean x)``).
+"""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from sklearn.feature_selection import f_classif  # noqa: E402
+from torch import nn  # noqa: E402
+
+from skscreen.pruning import WeightPruner  # noqa: E402
+from skscreen.pruning.hooks import InputStatsRecorder  # noqa: E402
+from skscreen.pruning.schedules import OneShotSchedule  # noqa: E402
+from skscreen.stats import anova_f  # noqa: E402
+
+
+def _mixed_sign_images(n=24, c=3, side=4, seed=0):
+    """(n, c, side, side) images: per sample and channel, a level plus a +-spread pattern."""
+    g = torch.Generator().manual_seed(seed)
+    level = torch.randn(n, c, 1, 1, generator=g, dtype=torch.float64)
+    spread = 1.0 + torch.rand(n, c, 1, 1, generator=g, dtype=torch.float64)
+    sign = torch.ones(side, side, dtype=torch.float64)
+    sign[::2] = -1.0
+    return level + spread * sign * torch.rand(n, c, side, side, generator=g, dtype=torch.float64)
+
+
+def _pooled(m):
+    """(mean, population variance) per feature of a one-class moments state."""
+    m = m.numpy()
+    n = m.count_.sum()
+    return m.mean_[0] + m.shift_, m.m2_[0] / n
+
+
+def _record(rec, module, x, y):
+    module.train()
+    rec.set_targets(y)
+    with torch.no_grad():
+        module(x)
+    rec.set_targets(None)
+
+
+# --------------------------------------------------------------------------- |x| of conv inputs
+def test_abs_statistics_of_a_conv_input_take_abs_before_the_spatial_mean():
+    conv = nn.Conv2d(3, 2, 3).double()
+    x, y = _mixed_sign_images(), torch.arange(24) % 3
+    rec = InputStatsRecorder({"conv": conv}, n_classes=3, reduce="channels", track_abs=True)
+    for part in (slice(0, 10), slice(10, 24)):
+        _record(rec, conv, x[part], y[part])
+    per_sample = x.abs().mean((2, 3)).numpy()  # (n, channels): the mean magnitude
+    assert not np.allclose(per_sample, x.mean((2, 3)).abs().numpy(), rtol=0.1)
+    mean, var = _pooled(rec.abs_moments_of("conv"))
+    np.testing.assert_allclose(mean, per_sample.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(var, per_sample.var(0), rtol=1e-10)
+    assert rec.abs_moments_of("conv").n_samples == 24
+    # the per-class statistics stay those of the signed spatial means
+    f = anova_f(rec.moments_of("conv"))[0]
+    np.testing.assert_allclose(f, f_classif(x.mean((2, 3)).numpy(), y.numpy())[0], rtol=1e-9)
+
+
+class _AnyStats:
+    """A scorer that asks for both statistics (and scores by magnitude)."""
+
+    requires = frozenset({"class_moments", "abs_moments"})
+
+    def __call__(self, views, scope="global"):
+        return [v.weight.abs().double() for v in views]
+
+
+def test_weight_pruner_records_abs_of_conv_inputs_per_channel():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(16, 3)).double()
+    x, y = _mixed_sign_images(), torch.arange(24) % 3
+    pruner = WeightPruner(
+        model, _AnyStats(), OneShotSchedule(), sparsity=0.5, prune_epochs=1, n_classes=3
+    )
+    pruner.attach_hooks()
+    _record(pruner, model, x, y)
+    conv_view = pruner.views()[0]
+    mean, var = _pooled(conv_view.abs_moments)
+    per_sample = x.abs().mean((2, 3)).numpy()
+    np.testing.assert_allclose(mean, per_sample.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(var, per_sample.var(0), rtol=1e-10)
+    pruner.remove_hooks()
+
+
+# --------------------------------------------------------------------------- post_relu
+@pytest.mark.parametrize("reduce", ["channels", "flat"])
+def test_post_relu_records_relu_of_the_output_before_the_spatial_mean(reduce):
+    bn = nn.BatchNorm2d(3).double()
+    x, y = _mixed_sign_images(seed=1), torch.arange(24) % 3
+    rec = InputStatsRecorder(
+        {"bn": bn}, n_classes=3, source="output", reduce=reduce, post_relu=True, track_abs=True
+    )
+    plain = InputStatsRecorder({"bn": bn}, n_classes=3, source="output", reduce=reduce)
+    plain.set_targets(y)  # both hook the same module: one forward pass feeds both
+    _record(rec, bn, x, y)
+    bn.eval()
+    with torch.no_grad():
+        out = nn.functional.batch_norm(x, None, None, bn.weight, bn.bias, training=True)
+    relu = out.clamp_min(0)
+    feats = relu.mean((2, 3)) if reduce == "channels" else relu.reshape(24, -1)
+    want = f_classif(feats.numpy(), y.numpy())[0]
+    np.testing.assert_allclose(anova_f(rec.moments_of("bn"))[0], want, rtol=1e-9)
+    mean, _ = _pooled(rec.abs_moments_of("bn"))
+    np.testing.assert_allclose(mean, feats.numpy().mean(0), rtol=1e-12)  # |relu| = relu
+    # without post_relu: the signed output, a different statistic
+    signed = out.mean((2, 3)) if reduce == "channels" else out.reshape(24, -1)
+    f_plain = anova_f(plain.moments_of("bn"))[0]
+    np.testing.assert_allclose(f_plain, f_classif(signed.numpy(), y.numpy())[0], rtol=1e-9)
+    assert not np.allclose(f_plain, want, rtol=1e-3)
+    if reduce == "channels":  # relu after the mean would give yet another value
+        late = out.mean((2, 3)).clamp_min(0).numpy()
+        assert not np.allclose(feats.numpy().mean(0), late.mean(0), rtol=1e-3)
+
+
+def test_channel_pruner_passes_post_relu_to_its_recorder():
+    pytest.importorskip("torch_pruning")
+    from skscreen.pruning.channels import ChannelPruner, ChannelScreeningScorer
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Conv2d(4, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
+    ).double()
+    x, y = _mixed_sign_images(seed=2), torch.arange(24) % 3
+
+    def statistics(post_relu):
+        pr = ChannelPruner(
+            model,
+            ChannelScreeningScorer(1.0),
+            OneShotSchedule(),
+            sparsity=0.5,
+            prune_epochs=1,
+            n_classes=3,
+            example_inputs=x,
+            post_relu=post_relu,
+        )
+        pr.attach_hooks()
+        _record(pr, model, x, y)
+        pr.remove_hooks()
+        return anova_f(pr.recorder.moments_of("1"))[0]
+
+    with torch.no_grad():
+        model.train()
+        out = model[1](model[0](x))  # what the first BatchNorm outputs (batch statistics)
+    f_relu = f_classif(out.clamp_min(0).mean((2, 3)).numpy(), y.numpy())[0]
+    f_signed = f_classif(out.mean((2, 3)).numpy(), y.numpy())[0]
+    np.testing.assert_allclose(statistics(True), f_relu, rtol=1e-8)
+    np.testing.assert_allclose(statistics(False), f_signed, rtol=1e-8)
+    assert not np.allclose(f_relu, f_signed, rtol=1e-3)
+
+
+# --------------------------------------------------------------------------- tied weights
+class _Tied(nn.Module):
+    """``b`` reuses ``a``'s weight: its inputs are ``relu(a(x))``, not ``x``."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(5, 5)
+        self.b = nn.Linear(5, 5)
+        self.b.weight = self.a.weight
+        self.head = nn.Linear(5, 3)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.b(torch.relu(self.a(x)))))
+
+
+def test_tied_weights_pool_the_statistics_of_every_module_using_them():
+    torch.manual_seed(0)
+    model = _Tied().double()
+    g = torch.Generator().manual_seed(3)
+    y = torch.arange(30) % 3
+    x = torch.randn(30, 5, generator=g, dtype=torch.float64) + y[:, None].double()
+    pruner = WeightPruner(
+        model, _AnyStats(), OneShotSchedule(), sparsity=0.5, prune_epochs=1, n_classes=3
+    )
+    pruner.attach_hooks()
+    for part in (slice(0, 12), slice(12, 30)):
+        _record(pruner, model, x[part], y[part])
+    pruner.remove_hooks()
+    with torch.no_grad():
+        h = torch.relu(model.a(x))  # what ``b`` reads
+    both = torch.cat([x, h]).numpy()
+    labels = torch.cat([y, y]).numpy()
+    views = {v.name: v for v in pruner.views()}
+    assert list(views) == ["a", "head"]
+    tied = views["a"]
+    assert tied.moments.n_samples == 60  # 30 rows through a, 30 through b
+    f = anova_f(tied.moments)[0]
+    np.testing.assert_allclose(f, f_classif(both, labels)[0], rtol=1e-9)
+    mean, var = _pooled(tied.abs_moments)
+    np.testing.assert_allclose(mean, np.abs(both).mean(0), rtol=1e-12)
+    np.testing.assert_allclose(var, np.abs(both).var(0), rtol=1e-10)
+    # the untied head sees only its own input
+    assert views["head"].moments.n_samples == 30
