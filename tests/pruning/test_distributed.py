@@ -186,6 +186,13 @@ def _worker(rank, port, out):
             "train": _train(rank, WORLD),
             # no random_state anywhere: each rank would draw fresh entropy
             "extreme": _train(rank, WORLD, policy=ExtremeValuePruning(block_size=4), epochs=2),
+            # a policy with its own unseeded generator: only agreeing on the masks helps
+            "own_rng": _train(
+                rank,
+                WORLD,
+                policy=ExtremeValuePruning(block_size=4, random_state=np.random.default_rng()),
+                epochs=2,
+            ),
             "channel_refusal": _channel_refusal(),
         }
         torch.save(result, os.path.join(out, f"rank{rank}.pt"))
@@ -274,6 +281,15 @@ def test_random_decisions_are_seeded_alike_on_every_rank(ranks):
         assert torch.equal(a, b)
     for key in e0["state"]:
         assert torch.equal(e0["state"][key], e1["state"][key]), key
+
+
+def test_rank_0s_masks_are_applied_whatever_the_policy_draws(ranks):
+    o0, o1 = ranks[0]["own_rng"], ranks[1]["own_rng"]
+    assert o0["report"] != o1["report"]  # each rank drew from its own generator...
+    for a, b in zip(o0["masks"][-1], o1["masks"][-1]):
+        assert torch.equal(a, b)  # ...and applied rank 0's decision
+    for key in o0["state"]:
+        assert torch.equal(o0["state"][key], o1["state"][key]), key
 
 
 def test_channel_pruning_is_refused_under_a_process_group_naming_weight_level(ranks):
