@@ -15,14 +15,16 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import scipy.sparse
 import torch
 from skorch import NeuralNetClassifier
-from skorch.dataset import Dataset, unpack_data
+from skorch.dataset import Dataset
 from skorch.utils import multi_indexing
 
-from skscreen.nn._pruning import PRUNING_PARAMS, ScreeningPruning, attach_prunable_masks
+from skscreen.nn._criterion import _is_auto, criterion_for_output, looks_like_probabilities
+from skscreen.nn._pruning import PRUNING_PARAMS, ScreeningPruning, find_pruning_callback
 from skscreen.pruning.compaction import count_parameters
-from skscreen.pruning.masks import get_mask, remove_masks, to_torch_prune
+from skscreen.pruning.masks import remove_masks, to_torch_prune
 
 __all__ = ["ScreeningPrunedNet"]
 
@@ -67,15 +69,6 @@ class _LabelledDataset(Dataset):
         Xi = multi_indexing(X, i, self.X_indexing)
         yi = multi_indexing(self.y_encoded, i, self.y_indexing)
         return self.transform(Xi, yi)
-
-
-def _head(Xi, n):
-    """The first ``n`` rows of a batch's X (tensor, array, dict or list/tuple of them)."""
-    if isinstance(Xi, dict):
-        return {k: _head(v, n) for k, v in Xi.items()}
-    if isinstance(Xi, list | tuple):
-        return type(Xi)(_head(v, n) for v in Xi)
-    return Xi[:n] if torch.is_tensor(Xi) or isinstance(Xi, np.ndarray) else Xi
 
 
 def _takes_indices(module):
@@ -154,9 +147,16 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         random decision of the criterion: two fits with the same settings give identical
         nets. A module *instance* keeps the initial weights it was built with (copied at
         every fit); pass the class and ``module__*`` parameters to seed those too.
-    criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
-        With ``torch.nn.NLLLoss`` the module must output probabilities (skorch's
-        convention); with ``CrossEntropyLoss`` it must output logits (checked).
+    criterion : "auto" or torch criterion class, default="auto"
+        ``"auto"`` accepts both conventions: a module that outputs logits trains with
+        ``CrossEntropyLoss`` (``predict_proba`` applies a softmax), a module that ends in a
+        softmax (skorch's ``NeuralNetClassifier`` convention) trains with ``NLLLoss`` on the
+        log of its probabilities (``predict_proba`` returns them as they are). The choice is
+        made from the module's output at the first training batch (no extra forward pass)
+        and shown by ``criterion_`` and ``module_output_``; ``criterion__*`` parameters go
+        to the chosen loss. An explicit criterion always wins; with
+        ``CrossEntropyLoss`` a module that outputs probabilities is refused (a softmax
+        before a softmax), with ``torch.nn.NLLLoss`` the module must output probabilities.
     **kwargs
         Every other skorch :class:`~skorch.NeuralNetClassifier` parameter (``optimizer``,
         ``lr``, ``max_epochs``, ``batch_size``, ``device``, ``callbacks``, ``classes``,
@@ -172,6 +172,15 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         Fraction of weights (channels) kept per layer.
     n_weights_ : int
         Prunable weights (channels) in the dense network.
+    module_output_ : {"logits", "probabilities"} or None
+        With ``criterion="auto"``: what the module was found to output (``None`` until the
+        first training batch or prediction).
+    n_features_in_ : int
+        Number of features of a 2-D ``X`` seen in the first ``fit``/``partial_fit``
+        (checked at later calls and at prediction, as scikit-learn does).
+    feature_names_in_ : ndarray of str
+        Column names of a DataFrame ``X`` seen in the first call, when all are strings;
+        a DataFrame with other or reordered columns is refused at prediction.
     pruner_ : WeightPruner or ChannelPruner
         The pruning machinery (statistics hooks, scorer, schedule, masks).
     history : skorch History
@@ -212,7 +221,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         reg_lambda=0.0,
         gamma_l1=0.0,
         random_state=None,
-        criterion=torch.nn.CrossEntropyLoss,
+        criterion="auto",
         **kwargs,
     ):
         super().__init__(module, *args, criterion=criterion, **kwargs)
@@ -298,19 +307,19 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         if self.module_ is self.module:
             # fit is a fresh start and never modifies the object the user passed in
             self.module_ = copy.deepcopy(self.module)
-        if self.granularity == "weight":
-            self._attach_masks()
+        pruning = find_pruning_callback(self)
+        if pruning is not None:  # ready to load a pruned state dict (load_params, Checkpoint)
+            pruning.set_params(**self._pruning_settings())
+            pruning.prepare(self)
         return self
-
-    def _attach_masks(self):
-        """Masks from initialize(): save_params/load_params/Checkpoint round-trip."""
-        attach_prunable_masks(self.module_, self.layer_types, self.ignored_layers)
 
     # ------------------------------------------------------------------ inputs
     def _prepare_X(self, X):
         """pandas -> numpy; numeric arrays/tensors cast to the module's dtype; NaN check."""
         if _is_pandas(X):
             X = X.to_numpy()
+            if not X.flags.writeable:  # pandas copy-on-write views; torch wants writable
+                X = X.copy()
         X = _rows_to_array(X)
         initialized = getattr(self, "initialized_", False)
         dtype = _module_dtype(self.module_) if initialized else None
@@ -330,6 +339,13 @@ class ScreeningPrunedNet(NeuralNetClassifier):
                 X = X.astype(np_dtype)
             if X.dtype.kind == "f" and not np.isfinite(X).all():
                 raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
+            if any(st < 0 for st in X.strides):  # X[:, ::-1]: torch takes no negative strides
+                X = np.ascontiguousarray(X)
+        elif scipy.sparse.issparse(X):
+            if X.dtype.kind in "biuf" and X.dtype.kind not in ints and X.dtype != np_dtype:
+                X = X.astype(np_dtype)
+            if X.dtype.kind == "f" and not np.isfinite(X.data).all():
+                raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
         elif torch.is_tensor(X):
             kind = "f" if X.is_floating_point() else ("b" if X.dtype == torch.bool else "i")
             if X.dtype != dtype and not X.is_complex() and kind not in ints:
@@ -337,6 +353,19 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             if X.is_floating_point() and not torch.isfinite(X).all():
                 raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
         return X
+
+    def _check_input_features(self, X, reset):
+        """``n_features_in_``/``feature_names_in_`` of a 2-D X, recorded or checked."""
+        from sklearn.utils.validation import _check_feature_names, _check_n_features
+        from skorch.utils import is_dataset
+
+        if reset:
+            for name in ("n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(name, None)
+        if is_dataset(X) or getattr(X, "ndim", None) != 2:
+            return
+        _check_feature_names(self, X, reset=reset)
+        _check_n_features(self, X, reset=reset)
 
     def get_dataset(self, X, y=None):
         from skorch.utils import is_dataset
@@ -360,11 +389,12 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         if not (isinstance(X, np.ndarray) or torch.is_tensor(X)) or len(X) == 0:
             return None
         Xs = self._prepare_X(X[:8])
+        Xs = torch.tensor(Xs) if isinstance(Xs, np.ndarray) else Xs  # a copy: 8 rows
         was = self.module_.training
         self.module_.eval()
         try:
             with torch.no_grad():
-                out = self.infer(torch.as_tensor(Xs).to(self.device))
+                out = self.infer(Xs.to(self.device))
         except Exception:  # noqa: BLE001 - the real error is raised by training
             return None
         finally:
@@ -492,6 +522,28 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         if saved is not None and y is not None:
             self.classes_inferred_ = saved  # the original labels, not the encoded ones
 
+    @staticmethod
+    def _unpack_labelled_dataset(X, y):
+        """``fit(Dataset(X, y))``: skorch's own Dataset's labels are encoded like any y."""
+        if y is None and type(X) is Dataset and X.y is not None:
+            return X.X, X.y
+        return X, y
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """skorch's split; a validation Dataset the user built gets its labels encoded.
+
+        ``train_split=predefined_split(Dataset(X_valid, y_valid))`` holds the user's
+        labels: they are checked and encoded like the training labels here, before any
+        training, so a label the net does not know fails before the weights change.
+        """
+        dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        if type(dataset_valid) is Dataset and dataset_valid.y is not None:
+            y_valid = dataset_valid.y
+            if getattr(self, "label_encoded_", False):
+                y_valid = self._encode_more(y_valid)
+            dataset_valid = self.get_dataset(dataset_valid.X, y_valid)
+        return dataset_train, dataset_valid
+
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, **fit_params):
         """Initialise (unless ``warm_start``) and train, pruning at the end of each epoch.
@@ -515,7 +567,10 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         """
         if not self.initialized_:
             self.initialize()
-        if len(self.history) == 0 and not hasattr(self, "classes_inferred_"):
+        X, y = self._unpack_labelled_dataset(X, y)
+        fresh = len(self.history) == 0 and not hasattr(self, "classes_inferred_")
+        self._check_input_features(X, reset=fresh)
+        if fresh:
             if classes is not None and self.classes is None and y is not None:
                 found = np.unique(np.asarray(classes))
                 width = self._output_width(X)
@@ -563,38 +618,72 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         super().on_train_begin(net, X=X, y=y, **kwargs)
         # one home for each setting: the net's parameters, pushed to the callback now
         self.pruning_.set_params(**self._pruning_settings())
-        self._output_checked = False
 
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        super().on_batch_begin(net, batch=batch, training=training, **kwargs)
-        if training and not getattr(self, "_output_checked", True):
-            self._output_checked = True
-            self._check_output(unpack_data(batch)[0])
-
-    def _check_output(self, Xi):
-        if not isinstance(self.criterion_, torch.nn.CrossEntropyLoss):
-            return
-        module = self.module_
-        was = module.training
-        module.eval()
-        try:
-            with torch.no_grad():
-                out = self.infer(_head(Xi, 8))
-        finally:
-            module.train(was)
-        if isinstance(out, tuple | list):
-            out = out[0]
-        if out.ndim == 2 and out.shape[1] > 1 and out.shape[0] > 1:
-            sums = out.sum(dim=1)
-            if bool((out >= 0).all()) and torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
+    # ------------------------------------------------------------------ criterion
+    def initialize_criterion(self):
+        """``criterion="auto"``: ``CrossEntropyLoss`` until the module's output is seen."""
+        self.module_output_ = None
+        if not _is_auto(self.criterion):
+            if isinstance(self.criterion, str):
                 raise ValueError(
-                    "The module's outputs are probabilities (non-negative, rows sum to 1: a "
-                    "final softmax?), but criterion=CrossEntropyLoss expects logits and "
-                    "predict_proba applies a softmax. Remove the final softmax, or pass "
-                    "criterion=torch.nn.NLLLoss (skorch's convention for probability outputs)."
+                    f"criterion must be 'auto' or a torch criterion (class or instance), got "
+                    f"{self.criterion!r}."
                 )
+            return super().initialize_criterion()
+        kwargs = self.get_params_for("criterion")
+        self.criterion_ = criterion_for_output("logits", kwargs)
+        return self
+
+    def _decide_output(self, out):
+        """Record what the module outputs; with ``criterion="auto"`` choose the loss."""
+        if isinstance(out, tuple | list) and out:
+            out = out[0]
+        if not torch.is_tensor(out):
+            return
+        kind = "probabilities" if looks_like_probabilities(out) else "logits"
+        if _is_auto(self.criterion):
+            if kind == "probabilities":
+                criterion = criterion_for_output(kind, self.get_params_for("criterion"))
+                self.criterion_ = criterion.to(self.device) if self.device else criterion
+            self.module_output_ = kind
+        elif kind == "probabilities" and isinstance(self.criterion_, torch.nn.CrossEntropyLoss):
+            raise ValueError(
+                "The module's outputs are probabilities (non-negative, rows sum to 1: a "
+                "final softmax?), but criterion=CrossEntropyLoss expects logits and "
+                "predict_proba applies a softmax. Remove the final softmax, or leave "
+                "criterion='auto' (NLLLoss on the probabilities, skorch's convention)."
+            )
+        elif (
+            kind == "logits"
+            and isinstance(self.criterion_, torch.nn.NLLLoss)
+            and bool((out.detach() < 0).any())
+        ):
+            raise ValueError(
+                "criterion=NLLLoss takes the log of the module's outputs (skorch's convention "
+                "for a module ending in softmax), but the module outputs negative values "
+                "(logits or log-probabilities). Leave criterion='auto' (CrossEntropyLoss on "
+                "logits), or end the module in a softmax."
+            )
+        else:
+            self.module_output_ = kind
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        # the first loss decides from the output the net computed anyway (no extra pass)
+        if getattr(self, "module_output_", None) is None:
+            self._decide_output(y_pred)
+        return super().get_loss(y_pred, y_true, X=X, training=training)
 
     # ------------------------------------------------------------------ predictions
+    def predict_proba(self, X):
+        """Class probabilities (softmax of logits, or the module's own probabilities)."""
+        self._check_input_features(X, reset=False)
+        if _is_auto(self.criterion) and getattr(self, "module_output_", None) is None:
+            # not trained in this process (e.g. load_params): decide on the first batch
+            for out in self.forward_iter(X, training=False):
+                self._decide_output(out)
+                break
+        return super().predict_proba(X)
+
     def predict(self, X):
         """Class labels for the samples of ``X`` (the labels given to ``fit``)."""
         idx = self.predict_proba(X).argmax(axis=1)
@@ -625,23 +714,8 @@ class ScreeningPrunedNet(NeuralNetClassifier):
 
     # ------------------------------------------------------------------ results
     def _counts(self):
-        """(kept, total) prunable weights or channels."""
-        pruner = self.pruning_.pruner_
-        if pruner is not None:
-            return pruner.n_kept(), pruner.n_total
-        if self.granularity == "channel":
-            bns = [
-                m
-                for m in self.module_.modules()
-                if isinstance(m, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d)
-            ]
-            n = sum(m.num_features for m in bns)
-            return n, n
-        masks = {
-            id(get_mask(m)): get_mask(m) for m in self.module_.modules() if get_mask(m) is not None
-        }
-        kept = int(sum(int(m.sum()) for m in masks.values()))
-        return kept, int(sum(m.numel() for m in masks.values()))
+        """(kept, total) prunable weights or channels of ``module_`` as it is."""
+        return self.pruning_.counts(self)
 
     @property
     def n_weights_(self):
@@ -660,14 +734,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     def kept_fraction_(self):
         """Fraction of weights (channels) kept in each prunable layer."""
         self.check_is_fitted(["module_"])
-        pruner = self.pruning_.pruner_
-        if pruner is not None:
-            return pruner.kept_fractions()
-        return {
-            n: float(get_mask(m).mean())
-            for n, m in self.module_.named_modules()
-            if get_mask(m) is not None
-        }
+        return self.pruning_.kept_fractions(self)
 
     def compact(self):
         """A physically smaller module without masks: the same predictions, fewer parameters.

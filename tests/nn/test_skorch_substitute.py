@@ -192,14 +192,14 @@ def test_checkpoint_pickling_mid_training(digits, tmp_path):
     np.testing.assert_array_equal(back.predict(Xt), net.predict(Xt))
 
 
-def test_softmax_module_is_refused_or_works_with_nllloss(digits):
+def test_softmax_module_refused_with_explicit_crossentropy_works_with_nllloss(digits):
     X, y, Xt, _ = digits
 
     def softmax_mlp(n_inputs, hidden, n_classes):
         return nn.Sequential(make_mlp(n_inputs, hidden, n_classes), nn.Softmax(dim=-1))
 
-    with pytest.raises(ValueError, match="NLLLoss"):
-        _net(module=softmax_mlp).fit(X, y)
+    with pytest.raises(ValueError, match="criterion='auto'"):
+        _net(module=softmax_mlp, criterion=torch.nn.CrossEntropyLoss).fit(X, y)
     net = _net(module=softmax_mlp, criterion=torch.nn.NLLLoss, lr=0.5).fit(X, y)
     proba = net.predict_proba(Xt)
     with torch.no_grad():

@@ -1,0 +1,69 @@
+"""The classification loss convention: logits (CrossEntropyLoss) or probabilities (NLLLoss).
+
+skorch's ``NeuralNetClassifier`` expects a module that ends in a softmax and trains it with
+``NLLLoss`` on the log of the probabilities; most PyTorch code outputs logits for
+``CrossEntropyLoss``. :class:`~skscreen.ScreeningPrunedNet` accepts both with
+``criterion="auto"``: deciding which one a module follows is this module's job (one rule,
+applied to an output the net computed anyway); the net applies the decision.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["AUTO", "looks_like_probabilities", "criterion_for_output"]
+
+AUTO = "auto"
+
+# CrossEntropyLoss parameters that NLLLoss does not take
+_CE_ONLY = ("label_smoothing",)
+
+
+def _is_auto(criterion):
+    return isinstance(criterion, str) and criterion == AUTO
+
+
+def looks_like_probabilities(out, atol=1e-4):
+    """Whether a batch of module outputs holds class probabilities.
+
+    True when the output has a class dimension (dim 1) of two or more scores, every score is
+    non-negative and each sample's scores sum to one (within ``atol``): the output of a final
+    softmax. Logits (any sign) and log-probabilities (non-positive) are not probabilities.
+
+    Examples
+    --------
+    >>> import torch
+    >>> looks_like_probabilities(torch.softmax(torch.randn(4, 3), dim=1))
+    True
+    >>> looks_like_probabilities(torch.randn(4, 3))
+    False
+    >>> looks_like_probabilities(torch.log_softmax(torch.randn(4, 3), dim=1))
+    False
+    """
+    if not torch.is_tensor(out) or not out.is_floating_point() or out.ndim < 2:
+        return False
+    if out.shape[1] < 2 or out.numel() == 0:
+        return False
+    out = out.detach()
+    sums = out.sum(dim=1)
+    return bool((out >= 0).all()) and bool(
+        torch.allclose(sums, torch.ones_like(sums), atol=atol, rtol=0)
+    )
+
+
+def criterion_for_output(output_kind, kwargs):
+    """The loss for a module's output kind (``"logits"`` or ``"probabilities"``).
+
+    ``kwargs`` are the user's ``criterion__*`` parameters; a parameter the chosen loss does
+    not take is refused with the fix.
+    """
+    if output_kind == "logits":
+        return torch.nn.CrossEntropyLoss(**kwargs)
+    bad = [k for k in _CE_ONLY if k in kwargs]
+    if bad:
+        raise ValueError(
+            f"The module outputs probabilities (a final softmax), so criterion='auto' trains "
+            f"it with NLLLoss, which has no parameter {bad[0]!r} (criterion__{bad[0]}). Remove "
+            "the final softmax to train on logits with CrossEntropyLoss, or drop the parameter."
+        )
+    return torch.nn.NLLLoss(**kwargs)

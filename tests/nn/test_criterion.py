@@ -1,0 +1,140 @@
+"""The loss convention of ScreeningPrunedNet: logits and softmax modules, criterion="auto"."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+
+from skorch import NeuralNetClassifier  # noqa: E402
+from torch import nn  # noqa: E402
+
+from skscreen import ScreeningPrunedNet  # noqa: E402
+from skscreen.nn._criterion import looks_like_probabilities  # noqa: E402
+
+
+class _MLP(nn.Module):
+    def __init__(self, softmax=False, log_softmax=False):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+        self.softmax, self.log_softmax = softmax, log_softmax
+
+    def forward(self, X):
+        out = self.body(X)
+        if self.softmax:
+            return torch.softmax(out, dim=-1)
+        if self.log_softmax:
+            return torch.log_softmax(out, dim=-1)
+        return out
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 8)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 0.5)
+    return X, y
+
+
+def _fit(cls, data, **kw):
+    params = dict(module=_MLP, max_epochs=8, lr=0.2, batch_size=32, train_split=None,
+                  verbose=0)
+    if cls is ScreeningPrunedNet:
+        params.update(sparsity=0.5, random_state=0)
+    else:
+        torch.manual_seed(0)
+    params.update(kw)
+    return cls(**params).fit(*data)
+
+
+def test_looks_like_probabilities_known_cases():
+    z = torch.tensor([[2.0, -1.0, 0.5], [0.1, 0.2, 0.3]])
+    assert looks_like_probabilities(torch.softmax(z, dim=1))
+    assert not looks_like_probabilities(z)
+    assert not looks_like_probabilities(torch.log_softmax(z, dim=1))
+    # non-negative but not summing to one: ReLU logits are not probabilities
+    assert not looks_like_probabilities(torch.relu(z))
+    assert not looks_like_probabilities(torch.tensor([[1.0], [1.0]]))  # one score per sample
+    assert not looks_like_probabilities(torch.tensor([[0, 1], [1, 0]]))  # integers
+    # N-D output: classes on dim 1 (as CrossEntropyLoss reads them)
+    assert looks_like_probabilities(torch.softmax(torch.randn(2, 4, 5, 5), dim=1))
+
+
+@pytest.mark.parametrize("softmax", [False, True])
+def test_auto_criterion_trains_both_conventions_like_skorch(data, softmax):
+    """Default settings: a logits module and a softmax module give the same net as skorch's
+    NeuralNetClassifier with the matching criterion (sparsity 0: same training)."""
+    X, y = data
+    ours = _fit(ScreeningPrunedNet, data, module__softmax=softmax, sparsity=0.0)
+    expected = "probabilities" if softmax else "logits"
+    assert ours.module_output_ == expected
+    assert isinstance(ours.criterion_, nn.NLLLoss if softmax else nn.CrossEntropyLoss)
+    peer = _fit(
+        NeuralNetClassifier, data, module__softmax=softmax,
+        criterion=nn.NLLLoss if softmax else nn.CrossEntropyLoss,
+    )
+    np.testing.assert_allclose(ours.history[:, "train_loss"], peer.history[:, "train_loss"],
+                               rtol=1e-5)
+    proba = ours.predict_proba(X)
+    np.testing.assert_allclose(proba, peer.predict_proba(X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)  # never soft-maxed twice
+    assert (ours.predict(X) == y).mean() > 0.7
+
+
+def test_auto_criterion_softmax_module_prunes(data):
+    net = _fit(ScreeningPrunedNet, data, module__softmax=True, sparsity=0.6)
+    assert net.module_output_ == "probabilities"
+    assert net.sparsity_ == pytest.approx(0.6, abs=0.01)
+    assert np.isfinite(net.history[:, "train_loss"]).all()
+
+
+def test_log_softmax_module_trains_as_logits(data):
+    # CrossEntropy of log-probabilities is exactly their NLL; softmax gives the probabilities
+    net = _fit(ScreeningPrunedNet, data, module__log_softmax=True)
+    assert net.module_output_ == "logits"
+    proba = net.predict_proba(data[0])
+    with torch.no_grad():
+        direct = net.module_.eval()(torch.as_tensor(data[0])).exp().numpy()
+    np.testing.assert_allclose(proba, direct, rtol=1e-4, atol=1e-6)
+
+
+def test_explicit_criterion_wins(data):
+    net = _fit(ScreeningPrunedNet, data, module__softmax=True, criterion=nn.NLLLoss)
+    assert type(net.criterion_) is nn.NLLLoss
+    with pytest.raises(ValueError, match="criterion='auto'"):
+        _fit(ScreeningPrunedNet, data, module__softmax=True, criterion=nn.CrossEntropyLoss)
+    with pytest.raises(ValueError, match="negative values"):
+        _fit(ScreeningPrunedNet, data, criterion=nn.NLLLoss)
+
+
+def test_criterion_params_go_to_the_chosen_loss(data):
+    w = torch.tensor([1.0, 2.0, 0.5])
+    net = _fit(ScreeningPrunedNet, data, module__softmax=True, criterion__weight=w,
+               max_epochs=1)
+    assert type(net.criterion_) is nn.NLLLoss
+    torch.testing.assert_close(net.criterion_.weight, w)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        _fit(ScreeningPrunedNet, data, module__softmax=True, criterion__label_smoothing=0.1,
+             max_epochs=1)
+    net = _fit(ScreeningPrunedNet, data, criterion__label_smoothing=0.1, max_epochs=1)
+    assert net.criterion_.label_smoothing == 0.1
+
+
+def test_decision_is_reset_by_fit_and_made_at_prediction_after_load(data, tmp_path):
+    X, _ = data
+    net = _fit(ScreeningPrunedNet, data, module__softmax=True, sparsity=0.0)
+    net.save_params(f_params=tmp_path / "p.pt")
+    fresh = ScreeningPrunedNet(_MLP, module__softmax=True, sparsity=0.0).initialize()
+    assert fresh.module_output_ is None
+    fresh.load_params(f_params=tmp_path / "p.pt")
+    np.testing.assert_allclose(fresh.predict_proba(X), net.predict_proba(X), rtol=1e-5)
+    assert fresh.module_output_ == "probabilities"
+    # the same net refitted with a logits module decides again
+    net.set_params(module__softmax=False).fit(*data)
+    assert net.module_output_ == "logits"
+    assert type(net.criterion_) is nn.CrossEntropyLoss
+
+
+def test_string_criterion_other_than_auto_refused(data):
+    with pytest.raises(ValueError, match="'auto' or a torch criterion"):
+        _fit(ScreeningPrunedNet, data, criterion="nll")

@@ -1,0 +1,116 @@
+"""ScreeningPrunedNet's inputs and labels as a scikit-learn classifier takes them.
+
+Validation data encoded like training data (predefined_split, fit(Dataset)); X of any
+strides, sparse of any dtype; ``n_features_in_``/``feature_names_in_`` recorded and checked.
+"""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+pd = pytest.importorskip("pandas")
+
+import scipy.sparse as sp  # noqa: E402
+from skorch.dataset import Dataset  # noqa: E402
+from skorch.helper import predefined_split  # noqa: E402
+
+from skscreen import ScreeningPrunedNet  # noqa: E402
+from skscreen.models import make_mlp  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 6)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 0.5)
+    return X, y
+
+
+def _net(**kw):
+    params = dict(module=make_mlp, module__n_inputs=6, module__hidden=(16,),
+                  module__n_classes=3, max_epochs=4, lr=0.2, batch_size=32,
+                  train_split=None, verbose=0, sparsity=0.5, random_state=0)
+    params.update(kw)
+    return ScreeningPrunedNet(**params)
+
+
+@pytest.mark.parametrize("labels", [np.array(["a", "b", "c"]), np.array([1, 2, 3])])
+def test_predefined_split_labels_encoded_like_training(data, labels):
+    X, y = data
+    yl = labels[y]
+    valid = Dataset(X[:100].astype(np.float64), yl[:100])  # float64 X too
+    net = _net(train_split=predefined_split(valid)).fit(X[100:], yl[100:])
+    # valid_acc is computed by skorch against net.predict: equal to our own accuracy
+    expected = (net.predict(X[:100]) == yl[:100]).mean()
+    assert net.history[-1, "valid_acc"] == pytest.approx(expected)
+    assert np.isfinite(net.history[:, "valid_loss"]).all()
+
+
+def test_unknown_validation_label_fails_before_training(data):
+    X, y = data
+    yl = np.array(["a", "b", "c"])[y]
+    yv = yl[:100].astype("<U3")
+    yv[0] = "zzz"
+    net = _net(train_split=predefined_split(Dataset(X[:100], yv))).initialize()
+    before = {k: v.clone() for k, v in net.module_.state_dict().items()}
+    with pytest.raises(ValueError, match="zzz"):
+        net.partial_fit(X[100:], yl[100:])
+    after = net.module_.state_dict()
+    for k, v in before.items():
+        torch.testing.assert_close(after[k], v)  # no epoch ran
+    assert len(net.history) == 0
+
+
+def test_fit_on_a_skorch_dataset_with_string_labels(data):
+    X, y = data
+    yl = np.array(["a", "b", "c"])[y]
+    net = _net().fit(Dataset(X, yl), None)
+    assert set(net.predict(X)) <= {"a", "b", "c"}
+    assert list(net.classes_) == ["a", "b", "c"]
+
+
+def test_negative_strides_and_fortran_order(data):
+    X, y = data
+    Xr = X[:, ::-1]
+    net = _net().fit(Xr, y)
+    np.testing.assert_array_equal(net.predict(Xr), net.predict(np.ascontiguousarray(Xr)))
+    np.testing.assert_array_equal(net.predict(Xr[::-1]), net.predict(Xr)[::-1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+def test_sparse_input_of_any_dtype(data, dtype):
+    X, y = data
+    Xd = np.round(X * 4).astype(dtype)
+    net = _net().fit(sp.csr_matrix(Xd), y)
+    np.testing.assert_allclose(
+        net.predict_proba(sp.csr_matrix(Xd)), net.predict_proba(Xd.astype(np.float32)),
+        rtol=1e-6)
+
+
+def test_feature_names_recorded_and_checked(data):
+    X, y = data
+    cols = [f"f{i}" for i in range(6)]
+    df = pd.DataFrame(X, columns=cols)
+    net = _net().fit(df, y)
+    np.testing.assert_array_equal(net.feature_names_in_, cols)
+    assert net.n_features_in_ == 6
+    with pytest.raises(ValueError, match="feature names should match"):
+        net.predict(df[cols[::-1]])  # reordered columns would silently change predictions
+    with pytest.raises(ValueError, match="feature names should match"):
+        net.partial_fit(df[cols[::-1]], y)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        net.predict(X)
+    # a refit on a plain array forgets the names
+    net.fit(X, y)
+    assert not hasattr(net, "feature_names_in_")
+    assert net.n_features_in_ == 6
+
+
+def test_n_features_checked(data):
+    X, y = data
+    net = _net().fit(X, y)
+    with pytest.raises(ValueError, match="X has 4 features, but ScreeningPrunedNet is "
+                                         "expecting 6"):
+        net.predict(X[:, :4])
+    assert net.n_features_in_ == 6
