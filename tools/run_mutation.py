@@ -1,4 +1,4 @@
-"""Mutation testing of the statistics, selection-rule and pruning modules with mutmut.
+"""Mutation testing of the modules of skscreen/ with mutmut.
 
 For each module, a scratch copy of the working tree (tracked and untracked, not ignored
 files) gets a ``[mutmut]`` section in ``setup.cfg`` naming that module and the test files that
@@ -12,7 +12,11 @@ Usage (from the repository root, in the test virtualenv; ``mutmut>=3`` is needed
 
     nice -n 19 python tools/run_mutation.py                       # the default modules
     nice -n 19 python tools/run_mutation.py skscreen/pruning/schedules.py
+    nice -n 19 python tools/run_mutation.py --all                 # every module (hours)
+    nice -n 19 python tools/run_mutation.py skscreen/pruning/hooks.py \\
+        --merge-into benchmarks/results/mutation.json             # record the result
     python tools/run_mutation.py --list                           # modules and their tests
+    python tools/run_mutation.py --check                          # every module mapped?
 
 Runs single-threaded (``max_children=1``, ``OMP_NUM_THREADS=1``). Writes
 ``<out>/mutation.json`` (scores per module) and ``<out>/mutation_survivors.txt`` (diffs);
@@ -34,8 +38,34 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# module -> the test files that exercise it (mutmut runs only the tests covering a mutant)
+# module -> the test files that exercise it (mutmut runs only the tests covering a mutant);
+# every module of skscreen/ is listed (``--all``), files that do not exist are skipped
+_STATS = [
+    "tests/stats/test_stats.py",
+    "tests/stats/test_kernels.py",
+    "tests/stats/test_known_truth_stats.py",
+]
+_SCREENER = [
+    "tests/feature_selection/test_screener.py",
+    "tests/feature_selection/test_screener_hostile.py",
+    "tests/feature_selection/test_known_truth_rules.py",
+    "tests/feature_selection/test_sklearn_parity.py",
+]
+_CLI = [
+    "tests/cli/test_cli_screen.py",
+    "tests/cli/test_cli_errors.py",
+    "tests/cli/test_prune_cli.py",
+]
+_NET = [
+    "tests/nn/test_net.py",
+    "tests/nn/test_net_audit.py",
+    "tests/nn/test_net_inputs.py",
+    "tests/nn/test_persistence.py",
+    "tests/nn/test_callback_statistics.py",
+    "tests/nn/test_skorch_substitute.py",
+]
 MODULES = {
+    # --- the five modules run by default (least churned by other work)
     "skscreen/stats/_anova.py": [
         "tests/stats/test_stats.py",
         "tests/stats/test_kernels.py",
@@ -59,21 +89,110 @@ MODULES = {
         "tests/pruning/test_known_truth_pruning.py",
         "tests/pruning/test_seed_methods.py",
     ],
+    # --- statistics core
     "skscreen/stats/_moments.py": [
-        "tests/stats/test_stats.py",
-        "tests/stats/test_kernels.py",
+        "tests/stats/test_moments_reset.py",
+        *_STATS,
         "tests/feature_selection/test_known_truth_rules.py",
     ],
+    "skscreen/stats/_kernels.py": [*_STATS, "tests/stats/test_moments_reset.py"],
+    "skscreen/stats/_numba_kernels.py": [
+        "tests/stats/test_kernels.py",
+        "tests/stats/test_stats.py",
+    ],
+    "skscreen/stats/_deferred.py": [
+        "tests/stats/test_stats.py",
+        "tests/pruning/test_hooks.py",
+        "tests/pruning/test_pruning_core.py",
+    ],
+    "skscreen/stats/_reference.py": _STATS,
+    "skscreen/stats/__init__.py": ["tests/stats/test_stats.py"],
+    # --- feature selection
+    "skscreen/feature_selection/_online_f.py": _SCREENER,
+    "skscreen/feature_selection/_dask.py": ["tests/feature_selection/test_dask.py"],
+    "skscreen/feature_selection/__init__.py": ["tests/feature_selection/test_screener.py"],
+    # --- pruning
     "skscreen/pruning/extreme_value.py": [
+        "tests/pruning/test_extreme_value.py",
         "tests/pruning/test_known_truth_pruning.py",
         "tests/pruning/test_seed_methods.py",
+        "tests/pruning/test_weight_level_arch.py",
     ],
     "skscreen/pruning/compaction.py": [
+        "tests/pruning/test_compaction.py",
+        "tests/pruning/test_pruning_core.py",
+        "tests/pruning/test_known_truth_pruning.py",
+        "tests/pruning/test_weight_level_arch.py",
+    ],
+    "skscreen/pruning/hooks.py": [
+        "tests/pruning/test_hooks.py",
+        "tests/pruning/test_pruning_core.py",
+        "tests/pruning/test_seed_methods.py",
+        "tests/pruning/test_distributed.py",
+    ],
+    "skscreen/pruning/masks.py": [
+        "tests/pruning/test_masks.py",
+        "tests/pruning/test_pruning_core.py",
+        "tests/pruning/test_weight_level_arch.py",
+        "tests/pruning/test_known_truth_pruning.py",
+    ],
+    "skscreen/pruning/_atomic.py": [
+        "tests/pruning/test_masks.py",
+        "tests/nn/test_skorch_substitute.py",
+    ],
+    "skscreen/pruning/_base.py": [
+        "tests/pruning/test_weight_level_arch.py",
+        "tests/pruning/test_pruning_core.py",
+        "tests/pruning/test_hooks.py",
+    ],
+    "skscreen/pruning/pruner.py": [
+        "tests/pruning/test_hooks.py",
+        "tests/pruning/test_weight_level_arch.py",
         "tests/pruning/test_pruning_core.py",
         "tests/pruning/test_known_truth_pruning.py",
     ],
+    "skscreen/pruning/scorers.py": [
+        "tests/pruning/test_pruning_core.py",
+        "tests/pruning/test_known_truth_pruning.py",
+        "tests/pruning/test_normalize_scope.py",
+        "tests/pruning/test_seed_methods.py",
+        "tests/pruning/test_weight_level_arch.py",
+    ],
+    "skscreen/pruning/channels.py": [
+        "tests/pruning/test_channels.py",
+        "tests/pruning/test_architectures_channel.py",
+        "tests/pruning/test_known_truth_pruning.py",
+        "tests/pruning/test_normalize_scope.py",
+        "tests/pruning/test_hooks.py",
+    ],
+    "skscreen/pruning/distributed.py": ["tests/pruning/test_distributed.py"],
+    "skscreen/pruning/__init__.py": ["tests/pruning/test_pruning_core.py"],
+    # --- skorch estimator and callbacks
+    "skscreen/nn/_pruning.py": [
+        "tests/nn/test_callback_statistics.py",
+        *_NET,
+    ],
+    "skscreen/nn/_net.py": _NET,
+    "skscreen/nn/_callbacks.py": ["tests/nn/test_net_audit.py", "tests/nn/test_skorch_port.py"],
+    "skscreen/nn/_criterion.py": ["tests/nn/test_criterion.py"],
+    "skscreen/nn/_early_stopping.py": ["tests/nn/test_early_stopping.py"],
+    "skscreen/nn/__init__.py": ["tests/nn/test_net.py"],
+    # --- faces: command lines, data, models, plots
+    "skscreen/cli.py": _CLI,
+    "skscreen/_prune_cli.py": ["tests/cli/test_prune_cli.py", "tests/cli/test_cli_errors.py"],
+    "skscreen/_cli_common.py": _CLI,
+    "skscreen/io.py": ["tests/cli/test_cli_screen.py", *_CLI[1:]],
+    "skscreen/datasets.py": ["tests/data/test_datasets.py", "tests/data/test_known_truth_data.py"],
+    "skscreen/models.py": [
+        "tests/nn/test_net.py",
+        "tests/pruning/test_channels.py",
+        "tests/pruning/test_known_truth_pruning.py",
+    ],
+    "skscreen/plotting.py": ["tests/cli/test_prune_cli.py", "tests/docs/test_docs_figures.py"],
+    "skscreen/__init__.py": ["tests/feature_selection/test_screener.py", "tests/nn/test_net.py"],
+    "skscreen/_version.py": ["tests/docs/test_examples.py"],
 }
-# the modules churned least by other work first; the others on request
+# the modules churned least by other work first; the others on request (or --all)
 DEFAULT = list(MODULES)[:5]
 
 STATUSES = ("killed", "survived", "timeout", "suspicious", "no tests", "skipped", "segfault")
@@ -189,6 +308,32 @@ def _provenance():
     }
 
 
+def check_modules():
+    """Modules of skscreen/ missing from MODULES, and mapped modules without any test file."""
+    present = {p.relative_to(ROOT).as_posix() for p in (ROOT / "skscreen").rglob("*.py")}
+    problems = [f"not mapped: {m}" for m in sorted(present - set(MODULES))]
+    problems += [f"no such module: {m}" for m in sorted(set(MODULES) - present)]
+    for m, tests in MODULES.items():
+        if not any((ROOT / t).exists() for t in tests):
+            problems.append(f"no existing test file for {m}")
+    return problems
+
+
+def merge_result(path, entry):
+    """Replace (or add) ``entry["module"]``'s entry in the results file ``path``.
+
+    The arguments about survivors (``survivors_argued`` and the counts derived from them)
+    belong to one run: a new run drops them, to be argued again.
+    """
+    data = json.loads(path.read_text()) if path.exists() else {"modules": []}
+    modules = [m for m in data.get("modules", []) if m.get("module") != entry["module"]]
+    modules.append(entry)
+    order = {m: i for i, m in enumerate(MODULES)}
+    modules.sort(key=lambda m: order.get(m["module"], len(order)))
+    data["modules"] = modules
+    path.write_text(json.dumps(data, indent=1) + "\n")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("modules", nargs="*", help="module paths (default: the five least churned)")
@@ -196,12 +341,28 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per module")
     ap.add_argument("--keep", action="store_true", help="keep the scratch copies")
     ap.add_argument("--list", action="store_true", help="list the modules and their tests")
+    ap.add_argument("--all", action="store_true", help="every module of skscreen/")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="check that MODULES lists every module of skscreen/ with existing test files",
+    )
+    ap.add_argument(
+        "--merge-into",
+        metavar="JSON",
+        help="also merge each module's result into this file (replacing that module's entry)",
+    )
     args = ap.parse_args(argv)
     if args.list:
         for m, t in MODULES.items():
-            print(f"{m}{' (default)' if m in DEFAULT else ''}: {' '.join(t)}")
+            tests = " ".join(f"{x}{'' if (ROOT / x).exists() else ' (missing)'}" for x in t)
+            print(f"{m}{' (default)' if m in DEFAULT else ''}: {tests}")
         return 0
-    modules = args.modules or DEFAULT
+    if args.check:
+        problems = check_modules()
+        print("\n".join(problems) or f"all {len(MODULES)} modules of skscreen/ mapped")
+        return 1 if problems else 0
+    modules = list(MODULES) if args.all else (args.modules or DEFAULT)
     unknown = [m for m in modules if m not in MODULES]
     if unknown:
         ap.error(f"unknown modules {unknown}; see --list")
@@ -228,6 +389,8 @@ def main(argv=None):
                 json.dumps({"provenance": _provenance(), "modules": results}, indent=2) + "\n"
             )
             (out / "mutation_survivors.txt").write_text("\n".join(text) + "\n")
+            if args.merge_into:
+                merge_result(Path(args.merge_into), dict(summary, provenance=_provenance()))
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
