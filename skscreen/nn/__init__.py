@@ -1,6 +1,7 @@
 """skorch estimators and callbacks (the only part of skscreen that imports skorch)."""
 
+from skscreen.nn._early_stopping import EarlyStoppingAfterPruning
 from skscreen.nn._net import ScreeningPrunedNet
 from skscreen.nn._pruning import ScreeningPruning
 
-__all__ = ["ScreeningPrunedNet", "ScreeningPruning"]
+__all__ = ["EarlyStoppingAfterPruning", "ScreeningPrunedNet", "ScreeningPruning"]

@@ -13,11 +13,20 @@ State model
   new target. Settings that change *what* is prunable (``granularity``, ``layer_types``,
   ``ignored_layers``) are refused after the first epoch with an error saying to call
   ``fit``.
-* The **pruning state** lives in the module (``weight_mask`` buffers at weight level; the
-  physical shapes at channel level) and in ``net.history`` (``pruning_epoch``,
-  ``sparsity``, ...). Everything else (the pruner, its statistics, hooks) is derived, so
-  ``save_params``/``load_params``, ``Checkpoint`` and pickling round-trip, and an empty
-  history (``fit``, skorch's usual fresh start) means a fresh pruning state.
+* The **pruning state** lives in the module and in ``net.history`` (``pruning_epoch``,
+  ``sparsity``, ...). At weight level it is the weights' zeros: the ``weight_mask`` buffers
+  are not in the state dict and are re-derived from the zeros whenever a state dict loads
+  (so a pruned checkpoint loads into the plain module). At channel level it is the physical
+  shapes, and the history records which channels went (``event_pruned_channels``): loading
+  a channel-pruned state dict into a dense module first replays that record. Everything
+  else (the pruner, its statistics, hooks) is derived, so ``save_params``/``load_params``,
+  ``Checkpoint``/``LoadInitState`` and pickling round-trip, and an empty history (``fit``,
+  skorch's usual fresh start) means a fresh pruning state.
+* **Reports are about the delivered module.** When a state dict is loaded into the module
+  after an epoch was recorded (``EarlyStopping(load_best=True)`` restoring its best epoch)
+  and the module's pruning differs from the last row, the last row gets
+  ``restored_sparsity``/``restored_n_kept`` and a warning says so; ``sparsity_`` and
+  ``kept_fraction_`` always read the module.
 * **Pruned stays pruned** whatever the loop does: gradient hooks zero the gradient of
   pruned weights, an optimizer step post-hook re-zeroes them as a backstop, and decisions
   are applied in sections that a Ctrl-C cannot cut in half
@@ -29,18 +38,20 @@ from __future__ import annotations
 import copy
 import numbers
 import warnings
+import weakref
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping, LoadInitState
 
 from skscreen.pruning.hooks import _noop_hook_factory
-from skscreen.pruning.masks import MaskEnforcer, reset_masks
+from skscreen.pruning.masks import MaskEnforcer, get_mask, masks_from_zeros, reset_masks
 from skscreen.pruning.regularizers import BatchNormL1, ContributionEntropy
 from skscreen.pruning.schedules import make_schedule
 from skscreen.pruning.scorers import NORMALIZERS, HybridScreeningScorer, make_scorer
+from skscreen.pruning.selection import BudgetShortfallWarning
 
-__all__ = ["ScreeningPruning", "PRUNING_PARAMS"]
+__all__ = ["ScreeningPruning", "PRUNING_PARAMS", "find_pruning_callback"]
 
 #: The callback's parameters (surfaced at top level by :class:`ScreeningPrunedNet`).
 PRUNING_PARAMS = (
@@ -132,6 +143,143 @@ def _first_tensor(x):
     return torch.as_tensor(np.asarray(x)) if not torch.is_tensor(x) else x
 
 
+def find_pruning_callback(net):
+    """The :class:`ScreeningPruning` callback of an initialised skorch net, or None."""
+    for _, cb in getattr(net, "callbacks_", None) or []:
+        if isinstance(cb, ScreeningPruning):
+            return cb
+    return None
+
+
+def _pruning_rows(history):
+    return [row for row in history if "pruning_epoch" in row]
+
+
+_NORMS = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)
+
+
+def _bn_sizes(module):
+    return {n: int(m.num_features) for n, m in module.named_modules() if isinstance(m, _NORMS)}
+
+
+def _channel_records(history):
+    """``(removals, structure)`` of a channel-level history: every recorded removal in order
+    (Torch-Pruning's ``[name, out?, indices]``) and the structure of the dense module."""
+    removals, structure = [], None
+    for row in _pruning_rows(history):
+        removals.extend(row.get("event_pruned_channels", ()))
+        if structure is None:
+            structure = row.get("event_channel_structure")
+    return removals, structure
+
+
+def _shape_mismatches(module, state_dict, prefix):
+    out = []
+    for key, value in module.state_dict().items():
+        saved = state_dict.get(prefix + key)
+        if torch.is_tensor(saved) and tuple(saved.shape) != tuple(value.shape):
+            out.append((key, tuple(saved.shape), tuple(value.shape)))
+    return out
+
+
+class _NetHook:
+    """A module hook acting for a skorch net, held weakly (the module does not keep the net
+    alive). A pickled or deep-copied module carries it inert; ``prepare`` re-arms it."""
+
+    def __init__(self, net=None):
+        self.arm(net)
+
+    def arm(self, net):
+        self._net = None if net is None else weakref.ref(net)
+        return self
+
+    @property
+    def net(self):
+        return None if self._net is None else self._net()
+
+    def __reduce__(self):
+        return (type(self), ())
+
+
+class _RebuildChannels(_NetHook):
+    """Load pre-hook (channel level): a state dict of a channel-pruned module is loaded into
+    a dense one by first removing the same channels, replayed from ``net.history``."""
+
+    def __call__(self, module, state_dict, prefix, *args):
+        net = self.net
+        if net is None:
+            return
+        mismatches = _shape_mismatches(module, state_dict, prefix)
+        if not mismatches:
+            return
+        key, saved, here = mismatches[0]
+        where = f"({key}: {saved} saved, {here} in the module)"
+        removals, structure = _channel_records(net.history)
+        if not removals or structure is None:
+            raise ValueError(
+                f"The state dict comes from a channel-pruned module {where}, but the net's "
+                "history records no channel removal to rebuild its structure from. Load the "
+                "history with it: net.load_params(f_params=..., f_history=...) (Checkpoint and "
+                "LoadInitState save and load the history by default)."
+            )
+        from skscreen.pruning.channels import replay_pruning
+
+        device = next(iter(module.state_dict().values())).device
+        example = torch.zeros(
+            [1, *structure["input_shape"]],
+            dtype=getattr(torch, structure["input_dtype"]),
+            device=device,
+        )
+        expected = {
+            k[len(prefix) :]: v.shape
+            for k, v in state_dict.items()
+            if k.startswith(prefix) and torch.is_tensor(v)
+        }
+        optimizer = getattr(net, "optimizer_", None)
+        try:
+            replay_pruning(
+                module,
+                removals,
+                example,
+                [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else [],
+                expected_shapes=expected,
+            )
+        except Exception as exc:
+            raise ValueError(
+                f"Cannot load a channel-pruned state dict into this module {where}: replaying "
+                f"the history's channel removals on it failed ({type(exc).__name__}: {exc}). "
+                "The record starts from the dense module, and this one has had channels "
+                "removed already (EarlyStopping(load_best=True) or Checkpoint(load_best=True) "
+                "restoring an epoch from before the last removal?). Load into a freshly "
+                "initialised net (net.initialize(), then load_params), or early-stop with "
+                "skscreen.nn.EarlyStoppingAfterPruning, which restores only epochs after the "
+                "pruning schedule."
+            ) from exc
+        cb = find_pruning_callback(net)
+        if cb is not None and cb.pruner_ is not None and cb.pruner_.model is module:
+            cb._drop_pruner()  # rebuilt on the new structure at the next training batch
+
+
+class _ReportLoad(_NetHook):
+    """Load post-hook: tell the pruning callback that the module's state was replaced."""
+
+    def __call__(self, module, incompatible_keys):
+        net = self.net
+        cb = find_pruning_callback(net) if net is not None else None
+        if cb is not None and getattr(net, "module_", None) is module:
+            cb._state_loaded(net)
+
+
+def _hook_once(hooks, cls, register, net):
+    for hook in hooks.values():
+        hook = getattr(hook, "hook", hook)  # torch wraps load pre-hooks
+        if isinstance(hook, cls):
+            return hook.arm(net)
+    hook = cls(net)
+    register(hook)
+    return hook
+
+
 class ScreeningPruning(Callback):
     """Prune a skorch net's module by screening while it trains (a skorch callback).
 
@@ -160,7 +308,9 @@ class ScreeningPruning(Callback):
         How the two score components are put on one scale.
     normalize_scope : {"global", "layer"} or None, default=None
         Normalise each component over all layers together or within each layer before
-        the (global or per-layer) ranking; ``None`` follows ``scope``.
+        the (global or per-layer) ranking. ``None``: weight level follows ``scope``, channel
+        level normalises within each layer; both are the choices made on validation splits
+        (``docs/benchmarks.rst``, "Default settings").
     scorer : str or object, default=None
         ``None``/``"screening"`` (the hybrid above), ``"magnitude"``, ``"lamp"``,
         ``"activation"``, ``"extreme-value"`` (sets its own sparsity), ``"slimming"``
@@ -352,19 +502,151 @@ class ScreeningPruning(Callback):
     def _pruning_epochs_done(self, net):
         return sum(1 for row in net.history if "pruning_epoch" in row)
 
+    def schedule_done(self, net):
+        """Whether the schedule has run all its epochs (the module is at its final sparsity;
+        later epochs prune nothing)."""
+        return self._pruning_epochs_done(net) >= self._n_prune_epochs(net)
+
+    # ------------------------------------------------------------------ the module's state
+    def prepare(self, net):
+        """Make ``net.module_`` ready to load a pruned state dict (idempotent).
+
+        Weight level: the ``weight_mask`` buffers (not in the state dict; re-derived from
+        the zeros of whatever loads). Channel level: a load pre-hook that removes the
+        channels recorded in ``net.history`` before a channel-pruned state dict loads. Both:
+        a load post-hook that keeps the history and warnings true when a callback
+        (``EarlyStopping(load_best=True)``) restores another epoch's weights. Called at
+        ``on_train_begin``; :class:`ScreeningPrunedNet` calls it from ``initialize_module``.
+        With a plain net, call it after ``net.initialize()`` to ``load_params`` a
+        channel-pruned state dict before any ``fit``.
+        """
+        module = net.module_
+        if self.granularity == "weight":
+            attach_prunable_masks(module, self.layer_types, self.ignored_layers)
+        else:
+            _hook_once(
+                module._load_state_dict_pre_hooks,
+                _RebuildChannels,
+                module.register_load_state_dict_pre_hook,
+                net,
+            )
+        _hook_once(
+            module._load_state_dict_post_hooks,
+            _ReportLoad,
+            module.register_load_state_dict_post_hook,
+            net,
+        )
+        return net
+
+    def counts(self, net):
+        """``(kept, total)``: prunable weights (channels) alive in ``net.module_`` now, and
+        in the dense module."""
+        p = self.pruner_
+        module = net.module_
+        if p is not None and p.model is module:
+            return p.n_kept(), p.n_total
+        if self.granularity == "channel":
+            rows = _pruning_rows(net.history)
+            if rows and rows[-1].get("event_channels") == _bn_sizes(module):
+                return int(rows[-1]["n_kept"]), int(rows[-1]["n_prunable"])
+            n = sum(_bn_sizes(module).values())
+            return n, n
+        masks = {id(get_mask(m)): get_mask(m) for m in module.modules() if get_mask(m) is not None}
+        kept = int(sum(int(m.sum()) for m in masks.values()))
+        return kept, int(sum(m.numel() for m in masks.values()))
+
+    def kept_fractions(self, net):
+        """Fraction of the weights (channels) of each prunable layer alive in the module."""
+        p = self.pruner_
+        module = net.module_
+        if p is not None and p.model is module:
+            return p.kept_fractions()
+        if self.granularity == "channel":
+            sizes = _bn_sizes(module)
+            rows = _pruning_rows(net.history)
+            _, structure = _channel_records(net.history)
+            if rows and structure and rows[-1].get("event_channels") == sizes:
+                initial = structure["initial_channels"]
+                return {n: sizes[n] / initial[n] for n in sizes if n in initial}
+            return {n: 1.0 for n in sizes}
+        return {
+            n: float(get_mask(m).mean())
+            for n, m in module.named_modules()
+            if get_mask(m) is not None
+        }
+
+    def _state_loaded(self, net):
+        """A state dict was loaded into the module: report it if it changed the pruning the
+        history's last row states (a callback restored another epoch's weights)."""
+        history = net.history
+        recorded = [row for row in history if "n_kept" in row]
+        if not recorded:
+            return
+        last = recorded[-1]
+        kept, total = self.counts(net)
+        if kept == int(last.get("restored_n_kept", last["n_kept"])):
+            return
+        sparsity = 1.0 - kept / total if total else 0.0
+        history.record("restored_n_kept", int(kept))
+        history.record("restored_sparsity", float(sparsity))
+        warnings.warn(
+            f"The module's weights were replaced after epoch {history[-1, 'epoch']} (a "
+            "callback such as EarlyStopping(load_best=True) restored an earlier epoch, or "
+            f"load_params loaded another state): the module now has sparsity {sparsity:.4f} "
+            f"({kept} of {total} kept), not the {last['sparsity']:.4f} recorded for epoch "
+            f"{last.get('epoch', '?')}; recorded as history[-1, 'restored_sparsity']. To "
+            "early-stop a pruned run at its target, use skscreen.nn.EarlyStoppingAfterPruning.",
+            UserWarning,
+            stacklevel=2,
+        )
+
+    def _check_callbacks(self, net):
+        """What cannot work at channel level, refused before training with the fix."""
+        if self.granularity != "channel":
+            return
+        names = [cb for _, cb in net.callbacks_]
+        here = names.index(self) if self in names else len(names)
+        for i, cb in enumerate(names):
+            if (
+                isinstance(cb, EarlyStopping)
+                and getattr(cb, "load_best", False)
+                and not getattr(cb, "waits_for_pruning", False)
+            ):
+                raise ValueError(
+                    "EarlyStopping(load_best=True) would restore the weights of its best epoch, "
+                    "usually one before the last channels were removed, which a channel-pruned "
+                    "module cannot take back. Use skscreen.nn.EarlyStoppingAfterPruning("
+                    "load_best=True), which only watches the epochs after the pruning schedule."
+                )
+            restoring = isinstance(cb, LoadInitState)
+            hooked = any(
+                isinstance(getattr(h, "hook", h), _RebuildChannels)
+                for h in net.module_._load_state_dict_pre_hooks.values()
+            )
+            if restoring and i < here and not hooked:
+                raise ValueError(
+                    "At channel level, list ScreeningPruning before LoadInitState in callbacks: "
+                    "LoadInitState loads the checkpoint at the start of training, and a "
+                    "channel-pruned checkpoint only loads once ScreeningPruning has prepared the "
+                    "module (or use skscreen.ScreeningPrunedNet, which prepares it at "
+                    "initialize())."
+                )
+
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         self.check_params()
         _check_classification(net)
         if not hasattr(self, "_enforcer"):
             self.initialize()
+        self._check_callbacks(net)
         fresh = self._pruning_epochs_done(net) == 0
         bound = self.pruner_ is not None and self.pruner_.model is net.module_
         if fresh:
-            if bound and self.granularity == "weight":
-                # the same module object trained again from an empty history (a module
-                # instance refitted by a plain skorch net): a fresh pruning state
+            if self.granularity == "weight":
+                # an empty history is a fresh pruning state (a module instance refitted by a
+                # plain skorch net, a state loaded without its history): every weight alive
                 reset_masks(net.module_.modules())
             self._drop_pruner()
+            self._shortfall_warned = False
         elif bound and self._structure() != self.structure_:
             changed = [k for k in _STRUCTURAL if self._structure()[k] != self.structure_[k]]
             raise ValueError(
@@ -375,10 +657,11 @@ class ScreeningPruning(Callback):
         elif not bound:
             self._drop_pruner()  # rebuilt from the module's masks at the first batch
         self._epoch_ran = False
-        if self.granularity == "weight" and self.pruner_ is None:
-            # masks before any batch: a LoadInitState listed after this callback, or
-            # load_params after a max_epochs=0 fit, loads a pruned state dict
-            attach_prunable_masks(net.module_, self.layer_types, self.ignored_layers)
+        self.prepare(net)
+        if not fresh and not bound and self.granularity == "weight":
+            # a pruned state loaded before the masks existed (LoadInitState listed before this
+            # callback, load_params into a plain net): its zeros are the masks
+            masks_from_zeros(net.module_.modules())
         if self.pruner_ is not None:
             self._sync_pruner(net)
             self._attach_enforcement(net)
@@ -476,6 +759,17 @@ class ScreeningPruning(Callback):
                     "the one the history belongs to. Call fit() to start again."
                 )
             pruner.n_total = recorded
+            _, structure = _channel_records(net.history)
+            if self.granularity == "channel" and structure is not None:
+                # fractions and per-unit budgets are of the dense module, not what is left
+                pruner.initial_channels = {
+                    n: int(structure["initial_channels"].get(n, c))
+                    for n, c in pruner.initial_channels.items()
+                }
+                pruner.initial_units = {
+                    n: int(structure["initial_units"].get(n, c))
+                    for n, c in pruner.initial_units.items()
+                }
         self.pruner_ = pruner
         self.structure_ = self._structure()
         self.settings_ = self.settings()
@@ -498,6 +792,10 @@ class ScreeningPruning(Callback):
     def _attach_enforcement(self, net):
         if self.granularity == "weight" and self.pruner_ is not None:
             optimizer = getattr(net, "optimizer_", None)
+            if optimizer is not None and not hasattr(optimizer, "_optimizer_step_post_hooks"):
+                # accelerate's AcceleratedOptimizer (AccelerateMixin) has no hook registry of
+                # its own; the optimizer it wraps steps inside its step
+                optimizer = getattr(optimizer, "optimizer", optimizer)
             self._enforcer.attach(list(self.pruner_.layers.values()), optimizer)
 
     def _make_regularizer(self):
@@ -573,7 +871,8 @@ class ScreeningPruning(Callback):
         p = self.pruner_
         epoch = self._pruning_epochs_done(net) + 1
         target_keep = p.target_keep(epoch)
-        n_kept = p.step(epoch, getattr(net, "optimizer_", None))
+        n_removals = len(getattr(p, "history", ()))
+        n_kept = self._step(p, epoch, getattr(net, "optimizer_", None))
         if target_keep is None:  # the criterion sets its own sparsity
             target_keep = n_kept
         total = p.n_total
@@ -586,21 +885,73 @@ class ScreeningPruning(Callback):
         }
         if self._penalties:
             row["penalty"] = float(np.mean(self._penalties))
+        if self.granularity == "channel":
+            # what a dense module needs to take this one's state dict (event_*: not printed)
+            if _channel_records(net.history)[1] is None:
+                row["event_channel_structure"] = {
+                    "input_shape": [int(d) for d in self.example_inputs_.shape[1:]],
+                    "input_dtype": str(self.example_inputs_.dtype).replace("torch.", ""),
+                    "initial_channels": dict(p.initial_channels),
+                    "initial_units": dict(p.initial_units),
+                }
+            removed = p.history[n_removals:]
+            if removed:
+                row["event_pruned_channels"] = [
+                    [str(n), bool(o), [int(i) for i in idx]] for n, o, idx in removed
+                ]
+            row["event_channels"] = _bn_sizes(net.module_)
         for key, value in row.items():
             net.history.record(key, value)
         self._attach_enforcement(net)  # channel pruning may have replaced parameters
+
+    def _step(self, pruner, epoch, optimizer):
+        """``pruner.step``; a budget the constraints cannot meet is warned once per run, with
+        its cause (the selection's warning) and what the module reached."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            n_kept = pruner.step(epoch, optimizer)
+        for w in caught:
+            if not issubclass(w.category, BudgetShortfallWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+            elif not getattr(self, "_shortfall_warned", False):
+                self._shortfall_warned = True
+                total = pruner.n_total
+                head = getattr(pruner, "head_", None)
+                fix = (
+                    f"leave the classifier head dense with ignored_layers=[{head!r}], "
+                    if head
+                    else ""
+                )
+                warnings.warn(
+                    f"sparsity={self.sparsity} cannot be reached on this module: {w.message} "
+                    f"After epoch {epoch} the module has sparsity {1.0 - n_kept / total:.4f} "
+                    f"({n_kept} of {total} kept). To prune further, {fix}use scope='global' "
+                    "or a larger module.",
+                    BudgetShortfallWarning,
+                    stacklevel=3,
+                )
+        return n_kept
 
     def on_train_end(self, net, **kwargs):
         self._remove_epoch_hooks()
         if self.pruner_ is None or not self._epoch_ran:
             return
+        kept, total = self.counts(net)
+        sparsity = 1.0 - kept / total if total else 0.0
+        if len(net.history) and "sparsity" not in net.history[-1]:
+            # a callback listed before this one stopped training in the last epoch before it
+            # was pruned: the row still states what the module is (not a pruning epoch)
+            net.history.record("sparsity", float(sparsity))
+            net.history.record("n_kept", int(kept))
+            net.history.record("n_prunable", int(total))
         done = self._pruning_epochs_done(net)
         if done < self._n_prune_epochs(net) and not getattr(self.pruner_, "decides_masks", False):
-            sparsity = net.history[-1].get("sparsity", 0.0) if len(net.history) else 0.0
             warnings.warn(
                 f"Training stopped after {done} pruning epochs, before the schedule reached "
-                f"sparsity={self.sparsity} (prune_epochs={self._n_prune_epochs(net)}); "
-                f"achieved {sparsity:.4f}. Continue with partial_fit or raise max_epochs.",
+                f"sparsity={self.sparsity} (prune_epochs={self._n_prune_epochs(net)}); the "
+                f"module has sparsity {sparsity:.4f} ({kept} of {total} kept). Continue with "
+                "partial_fit or raise max_epochs; to early-stop a pruned run, use "
+                "skscreen.nn.EarlyStoppingAfterPruning.",
                 UserWarning,
             )
 

@@ -38,6 +38,7 @@ __all__ = [
     "count_macs",
     "save_pruned",
     "load_pruned",
+    "replay_pruning",
     "channel_report",
     "remap_optimizer",
     "select_tied",
@@ -88,8 +89,14 @@ class ChannelScreeningScorer(MixScorer):
     normalize : {"minmax", "max", "rank"}, default="minmax"
     normalize_scope : {"global", "layer"} or None, default=None
         Normalise each component over all units (``"global"``) or within each unit
-        (``"layer"``) before ranking over the budget scope; ``None`` follows the budget scope.
+        (``"layer"``) before ranking over the budget scope; ``None`` is ``"layer"``, the
+        choice made on validation splits for both CLS and slimming (``docs/benchmarks.rst``,
+        "Default settings": a global scale starves the layers whose ``|gamma|`` run small).
     """
+
+    def normalization_scope(self, scope):
+        """Within each unit unless ``normalize_scope="global"`` is asked for."""
+        return "layer" if self.normalize_scope is None else self.normalize_scope
 
     def _unit_mean(self, unit, per_bn):
         """Average a per-BatchNorm channel quantity over the members carrying each channel."""
@@ -848,13 +855,54 @@ def save_pruned(module, history, path):
 
 def load_pruned(template, path, example_inputs, map_location="cpu"):
     """Rebuild a module saved by :func:`save_pruned` from its dense ``template`` (modified)."""
-    tp = _tp()
     blob = torch.load(path, map_location=map_location, weights_only=True)
     template.eval()
-    graph = tp.DependencyGraph().build_dependency(template, example_inputs=example_inputs)
-    graph.load_pruning_history(blob["pruning_history"])
+    replay_pruning(template, blob["pruning_history"], example_inputs)
     template.load_state_dict(blob["state_dict"])
     return template
+
+
+def replay_pruning(module, history, example_inputs, optimizers=(), expected_shapes=None):
+    """Remove from ``module`` the channels a Torch-Pruning pruning history records.
+
+    ``module`` must have the architecture the history starts from (the dense one, for the
+    history of a whole run); ``history`` is a list of ``[module name, out?, indices]`` as
+    :attr:`ChannelPruner.history` and :func:`save_pruned` keep them. The parameters are
+    replaced by their sliced values (load a state dict afterwards for the saved ones); every
+    optimizer in ``optimizers`` follows the new parameters (:func:`remap_optimizer`). On an
+    error, or when ``expected_shapes`` (``{state dict key: shape}``) is given and the result
+    does not match it, the module is left as it was and the error raised (``ValueError`` for a
+    mismatch). Returns ``module``.
+    """
+    tp = _tp()
+    with deferred_interrupt():
+        snapshot = _snapshot(module)
+        was_training = module.training
+        try:
+            module.eval()
+            with torch.enable_grad():  # tracing relies on autograd
+                graph = tp.DependencyGraph().build_dependency(
+                    module, example_inputs=example_inputs
+                )
+            with _recording_slices() as records:
+                graph.load_pruning_history([[n, bool(o), list(i)] for n, o, i in history])
+            if expected_shapes is not None:
+                state = module.state_dict()
+                wrong = [
+                    f"{k}: {tuple(v.shape)} rebuilt, {tuple(expected_shapes[k])} expected"
+                    for k, v in state.items()
+                    if k in expected_shapes and tuple(v.shape) != tuple(expected_shapes[k])
+                ]
+                if wrong:
+                    raise ValueError("; ".join(wrong[:3]))
+        except Exception:
+            _restore(snapshot)
+            raise
+        module.train(was_training)
+        slices = _chain_slices(records)
+        for optimizer in optimizers:
+            remap_optimizer(optimizer, slices)
+    return module
 
 
 def _slice_state(state, shape, cuts):

@@ -1,7 +1,11 @@
 """Applying masks to weights (the *applying* half; scores decide elsewhere).
 
 During training a mask is a ``weight_mask`` buffer beside a plain ``weight`` parameter:
-the zeros are real zeros in the weight, so the forward pass costs nothing extra.
+the zeros are real zeros in the weight, so the forward pass costs nothing extra. The buffer is
+*not persistent*: a pruned module's state dict is that of the plain module (the pruned weights
+are exact zeros in it), so it loads into the user's own module, and loading a state dict into a
+masked module re-derives the masks from the loaded weights' zeros (:func:`masks_from_zeros`,
+run by a load post-hook that :func:`attach_mask` registers).
 :class:`MaskEnforcer` keeps them zero whatever the training loop does: a hook on every
 masked parameter zeroes the accumulated gradient of pruned entries in place (so no optimizer
 step, LBFGS closure evaluation, gradient accumulation or interrupt can move them; every
@@ -27,8 +31,10 @@ from skscreen.pruning._atomic import deferred_interrupt
 __all__ = [
     "MaskEnforcer",
     "attach_mask",
+    "masks_from_zeros",
     "reset_masks",
     "get_mask",
+    "share_mask",
     "effective_weight",
     "update_mask",
     "enforce_masks",
@@ -49,12 +55,54 @@ def _param(module, name):
     )
 
 
+class _MasksFromLoad:
+    """Load post-hook of a masked module: its masks follow the zeros of the loaded weights.
+
+    Picklable (no state but the parameter name), so a pickled or deep-copied module keeps it.
+    """
+
+    def __init__(self, name="weight"):
+        self.name = name
+
+    def __call__(self, module, incompatible_keys):
+        masks_from_zeros([module], self.name)
+
+
 def attach_mask(module, name="weight"):
-    """Give ``module.<name>`` an all-ones mask buffer (no-op if it already has a mask)."""
+    """Give ``module.<name>`` an all-ones mask buffer (no-op if it already has a mask).
+
+    The buffer is non-persistent (not in the state dict); a load post-hook re-derives it from
+    the zeros of the weight whenever a state dict is loaded into the module.
+    """
     if not hasattr(module, name + "_mask"):
         w = getattr(module, name)
-        module.register_buffer(name + "_mask", torch.ones_like(w, dtype=w.dtype))
+        module.register_buffer(name + "_mask", torch.ones_like(w, dtype=w.dtype), persistent=False)
+    hooks = module._load_state_dict_post_hooks.values()
+    if not any(isinstance(h, _MasksFromLoad) and h.name == name for h in hooks):
+        module.register_load_state_dict_post_hook(_MasksFromLoad(name))
     return getattr(module, name + "_mask")
+
+
+def share_mask(module, mask, name="weight"):
+    """Give ``module`` the mask buffer ``mask`` of another module (tied weights)."""
+    module.register_buffer(name + "_mask", mask, persistent=False)
+    attach_mask(module, name)  # the load post-hook
+    return mask
+
+
+@torch.no_grad()
+def masks_from_zeros(modules, name="weight"):
+    """Set the mask of every masked module to the non-zero entries of its weight.
+
+    A pruned weight is exactly zero, so after loading a state dict (``load_params``,
+    ``Checkpoint``, ``EarlyStopping(load_best=True)``) this is the loaded state's mask. Masks
+    are updated in place (tied modules share theirs). :mod:`torch.nn.utils.prune`'s storage,
+    whose mask is in the state dict, is left alone.
+    """
+    for module in modules:
+        mask = get_mask(module, name)
+        if mask is not None and not _uses_torch_prune(module, name):
+            mask.copy_(getattr(module, name).detach().ne(0).to(mask.dtype))
 
 
 def get_mask(module, name="weight"):
@@ -238,6 +286,8 @@ def to_torch_prune(model, name="weight"):
         mask = get_mask(module, name)
         if mask is not None and not _uses_torch_prune(module, name):
             del module._buffers[name + "_mask"]
+            module._non_persistent_buffers_set.discard(name + "_mask")
+            _drop_load_hooks(module, name)
             prune.custom_from_mask(module, name, mask.clone())
     return model
 
@@ -251,4 +301,12 @@ def remove_masks(model, name="weight"):
             with torch.no_grad():
                 getattr(module, name).mul_(module._buffers[name + "_mask"])
             del module._buffers[name + "_mask"]
+            module._non_persistent_buffers_set.discard(name + "_mask")
+        _drop_load_hooks(module, name)
     return model
+
+
+def _drop_load_hooks(module, name="weight"):
+    hooks = getattr(module, "_load_state_dict_post_hooks", {})
+    for key in [k for k, h in hooks.items() if isinstance(h, _MasksFromLoad) and h.name == name]:
+        del hooks[key]

@@ -38,6 +38,7 @@ from skscreen.pruning.masks import (
     effective_weight,
     enforce_masks,
     get_mask,
+    share_mask,
     update_mask,
 )
 from skscreen.pruning.scorers import LayerView
@@ -242,7 +243,7 @@ class WeightPruner(BasePruner):
                     mask.mul_(own)
                     del other._buffers["weight_mask"]
                 if get_mask(other) is None:
-                    other.register_buffer("weight_mask", mask)
+                    share_mask(other, mask)
         return self
 
     def __getstate__(self):

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
-__all__ = ["select_global", "select_per_layer"]
+__all__ = ["select_global", "select_per_layer", "BudgetShortfallWarning"]
+
+
+class BudgetShortfallWarning(UserWarning):
+    """A selection kept more than its budget: the keep-at-least rules need more weights.
+
+    Every layer keeps at least one weight and the classifier head one input per output unit
+    (so that no layer and no class output is cut off); on a small module these can outnumber
+    the budget, and the sparsity reached is then below the target.
+    """
 
 
 def _forced(scores, keep_each_row):
@@ -21,17 +32,9 @@ def _forced(scores, keep_each_row):
     return forced
 
 
-def select_global(scores, n_keep, keep_each_row=None):
-    """Keep exactly ``n_keep`` weights with the highest scores across all layers.
-
-    Scores may have any shape (``Linear`` or convolution weights); dimension 0 is the output
-    unit.
-
-    Constraints: every layer keeps at least one weight, and layers flagged in
-    ``keep_each_row`` keep at least one input per output unit; forced weights count toward
-    ``n_keep``. Weights with score ``-inf`` (already pruned) are never kept.
-    """
-    keep_each_row = keep_each_row or [False] * len(scores)
+def _select(scores, n_keep, keep_each_row):
+    """``(masks, forced)``: :func:`select_global` without the warning; ``forced`` the number of
+    weights the keep-at-least rules keep in each layer."""
     forced = _forced(scores, keep_each_row)
     n_forced = int(sum(f.sum() for f in forced))
     n_alive = int(sum(torch.isfinite(s).sum() for s in scores))
@@ -48,14 +51,66 @@ def select_global(scores, n_keep, keep_each_row=None):
         n = s.numel()
         masks.append(keep_flat[start : start + n].reshape(s.shape) | f)
         start += n
+    return masks, [int(f.sum()) for f in forced]
+
+
+def _warn_shortfall(budget, masks, forced, keep_each_row, short_layers=None):
+    total = sum(m.numel() for m in masks)
+    kept = int(sum(int(m.sum()) for m in masks))
+    rows = sum(n for n, r in zip(forced, keep_each_row) if r)
+    rules = [f"every layer keeps at least one weight ({len(masks)} layers)"]
+    if rows:
+        rules.append(f"each output unit of the classifier head keeps an input ({rows} units)")
+    rules = " and ".join(rules)
+    if short_layers is None:
+        cause = f"the budget is below the {sum(forced)} weights the selection always keeps"
+    else:
+        cause = (
+            f"in {short_layers} of {len(masks)} layers the layer's share of the budget is below "
+            "the weights that layer always keeps"
+        )
+    warnings.warn(
+        f"Kept {kept} of {total} weights (sparsity {1 - kept / total:.4f}) for a budget of "
+        f"{budget} (sparsity {1 - budget / total:.4f}): {cause} ({rules}).",
+        BudgetShortfallWarning,
+        stacklevel=3,
+    )
+
+
+def select_global(scores, n_keep, keep_each_row=None):
+    """Keep exactly ``n_keep`` weights with the highest scores across all layers.
+
+    Scores may have any shape (``Linear`` or convolution weights); dimension 0 is the output
+    unit.
+
+    Constraints: every layer keeps at least one weight, and layers flagged in
+    ``keep_each_row`` keep at least one input per output unit; forced weights count toward
+    ``n_keep``. Weights with score ``-inf`` (already pruned) are never kept. When the forced
+    weights outnumber ``n_keep``, they are all kept and a :class:`BudgetShortfallWarning`
+    states the cause and the sparsity reached.
+    """
+    keep_each_row = keep_each_row or [False] * len(scores)
+    masks, forced = _select(scores, n_keep, keep_each_row)
+    if sum(forced) > int(n_keep):
+        _warn_shortfall(int(n_keep), masks, forced, keep_each_row)
     return masks
 
 
 def select_per_layer(scores, fraction_keep, keep_each_row=None):
-    """Keep the top ``fraction_keep`` of each layer's prunable weights separately."""
+    """Keep the top ``fraction_keep`` of each layer's prunable weights separately.
+
+    A layer whose forced weights (see :func:`select_global`) outnumber its share keeps them;
+    one :class:`BudgetShortfallWarning` then covers all layers.
+    """
     keep_each_row = keep_each_row or [False] * len(scores)
-    out = []
+    out, forced, budget, short = [], [], 0, 0
     for s, rows in zip(scores, keep_each_row):
         n = int(round(s.numel() * fraction_keep))
-        out.extend(select_global([s], n, [rows]))
+        masks, f = _select([s], n, [rows])
+        out.extend(masks)
+        forced.extend(f)
+        budget += n
+        short += f[0] > n
+    if short:
+        _warn_shortfall(budget, out, forced, keep_each_row, short_layers=short)
     return out

@@ -1,0 +1,284 @@
+"""Persistence with the pruning callback (issue 18, item 2): skorch's save/load idioms, on a
+plain ``NeuralNetClassifier`` with ``ScreeningPruning`` anywhere in its callbacks and on
+``ScreeningPrunedNet``, at weight and channel level.
+
+Weight level: masks are not in the state dict (the pruned weights are its zeros), so a pruned
+checkpoint loads into the plain module, and masks are re-derived from the zeros on load.
+Channel level: the history records which channels went; loading a channel-pruned state dict
+into a dense module replays that record first. What cannot work fails with the fix named.
+"""
+
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+pytest.importorskip("torch_pruning")
+from skorch import NeuralNetClassifier  # noqa: E402
+from skorch.callbacks import Checkpoint, LoadInitState, TrainEndCheckpoint  # noqa: E402
+
+from skscreen import ScreeningPrunedNet  # noqa: E402
+from skscreen.datasets import load_digits_split  # noqa: E402
+from skscreen.models import make_mlp  # noqa: E402
+from skscreen.nn import ScreeningPruning  # noqa: E402
+from skscreen.pruning.masks import get_mask  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+import _archs  # noqa: E402
+
+KINDS = ["plain", "subclass"]
+GRANULARITIES = ["weight", "channel"]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    d = load_digits_split()
+    return d.X_train[:300].astype(np.float32), d.y_train[:300].astype(np.int64)
+
+
+def _data(digits, granularity):
+    X, y = digits
+    return (X.reshape(-1, 1, 8, 8) if granularity == "channel" else X), y
+
+
+def _module(granularity):
+    torch.manual_seed(0)
+    if granularity == "channel":
+        return _archs.ResidualBNCNN(width=8)
+    return make_mlp(64, (32,), 10)
+
+
+def _make(
+    kind, granularity, callbacks=(), first=True, max_epochs=3, prune_epochs=2, sparsity=0.5, **kw
+):
+    """A net of ``kind``; on a plain net the pruning callback goes first or last."""
+    common = dict(
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=max_epochs,
+        lr=0.05,
+        batch_size=64,
+        train_split=None,
+        verbose=0,
+    )
+    common.update(kw)
+    callbacks = list(callbacks)
+    if kind == "subclass":
+        return ScreeningPrunedNet(
+            _module(granularity),
+            granularity=granularity,
+            sparsity=sparsity,
+            prune_epochs=prune_epochs,
+            random_state=0,
+            callbacks=callbacks or None,
+            **common,
+        )
+    cb = ScreeningPruning(granularity=granularity, sparsity=sparsity, prune_epochs=prune_epochs)
+    cb = ("prune", cb)
+    callbacks = [cb] + callbacks if first else callbacks + [cb]
+    return NeuralNetClassifier(_module(granularity), callbacks=callbacks, **common)
+
+
+def _pruning(net):
+    return next(cb for _, cb in net.callbacks_ if isinstance(cb, ScreeningPruning))
+
+
+def _sparsity(net):
+    """Weight level: the zeros of the module's weights, counted here; channel level: the
+    callback's count (kept channels of the prunable units over the dense ones)."""
+    if isinstance(net.module_, torch.nn.Sequential):
+        weights = [m.weight for m in net.module_.modules() if isinstance(m, torch.nn.Linear)]
+        return sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights)
+    kept, total = _pruning(net).counts(net)
+    return 1 - kept / total
+
+
+def _zeros_are_pruned(net):
+    """Every pruned weight is zero (weight level), the module matches its mask count."""
+    for m in net.module_.modules():
+        mask = get_mask(m)
+        if mask is not None and bool((m.weight.detach()[mask == 0] != 0).any()):
+            return False
+    return True
+
+
+def _proba(net, X):
+    return net.predict_proba(X[:64])
+
+
+def _quiet(fn, *args, **kwargs):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return fn(*args, **kwargs)
+
+
+# ---------------------------------------------------------------- save_params / load_params
+@pytest.mark.parametrize("granularity", GRANULARITIES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_save_params_then_initialize_and_load_params(digits, tmp_path, kind, granularity):
+    X, y = _data(digits, granularity)
+    src = _make(kind, granularity).fit(X, y)
+    assert src.history[-1, "sparsity"] == pytest.approx(0.5, abs=0.05)
+    files = dict(
+        f_params=tmp_path / "p.pt", f_optimizer=tmp_path / "o.pt", f_history=tmp_path / "h.json"
+    )
+    src.save_params(**files)
+    dst = _make(kind, granularity).initialize()
+    if kind == "plain" and granularity == "channel":
+        # a plain net's module only learns about pruning from the callback: before any fit,
+        # it prepares the module explicitly (docs/pruning.rst)
+        _pruning(dst).prepare(dst)
+    dst.load_params(**files)
+    np.testing.assert_allclose(_proba(dst, X), _proba(src, X), rtol=1e-5, atol=1e-6)
+    assert _sparsity(dst) == pytest.approx(_sparsity(src))
+    if kind == "subclass":
+        assert dst.sparsity_ == pytest.approx(src.sparsity_)
+        assert dst.kept_fraction_ == pytest.approx(src.kept_fraction_)
+    # training continues from the loaded state: the schedule is over, the pruning stays
+    dst.partial_fit(X, y, epochs=1)
+    assert dst.history[-1, "pruning_epoch"] == 4
+    assert dst.history[-1, "sparsity"] == pytest.approx(src.history[-1, "sparsity"])
+    assert _sparsity(dst) == pytest.approx(_sparsity(src)) and _zeros_are_pruned(dst)
+
+
+@pytest.mark.parametrize("granularity", GRANULARITIES)
+def test_load_params_from_a_checkpoint_without_initialize(digits, tmp_path, granularity):
+    # skorch's load_params(checkpoint=...) initialises the net itself
+    X, y = _data(digits, granularity)
+    cp = Checkpoint(dirname=str(tmp_path), monitor=None)
+    src = _make("subclass", granularity, callbacks=[cp]).fit(X, y)
+    dst = _make("subclass", granularity)
+    dst.load_params(checkpoint=Checkpoint(dirname=str(tmp_path), monitor=None))
+    np.testing.assert_allclose(_proba(dst, X), _proba(src, X), rtol=1e-5, atol=1e-6)
+    assert dst.sparsity_ == pytest.approx(src.sparsity_)
+
+
+def test_weight_level_plain_net_loads_without_initialize_first(digits, tmp_path):
+    X, y = _data(digits, "weight")
+    cp = Checkpoint(dirname=str(tmp_path), monitor=None)
+    src = _make("plain", "weight", callbacks=[cp]).fit(X, y)
+    dst = _make("plain", "weight")
+    dst.load_params(checkpoint=Checkpoint(dirname=str(tmp_path), monitor=None))
+    np.testing.assert_allclose(_proba(dst, X), _proba(src, X), rtol=1e-5, atol=1e-6)
+
+
+def test_a_weight_level_checkpoint_loads_into_the_users_plain_module(digits, tmp_path):
+    # masks are not in the state dict: the pruned weights are its zeros
+    X, y = _data(digits, "weight")
+    src = _make("subclass", "weight").fit(X, y)
+    src.save_params(f_params=tmp_path / "p.pt")
+    plain = make_mlp(64, (32,), 10)
+    plain.load_state_dict(torch.load(tmp_path / "p.pt", weights_only=True))  # strict
+    Xt = torch.as_tensor(X[:64])
+    torch.testing.assert_close(plain.eval()(Xt), src.module_.eval()(Xt))
+    weights = [m.weight for m in plain.modules() if isinstance(m, torch.nn.Linear)]
+    zeros = sum(int((w == 0).sum()) for w in weights)
+    assert zeros / sum(w.numel() for w in weights) == pytest.approx(src.sparsity_)
+
+
+def test_masks_follow_the_zeros_of_a_loaded_state(digits, tmp_path):
+    # load_params into a net that has pruned already: the masks are the loaded state's
+    X, y = _data(digits, "weight")
+    dense = _make("subclass", "weight", max_epochs=1, prune_epochs=1, sparsity=0.0).fit(X, y)
+    dense.save_params(f_params=tmp_path / "dense.pt", f_history=tmp_path / "dense.json")
+    pruned = _make("subclass", "weight").fit(X, y)
+    assert pruned.sparsity_ == pytest.approx(0.5, abs=1e-3)
+    pruned.load_params(f_params=tmp_path / "dense.pt", f_history=tmp_path / "dense.json")
+    assert pruned.sparsity_ == 0.0
+    np.testing.assert_allclose(_proba(pruned, X), _proba(dense, X), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- Checkpoint / LoadInitState
+@pytest.mark.parametrize("first", [True, False], ids=["callback-first", "callback-last"])
+@pytest.mark.parametrize("granularity", GRANULARITIES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_checkpoint_and_load_init_state_resume(digits, tmp_path, kind, granularity, first):
+    X, y = _data(digits, granularity)
+
+    def callbacks():
+        cp = Checkpoint(dirname=str(tmp_path), monitor=None)
+        return [cp, LoadInitState(Checkpoint(dirname=str(tmp_path), monitor=None))]
+
+    def make(max_epochs):
+        return _make(kind, granularity, callbacks(), first, max_epochs=max_epochs, prune_epochs=3)
+
+    if kind == "plain" and granularity == "channel" and not first:
+        # LoadInitState would load a channel-pruned checkpoint into the dense module before
+        # the callback could prepare it: refused on the first run, with the fix
+        with pytest.raises(ValueError, match="before LoadInitState"):
+            make(2).fit(X, y)
+        return
+    first_run = _quiet(make(2).fit, X, y)  # stops mid-schedule (warned)
+    assert first_run.history[-1, "pruning_epoch"] == 2
+    resumed = make(2).fit(X, y)
+    assert len(resumed.history) == 4
+    if first or kind == "subclass":  # ScreeningPrunedNet's callback precedes the user's
+        assert resumed.history[:, "pruning_epoch"] == [1, 2, 3, 4]
+    else:
+        # listed after Checkpoint, the callback prunes after the checkpoint of the epoch is
+        # taken: the checkpoint holds the module before epoch 2's pruning and a history row
+        # without it, so the resumed run prunes that step at epoch 3
+        assert resumed.history[:, "pruning_epoch"] == [1, 2, 3]
+        assert "pruning_epoch" not in resumed.history[1]
+    assert resumed.history[-1, "sparsity"] == pytest.approx(0.5, abs=0.05)
+    assert _sparsity(resumed) == pytest.approx(resumed.history[-1, "sparsity"])
+    assert _zeros_are_pruned(resumed)
+
+
+@pytest.mark.parametrize("granularity", GRANULARITIES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_train_end_checkpoint_resume(digits, tmp_path, kind, granularity):
+    X, y = _data(digits, granularity)
+
+    def make():
+        end = TrainEndCheckpoint(dirname=str(tmp_path))
+        return _make(kind, granularity, [end, LoadInitState(end)], max_epochs=2, prune_epochs=3)
+
+    _quiet(make().fit, X, y)
+    resumed = make().fit(X, y)
+    assert resumed.history[:, "pruning_epoch"] == [1, 2, 3, 4]
+    assert _sparsity(resumed) == pytest.approx(0.5, abs=0.05)
+
+
+# ---------------------------------------------------------------- pickle
+@pytest.mark.parametrize("granularity", GRANULARITIES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_pickle_round_trip_and_continue(digits, kind, granularity):
+    X, y = _data(digits, granularity)
+    net = _quiet(_make(kind, granularity, prune_epochs=3, max_epochs=2).fit, X, y)
+    back = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(_proba(back, X), _proba(net, X))
+    back.partial_fit(X, y, epochs=2)
+    assert back.history[:, "pruning_epoch"] == [1, 2, 3, 4]
+    assert _sparsity(back) == pytest.approx(0.5, abs=0.05) and _zeros_are_pruned(back)
+
+
+# ---------------------------------------------------------------- what cannot work
+def test_channel_state_dict_without_its_history_names_the_fix(digits, tmp_path):
+    X, y = _data(digits, "channel")
+    _make("subclass", "channel").fit(X, y).save_params(f_params=tmp_path / "p.pt")
+    dst = _make("subclass", "channel").initialize()
+    with pytest.raises(ValueError, match="f_history"):
+        dst.load_params(f_params=tmp_path / "p.pt")
+
+
+def test_channel_state_from_before_a_removal_into_a_pruned_module_names_the_fix(digits, tmp_path):
+    # Checkpoint's files of epoch 1 (before the last removal) into the finished net
+    X, y = _data(digits, "channel")
+    net = _make("subclass", "channel", max_epochs=1, prune_epochs=3)
+    _quiet(net.fit, X, y)
+    net.save_params(f_params=tmp_path / "p.pt", f_history=tmp_path / "h.json")
+    _quiet(net.partial_fit, X, y, epochs=2)
+    before = _proba(net, X)
+    with pytest.raises(ValueError, match="freshly initialised net"):
+        net.load_params(f_params=tmp_path / "p.pt", f_history=tmp_path / "h.json")
+    np.testing.assert_array_equal(_proba(net, X), before)  # the module is as it was
+    # the fix the message names works
+    fresh = _make("subclass", "channel").initialize()
+    fresh.load_params(f_params=tmp_path / "p.pt", f_history=tmp_path / "h.json")
+    assert len(fresh.history) == 1
