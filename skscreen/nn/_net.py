@@ -115,7 +115,9 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     normalize_scope : {"global", "layer"} or None, default=None
         Normalise each score component over all layers together or within each layer
         before ranking (``"layer"`` gives the paper's per-layer shape, see
-        :doc:`methods`); ``None`` follows ``scope``.
+        :doc:`methods`). ``None``: weight level follows ``scope``, channel level
+        normalises within each layer; both are the choices made on validation splits
+        (``docs/benchmarks.rst``, "Default settings").
     scorer : str or object, default=None
         The pruning criterion. ``None`` or ``"screening"``: the hybrid above (``alpha``,
         ``normalize``); ``"magnitude"``; ``"lamp"``; ``"activation"``

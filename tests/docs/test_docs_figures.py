@@ -176,3 +176,20 @@ def test_full_data_channel_tables(name):
         _row_with(text, r["method"], f"{r['test err %']:.2f}", f"{r['std']:.2f}")
     for p in res["paired"]:
         _row_with(text, p["scope"], f"{p['CLS - slimming pp']:+.2f}", p["CLS lower"])
+
+
+def test_default_settings_table():
+    text = _section("Default settings (issue 18)")
+    names = {"resnet-bn": "residual BN CNN", "vgg-bn": "VGG-BN"}
+    res = _load("defaults_channels")
+    for r in res["summary"]:
+        _row_with(
+            text,
+            names[r["arch"]],
+            f"{r['alpha']:g}",
+            r["normalize_scope"],
+            f"{r['val_acc']:.3f}",
+            f"{r['val_min']:.3f}",
+            f"{r['test_acc']:.3f}",
+        )
+    assert set(res["chosen_on_validation"].values()) == {"layer"}

@@ -155,10 +155,12 @@ def test_channel_scorer_normalize_scope():
     glob = ChannelScreeningScorer(alpha=0.0, normalize="max", normalize_scope="global")
     got = torch.cat(glob(units, "global")).tolist()
     assert got == pytest.approx([0.025, 0.05, 0.075, 0.5, 1.0], rel=1e-6)
-    follows = ChannelScreeningScorer(alpha=0.0, normalize="max")  # None: the budget scope
-    assert torch.cat(follows(units, "layer")).tolist() == pytest.approx(
-        [1 / 3, 2 / 3, 1.0, 0.5, 1.0], rel=1e-6
-    )
+    # None: within each layer whatever the budget scope (the validated channel default)
+    default = ChannelScreeningScorer(alpha=0.0, normalize="max")
+    for budget in ("global", "layer"):
+        assert torch.cat(default(units, budget)).tolist() == pytest.approx(
+            [1 / 3, 2 / 3, 1.0, 0.5, 1.0], rel=1e-6
+        )
 
 
 # ------------------------------------------------------------------- reproducibility
