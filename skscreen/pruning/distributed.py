@@ -54,7 +54,12 @@ def _dist():
 
 
 def is_distributed(group=None):
-    """Whether a ``torch.distributed`` process group of more than one rank is initialised."""
+    """Whether a ``torch.distributed`` process group of more than one rank is initialised.
+
+    >>> from skscreen.pruning.distributed import is_distributed
+    >>> is_distributed()  # no process group: the pruners behave as in one process
+    False
+    """
     dist = _dist()
     return dist.is_available() and dist.is_initialized() and dist.get_world_size(group) > 1
 
