@@ -93,7 +93,7 @@ def _default_output(file):
     if file == "-":
         return "stdin_scores.csv"
     base = os.path.basename(file)
-    for suffix in (".gz", ".bz2", ".xz", ".zst"):
+    for suffix in (".gz", ".bz2", ".xz", ".zst", ".zip"):
         base = base[: -len(suffix)] if base.lower().endswith(suffix) else base
     return os.path.splitext(base)[0] + "_scores.csv"
 

@@ -61,21 +61,19 @@ def _first_bad_cell(frame, valid):
     return r, c
 
 
-def _frame_chunk(frame, t, path, first_row):
-    """``(X, y, feature_names)`` of a pandas chunk, with errors that name the cell."""
+def _frame_chunk(Xf, y, label, path, first_row):
+    """``(X, y, feature_names)`` of a pandas chunk of features ``Xf`` and labels ``y``, with
+    errors that name the cell."""
     import pandas as pd
 
-    names = [str(c) for c in frame.columns]
-    feats = names[:t] + names[t + 1 :]
-    y_col = frame.iloc[:, t]
-    if y_col.isna().any():
-        r = int(np.flatnonzero(y_col.isna().to_numpy())[0])
+    feats = [str(c) for c in Xf.columns]
+    missing = pd.isna(y)
+    if missing.any():
+        r = int(np.flatnonzero(missing)[0])
         raise DataError(
-            f"{path}: label column {names[t]!r} is empty (or a missing-value marker such as "
+            f"{path}: label column {label!r} is empty (or a missing-value marker such as "
             f"NA) at data row {first_row + r + 1}; every row needs a label."
         )
-    y = y_col.to_numpy()
-    Xf = frame.drop(columns=frame.columns[t])
     try:
         X = Xf.to_numpy(dtype=np.float64)
     except (TypeError, ValueError):
@@ -151,7 +149,7 @@ _MAGIC = {
     b"\x28\xb5\x2f\xfd": "zstd",
     b"PK\x03\x04": "zip",
 }
-_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
+_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".npy": "npy"}
 
 
@@ -188,7 +186,10 @@ def _format_of(path):
             base = base[: -len(suffix)]
     ext = os.path.splitext(base)[1]
     if ext not in _FORMATS:
-        raise ValueError(f"Unsupported file type {ext!r}; use one of {sorted(_FORMATS)}.")
+        raise ValueError(
+            f"Unsupported file type {ext!r} ({path}); use one of {sorted(_FORMATS)}, "
+            "compressed or not."
+        )
     return _FORMATS[ext]
 
 
@@ -204,16 +205,18 @@ def _read_exact(fh, n):
 
 
 def _unique_names(names):
-    """Column names made unique as pandas makes them (``a, a.1``; ``Unnamed: 2`` if empty)."""
+    """Column names made unique as pandas' C parser makes them (``a, a.1``, skipping a name
+    the header holds further on; ``Unnamed: 2`` for an empty one)."""
+    names = [n if n != "" else f"Unnamed: {i}" for i, n in enumerate(names)]
+    in_header = set(names)
     out, counts = [], {}
-    for i, col in enumerate(names):
-        col = col if col != "" else f"Unnamed: {i}"
-        k = counts.get(col, 0)
-        while k > 0:  # pandas' own loop (parsers' dedup_names)
-            counts[col] = k + 1
-            col = f"{col}.{k}"
-            k = counts.get(col, 0)
-        counts[col] = k + 1
+    for col in names:
+        old, k = col, counts.get(col, 0)
+        while k > 0:
+            counts[old] = k + 1
+            col = f"{old}.{k}"
+            k = k + 1 if col in in_header else counts.get(col, 0)
+        counts[col] = counts.get(col, 0) + 1
         out.append(col)
     return out
 
@@ -230,6 +233,7 @@ class _Source:
             self.format = _format_of(path)
             if not os.path.exists(path):
                 raise FileNotFoundError(f"No such file: {path}; check the path.")
+        self._spool = None  # a seekable copy of a stream, if one is needed
         self._file = sys.stdin.buffer if self.stdin else open(path, "rb", buffering=0)
         try:
             self._open()
@@ -253,7 +257,6 @@ class _Source:
             )  # fmt: skip
         self.plain_file = not self.stdin and self.compression is None
         self.total, self.unit = None, "rows"
-        self._spool = None
         getattr(self, f"_open_{self.format}")()
 
     def close(self):
@@ -318,7 +321,11 @@ class _Source:
         import pandas as pd
 
         stream = _Prepended(self._header, self._fh)
-        reader = pd.read_csv(stream, chunksize=chunksize, dtype={t: str})
+        # the label column as the index, read as text (a converter: unlike a dtype, it costs
+        # no Series per column, and an index leaves the features to one to_numpy)
+        reader = self._guard(
+            lambda: pd.read_csv(stream, chunksize=chunksize, index_col=t, converters={t: str})
+        )
         first = 0
         while True:
             try:
@@ -327,7 +334,8 @@ class _Source:
                 raise DataError(f"{self.name}: {exc}; fix the row.") from None
             if frame is None:
                 return
-            X, y, feats = _frame_chunk(frame, t, self.name, first)
+            y = frame.index.to_numpy(dtype=object)
+            X, y, feats = _frame_chunk(frame, y, self.names[t], self.name, first)
             yield _Chunk(X, y, feats, first, self._raw.n)
             first += len(frame)
 
@@ -342,7 +350,9 @@ class _Source:
     def _chunks_parquet(self, t, chunksize):
         first = 0
         for batch in self._pf.iter_batches(batch_size=chunksize):
-            X, y, feats = _frame_chunk(batch.to_pandas(), t, self.name, first)
+            y = batch.column(t).to_numpy(zero_copy_only=False)
+            Xf = batch.remove_column(t).to_pandas()
+            X, y, feats = _frame_chunk(Xf, y, self.names[t], self.name, first)
             first += len(y)
             yield _Chunk(X, y, feats, first - len(y), first)
 
