@@ -133,6 +133,30 @@ def _worker(rank, port, out):
                 "state": _masks(net.module_),
                 "sparsity": [row["sparsity"] for row in net.history],
             }
+        # channel level: refused at the first batch, before any weight changes
+        Accelerated = _parameterless_criteria_kept_local(NeuralNetClassifier)
+        torch.manual_seed(0)
+        module = torch.nn.Sequential(
+            torch.nn.Linear(20, 16),
+            torch.nn.BatchNorm1d(16),
+            torch.nn.ReLU(),
+            torch.nn.Linear(16, 3),
+        ).double()
+        before = {k: v.clone() for k, v in module.state_dict().items()}
+        net = Accelerated(
+            module,
+            criterion=torch.nn.CrossEntropyLoss,
+            callbacks=[("prune", ScreeningPruning(granularity="channel", **SETTINGS))],
+            accelerator=accelerator,
+            batch_size=BATCH,
+            **NET,
+        )
+        try:
+            net.fit(X, y)
+        except ValueError as exc:
+            result["channel"] = str(exc)
+        after = accelerator.unwrap_model(net.module_).state_dict()
+        result["channel_untouched"] = all(torch.equal(before[k], after[k]) for k in before)
         torch.save(result, os.path.join(out, f"rank{rank}.pt"))
     finally:
         accelerator.wait_for_everyone()
@@ -206,3 +230,9 @@ def test_replicas_end_identical_and_equal_to_one_process(ranks, one_process, key
         torch.testing.assert_close(s0[k], ref[k], rtol=1e-9, atol=1e-10)
     assert ranks[0][key]["sparsity"] == one_process[key]["sparsity"]
     assert ranks[0][key]["sparsity"][-1] == pytest.approx(0.8, abs=2e-3)
+
+
+def test_channel_level_is_refused_before_training_naming_weight_level(ranks):
+    for r in ranks:
+        assert "granularity='weight'" in r.get("channel", "")
+        assert r["channel_untouched"]

@@ -174,6 +174,26 @@ def _channel_refusal():
     return None
 
 
+def _mismatches(rank):
+    """What the reduction says when the ranks' models differ (instead of hanging)."""
+    from skscreen.pruning.distributed import reduce_moments
+    from skscreen.stats import ClassMoments
+
+    out = {}
+    for key, named in (
+        ("names", {f"layer{rank}": None}),
+        ("features", {"0": ClassMoments(np.arange(2)).update(torch.randn(8, 3 + rank), _Y8)}),
+    ):
+        try:
+            reduce_moments(named)
+        except RuntimeError as exc:
+            out[key] = str(exc)
+    return out
+
+
+_Y8 = torch.tensor([0, 1] * 4)
+
+
 def _worker(rank, port, out):
     torch.set_num_threads(1)
     dist.init_process_group(
@@ -194,6 +214,7 @@ def _worker(rank, port, out):
                 epochs=2,
             ),
             "channel_refusal": _channel_refusal(),
+            "mismatches": _mismatches(rank),
         }
         torch.save(result, os.path.join(out, f"rank{rank}.pt"))
     finally:
@@ -297,3 +318,9 @@ def test_channel_pruning_is_refused_under_a_process_group_naming_weight_level(ra
         assert r["channel_refusal"] is not None
         assert "granularity='weight'" in r["channel_refusal"]
         assert "DistributedDataParallel" in r["channel_refusal"]
+
+
+def test_ranks_with_different_models_get_an_error_not_a_hang(ranks):
+    for r in ranks:
+        assert "different layers" in r["mismatches"]["names"]
+        assert "different numbers of features" in r["mismatches"]["features"]
