@@ -13,6 +13,10 @@ the **validation** of the pruning parameters, and the end-of-epoch template::
 * *select*: keep-masks under the budget (:mod:`skscreen.pruning.selection`);
 * *apply*: masks or physical removal, the optimizer's state kept consistent.
 
+Under a ``torch.distributed`` process group of several ranks, ``step`` first reduces the
+statistics across ranks (every rank scores the global batches), seeds random decisions from
+rank 0 and applies rank 0's masks on every rank (:mod:`skscreen.pruning.distributed`).
+
 A **mask policy** replaces budget, score and select by its own decision (extreme-value
 pruning decides each weight from a fitted law and sets its own sparsity): it has
 ``applies_at(epoch, prune_epochs) -> bool`` and ``decide(views, epoch, keep_each_row,
