@@ -161,3 +161,17 @@ def test_negative_target_counts_from_the_end(tmp_path, capsys, fmt):
         np.testing.assert_allclose(
             neg.set_index("feature").loc[[f"x{i}" for i in range(5)], "F"], f
         )
+
+
+# ---------------------------------------------------------------- wide files
+def test_a_csv_is_parsed_by_pandas_once_without_a_dtype_dict(data_csv, tmp_path, monkeypatch):
+    # a 50,000-column CSV cost 10x one pandas read: its header was parsed three more times
+    # (pandas builds an empty Series per column for it), and a dtype dict makes pandas build
+    # a Series per column for every chunk (issue 19; benchmarks/bench_cli_wide.py)
+    calls = []
+    real = pd.read_csv
+    monkeypatch.setattr(pd, "read_csv", lambda *a, **k: calls.append(k) or real(*a, **k))
+    argv = ["screen", str(data_csv), "--target", "y", "--chunksize", "64", "--quiet"]
+    assert main([*argv, "--output", str(tmp_path / "s.csv")]) == 0
+    assert len(calls) == 1 and not isinstance(calls[0].get("dtype"), dict)
+    _check_scores(pd.read_csv(tmp_path / "s.csv"))

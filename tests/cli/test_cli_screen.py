@@ -1,4 +1,4 @@
-"""``skscreen screen`` on CSV, Parquet and memory-mapped .npy files."""
+"""``skscreen screen`` on CSV, Parquet and .npy files, read in chunks."""
 
 import json
 
@@ -18,7 +18,7 @@ def _data():
     return X, y
 
 
-def test_npy_memory_mapped(tmp_path, capsys):
+def test_npy_in_chunks(tmp_path, capsys):
     X, y = _data()
     path = tmp_path / "d.npy"
     np.save(path, np.c_[X, y])
