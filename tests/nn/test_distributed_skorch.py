@@ -33,6 +33,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 WORLD, BATCH = 2, 32  # per rank; the global batch is WORLD * BATCH
+# fork where the platform has it: no second import of torch, skorch and the library per rank
+_START = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
 SETTINGS = dict(alpha=0.5, sparsity=0.8, prune_epochs=3)
 NET = dict(max_epochs=4, lr=0.2, train_split=None, verbose=0, iterator_train__shuffle=False)
 
@@ -178,9 +180,13 @@ def _free_port():
 
 
 @pytest.fixture(scope="module")
-def ranks(tmp_path_factory):
+def ranks(tmp_path_factory, one_process):
+    """What each rank wrote; forked after the one-process run (everything imported and warm;
+    each rank sets one torch thread first, as DataLoader workers do)."""
     out = str(tmp_path_factory.mktemp("skorch_ranks"))
-    context = mp.spawn(_worker, args=(_free_port(), out), nprocs=WORLD, join=False)
+    context = mp.start_processes(
+        _worker, args=(_free_port(), out), nprocs=WORLD, join=False, start_method=_START
+    )
     deadline = time.monotonic() + 120
     while not context.join(timeout=1):
         if time.monotonic() > deadline:

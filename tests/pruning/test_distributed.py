@@ -36,6 +36,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 WORLD = 2
+# fork where the platform has it: no second import of torch and the library per rank
+_START = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
 N_ROWS, GLOBAL_BATCH, EPOCHS, PRUNE_EPOCHS = 512, 64, 5, 4
 
 
@@ -228,10 +230,16 @@ def _free_port():
 
 
 @pytest.fixture(scope="module")
-def ranks(tmp_path_factory):
-    """What each of two gloo ranks wrote (one launch for the whole module)."""
+def ranks(tmp_path_factory, one_process):
+    """What each of two gloo ranks wrote (one launch for the whole module).
+
+    Forked after the one-process run, the ranks start with everything imported and warm
+    (each sets one torch thread first, as DataLoader workers do).
+    """
     out = str(tmp_path_factory.mktemp("ranks"))
-    context = mp.spawn(_worker, args=(_free_port(), out), nprocs=WORLD, join=False)
+    context = mp.start_processes(
+        _worker, args=(_free_port(), out), nprocs=WORLD, join=False, start_method=_START
+    )
     deadline = time.monotonic() + 120
     while not context.join(timeout=1):
         if time.monotonic() > deadline:
