@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
 pytest.importorskip("torch_pruning")
 from skorch import NeuralNetClassifier  # noqa: E402
-from skorch.callbacks import Checkpoint, LoadInitState, TrainEndCheckpoint  # noqa: E402
+from skorch.callbacks import Callback, Checkpoint, LoadInitState, TrainEndCheckpoint  # noqa: E402
 
 from skscreen import ScreeningPrunedNet  # noqa: E402
 from skscreen.datasets import load_digits_split  # noqa: E402
@@ -103,6 +103,16 @@ def _zeros_are_pruned(net):
         if mask is not None and bool((m.weight.detach()[mask == 0] != 0).any()):
             return False
     return True
+
+
+class _StayZero(Callback):
+    def __init__(self, zeros):
+        self.zeros = zeros
+
+    def on_epoch_end(self, net, **kwargs):
+        state = net.module_.state_dict()
+        for key, zero in self.zeros.items():
+            assert bool((state[key][zero] == 0).all()), f"pruned weights of {key} revived"
 
 
 def _proba(net, X):
@@ -215,7 +225,13 @@ def test_checkpoint_and_load_init_state_resume(digits, tmp_path, kind, granulari
         return
     first_run = _quiet(make(2).fit, X, y)  # stops mid-schedule (warned)
     assert first_run.history[-1, "pruning_epoch"] == 2
-    resumed = make(2).fit(X, y)
+    resumed = make(2)
+    if granularity == "weight":
+        # the checkpoint's pruned weights stay zero through the resumed epochs (checked at
+        # each epoch's end before any pruning step, whatever the callback's position)
+        saved = torch.load(tmp_path / "params.pt", weights_only=True)
+        resumed.callbacks.insert(0, _StayZero({k: v == 0 for k, v in saved.items()}))
+    resumed.fit(X, y)
     assert len(resumed.history) == 4
     if first or kind == "subclass":  # ScreeningPrunedNet's callback precedes the user's
         assert resumed.history[:, "pruning_epoch"] == [1, 2, 3, 4]
