@@ -122,9 +122,9 @@ def reduce_moments(named, group=None):
     Parameters
     ----------
     named : dict of str to ClassMoments or None
-        This rank's moments (torch or numpy, no per-feature ``scale_``) of each recorded
-        unit; None where this rank recorded nothing. The keys, in order, must be the same
-        on every rank.
+        This rank's moments (torch or numpy; a numpy state's ``scale_`` is folded in) of
+        each recorded unit; None where this rank recorded nothing. The keys, in order,
+        must be the same on every rank.
     group : ProcessGroup, default=None (the default group)
 
     Returns
