@@ -285,9 +285,10 @@ class _Source:
         except (EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
             if self.compression is None and not isinstance(exc, EOFError):
                 raise
+            what = f"its {self.compression} data" if self.compression else "it"
             raise DataError(
-                f"{self.name}: cannot read its {self.compression or ''} data ({exc}); the file "
-                "is truncated or corrupt: write it again."
+                f"{self.name}: cannot read {what} ({exc}); the file is truncated or corrupt: "
+                "write it again."
             ) from None
 
     def _spooled(self):
@@ -472,6 +473,8 @@ def iter_chunks(path, target, chunksize=100_000) -> Iterator[tuple[np.ndarray, n
 def count_rows(path):
     """Number of data rows of a file, cheaply where the format allows (else ``None``)."""
     if _format_of(path) == "csv":
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"No such file: {path}; check the path.")
         return None
     with _open(path) as src:
         return src.total
