@@ -261,6 +261,25 @@ def test_train_end_checkpoint_resume(digits, tmp_path, kind, granularity):
     assert _sparsity(resumed) == pytest.approx(0.5, abs=0.05)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_checkpoint_load_best_at_weight_level(digits, tmp_path, kind):
+    # Checkpoint(load_best=True) loads the best epoch's params and history at train end: the
+    # masks, the history and the attributes are that epoch's
+    X, y = _data(digits, "weight")
+    cp = Checkpoint(
+        dirname=str(tmp_path), monitor=lambda net: len(net.history) == 1, load_best=True
+    )
+    net = _quiet(_make(kind, "weight", [cp], max_epochs=3, prune_epochs=3).fit, X, y)
+    assert len(net.history) == 1  # the checkpoint's history
+    delivered = _sparsity(net)
+    assert 0 < delivered < 0.4
+    assert net.history[-1, "sparsity"] == pytest.approx(delivered)
+    assert "restored_sparsity" not in net.history[-1]  # the loaded history is the module's
+    kept, total = _pruning(net).counts(net)
+    assert 1 - kept / total == pytest.approx(delivered)
+    assert _zeros_are_pruned(net)
+
+
 # ---------------------------------------------------------------- pickle
 @pytest.mark.parametrize("granularity", GRANULARITIES)
 @pytest.mark.parametrize("kind", KINDS)
