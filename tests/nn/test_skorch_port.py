@@ -61,6 +61,10 @@ score55 = sk_conftest.score55
 seeds_fixed = sk_conftest.seeds_fixed
 train_split = sk_conftest.train_split
 
+# skorch's test classes define module-scoped fixtures as instance methods (deprecated by
+# pytest 9, to be removed in pytest 10): their code, not ours
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning")
+
 _HERE = Path(__file__).parent
 # skorch/tests/net_cuda.pt and optimizer_cuda.pt from skorch 1.4.0 (BSD-3-Clause): a state
 # dict of skorch's classifier_module and of its SGD optimizer, saved on a CUDA device
