@@ -522,7 +522,8 @@ class ScreeningPruning(Callback):
         """
         module = net.module_
         if self.granularity == "weight":
-            attach_prunable_masks(module, self.layer_types, self.ignored_layers)
+            if self.pruner_ is None or self.pruner_.model is not module:  # else masks exist
+                attach_prunable_masks(module, self.layer_types, self.ignored_layers)
         else:
             _hook_once(
                 module._load_state_dict_pre_hooks,
