@@ -193,15 +193,15 @@ def _format_of(path):
     return _FORMATS[ext]
 
 
-def _read_exact(fh, n):
-    parts, left = [], n
-    while left:
-        data = fh.read(left)
-        if not data:
+def _read_into(fh, arr):
+    """Fill ``arr`` from the stream ``fh`` (reads straight into it); the bytes read."""
+    view, done = memoryview(arr).cast("B"), 0
+    while done < len(view):
+        k = fh.readinto(view[done:])
+        if not k:
             break
-        parts.append(data)
-        left -= len(data)
-    return b"".join(parts)
+        done += k
+    return done
 
 
 def _unique_names(names):
@@ -412,11 +412,11 @@ class _Source:
             if mapped is not None:
                 block = np.ascontiguousarray(mapped[start:stop])
             else:
-                nbytes = (stop - start) * n_cols * dtype.itemsize
-                data = self._guard(lambda nbytes=nbytes: _read_exact(self._fh, nbytes))
-                if len(data) < nbytes:
-                    raise DataError(f"{self._truncated()}; its data ends at row {start + 1}.")
-                block = np.frombuffer(data, dtype=dtype).reshape(stop - start, n_cols)
+                block = np.empty((stop - start, n_cols), dtype=dtype)
+                done = self._guard(lambda b=block: _read_into(self._fh, b))
+                if done < block.nbytes:
+                    rows = start + done // (n_cols * dtype.itemsize)
+                    raise DataError(f"{self._truncated()}; its data ends after row {rows}.")
             y = block[:, t].copy()
             X = np.delete(block, t, axis=1) if t != n_cols - 1 else block[:, :t]
             if X.dtype.kind == "f":

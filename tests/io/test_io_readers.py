@@ -212,5 +212,5 @@ def test_stdin_truncated_npy_names_the_row(monkeypatch):
     buf = io.BytesIO()
     np.save(buf, np.ones((100, 3)))
     _stdin(monkeypatch, buf.getvalue()[: -30 * 8])  # the last 10 rows missing
-    with pytest.raises(DataError, match=r"<stdin> is truncated.*ends at row 81"):
+    with pytest.raises(DataError, match=r"<stdin> is truncated.*ends after row 90\."):
         list(iter_chunks("-", "0", chunksize=40))
