@@ -337,6 +337,18 @@ class ScreeningPruning(Callback):
         The pruning machinery, built at the first training batch.
     regularizer_ : ContributionEntropy or BatchNormL1 or None
 
+    Notes
+    -----
+    History keys per epoch: ``pruning_epoch``, ``target_sparsity``, ``sparsity``,
+    ``n_kept``, ``n_prunable`` (``penalty`` with a regulariser); at channel level also
+    ``event_channels``, ``event_pruned_channels`` and, in the first row,
+    ``event_channel_structure`` (what a dense module needs to load this one's state dict;
+    ``event_*`` keys are not printed). ``restored_sparsity``/``restored_n_kept`` appear in the
+    last row when a callback replaced the module's weights after it (see :meth:`prepare`).
+    A target the keep-at-least rules cannot meet is warned once per run
+    (:class:`~skscreen.pruning.selection.BudgetShortfallWarning`). To early-stop a pruned run,
+    use :class:`~skscreen.nn.EarlyStoppingAfterPruning`.
+
     Examples
     --------
     >>> import numpy as np, torch
