@@ -130,12 +130,10 @@ def _screen(args):
             _write_stdout(write)
         else:
             write_atomic(out, write)
-    except BrokenPipeError:
-        if not to_stdout:
-            raise
-        silence_stdout()  # the reader of stdout stopped (| head): its choice, not an error
-        return 0
     except OSError as exc:
+        if to_stdout and isinstance(exc, BrokenPipeError):
+            silence_stdout()  # the reader of stdout stopped (| head): its choice, not an error
+            return 0
         # the scan is done: never lose it; save the scores where a write is possible
         rescue = rescue_file(
             write, prefix="skscreen_scores_", suffix=".json" if as_json else ".csv"

@@ -104,6 +104,22 @@ def test_output_dash_into_a_closed_pipe_is_quiet(data_csv, monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_output_dash_on_a_full_disk_rescues_the_scores(data_csv, monkeypatch, capsys):
+    import errno
+
+    class Full(io.BytesIO):  # `> file` on a full disk
+        def write(self, b):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(Full(), write_through=True))
+    assert main(["screen", str(data_csv), "--target", "y", "--output", "-", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "could not write stdout (No space left on device)" in err
+    rescue = err.split("saved to ")[1].split(" instead")[0]
+    _check_scores(pd.read_csv(rescue))
+    os.unlink(rescue)
+
+
 def test_dash_reads_stdin(tmp_path, data_csv, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     data = gzip.compress(data_csv.read_bytes())
