@@ -229,6 +229,8 @@ class _Source:
     def __init__(self, path):
         self.stdin = os.fspath(path) == "-"
         self.name = "<stdin>" if self.stdin else os.fspath(path)
+        if self.stdin and sys.stdin.isatty():
+            raise ValueError("- reads standard input, which is a terminal; pipe a file in.")
         if not self.stdin:
             self.format = _format_of(path)
             if not os.path.exists(path):
