@@ -30,6 +30,10 @@ from skscreen.pruning.masks import get_mask  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parents[1]))
 import _archs  # noqa: E402
 
+# a load that brings the module's state together with its history is no "restore": no
+# warning about replaced weights anywhere in these idioms
+pytestmark = pytest.mark.filterwarnings("error:The module's weights were replaced:UserWarning")
+
 KINDS = ["plain", "subclass"]
 GRANULARITIES = ["weight", "channel"]
 
