@@ -321,3 +321,19 @@ def test_channel_state_from_before_a_removal_into_a_pruned_module_names_the_fix(
     fresh = _make("subclass", "channel").initialize()
     fresh.load_params(f_params=tmp_path / "p.pt", f_history=tmp_path / "h.json")
     assert len(fresh.history) == 1
+
+
+def test_channel_checkpoint_load_best_of_an_earlier_epoch_names_the_fix(digits, tmp_path):
+    # restoring an epoch from before the last channel removal into the smaller module
+    X, y = _data(digits, "channel")
+    cp = Checkpoint(
+        dirname=str(tmp_path), monitor=lambda net: len(net.history) == 1, load_best=True
+    )
+    net = _make("subclass", "channel", [cp], max_epochs=3, prune_epochs=3)
+    with pytest.raises(ValueError, match="EarlyStoppingAfterPruning"):
+        _quiet(net.fit, X, y)
+    # the checkpoint itself loads into a fresh net
+    fresh = _make("subclass", "channel")
+    fresh.load_params(checkpoint=cp)
+    assert fresh.history[:, "pruning_epoch"] == [1]
+    assert fresh.sparsity_ == pytest.approx(fresh.history[-1, "sparsity"])
