@@ -881,9 +881,7 @@ def replay_pruning(module, history, example_inputs, optimizers=(), expected_shap
         try:
             module.eval()
             with torch.enable_grad():  # tracing relies on autograd
-                graph = tp.DependencyGraph().build_dependency(
-                    module, example_inputs=example_inputs
-                )
+                graph = tp.DependencyGraph().build_dependency(module, example_inputs=example_inputs)
             with _recording_slices() as records:
                 graph.load_pruning_history([[n, bool(o), list(i)] for n, o, i in history])
             if expected_shapes is not None:
