@@ -193,6 +193,33 @@ def _publish(staging, out):
             os.unlink(os.path.join(out, name))
 
 
+def _check_device(name):
+    """--device: a torch device this machine has, checked before any data is loaded."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UsageError(
+            f"--device {name!r} is not a torch device; use cpu, cuda, cuda:N or mps."
+        ) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(
+                f"--device {name}: no CUDA GPU is available to torch here "
+                "(torch.cuda.is_available() is False); use --device cpu."
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UsageError(
+                f"--device {name}: this machine has {torch.cuda.device_count()} CUDA "
+                f"device(s), numbered from 0."
+            )
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"--device {name}: MPS is not available here; use --device cpu.")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise UsageError(f"--device {name}: only cpu, cuda and mps are supported.")
+
+
 def run_prune(args):
     import torch
 
@@ -201,6 +228,7 @@ def run_prune(args):
     from skscreen.pruning.compaction import count_parameters
 
     t0 = time.perf_counter()
+    _check_device(args.device)
     _check_out_folder(args.out)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     data = load_dataset(args.dataset, args.data_home)

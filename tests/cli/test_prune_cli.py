@@ -202,3 +202,33 @@ def test_full_disk_everywhere_keeps_the_staging_folder(tmp_path, capsys, monkeyp
     kept = re.search(r"the results were kept in (\S+);", line).group(1)
     assert os.path.dirname(kept) != str(out) and kept.endswith("results.json")
     assert json.loads(open(kept).read())["epochs"] == 2
+
+
+@pytest.mark.parametrize(
+    "device, message",
+    [
+        ("cuda", "no CUDA GPU is available"),
+        ("cuda:7", "CUDA"),
+        ("gpu", "not a torch device"),
+        ("meta", "only cpu, cuda and mps"),
+    ],
+)
+def test_unavailable_device_is_refused_before_loading_data(
+    device, message, tmp_path, capsys, monkeypatch
+):
+    import torch
+
+    import skscreen.datasets
+
+    if device.startswith("cuda") and torch.cuda.is_available():  # pragma: no cover
+        pytest.skip("this machine has a GPU")
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the data was loaded before the device was checked")
+
+    monkeypatch.setattr(skscreen.datasets, "load_dataset", no_loading)
+    out = tmp_path / "out"
+    assert main(["prune", "--device", device, "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "bug" not in err
+    assert not out.exists()
