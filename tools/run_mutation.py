@@ -26,6 +26,8 @@ Runs single-threaded (``max_children=1``, ``OMP_NUM_THREADS=1``). Writes
 from __future__ import annotations
 
 import argparse
+import ast
+import difflib
 import json
 import os
 import re
@@ -91,9 +93,11 @@ MODULES = {
     ],
     # --- statistics core
     "skscreen/stats/_moments.py": [
+        "tests/stats/test_moments.py",
         "tests/stats/test_moments_reset.py",
         *_STATS,
         "tests/feature_selection/test_known_truth_rules.py",
+        "tests/feature_selection/test_screener.py",
     ],
     "skscreen/stats/_kernels.py": [*_STATS, "tests/stats/test_moments_reset.py"],
     "skscreen/stats/_numba_kernels.py": [
@@ -263,11 +267,14 @@ def run_module(module, tests, workdir, timeout):
     counts = {s: sum(v == s for v in status.values()) for s in STATUSES}
     counts["other"] = len(status) - sum(counts.values())
     survivors = []
+    sources = _function_sources(dest / "mutants" / module)
     for name, st in sorted(status.items(), key=lambda kv: _mutant_key(kv[0])):
         if st in ("survived", "no tests"):
-            diff = _mutmut(["show", name], dest, env).stdout
-            body = [ln for ln in diff.splitlines() if ln.startswith(("-", "+"))]
-            body = [ln for ln in body if not ln.startswith(("---", "+++"))]
+            body = _mutant_diff(sources, name.rsplit(".", 1)[-1])
+            if body is None:  # not found in the mutants file: ask mutmut (slower)
+                diff = _mutmut(["show", name], dest, env).stdout
+                body = [ln for ln in diff.splitlines() if ln.startswith(("-", "+"))]
+                body = [ln for ln in body if not ln.startswith(("---", "+++"))]
             survivors.append({"mutant": name, "status": st, "diff": body})
     tested = counts["killed"] + counts["survived"] + counts["timeout"] + counts["no tests"]
     killed = counts["killed"] + counts["timeout"]  # a mutant that hangs the tests is caught
@@ -285,6 +292,34 @@ def run_module(module, tests, workdir, timeout):
         "mutmut_tail": "" if run is None else run.stdout[-300:].replace("\r", "\n"),
     }
     return summary, survivors
+
+
+def _function_sources(path):
+    """``{function name: body lines}`` of every function in mutmut's mutated copy of a module."""
+    try:
+        text = path.read_text()
+        tree = ast.parse(text)
+    except (OSError, SyntaxError):
+        return {}
+    lines = text.splitlines()
+    return {
+        node.name: lines[node.body[0].lineno - 1 : node.end_lineno]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+
+
+def _mutant_diff(sources, name):
+    """The changed lines of mutant ``name`` against the original function (``-``/``+``), or None.
+
+    Computed from the mutants file (one ``mutmut show`` per survivor takes a second or more).
+    """
+    orig = sources.get(re.sub(r"__mutmut_\d+$", "__mutmut_orig", name))
+    mutant = sources.get(name)
+    if orig is None or mutant is None:
+        return None
+    diff = difflib.unified_diff(orig, mutant, lineterm="", n=0)
+    return [ln for ln in diff if ln.startswith(("-", "+")) and not ln.startswith(("---", "+++"))]
 
 
 def _mutant_key(name):

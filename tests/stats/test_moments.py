@@ -1,0 +1,203 @@
+"""ClassMoments: merging into and from empty states, scaled with unscaled states, copies,
+label rules and the input it must leave alone (torch-free; the torch backend is skipped
+without torch).
+
+Each truth is a single state updated with all the data (merges must equal it) or numpy.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.feature_selection import f_classif
+
+from skscreen.stats import ClassMoments, anova_f
+from skscreen.stats._moments import combined_classes, unique_labels
+
+_FITTED = ("count_", "mean_", "m2_", "shift_", "scale_")
+
+
+def _data(n=90, p=4, seed=0, classes=(0, 1, 2)):
+    rng = np.random.default_rng(seed)
+    y = np.asarray(classes)[np.arange(n) % len(classes)]
+    return rng.normal(size=(n, p)) + 0.7 * np.arange(n)[:, None] % 3 * (y[:, None] > 0), y
+
+
+def _assert_same_state(got, want):
+    np.testing.assert_array_equal(got.classes_, want.classes_)
+    for name in _FITTED:
+        a, b = getattr(got, name), getattr(want, name)
+        if b is None:
+            assert a is None, name
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+# --------------------------------------------------------------------------- merge
+def test_merge_into_an_empty_state_copies_the_other():
+    X, y = _data()
+    other = ClassMoments().update(X, y)
+    merged = ClassMoments().merge(other)
+    _assert_same_state(merged, other)
+    for name in ("count_", "mean_", "m2_", "shift_", "classes_"):
+        assert not np.shares_memory(getattr(merged, name), getattr(other, name)), name
+    other.count_[0] = 99.0  # the merged state is a copy, not a view
+    assert merged.count_[0] == 30.0
+
+
+def test_merge_into_an_empty_state_expands_to_its_given_classes():
+    X, y = _data(classes=(0, 2))
+    merged = ClassMoments(classes=[0, 1, 2]).merge(ClassMoments().update(X, y))
+    np.testing.assert_array_equal(merged.classes_, [0, 1, 2])
+    assert merged.count_.tolist() == [45.0, 0.0, 45.0]
+    _assert_same_state(merged, ClassMoments(classes=[0, 1, 2]).update(X, y))
+
+
+def test_merge_of_an_empty_state_adds_only_its_classes():
+    X, y = _data(classes=(0, 1))
+    m = ClassMoments().update(X, y)
+    before = m.copy()
+    m.merge(ClassMoments())  # nothing known: nothing changes
+    _assert_same_state(m, before)
+    m.merge(ClassMoments(classes=[0, 1, 5]))  # known classes, no data: rows added
+    np.testing.assert_array_equal(m.classes_, [0, 1, 5])
+    np.testing.assert_allclose(anova_f(m)[0], f_classif(X, y)[0], rtol=1e-10)
+    empty = ClassMoments().merge(ClassMoments(classes=[3, 4]))
+    np.testing.assert_array_equal(empty.classes_, [3, 4])
+    assert empty.count_ is None
+
+
+@pytest.mark.parametrize("scaled_first", [True, False])
+def test_merge_of_a_scaled_and_an_unscaled_state(scaled_first):
+    # feature 0 reaches 1e200 in one part only: that part is kept in units of a power of two
+    X, y = _data(n=120)
+    X[:60, 0] *= 1e200
+    big = ClassMoments().update(X[:60], y[:60])
+    small = ClassMoments().update(X[60:], y[60:])
+    assert big.scale_ is not None and small.scale_ is None
+    a, b = (big, small) if scaled_first else (small, big)
+    merged = a.copy().merge(b)
+    whole = ClassMoments().update(X, y)
+    np.testing.assert_array_equal(merged.scale_, whole.scale_)
+    np.testing.assert_allclose(anova_f(merged)[0], anova_f(whole)[0], rtol=1e-9)
+    np.testing.assert_allclose(merged.count_, whole.count_)
+    means = merged.mean_ * merged.scale_ + merged.shift_
+    np.testing.assert_allclose(means, whole.mean_ * whole.scale_ + whole.shift_, rtol=1e-9)
+
+
+def test_merge_of_a_scaled_state_into_an_empty_one_keeps_its_scale():
+    X, y = _data()
+    big = ClassMoments().update(X * 1e200, y)
+    merged = ClassMoments().merge(big)
+    np.testing.assert_array_equal(merged.scale_, big.scale_)
+    assert not np.shares_memory(merged.scale_, big.scale_)
+    np.testing.assert_allclose(anova_f(merged)[0], f_classif(X, y)[0], rtol=1e-9)
+
+
+def test_operators_merge_without_touching_the_left_operand():
+    X, y = _data()
+    a, b = ClassMoments().update(X[:40], y[:40]), ClassMoments().update(X[40:], y[40:])
+    before = a.copy()
+    c = a + b
+    _assert_same_state(a, before)
+    np.testing.assert_allclose(anova_f(c)[0], f_classif(X, y)[0], rtol=1e-10)
+    a += b
+    _assert_same_state(a, c)
+    with pytest.raises(TypeError, match="Can only merge a ClassMoments, got int"):
+        a.merge(3)
+
+
+def test_copy_is_deep():
+    X, y = _data()
+    a = ClassMoments().update(X, y)
+    c = a.copy()
+    c.count_[0] = 0.0
+    c.mean_[0, 0] = 1e9
+    assert a.count_[0] == 30.0 and a.mean_[0, 0] != 1e9
+
+
+def test_numpy_copy_of_a_numpy_state():
+    X, y = _data()
+    a = ClassMoments().update(X * 1e200, y)
+    c = a.numpy()
+    _assert_same_state(c, a)
+    assert not np.shares_memory(c.scale_, a.scale_)
+    assert not np.shares_memory(c.mean_, a.mean_)
+    assert ClassMoments(classes=[1, 2]).numpy().classes_.tolist() == [1, 2]
+
+
+def test_torch_state_merges_and_converts_to_numpy():
+    torch = pytest.importorskip("torch")
+    X, y = _data()
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    a = ClassMoments().update(Xt[:40], yt[:40], n_classes=3)
+    b = ClassMoments().update(Xt[40:], yt[40:], n_classes=3)
+    assert a.is_torch and a.count_.dtype == torch.float64
+    merged = ClassMoments().merge(a).merge(b)
+    assert merged.is_torch
+    host = merged.numpy()
+    assert not host.is_torch and host.mean_.dtype == np.float64
+    np.testing.assert_allclose(anova_f(host)[0], f_classif(X, y)[0], rtol=1e-10)
+    with pytest.raises(TypeError, match="torch state with a numpy state"):
+        ClassMoments().update(X, y).merge(a)
+    with pytest.raises(TypeError, match="feed torch tensors"):
+        a.update(X, y)
+
+
+# --------------------------------------------------------------------------- input left alone
+def test_sparse_input_with_duplicates_is_left_untouched():
+    X = sp.random(60, 5, density=0.3, format="csr", random_state=1)
+    data, indices = np.r_[1.5, X.data], np.r_[X.indices[0], X.indices]
+    X = sp.csr_matrix((data, indices, np.r_[0, X.indptr[1:] + 1]), shape=X.shape)
+    stored = (X.data.copy(), X.indices.copy(), X.indptr.copy())
+    y = np.arange(60) % 2
+    m = ClassMoments().update(X, y)
+    assert not X.has_canonical_format  # the caller's matrix: still as given
+    for a, b in zip((X.data, X.indices, X.indptr), stored):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(anova_f(m)[0], f_classif(X.toarray(), y)[0], rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- labels
+def test_string_and_number_labels_are_never_mixed():
+    X, y = _data()
+    strings = np.array(["a", "b", "c"])[y]
+    m = ClassMoments().update(X, strings)
+    with pytest.raises(ValueError, match=r"y has number labels \(\[0, 1\].*string labels"):
+        m.update(X[:2], np.array([0, 1]))
+    objects = np.array(["a", "b"], dtype=object)
+    np.testing.assert_array_equal(
+        combined_classes(np.array(["a", "z"]), objects, strict=False), ["a", "b", "z"]
+    )
+    with pytest.raises(ValueError, match="the other state has string labels"):
+        ClassMoments().update(X, y).merge(ClassMoments().update(X, strings))
+    # object arrays of numbers stay numbers
+    combined_classes(np.array([0, 1]), np.array([1, 2], dtype=object), strict=False)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([3, -2, 3, 7], dtype=np.int8),  # negative, small dtype (no wrap-around)
+        np.array([0, 5000, 5000, 2], dtype=np.int64),  # range too wide for the bincount path
+        np.array([2**40, 2**40 + 3, 2**40], dtype=np.uint64),
+        np.array([1.5, -1.0, 1.5]),
+        np.array([4]),
+    ],
+)
+def test_labels_are_coded_like_np_unique(labels):
+    np.testing.assert_array_equal(unique_labels(labels), np.unique(labels))
+    X = np.arange(2 * len(labels), dtype=np.float64).reshape(len(labels), 2) ** 2
+    m = ClassMoments().update(X, labels)
+    np.testing.assert_array_equal(m.classes_, np.unique(labels))
+    for c, label in enumerate(m.classes_):
+        rows = X[labels == label]
+        assert m.count_[c] == len(rows)
+        np.testing.assert_allclose(m.mean_[c] + m.shift_, rows.mean(0), rtol=1e-12)
+
+
+def test_bad_shapes_are_refused_and_empty_chunks_ignored():
+    X, y = _data()
+    with pytest.raises(ValueError, match="y must be 1-dimensional"):
+        ClassMoments().update(X, y.reshape(-1, 1))
+    m = ClassMoments().update(X[:0], y[:0])
+    assert m.count_ is None and m.n_samples == 0
