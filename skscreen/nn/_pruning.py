@@ -930,16 +930,17 @@ class ScreeningPruning(Callback):
                 self._shortfall_warned = True
                 total = pruner.n_total
                 head = getattr(pruner, "head_", None)
-                fix = (
-                    f"leave the classifier head dense with ignored_layers=[{head!r}], "
-                    if head
-                    else ""
-                )
+                fixes = []
+                if head:
+                    fixes.append(f"leave the classifier head dense with ignored_layers=[{head!r}]")
+                if self.scope == "layer":
+                    fixes.append("use scope='global'")
+                fixes.append("use a larger module")
                 warnings.warn(
                     f"sparsity={self.sparsity} cannot be reached on this module: {w.message} "
                     f"After epoch {epoch} the module has sparsity {1.0 - n_kept / total:.4f} "
-                    f"({n_kept} of {total} kept). To prune further, {fix}use scope='global' "
-                    "or a larger module.",
+                    f"({n_kept} of {total} kept). To prune further, "
+                    f"{', '.join(fixes[:-1])}{' or ' if len(fixes) > 1 else ''}{fixes[-1]}.",
                     BudgetShortfallWarning,
                     stacklevel=3,
                 )
