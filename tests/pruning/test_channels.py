@@ -66,10 +66,10 @@ def _randomize_bn(model):
             m.running_var = torch.rand(m.num_features, generator=g) + 0.5
 
 
-def _pruner(model, x, alpha=0.0, sparsity=0.5):
+def _pruner(model, x, alpha=0.0, sparsity=0.5, normalize_scope=None):
     return ChannelPruner(
         model,
-        ChannelScreeningScorer(alpha),
+        ChannelScreeningScorer(alpha, normalize_scope=normalize_scope),
         OneShotSchedule(),
         sparsity=sparsity,
         prune_epochs=1,
@@ -130,7 +130,9 @@ def test_channel_count_matches_ratio_and_gamma_only_is_slimming_order():
     model = small_vgg_bn(widths=(8, 16, 32))
     _randomize_bn(model)
     x = torch.randn(8, 784)
-    pr = _pruner(model, x, alpha=0.0, sparsity=0.7)
+    # Liu et al.'s network slimming: one |gamma| threshold over all layers (the global
+    # scale; the library's default normalises within each layer)
+    pr = _pruner(model, x, alpha=0.0, sparsity=0.7, normalize_scope="global")
     for i, u in enumerate(pr.units):  # one clear winner per layer: no forced keeps needed
         u.root.weight.data[0] = 5.0 + i
     gammas = torch.cat([u.root.weight.detach().abs() for u in pr.units])
