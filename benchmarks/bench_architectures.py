@@ -79,7 +79,7 @@ def latency(model, batch, repeat):
 def channel_pruner(model, x, args):
     return ChannelPruner(
         model,
-        ChannelScreeningScorer(alpha=0.5),
+        ChannelScreeningScorer(alpha=0.5, normalize_scope="global"),  # as published
         OneShotSchedule(),
         sparsity=args.channel_sparsity,
         prune_epochs=1,

@@ -82,9 +82,10 @@ def main():
     ap.add_argument(
         "--normalize-scopes",
         nargs="+",
-        default=[None],
+        default=["global"],
         choices=["global", "layer"],
-        help="normalisation scope(s) of the scores (default: the budget scope)",
+        help="normalisation scope(s) of the scores (default: global, the reading of every "
+        "published table; the library's channel default is layer)",
     )
     ap.add_argument("--gamma-l1", type=float, default=0.0, help="sparsity training strength")
     ap.add_argument("--tag", default="channels")
