@@ -82,10 +82,11 @@ def main():
     ap.add_argument(
         "--normalize-scopes",
         nargs="+",
-        default=["global"],
+        default=[None],
         choices=["global", "layer"],
-        help="normalisation scope(s) of the scores (default: global, the reading of every "
-        "published table; the library's channel default is layer)",
+        help="normalisation scope(s) of the scores (default: the budget scope, the reading of "
+        "the published tables run without this option; the library's channel default is "
+        "layer)",
     )
     ap.add_argument("--gamma-l1", type=float, default=0.0, help="sparsity training strength")
     ap.add_argument("--tag", default="channels")
@@ -140,7 +141,10 @@ def main():
             net = ScreeningPrunedNet(
                 copy.deepcopy(trained),
                 granularity="channel",
-                scorer=ChannelScreeningScorer(alpha=alpha, normalize_scope=nscope),
+                # None: the budget scope, as when the published tables ran
+                scorer=ChannelScreeningScorer(
+                    alpha=alpha, normalize_scope=nscope or args.scope
+                ),
                 sparsity=ratio,
                 schedule="one-shot",
                 prune_epochs=1,
