@@ -12,6 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 from skscreen.pruning import ExtremeValuePruning  # noqa: E402
+from skscreen.pruning.extreme_value import fit_block_maxima  # noqa: E402
 from skscreen.pruning.scorers import LayerView  # noqa: E402
 
 
@@ -93,3 +94,111 @@ def test_a_fully_pruned_layer_stays_pruned():
     mask = torch.zeros(12, 40, dtype=torch.float64)
     keep, entry = _decide(_head_view(mask), True)
     assert not keep.any() and entry["kept_fraction"] == 0.0
+
+
+# --------------------------------------------------------------------------- the rest of the policy
+def test_defaults_and_repr():
+    assert repr(ExtremeValuePruning()) == (
+        "ExtremeValuePruning(block_size=16, distribution='gumbel', low=0.1, high=0.9, "
+        "n_steps=1, random_state=None)"
+    )
+    assert "random_state=3" in repr(ExtremeValuePruning(random_state=3))
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"distribution": "weibull"}, r"distribution must be one of \['gev', 'gumbel'\]"),
+        ({"low": 0.5, "high": 0.5}, "Need 0 <= low < high <= 1, got low=0.5, high=0.5"),
+        ({"low": -0.1}, "Need 0 <= low < high <= 1"),
+        ({"high": 1.5}, "Need 0 <= low < high <= 1"),
+        ({"block_size": 1}, "block_size must be >= 2 and n_steps >= 1"),
+        ({"n_steps": 0}, "block_size must be >= 2 and n_steps >= 1"),
+    ],
+)
+def test_bad_parameters_are_refused(params, message):
+    with pytest.raises(ValueError, match=message):
+        ExtremeValuePruning(**params)
+
+
+def test_boundary_parameters_are_accepted():
+    ExtremeValuePruning(low=0.0, high=1.0, block_size=2, n_steps=1)
+
+
+@pytest.mark.parametrize(
+    "n_steps, prune_epochs, epochs",
+    [(1, 5, {5}), (3, 6, {2, 4, 6}), (3, 3, {1, 2, 3}), (2, 1, {1})],
+)
+def test_applications_are_evenly_spaced(n_steps, prune_epochs, epochs):
+    policy = ExtremeValuePruning(n_steps=n_steps)
+    got = {e for e in range(0, prune_epochs + 2) if policy.applies_at(e, prune_epochs)}
+    assert got == epochs
+
+
+@pytest.mark.parametrize("block_size, n_steps, b", [(16, 1, 16), (64, 3, 4), (16, 2, 4), (5, 3, 2)])
+def test_step_block_sizes_compound_to_the_block_size(block_size, n_steps, b):
+    assert ExtremeValuePruning(block_size=block_size, n_steps=n_steps).step_block_size() == b
+
+
+def test_fit_block_maxima_needs_two_blocks_and_fits_a_gumbel_law_by_default():
+    values = np.abs(np.random.default_rng(0).normal(size=8))
+    law = fit_block_maxima(values, 4, rng=0)  # exactly two blocks
+    assert law.dist.name == "gumbel_r"
+    assert fit_block_maxima(values, 4, "gev", rng=0).dist.name == "genextreme"
+    with pytest.raises(ValueError, match="Need at least 2 blocks of 4 values, got 7 values"):
+        fit_block_maxima(values[:7], 4)
+
+
+def test_a_law_is_fitted_from_two_blocks_of_alive_weights_on_and_reported():
+    w = torch.randn(4, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    mask = torch.ones_like(w)
+    mask.view(-1)[16:] = 0.0  # 16 alive = 2 blocks of 8
+    policy = ExtremeValuePruning(block_size=8, random_state=0)
+    policy.decide([LayerView("l", w, mask)], 2)
+    entry = policy.report_[-1]
+    assert (entry["epoch"], entry["layer"], entry["block_size"]) == (2, "l", 8)
+    assert "params" in entry
+    mask.view(-1)[15] = 0.0  # 15 alive: no fit, the alive weights are kept
+    keep = policy.decide([LayerView("l", w, mask)], 2)[0]
+    assert "params" not in policy.report_[-1]
+    assert torch.equal(keep, mask.bool())
+
+
+def test_defaults_of_decide_are_epoch_1_and_no_row_constraint():
+    view = _head_view()
+    policy = ExtremeValuePruning(block_size=8, random_state=0)
+    default = policy.decide([view])[0]
+    explicit = ExtremeValuePruning(block_size=8, random_state=0).decide([view], 1, [False])[0]
+    assert torch.equal(default, explicit)
+    assert not default.numpy().any(axis=1).all()  # the small rows stay empty
+
+
+class _DropEverything(ExtremeValuePruning):
+    """Retention probability 0 for every weight: all dropped deterministically."""
+
+    def retention(self, law, magnitudes):
+        return np.zeros(np.shape(magnitudes))
+
+
+def test_a_layer_emptied_by_the_law_keeps_its_largest_alive_weight():
+    view = _head_view()
+    mask = view.mask.clone()
+    top = int(view.weight.abs().argmax())
+    mask.view(-1)[top] = 0.0  # the largest weight is already pruned
+    view = LayerView("head", view.weight, mask)
+    keep = _DropEverything(block_size=8, random_state=0).decide([view], 1, [False])[0]
+    w = np.where(mask.numpy().astype(bool), view.weight.abs().numpy(), -np.inf)
+    assert int(keep.sum()) == 1 and bool(keep.view(-1)[int(w.argmax())])
+
+
+def test_a_numpy_random_state_seeds_each_application():
+    policy = ExtremeValuePruning()
+    got = policy.rng_for(3, np.random.RandomState(0)).random(4)
+    seed = np.random.RandomState(0).randint(2**31 - 1)
+    np.testing.assert_array_equal(got, np.random.default_rng((seed, 3)).random(4))
+    np.testing.assert_array_equal(
+        ExtremeValuePruning(random_state=5).rng_for(2, 7).random(3),
+        np.random.default_rng((5, 2)).random(3),
+    )
+    gen = np.random.default_rng(0)
+    assert policy.rng_for(1, gen) is gen
