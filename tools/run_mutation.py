@@ -132,6 +132,7 @@ MODULES = {
         "tests/pruning/test_hooks.py",
         "tests/pruning/test_pruning_core.py",
         "tests/pruning/test_seed_methods.py",
+        "tests/pruning/test_weight_level_arch.py",
         "tests/pruning/test_distributed.py",
     ],
     "skscreen/pruning/masks.py": [

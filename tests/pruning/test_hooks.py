@@ -12,6 +12,8 @@ positive and negative values at each sample (``mean |x| != |mean x|``, ``mean re
 relu(mean x)``).
 """
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -20,7 +22,7 @@ from sklearn.feature_selection import f_classif  # noqa: E402
 from torch import nn  # noqa: E402
 
 from skscreen.pruning import WeightPruner  # noqa: E402
-from skscreen.pruning.hooks import InputStatsRecorder  # noqa: E402
+from skscreen.pruning.hooks import InputStatsRecorder, as_samples  # noqa: E402
 from skscreen.pruning.schedules import OneShotSchedule  # noqa: E402
 from skscreen.stats import anova_f  # noqa: E402
 
@@ -211,3 +213,95 @@ def test_tied_weights_pool_the_statistics_of_every_module_using_them():
     np.testing.assert_allclose(var, np.abs(both).var(0), rtol=1e-10)
     # the untied head sees only its own input
     assert views["head"].moments.n_samples == 30
+
+
+# --------------------------------------------------------------------------- as_samples
+def test_last_mode_makes_every_leading_position_a_sample():
+    y = torch.tensor([0, 1, 2])
+    x = torch.arange(3 * 4 * 5, dtype=torch.float64).reshape(3, 4, 5)  # (batch, seq, C)
+    s, labels = as_samples(x, y, "last")
+    assert torch.equal(s, x.reshape(12, 5))
+    assert labels.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    xt = x.transpose(0, 1).contiguous()  # (seq, batch, C): the batch is the second dimension
+    s, labels = as_samples(xt, y, "last")
+    assert torch.equal(s, xt.reshape(12, 5))
+    assert labels.tolist() == [0, 1, 2] * 4
+    x4 = torch.randn(3, 2, 2, 6)  # channels-last images (batch, h, w, C)
+    s, labels = as_samples(x4, y, "last")
+    assert s.shape == (12, 6) and labels.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    # 2-D input is the plain case; a tensor without the batch size is not this batch's
+    assert torch.equal(as_samples(x[:, 0], y, "last")[0], x[:, 0])
+    assert as_samples(torch.randn(4, 5, 6), y, "last") == (None, None)
+    assert as_samples(torch.randn(4, 5), y, "last") == (None, None)
+    assert as_samples(torch.tensor(1.0), y, "flat") == (None, None)
+
+
+def test_channels_and_flat_modes():
+    y = torch.tensor([0, 1])
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64)
+    s, labels = as_samples(x, y, "channels")
+    assert torch.equal(s, x.mean((2, 3))) and torch.equal(labels, y)
+    s, _ = as_samples(x, y, "flat")
+    assert torch.equal(s, x.reshape(2, -1))
+    x3 = torch.randn(2, 3, 7, dtype=torch.float64)  # Conv1d input: mean over length
+    assert torch.equal(as_samples(x3, y, "channels")[0], x3.mean(2))
+    x2 = torch.randn(2, 3, dtype=torch.float64)  # already (samples, features)
+    assert torch.equal(as_samples(x2, y, "channels")[0], x2)
+
+
+# --------------------------------------------------------------------------- recorder bookkeeping
+def test_recorder_settings_are_validated_and_channel_mean_is_a_shorthand():
+    lin = nn.Linear(3, 2)
+    with pytest.raises(ValueError, match="source must be 'input' or 'output', got 'middle'"):
+        InputStatsRecorder({"l": lin}, 2, source="middle")
+    with pytest.raises(ValueError, match=r"reduce must be one of .*got 'mean'"):
+        InputStatsRecorder({"l": lin}, 2, reduce={"l": "mean"})
+    assert InputStatsRecorder({"l": lin}, 2, channel_mean=True).mode_of("l") == "channels"
+    assert InputStatsRecorder({"l": lin}, 2).mode_of("l") == "last"
+    per_module = InputStatsRecorder({"l": lin}, 2, reduce={"l": "flat"})
+    assert per_module.mode_of("l") == "flat" and per_module.mode_of("other") == "last"
+    old = InputStatsRecorder({"l": lin}, 2, channel_mean=True)
+    del old.reduce  # a recorder pickled before ``reduce`` existed
+    assert old.mode_of("l") == "channels"
+    old.channel_mean = False
+    assert old.mode_of("l") == "flat"
+
+
+def test_only_labelled_training_passes_of_an_enabled_recorder_are_recorded():
+    lin = nn.Linear(3, 2).double()
+    x, y = torch.randn(4, 3, dtype=torch.float64), torch.tensor([0, 1, 1, 0])
+    rec = InputStatsRecorder({"l": lin}, 2, track_abs=True)
+    lin.train()
+    lin(x)  # no labels
+    rec.set_targets(y)
+    lin.eval()
+    lin(x)  # not training
+    lin.train()
+    rec.enabled = False
+    lin(x)
+    assert not rec.seen("l") and not rec.has_stats("l") and rec.abs_moments_of("l") is None
+    rec.enabled = True
+    lin(x)
+    assert rec.seen("l") and rec.moments_of("l").n_samples == 4
+    only_abs = InputStatsRecorder({"l": lin}, 2, track_class=False, track_abs=True)
+    only_abs.set_targets(y)
+    lin(x)
+    assert only_abs.seen("l") and not only_abs.has_stats("l")
+    assert only_abs.abs_moments_of("l").count_.tolist() == [4.0]  # one pooled class
+    rec.reset()
+    assert not rec.seen("l")
+    rec.remove()
+    assert not rec.attached
+
+
+def test_a_pickled_recorder_comes_back_detached_without_labels():
+    lin = nn.Linear(3, 2).double()
+    rec = InputStatsRecorder({"l": lin}, 2)
+    rec.set_targets(torch.tensor([0, 1]))
+    lin.train()
+    lin(torch.randn(2, 3, dtype=torch.float64))
+    back = pickle.loads(pickle.dumps(rec))
+    assert back._targets is None and not back.attached
+    assert back.moments_of("l").n_samples == 2
+    assert rec.attached  # the original keeps its hooks
+    rec.remove()
