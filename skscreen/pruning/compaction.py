@@ -263,7 +263,15 @@ def fold_masks(module):
     architecture's parameter names and no mask buffer, so its state dict loads into a fresh
     instance of the original class.
     """
-    out = copy.deepcopy(module)
+    # torch.nn.utils.prune keeps ``weight = weight_orig * mask`` as a plain attribute, a
+    # non-leaf tensor that deepcopy refuses: copy it detached (it is recomputed anyway)
+    memo = {
+        id(t): t.detach().clone()
+        for mod in module.modules()
+        for t in vars(mod).values()
+        if torch.is_tensor(t) and not t.is_leaf
+    }
+    out = copy.deepcopy(module, memo)
     with torch.no_grad():
         for mod in out.modules():
             for bname in [b for b in mod._buffers if b.endswith("_mask")]:

@@ -13,7 +13,16 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from skscreen.pruning.compaction import compact_module, compact_sequential  # noqa: E402
+from skscreen.pruning.compaction import (  # noqa: E402
+    architecture,
+    build_from_architecture,
+    compact_module,
+    compact_sequential,
+    count_parameters,
+    fold_masks,
+    load_compact,
+    save_compact,
+)
 from skscreen.pruning.masks import update_mask  # noqa: E402
 
 
@@ -99,3 +108,131 @@ def test_compact_module_folds_constant_channels_into_a_bias_free_linear():
         x_new = torch.randn(16, 6)  # a constant folded, not fitted to the example batch
         torch.testing.assert_close(small(x_new), model(x_new), rtol=1e-5, atol=1e-6)
     assert model.fc2.bias is None
+
+
+# --------------------------------------------------------------------------- save, load, count
+def test_every_supported_layer_is_described_rebuilt_saved_and_loaded(tmp_path):
+    torch.manual_seed(3)
+    seq = nn.Sequential(
+        nn.Flatten(1, -1),
+        nn.Linear(6, 5, bias=False),
+        nn.Dropout(0.25),
+        nn.LeakyReLU(),
+        nn.Linear(5, 5),
+        nn.GELU(),
+        nn.ELU(),
+        nn.Tanh(),
+        nn.Sigmoid(),
+        nn.ReLU(),
+        nn.Identity(),
+        nn.Linear(5, 3),
+        nn.Softmax(dim=1),
+        nn.LogSoftmax(dim=-1),
+    ).eval()
+    arch = architecture(seq)
+    assert arch == [
+        ["flatten", 1, -1],
+        ["linear", 6, 5, False],
+        ["dropout", 0.25],
+        ["leaky_relu"],
+        ["linear", 5, 5, True],
+        ["gelu"],
+        ["elu"],
+        ["tanh"],
+        ["sigmoid"],
+        ["relu"],
+        ["identity"],
+        ["linear", 5, 3, True],
+        ["softmax", 1],
+        ["log_softmax", -1],
+    ]
+    rebuilt = build_from_architecture(arch)
+    assert [type(m) for m in rebuilt] == [type(m) for m in seq]
+    assert rebuilt[1].bias is None and rebuilt[2].p == 0.25 and rebuilt[12].dim == 1
+    save_compact(seq, tmp_path / "net.pt")
+    back = load_compact(tmp_path / "net.pt")
+    assert not back.training
+    x = torch.randn(4, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(back(x), seq(x))
+
+
+def test_unknown_layers_are_refused_by_name():
+    with pytest.raises(TypeError, match="Cannot describe Conv1d"):
+        architecture(nn.Sequential(nn.Conv1d(1, 1, 1)))
+    with pytest.raises(ValueError, match="Unknown layer kind 'conv'"):
+        build_from_architecture([["conv", 1, 1]])
+    with pytest.raises(TypeError, match="found BatchNorm1d"):
+        compact_sequential(nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)))
+
+
+def test_count_parameters_with_both_mask_storages():
+    from torch.nn.utils import prune
+
+    lin, other = nn.Linear(4, 3), nn.Linear(4, 3)
+    keep = torch.zeros(3, 4, dtype=torch.bool)
+    keep[0] = True  # 4 of 12 weights alive
+    update_mask(lin, keep)
+    prune.custom_from_mask(other, "weight", keep)  # weight_orig + weight_mask
+    with torch.no_grad():
+        lin.bias[0] = 0.0
+        other.bias[0] = 0.0
+    for m in (lin, other):
+        assert count_parameters(m) == 15
+        assert count_parameters(m, nonzero=True) == 4 + 2
+    assert count_parameters(nn.Sequential(lin, other), nonzero=True) == 12
+
+
+def test_fold_masks_with_torch_prune_storage():
+    from torch.nn.utils import prune
+
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    keep = torch.rand(3, 4) > 0.5
+    prune.custom_from_mask(model[0], "weight", keep)
+    update_mask(model[2], torch.tensor([[1, 0, 1], [0, 1, 1]], dtype=torch.bool))
+    folded = fold_masks(model)
+    assert set(folded.state_dict()) == set(nn.Sequential(*model).state_dict()) - {
+        "0.weight_orig",
+        "0.weight_mask",
+        "2.weight_mask",
+    } | {"0.weight"}
+    torch.testing.assert_close(folded[0].weight, model[0].weight_orig * keep)
+    fresh = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    fresh.load_state_dict(folded.state_dict())
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(x), model(x))
+
+
+def test_a_module_wrapping_one_sequential_is_compacted_as_an_mlp():
+    class Wrapper(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2))
+
+        def forward(self, x):
+            return self.body(x)
+
+    torch.manual_seed(5)
+    model = Wrapper().eval()
+    update_mask(model.body[2], torch.ones(2, 6).index_fill(1, torch.arange(2), 0))
+    small = compact_module(model)
+    assert isinstance(small, nn.Sequential) and small[0].out_features == 4
+    x = torch.randn(3, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), model(x))
+
+
+def test_outputs_are_compared_through_tuples_lists_and_dicts():
+    from skscreen.pruning.compaction import _outputs_close
+
+    a = torch.ones(2)
+    assert _outputs_close((a, [a, {"k": a}]), (a, [a, {"k": a + 1e-7}]), 1e-5, 0.0)
+    assert not _outputs_close((a, a), (a,), 1e-5, 0.0)
+    assert not _outputs_close((a, a), (a, a + 1), 1e-5, 0.0)
+    assert not _outputs_close({"k": a}, {"j": a}, 1e-5, 0.0)
+    assert not _outputs_close({"k": a}, {"k": 2 * a}, 1e-5, 0.0)
+    assert not _outputs_close(a, torch.ones(3), 1e-5, 0.0)
+    assert not _outputs_close(a, a + 1e-3, 1e-5, 0.0) and _outputs_close(a, a + 1e-3, 0, 1e-2)
+    assert _outputs_close(3, 3, 0, 0) and not _outputs_close(3, 4, 0, 0)
