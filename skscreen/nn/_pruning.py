@@ -44,6 +44,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback, EarlyStopping, LoadInitState
 
+from skscreen.pruning._layers import CHANNEL_NORMS
 from skscreen.pruning.hooks import _noop_hook_factory
 from skscreen.pruning.masks import MaskEnforcer, get_mask, masks_from_zeros, reset_masks
 from skscreen.pruning.regularizers import BatchNormL1, ContributionEntropy
@@ -155,11 +156,9 @@ def _pruning_rows(history):
     return [row for row in history if "pruning_epoch" in row]
 
 
-_NORMS = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)
-
-
 def _bn_sizes(module):
-    return {n: int(m.num_features) for n, m in module.named_modules() if isinstance(m, _NORMS)}
+    modules = module.named_modules()
+    return {n: int(m.num_features) for n, m in modules if isinstance(m, CHANNEL_NORMS)}
 
 
 def _channel_records(history):

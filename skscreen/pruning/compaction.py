@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
+from skscreen.pruning._layers import BATCH_NORMS, CONVS, is_depthwise, torch_pruning
 from skscreen.pruning.masks import effective_weight
 
 __all__ = [
@@ -298,14 +299,6 @@ def _is_sequential_mlp(module):
     return all(isinstance(m, (nn.Linear, nn.Flatten, *_ELEMENTWISE.values())) for m in layers)
 
 
-_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-
-
-def _is_depthwise(m):
-    return isinstance(m, _CONVS) and m.groups > 1 and m.groups == m.in_channels == m.out_channels
-
-
 def _read_inputs(m):
     """Boolean per input index of ``m`` (Linear or ungrouped conv): read by a non-zero weight."""
     w = m.weight.detach()
@@ -325,13 +318,13 @@ def _unread_roots(graph, group, n_out, protected):
             continue  # parameter-free ops (add, cat, pooling, activations) pass channels on
         out = graph.is_out_channel_pruning_fn(dep.handler)
         blocked = []
-        if isinstance(target, _NORMS) or _is_depthwise(target):
+        if isinstance(target, BATCH_NORMS) or is_depthwise(target):
             continue  # per-channel: carries the channel, reads no other
         if out and target in protected:
             blocked = roots  # the network's outputs (head) or a layer the user protects
-        elif isinstance(target, _CONVS) and target.groups > 1:
+        elif isinstance(target, CONVS) and target.groups > 1:
             blocked = roots  # grouped (not depthwise): Torch-Pruning's low-level path fails
-        elif isinstance(target, (nn.Linear, *_CONVS)):
+        elif isinstance(target, (nn.Linear, *CONVS)):
             if not out:  # a consumer: the channel is read unless its input weights are zero
                 read = _read_inputs(target)
                 blocked = [r for i, r in zip(idxs, roots) if bool(read[i])]
@@ -384,9 +377,9 @@ def _fold_constant_inputs(model, graph, example_inputs, tp):
                 break
             if not isinstance(target, nn.Module) or not any(True for _ in target.parameters(False)):
                 continue
-            if isinstance(target, _NORMS):
+            if isinstance(target, BATCH_NORMS):
                 continue  # constant in, constant out (eval mode)
-            if isinstance(target, (nn.Linear, *_CONVS)):
+            if isinstance(target, (nn.Linear, *CONVS)):
                 if graph.is_out_channel_pruning_fn(item.dep.handler):
                     w = target.weight.detach()
                     zero_row = w.reshape(w.shape[0], -1).eq(0).all(1)
@@ -440,9 +433,7 @@ def remove_unread_channels(model, example_inputs, *, protected=()):
     so that the channel becomes unread and goes too. Convolutions reading such a channel keep
     it (with zero padding its contribution is not constant near the borders).
     """
-    from skscreen.pruning.channels import _tp
-
-    tp = _tp()
+    tp = torch_pruning()
     protected = set(protected)
     was_training = model.training
     model.eval()
@@ -452,7 +443,7 @@ def remove_unread_channels(model, example_inputs, *, protected=()):
     while changed:  # removing a channel can leave the layers before it unread
         changed = _fold_constant_inputs(model, graph, example_inputs, tp)
         for m in list(model.modules()):
-            if not isinstance(m, (nn.Linear, *_CONVS)) or m in protected or _is_depthwise(m):
+            if not isinstance(m, (nn.Linear, *CONVS)) or m in protected or is_depthwise(m):
                 continue
             if m not in graph.module2node:
                 continue  # not traced (e.g. MultiheadAttention's out_proj, called functionally)
@@ -490,7 +481,7 @@ def _outputs_close(a, b, atol, rtol):
 def _prunable_head(model):
     head = None
     for m in model.modules():
-        if isinstance(m, (nn.Linear, *_CONVS)):
+        if isinstance(m, (nn.Linear, *CONVS)):
             head = m
     return head
 
@@ -531,9 +522,7 @@ def compact_module(model, example_inputs=None, *, protected=None, atol=1e-5, rto
     if example_inputs is None:
         return folded
     try:
-        from skscreen.pruning.channels import _tp
-
-        _tp()
+        torch_pruning()
     except ImportError:
         return folded
     # protected modules of ``model`` -> the same modules in the copy, by name

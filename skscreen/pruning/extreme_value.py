@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from scipy import stats
 
+from skscreen.pruning.selection import best_per_row
+
 __all__ = ["ExtremeValuePruning", "fit_block_maxima"]
 
 _LAWS = {"gumbel": stats.gumbel_r, "gev": stats.genextreme}
@@ -162,13 +164,12 @@ class ExtremeValuePruning:
                     sampled=int((alive & between).sum()),
                 )
             # constraints shared with the budgeted pruners: no empty layer / output unit
-            if rows:  # dim 0 is the output unit (Linear or convolution weight)
+            if rows:  # an empty output row keeps its best alive weight (none if none alive)
                 keep2 = keep.reshape(keep.shape[0], -1)
-                # a row with no alive input stays empty (nothing pruned comes back)
-                empty = ~keep2.any(axis=1) & alive.reshape(keep.shape[0], -1).any(axis=1)
+                empty = ~keep2.any(axis=1)
                 if empty.any():
-                    best = np.where(alive, w, -np.inf).reshape(keep.shape[0], -1).argmax(axis=1)
-                    keep2[np.flatnonzero(empty), best[empty]] = True
+                    best = best_per_row(torch.as_tensor(np.where(alive, w, -np.inf))).numpy()
+                    keep2[empty] |= best.reshape(keep.shape[0], -1)[empty]
             if not keep.any() and alive.any():
                 keep.flat[np.where(alive, w, -np.inf).argmax()] = True
             entry["kept_fraction"] = float(keep.mean())

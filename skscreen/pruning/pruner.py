@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from skscreen.pruning._base import CLASS_MOMENTS, BasePruner
+from skscreen.pruning._layers import resolve_ignored, under
 from skscreen.pruning.masks import (
     attach_mask,
     effective_weight,
@@ -88,34 +89,64 @@ class WeightUnit:
         return f"WeightUnit({self.name!r}, modules={list(self.modules)})"
 
 
-def _resolve_ignored(model, ignored_layers):
-    """Qualified names of the ignored modules (given as modules or names); validated."""
-    if ignored_layers is None:
-        return []
-    if isinstance(ignored_layers, str | nn.Module):
-        ignored_layers = [ignored_layers]
-    names_of = {id(m): n for n, m in model.named_modules()}
-    all_names = set(names_of.values())
-    out = []
-    for item in ignored_layers:
-        if isinstance(item, nn.Module):
-            if id(item) not in names_of:
-                raise ValueError(f"ignored_layers: {type(item).__name__} is not part of the model.")
-            out.append(names_of[id(item)])
-        elif isinstance(item, str):
-            if item not in all_names:
-                raise ValueError(f"ignored_layers: the model has no submodule named {item!r}.")
-            out.append(item)
-        else:
-            raise TypeError(
-                f"ignored_layers must hold modules or qualified names, got {type(item).__name__}."
-            )
-    return out
+def check_layer_types(layer_types):
+    """``layer_types`` as a tuple of module classes (a TypeError otherwise)."""
+    if isinstance(layer_types, type):
+        layer_types = (layer_types,)
+    layer_types = tuple(layer_types)
+    if not layer_types or not all(
+        isinstance(t, type) and issubclass(t, nn.Module) for t in layer_types
+    ):
+        raise TypeError(f"layer_types must be module classes, got {layer_types!r}.")
+    return layer_types
 
 
-def _under(name, prefixes):
-    """Whether module ``name`` is one of ``prefixes`` or inside one of them."""
-    return any(p == "" or name == p or name.startswith(p + ".") for p in prefixes)
+def find_weight_units(model, layer_types, ignored_layers):
+    """``(units, head)``: the prunable weights of ``model`` (:class:`WeightUnit`, each the
+    modules sharing one weight parameter, in definition order) and the classifier head's name.
+
+    ``layer_types`` are module classes, ``ignored_layers`` qualified
+    names (:func:`~skscreen.pruning._layers.resolve_ignored`). The head is the last module of
+    ``layer_types`` (or a head type) in definition order. A ValueError when nothing is
+    prunable.
+    """
+    units, head = {}, None
+    attention = [n for n, m in model.named_modules() if isinstance(m, nn.MultiheadAttention)]
+    head_types = (*_HEAD_TYPES, *layer_types)
+    for name, m in model.named_modules():
+        if isinstance(m, head_types):
+            head = name
+        if not isinstance(m, layer_types):
+            continue
+        # the parameter itself (``weight_orig`` under torch.nn.utils.prune's storage)
+        param = m._parameters.get("weight", m._parameters.get("weight_orig"))
+        if param is None or under(name, ignored_layers):
+            continue
+        if under(name, attention):
+            continue  # called functionally by MultiheadAttention: no hook sees its input
+        units.setdefault(id(param), {})[name] = m
+    if not units:
+        types = [t.__name__ for t in layer_types]
+        raise ValueError(
+            f"The model has no prunable layer (layer_types={types}, "
+            f"ignored_layers={ignored_layers})."
+        )
+    return [WeightUnit(next(iter(mods)), mods) for mods in units.values()], head
+
+
+def attach_unit_masks(units):
+    """A ``weight_mask`` buffer on every unit's module (kept if there); tied modules share
+    one buffer."""
+    for u in units:
+        mask = attach_mask(u.module)
+        for other in list(u.modules.values())[1:]:
+            # tied weights share one mask buffer (a state dict holds it under each name)
+            own = get_mask(other)
+            if own is not None and own is not mask:
+                mask.mul_(own)
+                del other._buffers["weight_mask"]
+            if get_mask(other) is None:
+                share_mask(other, mask)
 
 
 class WeightPruner(BasePruner):
@@ -190,16 +221,9 @@ class WeightPruner(BasePruner):
             policy=policy,
             random_state=random_state,
         )
-        if isinstance(layer_types, type):
-            layer_types = (layer_types,)
-        layer_types = tuple(layer_types)
-        if not layer_types or not all(
-            isinstance(t, type) and issubclass(t, nn.Module) for t in layer_types
-        ):
-            raise TypeError(f"layer_types must be module classes, got {layer_types!r}.")
-        self.layer_types = layer_types
+        self.layer_types = check_layer_types(layer_types)
         # names survive pickling (module objects would not be the unpickled model's)
-        self.ignored_layers = _resolve_ignored(model, ignored_layers)
+        self.ignored_layers = resolve_ignored(model, ignored_layers)
         self._unscreened = set()
         self.bind(model)
         self.n_total = sum(u.numel for u in self.units)
@@ -208,42 +232,13 @@ class WeightPruner(BasePruner):
     # ------------------------------------------------------------------ binding
     def bind(self, model):
         """(Re)attach to ``model``: find its prunable weights and give them masks."""
-        units, head = {}, None
-        attention = [n for n, m in model.named_modules() if isinstance(m, nn.MultiheadAttention)]
-        head_types = (*_HEAD_TYPES, *self.layer_types)
-        for name, m in model.named_modules():
-            if isinstance(m, head_types):
-                head = name
-            if not isinstance(m, self.layer_types):
-                continue
-            # the parameter itself (``weight_orig`` under torch.nn.utils.prune's storage)
-            param = m._parameters.get("weight", m._parameters.get("weight_orig"))
-            if param is None or _under(name, self.ignored_layers):
-                continue
-            if _under(name, attention):
-                continue  # called functionally by MultiheadAttention: no hook sees its input
-            units.setdefault(id(param), {})[name] = m
-        if not units:
-            types = [t.__name__ for t in self.layer_types]
-            raise ValueError(
-                f"The model has no prunable layer (layer_types={types}, "
-                f"ignored_layers={self.ignored_layers})."
-            )
+        units, head = find_weight_units(model, self.layer_types, self.ignored_layers)
         self.model = model
-        self.units = [WeightUnit(next(iter(mods)), mods) for mods in units.values()]
+        self.units = units
         self.layers = {n: m for u in self.units for n, m in u.modules.items()}
         self.names = [u.name for u in self.units]
         self.head_ = head if head in self.layers else None
-        for u in self.units:
-            mask = attach_mask(u.module)
-            for other in list(u.modules.values())[1:]:
-                # tied weights share one mask buffer (a state dict holds it under each name)
-                own = get_mask(other)
-                if own is not None and own is not mask:
-                    mask.mul_(own)
-                    del other._buffers["weight_mask"]
-                if get_mask(other) is None:
-                    share_mask(other, mask)
+        attach_unit_masks(self.units)
         return self
 
     def __getstate__(self):

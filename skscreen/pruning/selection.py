@@ -18,16 +18,25 @@ class BudgetShortfallWarning(UserWarning):
     """
 
 
+def best_per_row(scores):
+    """The keep-one-per-row rule: the best finite score of each output row (dim 0 is the
+    output unit of a ``Linear`` or convolution weight; its weights are everything after it).
+    Boolean mask shaped like ``scores``; a row without a finite score has none."""
+    f = torch.zeros(scores.shape, dtype=torch.bool, device=scores.device)
+    s2, f2 = scores.reshape(scores.shape[0], -1), f.view(scores.shape[0], -1)
+    f2[torch.arange(scores.shape[0], device=scores.device), s2.argmax(dim=1)] = True
+    return f & torch.isfinite(scores)
+
+
 def _forced(scores, keep_each_row):
     """Weights that must survive: the best of each layer, and of each output row where asked."""
     forced = []
     for s, rows in zip(scores, keep_each_row):
+        if rows:
+            forced.append(best_per_row(s))
+            continue
         f = torch.zeros(s.shape, dtype=torch.bool, device=s.device)
-        if rows:  # a row is an output unit: its weights are everything after dim 0
-            s2, f2 = s.reshape(s.shape[0], -1), f.view(s.shape[0], -1)
-            f2[torch.arange(s.shape[0], device=s.device), s2.argmax(dim=1)] = True
-        else:
-            f.view(-1)[s.argmax()] = True
+        f.view(-1)[s.argmax()] = True
         forced.append(f & torch.isfinite(s))
     return forced
 

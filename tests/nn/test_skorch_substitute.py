@@ -717,7 +717,7 @@ def test_ctrl_c_during_a_channel_pruning_step_is_deferred(digits, monkeypatch):
     import os
     import signal
 
-    from skscreen.pruning import channels
+    from skscreen.pruning.channels import _pruner as channels
 
     X, y, _, _ = digits
     X = X.reshape(-1, 1, 8, 8)
