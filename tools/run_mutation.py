@@ -58,6 +58,13 @@ _CLI = [
     "tests/cli/test_cli_errors.py",
     "tests/cli/test_prune_cli.py",
 ]
+_CHANNELS = [
+    "tests/pruning/test_channels.py",
+    "tests/pruning/test_architectures_channel.py",
+    "tests/pruning/test_known_truth_pruning.py",
+    "tests/pruning/test_normalize_scope.py",
+    "tests/pruning/test_hooks.py",
+]
 _NET = [
     "tests/nn/test_net.py",
     "tests/nn/test_net_audit.py",
@@ -163,12 +170,32 @@ MODULES = {
         "tests/pruning/test_seed_methods.py",
         "tests/pruning/test_weight_level_arch.py",
     ],
-    "skscreen/pruning/channels.py": [
+    **{
+        f"skscreen/pruning/channels/{m}.py": _CHANNELS
+        for m in (
+            "__init__",
+            "_io",
+            "_optimizer",
+            "_pruner",
+            "_report",
+            "_scorer",
+            "_slices",
+            "_snapshot",
+            "_ties",
+            "_units",
+        )
+    },
+    "skscreen/pruning/_layers.py": [
+        "tests/pruning/test_layers.py",
+        "tests/pruning/test_weight_level_arch.py",
+        "tests/pruning/test_compaction.py",
         "tests/pruning/test_channels.py",
-        "tests/pruning/test_architectures_channel.py",
-        "tests/pruning/test_known_truth_pruning.py",
-        "tests/pruning/test_normalize_scope.py",
-        "tests/pruning/test_hooks.py",
+    ],
+    "skscreen/pruning/factory.py": [
+        "tests/pruning/test_factory.py",
+        "tests/nn/test_callback_statistics.py",
+        "tests/nn/test_net.py",
+        "tests/nn/test_skorch_substitute.py",
     ],
     "skscreen/pruning/distributed.py": ["tests/pruning/test_distributed.py"],
     "skscreen/pruning/__init__.py": ["tests/pruning/test_pruning_core.py"],
