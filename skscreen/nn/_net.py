@@ -403,7 +403,11 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             self.module_.train(was)
         if isinstance(out, tuple | list):
             out = out[0]
-        return int(out.shape[-1]) if out.ndim >= 2 else None
+        width = int(out.shape[-1]) if out.ndim >= 2 else None
+        pruning = find_pruning_callback(self)
+        if pruning is not None and width is not None:  # spares the callback a probe pass
+            pruning.output_width_seen(self.module_, width)
+        return width
 
     def _encode_fresh(self, X, y):
         """First fit on a fresh state: decide how labels map to outputs; returns encoded y."""

@@ -35,7 +35,6 @@ State model
 
 from __future__ import annotations
 
-import copy
 import numbers
 import warnings
 import weakref
@@ -45,11 +44,16 @@ import torch
 from skorch.callbacks import Callback, EarlyStopping, LoadInitState
 
 from skscreen.pruning._layers import CHANNEL_NORMS
+from skscreen.pruning.factory import (
+    attach_prunable_masks,
+    make_criterion,
+    make_pruner,
+    make_regularizer,
+)
 from skscreen.pruning.hooks import _noop_hook_factory
 from skscreen.pruning.masks import MaskEnforcer, get_mask, masks_from_zeros, reset_masks
-from skscreen.pruning.regularizers import BatchNormL1, ContributionEntropy
 from skscreen.pruning.schedules import make_schedule
-from skscreen.pruning.scorers import NORMALIZERS, HybridScreeningScorer, make_scorer
+from skscreen.pruning.scorers import NORMALIZERS
 from skscreen.pruning.selection import BudgetShortfallWarning
 
 __all__ = ["ScreeningPruning", "PRUNING_PARAMS", "find_pruning_callback"]
@@ -79,37 +83,6 @@ _STRUCTURAL = ("granularity", "layer_types", "ignored_layers", "post_relu")
 def _is_real(x):
     """A real number, numpy scalars included (np.float32 from a grid), booleans not."""
     return isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_)
-
-
-def attach_prunable_masks(module, layer_types=None, ignored_layers=None):
-    """All-ones ``weight_mask`` buffers on the layers a weight-level pruner would mask.
-
-    So that a pruned state dict (``save_params``, ``Checkpoint``) loads into the module
-    before its first training batch. A module the pruner refuses is left as it is (the
-    real pruner reports it with a clear message).
-    """
-    from skscreen.pruning.pruner import WeightPruner
-    from skscreen.pruning.schedules import OneShotSchedule
-    from skscreen.pruning.scorers import MagnitudeScorer
-
-    kw = {}
-    if layer_types is not None:
-        kw["layer_types"] = layer_types
-    if ignored_layers is not None:
-        kw["ignored_layers"] = ignored_layers
-    try:
-        pruner = WeightPruner(
-            module,
-            MagnitudeScorer(),
-            OneShotSchedule(),
-            sparsity=0.0,
-            prune_epochs=1,
-            n_classes=2,
-            **kw,
-        )
-    except (TypeError, ValueError):
-        return
-    pruner.remove_hooks()
 
 
 _REGRESSION_LOSSES = (
@@ -279,6 +252,82 @@ def _hook_once(hooks, cls, register, net):
     return hook
 
 
+def _is_prune_epochs(value):
+    return value is None or (not isinstance(value, bool) and isinstance(value, int | np.integer))
+
+
+def _hybrid(cb):
+    return cb.scorer is None or cb.scorer == "screening"
+
+
+#: Every setting's constraint, declared once and checked in order at every fit
+#: (:meth:`ScreeningPruning.check_params`): ``(setting, test(callback, value), message)``.
+_PARAMETER_CONSTRAINTS = (
+    (
+        "sparsity",
+        lambda cb, v: _is_real(v) and 0.0 <= v < 1.0,
+        "sparsity must be a number in [0, 1), got {value!r}.",
+    ),
+    (
+        "alpha",
+        lambda cb, v: not _hybrid(cb) or (_is_real(v) and 0.0 <= v <= 1.0),
+        "alpha must be in [0, 1], got {value!r}.",
+    ),
+    (
+        "scope",
+        lambda cb, v: v in ("global", "layer"),
+        "scope must be 'global' or 'layer', got {value!r}.",
+    ),
+    (
+        "normalize",
+        lambda cb, v: v in NORMALIZERS,
+        f"normalize must be one of {NORMALIZERS}, got {{value!r}}.",
+    ),
+    (
+        "normalize_scope",
+        lambda cb, v: v in (None, "global", "layer"),
+        "normalize_scope must be None, 'global' or 'layer', got {value!r}.",
+    ),
+    (
+        "prune_epochs",
+        lambda cb, v: _is_prune_epochs(v),
+        "prune_epochs must be None or an int >= 1, got {value!r}.",
+    ),
+    (
+        "prune_epochs",
+        lambda cb, v: v is None or int(v) >= 1,
+        "prune_epochs must be >= 1, got {value!r}.",
+    ),
+    (
+        "granularity",
+        lambda cb, v: v in ("weight", "channel"),
+        "granularity must be 'weight' or 'channel', got {value!r}.",
+    ),
+    (
+        "reg_lambda",
+        lambda cb, v: _is_real(v) and v >= 0.0,
+        "reg_lambda must be >= 0, got {value!r}.",
+    ),
+    ("gamma_l1", lambda cb, v: _is_real(v) and v >= 0.0, "gamma_l1 must be >= 0, got {value!r}."),
+    (
+        "reg_lambda",
+        lambda cb, v: not float(v) > 0 or cb.granularity == "weight",
+        "reg_lambda applies to granularity='weight' only.",
+    ),
+    (
+        "gamma_l1",
+        lambda cb, v: not float(v) > 0 or cb.granularity == "channel",
+        "gamma_l1 applies to granularity='channel' only.",
+    ),
+    (
+        "layer_types",
+        lambda cb, v: v is None or cb.granularity == "weight",
+        "layer_types applies to granularity='weight' only (channel level prunes the "
+        "channels of BatchNorm layers; exclude some with ignored_layers).",
+    ),
+)
+
+
 class ScreeningPruning(Callback):
     """Prune a skorch net's module by screening while it trains (a skorch callback).
 
@@ -414,81 +463,27 @@ class ScreeningPruning(Callback):
         return {k: getattr(self, k) for k in PRUNING_PARAMS}
 
     def check_params(self):
-        """Validate every setting; raises ``ValueError`` naming the bad one."""
-        s = self.sparsity
-        if not _is_real(s) or not 0.0 <= s < 1.0:
-            raise ValueError(f"sparsity must be a number in [0, 1), got {s!r}.")
-        if self.scorer is None or self.scorer == "screening":
-            a = self.alpha
-            if not _is_real(a) or not 0.0 <= a <= 1.0:
-                raise ValueError(f"alpha must be in [0, 1], got {a!r}.")
-        if self.scope not in ("global", "layer"):
-            raise ValueError(f"scope must be 'global' or 'layer', got {self.scope!r}.")
-        if self.normalize not in NORMALIZERS:
-            raise ValueError(f"normalize must be one of {NORMALIZERS}, got {self.normalize!r}.")
-        if self.normalize_scope not in (None, "global", "layer"):
-            raise ValueError(
-                f"normalize_scope must be None, 'global' or 'layer', got {self.normalize_scope!r}."
-            )
-        pe = self.prune_epochs
-        if pe is not None and (isinstance(pe, bool) or not isinstance(pe, int | np.integer)):
-            raise ValueError(f"prune_epochs must be None or an int >= 1, got {pe!r}.")
-        if pe is not None and int(pe) < 1:
-            raise ValueError(f"prune_epochs must be >= 1, got {pe!r}.")
-        if self.granularity not in ("weight", "channel"):
-            raise ValueError(
-                f"granularity must be 'weight' or 'channel', got {self.granularity!r}."
-            )
-        for name in ("reg_lambda", "gamma_l1"):
-            v = getattr(self, name)
-            if not _is_real(v) or not v >= 0.0:
-                raise ValueError(f"{name} must be >= 0, got {v!r}.")
-        if float(self.reg_lambda) > 0 and self.granularity != "weight":
-            raise ValueError("reg_lambda applies to granularity='weight' only.")
-        if float(self.gamma_l1) > 0 and self.granularity != "channel":
-            raise ValueError("gamma_l1 applies to granularity='channel' only.")
-        if self.layer_types is not None and self.granularity != "weight":
-            raise ValueError(
-                "layer_types applies to granularity='weight' only (channel level prunes the "
-                "channels of BatchNorm layers; exclude some with ignored_layers)."
-            )
+        """Validate every setting against :data:`_PARAMETER_CONSTRAINTS`, then the schedule and
+        the criterion (built once, and dropped); raises ``ValueError`` naming the bad one."""
+        for name, test, message in _PARAMETER_CONSTRAINTS:
+            value = getattr(self, name)
+            if not test(self, value):
+                raise ValueError(message.format(value=value))
         make_schedule(self.schedule)
         self.make_scorer()
         return self
 
     def make_scorer(self):
-        """A fresh scorer object from the settings (a scorer object is deep-copied)."""
-        if self.granularity == "channel" and (self.scorer is None or isinstance(self.scorer, str)):
-            from skscreen.pruning.channels import ChannelScreeningScorer
-
-            if self.scorer not in (None, "screening", "slimming"):
-                raise ValueError(
-                    f"scorer={self.scorer!r} is not available for channels; use "
-                    "'screening', 'slimming' or a ChannelScreeningScorer."
-                )
-            alpha = 0.0 if self.scorer == "slimming" else float(self.alpha)
-            return ChannelScreeningScorer(
-                alpha=alpha, normalize=self.normalize, normalize_scope=self.normalize_scope
-            )
-        if self.scorer is None or self.scorer == "screening":
-            return HybridScreeningScorer(
-                alpha=float(self.alpha),
-                normalize=self.normalize,
-                normalize_scope=self.normalize_scope,
-            )
-        if isinstance(self.scorer, str):
-            if self.scorer == "slimming":
-                raise ValueError("scorer='slimming' needs granularity='channel'.")
-            kw = {}
-            if self.scorer == "magnitude":  # the baseline gets the same normalisation options
-                kw = {"normalize": self.normalize, "normalize_scope": self.normalize_scope}
-            if self.scorer in ("extreme-value", "extreme_value", "dpp"):
-                kw["random_state"] = self.random_state
-            return make_scorer(self.scorer, **kw)
-        scorer = copy.deepcopy(self.scorer)  # never mutate the constructor argument
-        if hasattr(scorer, "report_"):
-            scorer.report_ = []
-        return scorer
+        """A fresh criterion from the settings (:func:`~skscreen.pruning.factory.make_criterion`;
+        a scorer object is deep-copied)."""
+        return make_criterion(
+            self.scorer,
+            granularity=self.granularity,
+            alpha=self.alpha,
+            normalize=self.normalize,
+            normalize_scope=self.normalize_scope,
+            random_state=self.random_state,
+        )
 
     def _n_prune_epochs(self, net):
         if self.prune_epochs is not None:
@@ -675,7 +670,7 @@ class ScreeningPruning(Callback):
             # callback, load_params into a plain net): its zeros are the masks
             masks_from_zeros(net.module_.modules())
         if self.pruner_ is not None:
-            self._sync_pruner(net)
+            self._retarget_pruner(net)
             self._attach_enforcement(net)
 
     def _drop_pruner(self):
@@ -687,12 +682,18 @@ class ScreeningPruning(Callback):
         self.regularizer_ = None
         self._enforcer.remove()
 
+    def output_width_seen(self, module, width):
+        """Tell the callback the output width of ``module`` (the net measured it before
+        training), which spares it a probe forward pass of its own at the first batch."""
+        self._output_width = (weakref.ref(module), int(width))
+
     def _n_classes(self, net, Xi):
         """Rows of the statistics: every label index the batches may carry.
 
         The larger of the number of classes the net knows and the module's output width
         (labels are output indices; a classifier trained on labels {0, 2} of a 3-output
-        module carries index 2).
+        module carries index 2): the width the net reported for this module
+        (:meth:`output_width_seen`), else from a forward pass of a few rows.
         """
         n = 2
         try:
@@ -700,6 +701,9 @@ class ScreeningPruning(Callback):
         except (AttributeError, TypeError):
             pass
         module = net.module_
+        seen = getattr(self, "_output_width", None)
+        if seen is not None and seen[0]() is module:
+            return max(n, seen[1])
         was = module.training
         module.eval()
         try:
@@ -714,47 +718,23 @@ class ScreeningPruning(Callback):
         return max(n, int(out.shape[-1]) if out.ndim >= 2 else 2)
 
     def _build_pruner(self, net, Xi):
-        from skscreen.pruning.pruner import WeightPruner
-
-        example = _first_tensor(Xi)[:1]
         # a few training inputs, kept to trace the network when compacting it
         self.example_inputs_ = _first_tensor(Xi)[:8].detach().cpu().clone()
-        n_classes = self._n_classes(net, Xi)
-        common = dict(
-            sparsity=float(self.sparsity),
+        pruner = make_pruner(
+            net.module_,
+            self.make_scorer(),
+            self.schedule,
+            granularity=self.granularity,
+            sparsity=self.sparsity,
             prune_epochs=self._n_prune_epochs(net),
-            n_classes=n_classes,
+            n_classes=self._n_classes(net, Xi),
             scope=self.scope,
+            example_inputs=_first_tensor(Xi)[:1].to(net.device),
+            layer_types=self.layer_types,
+            ignored_layers=self.ignored_layers,
+            post_relu=self.post_relu,
+            random_state=self.random_state,
         )
-        if self.granularity == "channel":
-            from skscreen.pruning.channels import ChannelPruner
-
-            cls, extra = (
-                ChannelPruner,
-                dict(example_inputs=example.to(net.device), post_relu=self.post_relu),
-            )
-        else:
-            cls, extra = WeightPruner, {"random_state": self.random_state}
-            if self.layer_types is not None:
-                extra["layer_types"] = self.layer_types
-        if self.ignored_layers is not None:
-            extra["ignored_layers"] = self.ignored_layers
-        pruner = cls(
-            net.module_, self.make_scorer(), make_schedule(self.schedule), **common, **extra
-        )
-        if pruner.n_total == 0:
-            pruner.remove_hooks()
-            excluded = getattr(pruner, "excluded_units", None)
-            if self.granularity == "channel":
-                raise ValueError(
-                    "The module has no prunable channels"
-                    + (f"; excluded units and why: {excluded}" if excluded else "")
-                    + ". Check ignored_layers, or use granularity='weight'."
-                )
-            raise ValueError(
-                "The module has no prunable weights: every prunable layer is empty (a layer of "
-                "width 0?). Give each layer at least one unit."
-            )
         history = [row for row in net.history if "pruning_epoch" in row]
         if history and "n_prunable" in history[-1]:
             # continuing from a history (load_params, Checkpoint, a re-made callback):
@@ -784,22 +764,19 @@ class ScreeningPruning(Callback):
                 }
         self.pruner_ = pruner
         self.structure_ = self._structure()
-        self.settings_ = self.settings()
-        self._sync_pruner(net)
         self._attach_enforcement(net)
 
-    def _sync_pruner(self, net):
-        """Push the current settings into the pruner (the settings have one home: here)."""
-        p = self.pruner_
-        settings = self.settings()
-        p.sparsity = float(self.sparsity)
-        p.prune_epochs = self._n_prune_epochs(net)
-        p.scope = self.scope
-        p.schedule = make_schedule(self.schedule)
-        if settings != getattr(self, "settings_", None) or p.scorer is None:
-            # the pruner's statistics hooks follow what the new criterion needs
-            p.set_scorer(self.make_scorer())
-            self.settings_ = settings
+    def _retarget_pruner(self, net):
+        """The pruner follows the settings of this fit: a new schedule and criterion built from
+        them, the targets set through the pruner's own
+        :meth:`~skscreen.pruning.BasePruner.retarget`."""
+        self.pruner_.retarget(
+            sparsity=float(self.sparsity),
+            prune_epochs=self._n_prune_epochs(net),
+            scope=self.scope,
+            schedule=make_schedule(self.schedule),
+            scorer=self.make_scorer(),
+        )
 
     def _attach_enforcement(self, net):
         if self.granularity == "weight" and self.pruner_ is not None:
@@ -811,24 +788,12 @@ class ScreeningPruning(Callback):
             self._enforcer.attach(list(self.pruner_.layers.values()), optimizer)
 
     def _make_regularizer(self):
-        if float(self.reg_lambda) > 0:
-            reg = self.regularizer_
-            if not isinstance(reg, ContributionEntropy):
-                reg = ContributionEntropy(dict(self.pruner_.layers))
-            reg.modules = dict(self.pruner_.layers)
-            reg.attach()
-            reg.attach_gradient(float(self.reg_lambda))
-            return reg
-        if float(self.gamma_l1) > 0:
-            reg = self.regularizer_
-            if not isinstance(reg, BatchNormL1):
-                reg = BatchNormL1(self.pruner_.bn_modules())
-            reg.modules = self.pruner_.bn_modules()  # parameters are replaced when pruned
-            reg.attach_gradient(float(self.gamma_l1))
-            return reg
-        if self.regularizer_ is not None:
-            self.regularizer_.remove()
-        return None
+        return make_regularizer(
+            self.pruner_,
+            reg_lambda=self.reg_lambda,
+            gamma_l1=self.gamma_l1,
+            current=self.regularizer_,
+        )
 
     def _start_epoch(self):
         p = self.pruner_
@@ -972,6 +937,7 @@ class ScreeningPruning(Callback):
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_targets_handle"] = None
+        state.pop("_output_width", None)  # a weak reference: measured again when needed
         return state
 
     def rebind(self, module):

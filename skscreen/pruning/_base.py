@@ -188,6 +188,17 @@ class BasePruner:
             self.attach_hooks()
         return self
 
+    def retarget(self, *, sparsity, prune_epochs, scope, schedule, scorer):
+        """New targets for the epochs to come (settings changed between ``partial_fit``
+        calls): validated as at construction, then set; the criterion is swapped with
+        :meth:`set_scorer`. What is already pruned stays pruned."""
+        sparsity, prune_epochs, scope, _ = check_pruning_params(
+            sparsity, prune_epochs, scope, self.n_classes
+        )
+        self.sparsity, self.prune_epochs, self.scope = sparsity, prune_epochs, scope
+        self.schedule = schedule
+        return self.set_scorer(scorer)
+
     # ------------------------------------------------------------------ statistics hooks
     def _make_recorder(self):
         """Build the recorder for the statistics the criterion needs (call after ``bind``)."""
