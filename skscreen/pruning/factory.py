@@ -1,8 +1,8 @@
 """The pruning factory: criterion, pruner and regulariser from the pruning settings.
 
 The one place that maps settings (``granularity``, ``scorer``, ``alpha``, ...) to classes;
-:class:`~skscreen.nn.ScreeningPruning` calls it once per fit and keeps what it returns as
-derived state.
+:class:`~skscreen.nn.ScreeningPruning` builds its one pruner per fit here and keeps what it
+gets as derived state.
 """
 
 from __future__ import annotations
