@@ -201,3 +201,115 @@ def test_bad_shapes_are_refused_and_empty_chunks_ignored():
         ClassMoments().update(X, y.reshape(-1, 1))
     m = ClassMoments().update(X[:0], y[:0])
     assert m.count_ is None and m.n_samples == 0
+
+
+# --------------------------------------------------------------------------- more of the contract
+def test_repr_and_state_checks():
+    X, y = _data()
+    assert repr(ClassMoments()) == "ClassMoments(n_classes=0, n_features=None, n_samples=0)"
+    m = ClassMoments().update(X, y)
+    assert repr(m) == "ClassMoments(n_classes=3, n_features=4, n_samples=90)"
+    with pytest.raises(ValueError, match=r"^X must be 2-dimensional, got shape \(90,\)"):
+        m.update(X[:, 0], y)
+    with pytest.raises(ValueError, match=r"^X has 90 rows but y has 89 labels"):
+        m.update(X, y[:-1])
+    with pytest.raises(ValueError, match=r"^X has 3 features, but the state was built with 4"):
+        m.update(X[:, :3], y)
+
+
+def test_strict_classes_are_enforced_by_merge():
+    X, y = _data()
+    strict = ClassMoments(classes=[0, 1])
+    with pytest.raises(ValueError, match=r"the other state contains labels \[2\]"):
+        strict.merge(ClassMoments().update(X, y))
+    assert strict.count_ is None  # refused before any change
+    assert ClassMoments().merge(ClassMoments()).classes_ is None
+
+
+def test_numpy_copies_keep_strictness_and_absent_fields():
+    empty = ClassMoments().numpy()
+    assert empty.classes_ is None and empty.reset().classes_ is None
+    X, y = _data()
+    m = ClassMoments().update(X, y).numpy()
+    assert m.scale_ is None and m.strict_classes is False
+    strict = ClassMoments(classes=[0, 1, 2]).update(X, y).numpy()
+    assert strict.strict_classes is True
+    with pytest.raises(ValueError, match="not in classes"):
+        strict.update(X[:1], np.array([7]))
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_reset_of_a_state_pickled_before_given_classes_were_kept(strict):
+    # such a state has no ``_given_classes``: the former rule (strict keeps its classes)
+    X, y = _data()
+    m = ClassMoments(classes=[0, 1, 2], strict_classes=strict).update(X, y)
+    del m._given_classes
+    m.reset()
+    if strict:
+        np.testing.assert_array_equal(m.classes_, [0, 1, 2])
+    else:
+        assert m.classes_ is None
+
+
+def test_a_sparse_chunk_after_a_dense_one_uses_the_dense_shift():
+    X, y = _data(n=120)
+    X[:, 1] += 50.0  # a non-zero shift from the dense rows
+    m = ClassMoments().update(X[:60], y[:60])
+    m.update(sp.csr_matrix(X[60:]), y[60:])
+    np.testing.assert_allclose(anova_f(m)[0], f_classif(X, y)[0], rtol=1e-9)
+
+
+def test_integer_and_float32_input():
+    X, y = _data()
+    Xi = np.round(X * 10).astype(np.int64)
+    np.testing.assert_allclose(
+        anova_f(ClassMoments().update(Xi, y))[0], f_classif(Xi.astype(float), y)[0], rtol=1e-10
+    )
+    m = ClassMoments().update(X.astype(np.float32), y)
+    assert m.shift_.dtype == np.float64
+
+
+def test_a_scaled_state_rescaled_by_larger_values():
+    # feature 0 reaches 1e200 first, then 1e300: the state is re-expressed in the new scale
+    X, y = _data(n=120)
+    X[:60, 0] *= 1e200
+    X[60:, 0] *= 1e300
+    m = ClassMoments().update(X[:60], y[:60])
+    first = m.scale_[0]
+    m.update(X[60:], y[60:])
+    assert m.scale_[0] > first
+    whole = ClassMoments().update(X, y)
+    np.testing.assert_array_equal(m.scale_, whole.scale_)
+    np.testing.assert_allclose(m.mean_ * m.scale_, whole.mean_ * whole.scale_, rtol=1e-9)
+    np.testing.assert_allclose(anova_f(m)[0], anova_f(whole)[0], rtol=1e-9)
+
+
+def test_torch_input_needs_class_counts_and_two_dimensions():
+    torch = pytest.importorskip("torch")
+    X, y = _data()
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    with pytest.raises(ValueError, match=r"^n_classes \(or classes\) is required for torch"):
+        ClassMoments().update(Xt, yt)
+    with pytest.raises(ValueError, match=r"^X must be 2-dimensional, got shape \(90,\)"):
+        ClassMoments().update(Xt[:, 0], yt, n_classes=3)
+    m = ClassMoments().update(Xt[:40], yt[:40], n_classes=3)
+    torch.testing.assert_close(m.shift_, Xt[0])
+    m.update(Xt[40:], yt[40:])  # the class count is known now
+    np.testing.assert_allclose(anova_f(m.numpy())[0], f_classif(X, y)[0], rtol=1e-10)
+    with pytest.raises(TypeError, match=r"^Cannot merge a torch state with a numpy state"):
+        ClassMoments().update(X, y).merge(m)
+    with pytest.raises(TypeError, match=r"^This state lives on a torch device"):
+        m.update(X, y)
+
+
+def test_torch_states_with_different_class_counts_merge():
+    torch = pytest.importorskip("torch")
+    X, y = _data()
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    two = yt < 2
+    a = ClassMoments().update(Xt[two], yt[two], n_classes=2)
+    b = ClassMoments().update(Xt[~two], yt[~two], n_classes=3)
+    merged = a.merge(b)
+    assert merged.is_torch and merged.count_.dtype == torch.float64
+    np.testing.assert_array_equal(merged.classes_, [0, 1, 2])
+    np.testing.assert_allclose(anova_f(merged.numpy())[0], f_classif(X, y)[0], rtol=1e-10)
