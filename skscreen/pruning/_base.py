@@ -31,9 +31,8 @@ one per view, shaped like its weight. It declares the statistics it needs with
 ``requires``, a subset of ``{"class_moments", "abs_moments"}`` (see
 :func:`required_statistics`): ``"class_moments"`` are the per-class moments of each
 layer's input units (screening), ``"abs_moments"`` the pooled moments of ``|input|``
-(activation statistics); an empty set (magnitude, LAMP) means no hooks at all. Scorers
-written before the protocol declare ``needs_input_stats`` / ``needs_abs_stats`` instead;
-both spellings are read.
+(activation statistics); an empty set (magnitude, LAMP) means no hooks at all. Every
+in-tree criterion declares it; a scorer without ``requires`` gets ``{"class_moments"}``.
 
 Subclasses implement ``bind(model)`` (find the units; sets ``model``), ``_hook_modules()``,
 ``_reductions()`` (and optionally ``_recorder_options()``), ``views()``, ``n_kept()``,
@@ -61,8 +60,7 @@ _STATISTICS = frozenset({CLASS_MOMENTS, ABS_MOMENTS})
 def required_statistics(scorer):
     """The statistics ``scorer`` needs, as a frozenset of ``"class_moments"``/``"abs_moments"``.
 
-    Read from ``scorer.requires`` when it exists, else from the older flags
-    ``needs_input_stats`` (default True) and ``needs_abs_stats`` (default False).
+    Read from ``scorer.requires``; a scorer without it gets ``{"class_moments"}``.
 
     >>> from skscreen.pruning.scorers import ActivationStatsScorer, MagnitudeScorer
     >>> sorted(required_statistics(ActivationStatsScorer()))
@@ -71,21 +69,14 @@ def required_statistics(scorer):
     frozenset()
     """
     requires = getattr(scorer, "requires", None)
-    if requires is not None:
-        requires = frozenset(requires)
-        unknown = requires - _STATISTICS
-        if unknown:
-            raise ValueError(
-                f"{type(scorer).__name__}.requires names unknown statistics {sorted(unknown)}; "
-                f"use a subset of {sorted(_STATISTICS)}."
-            )
-        return requires
-    out = set()
-    if getattr(scorer, "needs_input_stats", True):
-        out.add(CLASS_MOMENTS)
-    if getattr(scorer, "needs_abs_stats", False):
-        out.add(ABS_MOMENTS)
-    return frozenset(out)
+    requires = frozenset({CLASS_MOMENTS} if requires is None else requires)
+    unknown = requires - _STATISTICS
+    if unknown:
+        raise ValueError(
+            f"{type(scorer).__name__}.requires names unknown statistics {sorted(unknown)}; "
+            f"use a subset of {sorted(_STATISTICS)}."
+        )
+    return requires
 
 
 def _is_whole(value):

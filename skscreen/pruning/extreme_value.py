@@ -83,7 +83,6 @@ class ExtremeValuePruning:
 
     decides_masks = True
     requires = frozenset()  # no statistics hooks: the decision reads |w| only
-    needs_input_stats = False  # the same, for code reading the older flag
 
     def __init__(
         self, block_size=16, distribution="gumbel", low=0.1, high=0.9, n_steps=1, random_state=None

@@ -45,7 +45,7 @@ from skscreen.pruning.masks import (
 from skscreen.pruning.scorers import LayerView
 from skscreen.pruning.selection import select_global, select_per_layer
 
-__all__ = ["WeightPruner", "WeightUnit", "prunable_linear_layers", "DEFAULT_LAYER_TYPES"]
+__all__ = ["WeightPruner", "WeightUnit", "DEFAULT_LAYER_TYPES"]
 
 #: layer types pruned at weight level unless ``layer_types`` says otherwise
 DEFAULT_LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
@@ -55,11 +55,6 @@ _HEAD_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 # huge but finite: a layer that cannot be screened is kept whole (select_* count finite scores)
 _KEEP = torch.finfo(torch.float64).max
-
-
-def prunable_linear_layers(model):
-    """Named ``nn.Linear`` modules of ``model`` in forward-definition order."""
-    return {name: m for name, m in model.named_modules() if isinstance(m, nn.Linear)}
 
 
 class WeightUnit:

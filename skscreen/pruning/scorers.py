@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from skscreen.pruning._base import ABS_MOMENTS, CLASS_MOMENTS
 from skscreen.stats import anova_f
 
 __all__ = [
@@ -191,9 +192,9 @@ class MixScorer:
         return scope if self.normalize_scope is None else self.normalize_scope
 
     @property
-    def needs_input_stats(self):
-        """Statistics are collected only when the screening term has weight."""
-        return self.alpha > 0
+    def requires(self):
+        """Per-class moments, collected only when the screening term has weight."""
+        return frozenset({CLASS_MOMENTS}) if self.alpha > 0 else frozenset()
 
     def __repr__(self):
         return (
@@ -310,7 +311,7 @@ class LAMPScorer:
     [1.0, 0.0714, 0.3077, 0.0175]
     """
 
-    needs_input_stats = False
+    requires = frozenset()  # |w| only
 
     def __call__(self, layers, scope="global"):
         scores = []
@@ -342,8 +343,7 @@ class ActivationStatsScorer:
         Weight of the standard deviation of the contribution.
     """
 
-    needs_input_stats = False
-    needs_abs_stats = True
+    requires = frozenset({ABS_MOMENTS})
 
     def __init__(self, z=0.0):
         self.z = float(z)
