@@ -303,5 +303,8 @@ def test_a_pickled_recorder_comes_back_detached_without_labels():
     back = pickle.loads(pickle.dumps(rec))
     assert back._targets is None and not back.attached
     assert back.moments_of("l").n_samples == 2
+    back.attach({"l": lin})  # re-attaches (after removing the none it has)
+    assert back.attached
+    back.remove()
     assert rec.attached  # the original keeps its hooks
     rec.remove()
