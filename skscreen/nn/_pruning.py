@@ -775,7 +775,7 @@ class ScreeningPruning(Callback):
             prune_epochs=self._n_prune_epochs(net),
             scope=self.scope,
             schedule=make_schedule(self.schedule),
-            scorer=self.make_scorer(),
+            criterion=self.make_scorer(),
         )
 
     def _attach_enforcement(self, net):

@@ -22,7 +22,8 @@ pruning decides each weight from a fitted law and sets its own sparsity): it has
 ``applies_at(epoch, prune_epochs) -> bool`` and ``decide(views, epoch, keep_each_row,
 random_state=None) -> list of keep-masks`` (``random_state``, the pruner's, is passed when
 ``decide`` accepts it), and marks itself with ``decides_masks = True``.
-For backward compatibility a policy may be passed in the scorer slot.
+A policy has its own slot (``policy=``); one passed in the scorer slot is used as the policy
+too.
 
 Scorer protocol
 ---------------
@@ -166,29 +167,39 @@ class BasePruner:
         attached; statistics gathered so far in the epoch are dropped). A mask policy given
         in the scorer slot replaces the policy; one given as ``policy=`` stays.
         """
-        attached = self.recorder is not None and self.recorder.attached
-        self.remove_hooks()
+        policy = self.policy
         if getattr(scorer, "decides_masks", False):
-            self.policy, self._policy_in_scorer_slot = scorer, True
+            policy, self._policy_in_scorer_slot = scorer, True
         elif self._policy_in_scorer_slot:
-            self.policy, self._policy_in_scorer_slot = None, False
-        self.scorer = scorer
-        self.requires = required_statistics(self.policy if self.policy is not None else scorer)
-        self._make_recorder()
-        if attached:
-            self.attach_hooks()
-        return self
+            policy, self._policy_in_scorer_slot = None, False
+        return self._use(scorer, policy)
 
-    def retarget(self, *, sparsity, prune_epochs, scope, schedule, scorer):
+    def retarget(self, *, sparsity, prune_epochs, scope, schedule, criterion):
         """New targets for the epochs to come (settings changed between ``partial_fit``
-        calls): validated as at construction, then set; the criterion is swapped with
-        :meth:`set_scorer`. What is already pruned stays pruned."""
+        calls), validated as at construction. ``criterion`` replaces the scorer and the
+        policy: a mask policy (``decides_masks``) goes to the policy slot, a scorer to the
+        scorer slot. What is already pruned stays pruned."""
         sparsity, prune_epochs, scope, _ = check_pruning_params(
             sparsity, prune_epochs, scope, self.n_classes
         )
         self.sparsity, self.prune_epochs, self.scope = sparsity, prune_epochs, scope
         self.schedule = schedule
-        return self.set_scorer(scorer)
+        self._policy_in_scorer_slot = False
+        if getattr(criterion, "decides_masks", False):
+            return self._use(None, criterion)
+        return self._use(criterion, None)
+
+    def _use(self, scorer, policy):
+        """Set the criterion slots; the statistics hooks follow what it needs (re-attached
+        if they were attached; statistics gathered so far in the epoch are dropped)."""
+        attached = self.recorder is not None and self.recorder.attached
+        self.remove_hooks()
+        self.scorer, self.policy = scorer, policy
+        self.requires = required_statistics(policy if policy is not None else scorer)
+        self._make_recorder()
+        if attached:
+            self.attach_hooks()
+        return self
 
     # ------------------------------------------------------------------ statistics hooks
     def _make_recorder(self):

@@ -111,11 +111,14 @@ def make_pruner(
     else:
         if layer_types is not None:
             common["layer_types"] = layer_types
+        # a mask policy (extreme-value) goes to its own slot; a scorer to the scorer slot
+        policy = criterion if getattr(criterion, "decides_masks", False) else None
         pruner = WeightPruner(
             model,
-            criterion,
+            None if policy is not None else criterion,
             make_schedule(schedule),
             scope=scope,
+            policy=policy,
             random_state=random_state,
             **common,
         )
