@@ -236,3 +236,163 @@ def test_outputs_are_compared_through_tuples_lists_and_dicts():
     assert not _outputs_close(a, torch.ones(3), 1e-5, 0.0)
     assert not _outputs_close(a, a + 1e-3, 1e-5, 0.0) and _outputs_close(a, a + 1e-3, 0, 1e-2)
     assert _outputs_close(3, 3, 0, 0) and not _outputs_close(3, 4, 0, 0)
+
+
+# ---------------------------------------------------------------------- compact_module fallbacks
+def _masked_mlp():
+    torch.manual_seed(6)
+    model = _Mlp().eval()
+    _cut_inputs(model.fc1, [0, 3])
+    return model
+
+
+def test_a_removal_that_fails_falls_back_to_the_folded_copy_with_a_warning(monkeypatch):
+    pytest.importorskip("torch_pruning")
+    from skscreen.pruning import compaction
+
+    def fail(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(compaction, "remove_unread_channels", fail)
+    model, x = _masked_mlp(), torch.randn(8, 6)
+    with pytest.warns(UserWarning, match=r"^compact: channels could not be removed") as rec:
+        small = compact_module(model, x)
+    assert str(rec[0].message) == (
+        "compact: channels could not be removed (RuntimeError: boom); returning the network "
+        "with its masks folded into plain parameters."
+    )
+    assert rec[0].filename == __file__  # reported where compact_module was called
+    assert small.fc1.out_features == 8 and "fc1.weight_mask" not in small.state_dict()
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), model(x))
+
+
+def test_a_removal_that_changes_the_outputs_is_not_returned(monkeypatch):
+    pytest.importorskip("torch_pruning")
+    from skscreen.pruning import compaction
+
+    real = compaction.remove_unread_channels
+
+    def corrupt(model, example_inputs, **kw):
+        out = real(model, example_inputs, **kw)
+        with torch.no_grad():
+            model.head.bias.add_(1.0)  # a change the dependency graph did not show
+        return out
+
+    monkeypatch.setattr(compaction, "remove_unread_channels", corrupt)
+    model, x = _masked_mlp(), torch.randn(8, 6)
+    with pytest.warns(UserWarning) as rec:
+        small = compact_module(model, x)
+    assert str(rec[0].message) == (
+        "compact: removing unread channels changed the outputs (a layer mixing channels that "
+        "the dependency graph does not show); returning the network with its masks folded into "
+        "plain parameters."
+    )
+    assert rec[0].filename == __file__
+    assert small.fc1.out_features == 8
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), model(x))
+
+
+class _TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(3, 6)
+        self.fc2 = nn.Linear(3, 6)
+        self.head = nn.Linear(6, 2)
+
+    def forward(self, a, b):
+        return self.head(torch.relu(self.fc1(a)) + torch.relu(self.fc2(b)))
+
+
+def test_compact_module_with_several_example_inputs():
+    pytest.importorskip("torch_pruning")
+    torch.manual_seed(7)
+    model = _TwoInputs().eval()
+    update_mask(model.head, torch.ones(2, 6).index_fill(1, torch.tensor([1, 4]), 0))
+    a, b = torch.randn(5, 3), torch.randn(5, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        small = compact_module(model, (a, b))
+    assert small.fc1.out_features == small.fc2.out_features == small.head.in_features == 4
+    with torch.no_grad():
+        torch.testing.assert_close(small(a, b), model(a, b))
+
+
+def test_removal_runs_until_nothing_more_is_unread():
+    # fc2's output 1 is unread by the head; once it goes, fc1's output 2 (read only by that
+    # row of fc2) is unread too: a second pass removes it
+    pytest.importorskip("torch_pruning")
+    from skscreen.pruning.compaction import remove_unread_channels
+
+    class Chain(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(4, 3)
+            self.fc2 = nn.Linear(3, 3)
+            self.head = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.head(torch.relu(self.fc2(torch.relu(self.fc1(x)))))
+
+    torch.manual_seed(8)
+    model = Chain().eval()
+    with torch.no_grad():
+        model.head.weight[:, 1] = 0.0
+        model.fc2.weight[[0, 2], 2] = 0.0
+    x = torch.randn(6, 4)
+    expected = model(x).detach()
+    history = remove_unread_channels(model, x, protected=[model.head])
+    assert model.fc2.out_features == 2 and model.fc1.out_features == 2
+    assert ["fc2", True, [1]] in history and ["fc1", True, [2]] in history
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), expected)
+
+
+def test_a_module_with_a_sequential_and_more_is_not_an_mlp():
+    pytest.importorskip("torch_pruning")
+
+    class Two(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(4, 6), nn.ReLU())
+            self.head = nn.Linear(6, 2)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+    torch.manual_seed(9)
+    model = Two().eval()
+    update_mask(model.head, torch.ones(2, 6).index_fill(1, torch.arange(2), 0))
+    x = torch.randn(5, 4)
+    small = compact_module(model, x)
+    assert isinstance(small, Two) and small.body[0].out_features == 4
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), model(x))
+
+
+def test_load_compact_refuses_anything_but_weights(tmp_path):
+    seq = nn.Sequential(nn.Linear(2, 2))
+    blob = {"architecture": architecture(seq), "state_dict": seq.state_dict(), "x": _Mlp}
+    torch.save(blob, tmp_path / "bad.pt")
+    with pytest.raises(Exception, match="[Ww]eights only load failed"):
+        load_compact(tmp_path / "bad.pt")
+
+
+def test_count_parameters_counts_effective_weights_and_folds_every_mask():
+    from torch.nn.utils import prune
+
+    lin = nn.Linear(4, 3)
+    keep = torch.zeros(3, 4, dtype=torch.bool)
+    keep[0] = True
+    update_mask(lin, keep)
+    with torch.no_grad():
+        lin.weight.fill_(1.0)  # a step before the masks were enforced again
+        lin.bias.fill_(1.0)
+    assert count_parameters(lin, nonzero=True) == 4 + 3
+    other = nn.Linear(4, 3)
+    prune.custom_from_mask(other, "weight", keep)
+    prune.custom_from_mask(other, "bias", torch.tensor([True, False, True]))
+    folded = fold_masks(other)
+    assert set(folded.state_dict()) == {"weight", "bias"}
+    assert folded.bias[1] == 0 and int((folded.weight != 0).sum()) == int((other.weight != 0).sum())
