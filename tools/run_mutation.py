@@ -112,6 +112,7 @@ MODULES = {
         "tests/stats/test_stats.py",
     ],
     "skscreen/stats/_deferred.py": [
+        "tests/stats/test_deferred.py",
         "tests/stats/test_stats.py",
         "tests/pruning/test_hooks.py",
         "tests/pruning/test_pruning_core.py",

@@ -1,0 +1,59 @@
+"""DeferredMoments against ClassMoments / f_classif on the same rows: half precisions, values
+that need a power-of-two scale, non-finite values in different blocks, the class set."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from sklearn.feature_selection import f_classif  # noqa: E402
+
+from skscreen.stats import ClassMoments, DeferredMoments, anova_f  # noqa: E402
+
+
+def _data(n=300, p=4, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    return rng.normal(size=(n, p)) + 0.4 * y[:, None], y
+
+
+def _feed(acc, X, y, size=50):
+    for a in range(0, len(y), size):
+        acc.update(torch.as_tensor(X[a : a + size]), torch.as_tensor(y[a : a + size]))
+    return acc.to_moments()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_batches_are_folded_as_their_float32_values(dtype):
+    X, y = _data()
+    Xh = torch.as_tensor(X).to(dtype)
+    acc = DeferredMoments(3, block_rows=64)
+    for a in range(0, 300, 50):
+        acc.update(Xh[a : a + 50], torch.as_tensor(y[a : a + 50]))
+    m = acc.to_moments()
+    exact = Xh.float().double().numpy()
+    np.testing.assert_allclose(anova_f(m)[0], f_classif(exact, y)[0], rtol=1e-10)
+
+
+def test_the_state_has_every_class_index_and_data_units():
+    X, y = _data()
+    X[:, 2] *= 1e200  # squares overflow: folded in units of a power of two
+    m = _feed(DeferredMoments(4, block_rows=64), X, y)
+    np.testing.assert_array_equal(m.classes_, [0, 1, 2, 3])
+    ref = ClassMoments(classes=[0, 1, 2, 3]).update(X, y)
+    unit = ref.scale_
+    np.testing.assert_allclose(m.mean_.numpy(), ref.mean_ * unit, rtol=1e-12)
+    keep = [0, 1, 3]  # M2 of the scaled feature overflows in data units, as it must
+    np.testing.assert_allclose(m.m2_.numpy()[:, keep], (ref.m2_ * unit * unit)[:, keep], rtol=1e-10)
+    np.testing.assert_allclose(m.count_.numpy(), [100, 100, 100, 0])
+
+
+def test_non_finite_values_in_different_blocks_poison_each_feature():
+    X, y = _data()
+    X[10, 0] = np.nan  # first block
+    X[250, 1] = np.inf  # a later block
+    m = _feed(DeferredMoments(3, block_rows=64), X, y)
+    mean, m2 = m.mean_.numpy(), m.m2_.numpy()
+    assert np.isnan(mean[:, :2]).all() and np.isnan(m2[:, :2]).all()
+    np.testing.assert_allclose(
+        anova_f(m)[0][2:], f_classif(X[:, 2:], y)[0], rtol=1e-10
+    )  # the others exact
