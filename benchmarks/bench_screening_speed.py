@@ -10,7 +10,14 @@ the minimum and the median over rounds. Targets (issue 12): numba >= 6x ``f_clas
 <= 1.5x the floor; numpy >= 2.5x ``f_classif`` and <= 4x the floor.
 
 Also the numba compile time on the first call (fresh cache directory, in a child process)
-and the load time from the on-disk cache.
+and the load time from the on-disk cache; and, in the same run, the cold start of issue 19
+(:mod:`bench_cold_start`): the first fit on iris in fresh processes against ``SelectKBest``,
+median of ``--cold-runs`` processes, with the default kernel choice (numba ``"auto"``: the
+numpy kernel until numba pays) and with numba forced from the first chunk (as before).
+
+The speed table forces each path (``USE_NUMBA = True`` / ``False``) and warms both up first,
+so it measures the kernels on large chunks; the default ``"auto"`` takes the numba path in
+such a stream once ``NUMBA_AFTER_VALUES`` values have gone through the numpy path.
 
 Accuracy: maximum relative error of the F-scores of both paths, ``f_classif`` and
 ``scipy.stats.f_oneway`` against an exact rational-arithmetic reference on adversarial data.
@@ -19,7 +26,7 @@ Target: <= 1e-9 for skscreen.
 Run single-threaded and niced on a shared machine (BLAS threads are pinned to 1 here)::
 
     nice -n 19 python benchmarks/bench_screening_speed.py [--rows 200000] [--cols 500]
-        [--chunk 20000] [--rounds 7] [--dtypes float32 float64]
+        [--chunk 20000] [--rounds 7] [--dtypes float32 float64] [--cold-runs 9]
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from sklearn.feature_selection import f_classif
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import provenance, save, table
+from bench_cold_start import cold_start, print_table
 
 from skscreen import OnlineFClassifScreener
 from skscreen.stats import _kernels
@@ -84,14 +92,14 @@ def speed(rows, cols, chunk, rounds, dtype):
 
     def screener(use_numba):
         def run():
-            _kernels.USE_NUMBA = use_numba
+            flag, _kernels.USE_NUMBA = _kernels.USE_NUMBA, use_numba
             try:
                 s = OnlineFClassifScreener(k=10)
                 for a in range(0, rows, chunk):
                     s.partial_fit(X[a : a + chunk], y[a : a + chunk])
                 return s.scores_
             finally:
-                _kernels.USE_NUMBA = True
+                _kernels.USE_NUMBA = flag
 
         return run
 
@@ -101,7 +109,7 @@ def speed(rows, cols, chunk, rounds, dtype):
         "sklearn f_classif": lambda: f_classif(X, y)[0],
         "floor X.sum(0, float64)": lambda: X.sum(axis=0, dtype=np.float64),
     }
-    if _kernels.active_path() != "numba":
+    if not _kernels.numba_available():
         del items["skscreen numba"]
     out = {name: fn() for name, fn in items.items()}  # warm-up (and numba compile/load)
     times = {name: [] for name in items}
@@ -173,17 +181,17 @@ def _adversarial_cases(rng):
 
 def accuracy(chunk=300):
     y, cases = _adversarial_cases(np.random.default_rng(1))
-    paths = [True, False] if _kernels.active_path() == "numba" else [False]
+    paths = [True, False] if _kernels.numba_available() else [False]
     rows = []
     for name, X in cases.items():
         ref = exact_f(X, y)
         row = {"case": name}
         for use in paths:
-            _kernels.USE_NUMBA = use
+            flag, _kernels.USE_NUMBA = _kernels.USE_NUMBA, use
             s = OnlineFClassifScreener(k="all")
             for a in range(0, len(y), chunk):
                 s.partial_fit(X[a : a + chunk], y[a : a + chunk])
-            _kernels.USE_NUMBA = True
+            _kernels.USE_NUMBA = flag
             row["skscreen numba" if use else "skscreen numpy"] = _err(s.scores_, ref)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
@@ -212,9 +220,18 @@ def main():
     ap.add_argument("--chunk", type=int, default=20_000)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    ap.add_argument("--cold-runs", type=int, default=9, help="fresh processes per method")
     args = ap.parse_args()
-    res = {"provenance": provenance(), "active_path": _kernels.active_path()}
-    if res["active_path"] == "numba":
+    res = {
+        "provenance": provenance(),
+        "use_numba": _kernels.USE_NUMBA,
+        "numba_after_values": _kernels.NUMBA_AFTER_VALUES,
+        "numba_available": _kernels.numba_available(),
+    }
+    if args.cold_runs:
+        res["cold_start"] = cold_start(args.cold_runs, datasets=("iris",))
+        print_table(res["cold_start"], args.cold_runs)
+    if res["numba_available"]:
         res["numba_first_call_s"] = {d: compile_times(d) for d in args.dtypes}
         print("numba first call (s):", res["numba_first_call_s"])
     res["speed"] = [

@@ -14,9 +14,16 @@ def _block_state(X, y):
 
     X = X if sp.issparse(X) else np.asarray(X)
     y = np.asarray(y).ravel()
-    check_classification_targets(y)
     if X.ndim != 2:
         raise ValueError(f"Each block of X must be 2-dimensional, got shape {X.shape}.")
+    if X.shape[0] != y.shape[0]:
+        # only where the row counts were unknown and X and y were paired block by block
+        raise ValueError(
+            f"X has {X.shape[0]} samples but y has {y.shape[0]} in a pair of blocks (X and y "
+            "had unknown chunk sizes and were paired block by block: give them the same "
+            "row blocks, e.g. the same boolean mask, or call compute_chunk_sizes() on both)."
+        )
+    check_classification_targets(y)
     # NaN/inf: the kernel raises scikit-learn's message (it re-reads X only when its sums
     # are not finite), so finite blocks are read once
     return ClassMoments().update(X, y)
@@ -39,26 +46,67 @@ def tree_reduce(states, split_every=8):
     return states[0]
 
 
+def _known(rows):
+    """Whether every block size along the rows is known (Dask writes ``nan`` otherwise)."""
+    return not any(np.isnan(c) for c in rows)
+
+
+def _sized(a):
+    """``a`` with known block sizes: computed (one pass over ``a``'s graph) when unknown.
+
+    On a copy: ``compute_chunk_sizes`` changes the array it is called on, the caller's.
+    """
+    return a if _known(a.chunks[0]) else a.copy().compute_chunk_sizes()
+
+
+def _check_lengths(n_x, n_y):
+    if n_x != n_y:
+        raise ValueError(f"X has {n_x} samples but y has {n_y}.")
+
+
 def _as_dask_arrays(X, y):
+    """``(X, y, names)`` as Dask arrays with the same row blocks (whole rows per block).
+
+    Lengths are checked before anything is split. Unknown block sizes (a boolean mask, a
+    DataFrame's ``to_dask_array()`` without lengths) are fine: X and y with the same number
+    of row blocks are paired block by block (each pair is checked on its worker), anything
+    else has its sizes computed first (``compute_chunk_sizes``: one extra pass over that
+    input).
+    """
     import dask.array as da
     import dask.dataframe as dd
 
     names = None
     if isinstance(X, dd.DataFrame):
         names = np.asarray(X.columns, dtype=object)
-        X = X.to_dask_array(lengths=True)
-    elif not isinstance(X, da.Array):
-        X = da.from_array(np.asarray(X), chunks=(max(1, len(X) // 4), -1))
+        X = X.to_dask_array()  # row counts unknown: paired or computed below
     if isinstance(y, (dd.Series, dd.DataFrame)):
-        y = y.to_dask_array(lengths=True)
-    elif not isinstance(y, da.Array):
-        y = da.from_array(np.asarray(y), chunks=X.chunks[0])
+        y = y.to_dask_array()
+    if not isinstance(y, da.Array):  # a local y: its length is known, check it first
+        y = np.asarray(y)
+        X = _sized(X)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional, got {X.ndim} dimensions.")
+        _check_lengths(X.shape[0], y.shape[0])
+        y = da.from_array(y, chunks=(X.chunks[0],) + tuple((d,) for d in y.shape[1:]))
+    elif not isinstance(X, da.Array):  # a local X, a Dask y
+        X = np.asarray(X)
+        y = _sized(y)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional, got {X.ndim} dimensions.")
+        _check_lengths(X.shape[0], y.shape[0])
+        X = da.from_array(X, chunks=(y.chunks[0], -1))
     if X.ndim != 2:
         raise ValueError(f"X must be 2-dimensional, got {X.ndim} dimensions.")
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} samples but y has {y.shape[0]}.")
-    X = X.rechunk({1: -1})  # whole rows per block
-    y = y.rechunk((X.chunks[0],))
+    X = X.rechunk({1: -1})  # whole rows per block (fine with unknown row sizes)
+    if _known(X.chunks[0]) and _known(y.chunks[0]):
+        _check_lengths(X.shape[0], y.shape[0])
+        y = y.rechunk((X.chunks[0],) + y.chunks[1:])
+    elif X.numblocks[0] != y.numblocks[0]:
+        X, y = _sized(X), _sized(y)
+        _check_lengths(X.shape[0], y.shape[0])
+        y = y.rechunk((X.chunks[0],) + y.chunks[1:])
+    # else: the same number of row blocks of unknown sizes, paired block by block
     return X, y, names
 
 

@@ -8,7 +8,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.feature_selection import SelectorMixin
+from sklearn.feature_selection import SelectorMixin, f_classif
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -48,19 +48,42 @@ def _check_two_classes(moments, *, fitting):
 
 
 def _scores(moments, n_features):
-    """F-scores and p-values of a state; ``nan`` while they are undefined (with a warning)."""
+    """``(scores, pvalues, warning)`` of a state; the warning is a message or None.
+
+    Nothing is emitted here: the caller caches the scores, then warns (so that a warnings
+    filter set to "error" cannot leave the cache half made).
+    """
     present = 0 if moments.count_ is None else int(np.count_nonzero(moments.count_))
     if present >= 2 and moments.n_samples > present:
-        return anova_f(moments)
-    if present >= 2:
-        warnings.warn(
-            f"All F-scores are nan: {moments.n_samples:g} samples of {present} classes; the "
-            "F-test needs more samples than classes. No feature will be selected until more "
-            "samples are seen.",
-            UserWarning,
-        )
+        f, p = anova_f(moments, warn_constant=False)
+        constant = np.flatnonzero(np.isnan(f))
+        # scikit-learn's message (f_classif), about all the data seen so far
+        return f, p, (f"Features {constant} are constant." if constant.size else None)
     nan = np.full(n_features, np.nan)
-    return nan, nan.copy()
+    message = None
+    if present >= 2:
+        message = (
+            f"All F-scores are nan: {moments.n_samples:g} samples of {present} classes; the "
+            "F-test needs more samples than classes (scikit-learn's selectors rank nan "
+            "scores last, and so does this one)."
+        )
+    return nan, nan.copy(), message
+
+
+# the parameter each mode reads, and its default (SelectKBest, SelectPercentile, SelectFpr...)
+_PARAM_OF_MODE = {
+    "k_best": "k",
+    "percentile": "percentile",
+    "fpr": "alpha",
+    "fdr": "alpha",
+    "fwe": "alpha",
+}
+_DEFAULTS = {"k": 10, "percentile": 10, "alpha": 0.05}
+_MODES_OF_PARAM = {"k": "'k_best'", "percentile": "'percentile'", "alpha": "'fpr', 'fdr' or 'fwe'"}
+
+
+def _settings(given):
+    return " and ".join(f"{name}={value!r}" for name, value in given.items())
 
 
 class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
@@ -74,26 +97,50 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
     chunking, and stay exact where ``f_classif`` loses precision (features with a large
     offset relative to their spread).
 
+    The selection is scikit-learn's, rule for rule and edge for edge (``k="all"``,
+    ``k`` above the number of features, ``percentile`` 0 and 100, ``nan`` and ``inf``
+    scores, ties): a screener with ``k=5`` selects what ``SelectKBest(f_classif, k=5)``
+    selects, one with ``percentile=10`` what ``SelectPercentile(f_classif,
+    percentile=10)`` selects, and so on for ``GenericUnivariateSelect``'s modes.
+
     Parameters
     ----------
-    mode : {"k_best", "percentile", "fpr", "fdr", "fwe"}, default="k_best"
+    score_func : callable, default=f_classif
+        Accepted so that scikit-learn code runs unchanged
+        (``OnlineFClassifScreener(f_classif, k=4)``, as ``SelectKBest(f_classif, k=4)``);
+        it must be :func:`sklearn.feature_selection.f_classif`, the only score the
+        streaming statistics give. Any other function is refused at fit time with a
+        ``ValueError`` (use scikit-learn's selector with that function instead).
+    mode : {"k_best", "percentile", "fpr", "fdr", "fwe"}, default=None
         Selection rule, as in :class:`~sklearn.feature_selection.GenericUnivariateSelect`.
-    k : int or "all", default=10
-        Number of top features kept in ``"k_best"`` mode (as ``SelectKBest``, except
-        that a constant feature, whose score is ``nan``, is never kept: ``"all"`` keeps
-        every feature with a score).
-    percentile : float, default=10
-        Percent of features kept in ``"percentile"`` mode.
-    alpha : float, default=0.05
-        Threshold of the ``"fpr"``, ``"fdr"`` and ``"fwe"`` modes.
+        ``None`` follows the parameter given: ``percentile`` set means ``"percentile"``
+        (``SelectPercentile``), otherwise ``"k_best"`` (``SelectKBest``; ``k=10`` when
+        nothing is set). ``alpha`` alone is refused (which of fpr, fdr, fwe is meant is not
+        known: name the mode), and so are ``k`` and ``percentile`` together. With a mode
+        given, setting another mode's parameter is refused (it would be ignored).
+        ``GenericUnivariateSelect(mode=m, param=v)`` is ``OnlineFClassifScreener(mode=m,
+        k=v)`` (or ``percentile=v``, ``alpha=v``).
+    k : int or "all", default=None
+        Number of top features kept in ``"k_best"`` mode (10 when not set), as
+        ``SelectKBest``: ``"all"`` keeps every feature, constant ones included; a ``k``
+        larger than the number of features warns at fit time and keeps every feature.
+    percentile : float, default=None
+        Percent of features kept in ``"percentile"`` mode (10 when not set).
+    alpha : float, default=None
+        Threshold of the ``"fpr"``, ``"fdr"`` and ``"fwe"`` modes (0.05 when not set).
 
     Attributes
     ----------
     scores_ : ndarray of shape (n_features,)
-        F-scores. A constant feature scores ``nan`` (with scikit-learn's warning) and is
-        never selected, whatever the mode (``k="all"`` included); a feature constant
-        within every class but separating them scores ``inf`` and is ranked first. All
-        scores are ``nan`` (with a warning) until more samples than classes are seen.
+        F-scores of all the data seen. A constant feature scores ``nan`` and ranks last
+        (as in scikit-learn); a feature constant within every class but separating them
+        scores ``inf`` and ranks first. All scores are ``nan`` until more samples than
+        classes are seen. Computed when first needed after a change of the statistics
+        (reading ``scores_`` or ``pvalues_``, ``get_support``, ``transform``; at once by
+        :meth:`fit`), and then the warnings are given, once, about all the data seen so
+        far: scikit-learn's "Features [...] are constant." (not repeated while the same
+        features stay constant over further :meth:`partial_fit` calls), or that all
+        scores are ``nan``.
     pvalues_ : ndarray of shape (n_features,)
         p-values of the F-scores.
     classes_ : ndarray of shape (n_classes,)
@@ -110,6 +157,7 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
     See Also
     --------
     sklearn.feature_selection.SelectKBest : the in-memory selector with ``f_classif``.
+    sklearn.feature_selection.GenericUnivariateSelect : the same modes, in memory.
 
     Examples
     --------
@@ -120,28 +168,88 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
     >>> screener = OnlineFClassifScreener(k=20)
     >>> for start in range(0, len(X), 500):
     ...     _ = screener.partial_fit(X[start:start + 500], y[start:start + 500])
-    >>> screener.transform(X).shape
-    (1797, 20)
     >>> import numpy as np, warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     X_small = screener.transform(X)  # the scores are computed here: one warning
+    >>> X_small.shape, [str(w.message) for w in caught]
+    ((1797, 20), ['Features [ 0 32 39] are constant.'])
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     f_ref, _ = f_classif(X, y)
     >>> bool(np.allclose(screener.scores_, f_ref, rtol=1e-10, equal_nan=True))
     True
+
+    scikit-learn's parameters mean what they mean there (here ``SelectPercentile``'s):
+
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # the constant pixels, warned about by fit
+    ...     int(OnlineFClassifScreener(f_classif, percentile=25).fit(X, y).get_support().sum())
+    16
     """
 
     _parameter_constraints: dict = {
-        "mode": [StrOptions(set(MODES))],
-        "k": [StrOptions({"all"}), Interval(Integral, 0, None, closed="left")],
-        "percentile": [Interval(Real, 0, 100, closed="both")],
-        "alpha": [Interval(Real, 0, 1, closed="both")],
+        "score_func": [callable],
+        "mode": [StrOptions(set(MODES)), None],
+        "k": [StrOptions({"all"}), Interval(Integral, 0, None, closed="left"), None],
+        "percentile": [Interval(Real, 0, 100, closed="both"), None],
+        "alpha": [Interval(Real, 0, 1, closed="both"), None],
     }
 
-    def __init__(self, *, mode="k_best", k=10, percentile=10, alpha=0.05):
+    def __init__(self, score_func=f_classif, *, mode=None, k=None, percentile=None, alpha=None):
+        self.score_func = score_func
         self.mode = mode
         self.k = k
         self.percentile = percentile
         self.alpha = alpha
+
+    # ------------------------------------------------------------------ parameters
+    def _selection(self):
+        """``(mode, value of its parameter)``: the mode given, or the one implied.
+
+        Raises ``ValueError`` where the parameters are ambiguous or one would be ignored.
+        """
+        given = {}
+        for name in ("k", "percentile", "alpha"):
+            value = getattr(self, name)
+            if value is not None:
+                given[name] = value
+        mode = self.mode
+        if mode is None:
+            if "alpha" in given:
+                raise ValueError(
+                    f"{_settings(given)} without a mode: alpha is the threshold of "
+                    "mode='fpr', 'fdr' or 'fwe' (as SelectFpr, SelectFdr, SelectFwe); "
+                    "name one, e.g. OnlineFClassifScreener(mode='fdr', "
+                    f"alpha={given['alpha']!r})."
+                )
+            if len(given) > 1:
+                raise ValueError(
+                    f"{_settings(given)}: set one of them (k: the k best features, as "
+                    "SelectKBest; percentile: as SelectPercentile), or name the mode."
+                )
+            mode = "percentile" if "percentile" in given else "k_best"
+        name = _PARAM_OF_MODE[mode]
+        ignored = {n: v for n, v in given.items() if n != name}
+        if ignored:
+            hint = " or ".join(_MODES_OF_PARAM[n] for n in ignored)
+            raise ValueError(
+                f"mode={mode!r} selects by {name}, but {_settings(ignored)} is also set and "
+                f"would be ignored: remove it, or use mode={hint}."
+            )
+        return mode, given.get(name, _DEFAULTS[name])
+
+    def _check_params(self):
+        """The checks a fit runs before any work: score_func and the mode's parameters."""
+        if self.score_func is not f_classif:
+            name = getattr(self.score_func, "__name__", repr(self.score_func))
+            raise ValueError(
+                f"score_func={name} is not supported: OnlineFClassifScreener computes the "
+                "ANOVA F-test of sklearn.feature_selection.f_classif from streaming "
+                "statistics, and no other score. Leave score_func out (or pass f_classif), "
+                f"or use scikit-learn's selector, e.g. SelectKBest({name}, k=...)."
+            )
+        return self._selection()
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -151,7 +259,10 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         ``X`` may be a numpy array, a scipy.sparse matrix, a pandas DataFrame, or a Dask
         array / DataFrame (blocks are reduced in parallel on the active Dask scheduler).
         Everything is validated and the new state built before anything is replaced: a
-        rejected ``fit`` (bad values, one class) leaves an earlier fit exactly as it was.
+        rejected ``fit`` (bad values, one class, parameters that contradict each other)
+        leaves an earlier fit exactly as it was. The scores are computed at once, with
+        ``SelectKBest.fit``'s warnings (constant features; ``k`` greater than the number of
+        features).
 
         Parameters
         ----------
@@ -163,6 +274,7 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         -------
         self : OnlineFClassifScreener
         """
+        self._check_params()
         if _is_dask(X) or _is_dask(y):
             from skscreen.feature_selection._dask import dask_state
 
@@ -171,6 +283,8 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
             state, n_features, names = self._batch_state(X, y, None, classes=None)
         _check_two_classes(state, fitting=True)
         self._commit(state, n_features, names, replace=True)
+        # all the data at once: score now, so that fit warns as SelectKBest.fit does
+        self._scored()
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -189,6 +303,12 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         the same time: each batch's statistics are computed without a lock and folded in
         under one, so no batch is lost.
 
+        The scores are not computed here but when next needed (``scores_``,
+        ``get_support``, ``transform``), once for all the batches folded in by then; the
+        warnings about them (constant features) come then and are about all the data seen,
+        not about one batch. The "k is greater than n_features" warning comes once, on the
+        first call.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -200,6 +320,7 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         -------
         self : OnlineFClassifScreener
         """
+        self._check_params()
         snapshot = self._snapshot()
         if snapshot is not None and classes is not None:
             moments = snapshot[0]
@@ -304,25 +425,59 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
                         "The feature names should match those that were passed during fit."
                     )
                 state = self.moments_.copy().merge(state)
-            scores, pvalues = _scores(state, n_features)
             self.moments_ = state
             self.classes_ = state.classes_
             self.n_samples_seen_ = int(round(state.n_samples))
-            self.scores_, self.pvalues_ = scores, pvalues
             self.n_features_in_ = n_features
             if names is not None:
                 self.feature_names_in_ = names
             elif hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
+            if replace:  # a new fit: its warnings are new
+                self.__dict__.pop("_warned", None)
         if first:
             self._warn_k()
 
     def _warn_k(self):
-        if self.mode == "k_best" and self.k != "all" and self.k > self.n_features_in_:
+        mode, k = self._selection()
+        if mode == "k_best" and k != "all" and k > self.n_features_in_:
+            # SelectKBest's warning, word for word
             warnings.warn(
-                f"k={self.k} is greater than n_features={self.n_features_in_}. "
+                f"k={k} is greater than n_features={self.n_features_in_}. "
                 "All the features will be returned."
             )
+
+    # ------------------------------------------------------------------ scores
+    def _scored(self):
+        """``(scores, pvalues)`` of the current state, computed once per state.
+
+        The warnings about the scores (constant features, all scores ``nan``) are given
+        here, about all the data seen so far, and a warning already given by this screener
+        since its last :meth:`fit` is not repeated.
+        """
+        check_is_fitted(self, "moments_")
+        with self._lock():
+            state = self.moments_
+            cache = self.__dict__.get("_score_cache")
+            if cache is not None and cache[0] is state:
+                return cache[1], cache[2]
+            scores, pvalues, message = _scores(state, self.n_features_in_)
+            self._score_cache = (state, scores, pvalues)
+            if message is not None and self.__dict__.get("_warned") == message:
+                message = None
+            elif message is not None:
+                self._warned = message
+        if message is not None:
+            warnings.warn(message, UserWarning, stacklevel=3)
+        return scores, pvalues
+
+    @property
+    def scores_(self):
+        return self._scored()[0]
+
+    @property
+    def pvalues_(self):
+        return self._scored()[1]
 
     # ------------------------------------------------------------------ merging
     def merge(self, other):
@@ -331,6 +486,10 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         The result is identical to a single fit on both parts of the data. Only the fitted
         state is taken from ``other``; this screener's parameters (``k``, ``mode``,
         ``alpha``, ...) are kept. A rejected merge leaves ``self`` unchanged.
+
+        Merging a screener with itself (or with a shallow copy sharing its statistics) is
+        refused with a ``ValueError``: its data would be counted twice. In a loop that
+        merges parts into an accumulator, leave the accumulator out of the parts.
 
         Parameters
         ----------
@@ -356,8 +515,16 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         if not isinstance(other, OnlineFClassifScreener):
             raise TypeError(f"Can only merge an OnlineFClassifScreener, got {type(other)}.")
         check_is_fitted(other, "moments_")
+        self._validate_params()
+        self._check_params()
         theirs, n_features, names = other._snapshot()
         mine = self._snapshot()
+        if other is self or (mine is not None and mine[0] is theirs):
+            raise ValueError(
+                "Cannot merge a screener with itself (or with a copy that shares its "
+                "statistics): that data would be counted twice. Merge only screeners fitted "
+                "on other data; in a loop over parts, skip the accumulator."
+            )
         if mine is not None:
             if n_features != mine[1]:
                 raise ValueError(f"Cannot merge: {n_features} features vs {mine[1]}.")
@@ -370,15 +537,11 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
     # ------------------------------------------------------------------ selection
     def _get_support_mask(self):
         check_is_fitted(self, "moments_")
+        mode, value = self._selection()  # parameters may have changed since fit
         _check_two_classes(self.moments_, fitting=False)
-        return support_mask(
-            self.scores_,
-            self.pvalues_,
-            mode=self.mode,
-            k=self.k,
-            percentile=self.percentile,
-            alpha=self.alpha,
-        )
+        scores, pvalues = self._scored()
+        params = {"k": None, "percentile": None, "alpha": None, _PARAM_OF_MODE[mode]: value}
+        return support_mask(scores, pvalues, mode=mode, **params)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,16 +1,33 @@
 """The selection rules of scikit-learn's univariate selectors, as plain functions.
 
 Deciding which features to keep from ``(scores, pvalues)`` is kept apart from computing
-them. The rules and their tie-breaking follow :class:`~sklearn.feature_selection.SelectKBest`,
-``SelectPercentile``, ``SelectFpr``, ``SelectFdr`` and ``SelectFwe`` (the tests use those as
-the reference), with one rule made explicit and applied by every mode: a feature whose score
-is ``nan`` (constant: the F-test is undefined) is never selected. ``SelectKBest(k="all")``,
-``SelectPercentile(percentile=100)`` and, when fewer than ``k`` features have a score,
-``SelectKBest`` keep such features; here they are dropped. ``inf`` (constant within every
-class, separating them) ranks first.
+them. Each rule is scikit-learn's own, statement for statement
+(:class:`~sklearn.feature_selection.SelectKBest`, ``SelectPercentile``, ``SelectFpr``,
+``SelectFdr``, ``SelectFwe``, and so ``GenericUnivariateSelect``), so that the screener
+selects exactly what they select on the same scores, edges included:
+
+* ``k="all"`` and ``percentile=100`` keep every feature, constant (``nan``-score) ones
+  included; ``k=0`` and ``percentile=0`` keep none; ``k`` larger than the number of
+  features keeps every feature (the screener warns at fit time, as ``SelectKBest``);
+* otherwise ``k_best`` and ``percentile`` rank a ``nan`` score as the smallest float64
+  (scikit-learn's ``_clean_nans``), so a constant feature is kept only when fewer than
+  ``k`` (or the percentile's count of) features have a score, and ``inf`` ranks first;
+* ties: ``k_best`` keeps the *last* features of a tie (stable ascending sort, the top
+  ``k`` taken from the end); ``percentile`` keeps the *first* tied features at the
+  threshold, up to ``int(n_features * percentile / 100)``;
+* ``percentile`` whose threshold falls between two ``inf`` scores: numpy's interpolation
+  gives ``nan`` there and ``SelectPercentile`` keeps no feature at all; so does the
+  screener, with a warning that says so and names the ``k`` to use instead;
+* ``fpr``, ``fdr`` and ``fwe`` compare p-values, and a ``nan`` p-value (constant feature)
+  is never below a threshold.
+
+:func:`ranking_order` (used by ``skscreen screen`` to rank its output table) is separate:
+it puts ``nan`` last, whatever the scores.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -18,10 +35,10 @@ MODES = ("k_best", "percentile", "fpr", "fdr", "fwe")
 
 
 def rankable(scores):
-    """Scores with ``nan`` replaced by ``-inf``: the one place NaN/inf ranking is decided.
+    """Scores with ``nan`` replaced by ``-inf``, for :func:`ranking_order`.
 
     ``inf`` (a feature that separates the classes perfectly) ranks first, ``nan`` (a
-    constant feature) last; sort these values, never the raw scores.
+    constant feature) last.
     """
     scores = np.asarray(scores, dtype=np.float64)
     return np.where(np.isnan(scores), -np.inf, scores)
@@ -32,67 +49,83 @@ def ranking_order(scores):
     return np.argsort(-rankable(scores), kind="stable")
 
 
+def _clean_nans(scores):
+    """scikit-learn's ``_clean_nans``: ``nan`` becomes the smallest float64 (a copy)."""
+    scores = np.array(scores, dtype=np.float64, copy=True)
+    scores[np.isnan(scores)] = np.finfo(scores.dtype).min
+    return scores
+
+
 def k_best_mask(scores, k):
-    """Keep the ``k`` highest scores (``"all"``: every feature); ``nan`` is never kept."""
+    """``SelectKBest``: the ``k`` highest scores (``"all"``: every feature, ``nan`` included).
+
+    A stable ascending sort, the last ``k`` kept: ties are broken towards the higher
+    index, ``nan`` ranks lowest, ``k`` beyond the number of features keeps them all.
+    """
     n = len(scores)
-    if k == "all" or k >= n:  # scikit-learn warns at fit time and keeps every feature
-        return ~np.isnan(scores)
-    mask = np.zeros(n, dtype=bool)
+    if k == "all":
+        return np.ones(n, dtype=bool)
     if k == 0:
-        return mask
-    mask[np.argsort(rankable(scores), kind="mergesort")[-k:]] = True
-    return mask & ~np.isnan(scores)
+        return np.zeros(n, dtype=bool)
+    mask = np.zeros(n, dtype=bool)
+    mask[np.argsort(_clean_nans(scores), kind="mergesort")[-k:]] = True
+    return mask
 
 
 def percentile_mask(scores, percentile):
-    """Keep the features in the top ``percentile`` percent of scores."""
+    """``SelectPercentile``: the features in the top ``percentile`` percent of scores."""
     n = len(scores)
     if percentile == 100:
-        return ~np.isnan(scores)
+        return np.ones(n, dtype=bool)
     if percentile == 0:
         return np.zeros(n, dtype=bool)
-    # scikit-learn's threshold puts nan at the bottom of the range (its _clean_nans)
-    clean = np.where(np.isnan(scores), np.finfo(np.float64).min, scores)
-    threshold = np.percentile(clean, 100 - percentile)
+    clean = _clean_nans(scores)
+    with np.errstate(invalid="ignore"):  # inf - inf in the interpolation: said below
+        threshold = np.percentile(clean, 100 - percentile)
+    if np.isnan(threshold) and int(n * percentile / 100) > 0:
+        warnings.warn(
+            f"percentile={percentile}: the score threshold falls between two inf scores, "
+            "where numpy's interpolation gives nan, so scikit-learn's SelectPercentile rule "
+            "(followed here) keeps no feature. To keep the best features, give k instead "
+            f"(k={int(n * percentile / 100)} is this percentile's count).",
+            UserWarning,
+        )
     mask = clean > threshold
-    ties = np.flatnonzero(clean == threshold)
+    ties = np.where(clean == threshold)[0]
     if len(ties):
         max_feats = int(n * percentile / 100)
         mask[ties[: max_feats - mask.sum()]] = True
-    return mask & ~np.isnan(scores)
+    return mask
 
 
 def fpr_mask(pvalues, alpha):
-    """Keep features whose p-value is below ``alpha`` (false positive rate)."""
+    """``SelectFpr``: p-value below ``alpha`` (false positive rate)."""
     return pvalues < alpha
 
 
 def fdr_mask(pvalues, alpha):
-    """Benjamini-Hochberg: keep features at estimated false discovery rate ``alpha``.
+    """``SelectFdr`` (Benjamini-Hochberg): estimated false discovery rate ``alpha``.
 
-    ``nan`` p-values count in ``n`` and are never kept (as ``SelectFdr``).
+    ``nan`` p-values count in ``n`` and are never kept.
     """
     n = len(pvalues)
     sv = np.sort(pvalues)
     selected = sv[sv <= float(alpha) / n * np.arange(1, n + 1)]
     if selected.size == 0:
-        return np.zeros(n, dtype=bool)
+        return np.zeros_like(pvalues, dtype=bool)
     return pvalues <= selected.max()
 
 
 def fwe_mask(pvalues, alpha):
-    """Bonferroni: keep features whose p-value is below ``alpha / n_features``."""
+    """``SelectFwe`` (Bonferroni): p-value below ``alpha / n_features``."""
     return pvalues < alpha / len(pvalues)
 
 
 def support_mask(scores, pvalues, *, mode, k, percentile, alpha):
-    """Dispatch to the rule named by ``mode``; a ``nan`` score is never selected."""
-    scores = np.asarray(scores, dtype=np.float64)
+    """The support of ``GenericUnivariateSelect(mode=mode)`` with the named parameter."""
     if mode == "k_best":
-        mask = k_best_mask(scores, k)
-    elif mode == "percentile":
-        mask = percentile_mask(scores, percentile)
-    else:
-        rule = {"fpr": fpr_mask, "fdr": fdr_mask, "fwe": fwe_mask}[mode]
-        mask = rule(np.asarray(pvalues, dtype=np.float64), alpha)
-    return mask & ~np.isnan(scores)
+        return k_best_mask(np.asarray(scores, dtype=np.float64), k)
+    if mode == "percentile":
+        return percentile_mask(np.asarray(scores, dtype=np.float64), percentile)
+    rule = {"fpr": fpr_mask, "fdr": fdr_mask, "fwe": fwe_mask}[mode]
+    return rule(np.asarray(pvalues, dtype=np.float64), alpha)

@@ -16,9 +16,21 @@ Two implementations of the same kernel: a compiled one (numba, serial, ``nogil``
 ``fastmath``, imported on first use, ``cache=True``; large chunks are split in two halves,
 the second summed on one persistent worker thread, see :data:`KERNEL_THREADS`) and a
 pure-numpy one (class rows gathered in blocks of 256, one subtraction into a float64 buffer,
-sum and ``einsum``). The numba path
-is used when numba is importable, unless the environment variable ``SKSCREEN_NO_NUMBA`` is
-set to a non-empty value other than ``0`` or :data:`USE_NUMBA` is set to ``False``.
+sum and ``einsum``). They add in the same order (bit-identical sums), except that numba
+splits a large chunk in two halves.
+
+Which one runs is :data:`USE_NUMBA`'s choice. By default (``"auto"``) numba is used only
+where it pays: importing numba and loading the compiled kernel from its disk cache costs
+about 0.2-0.5 s (seconds on a busy machine, more to compile into an empty cache) and about
+100 MB of memory, while the numpy path is only about 3x slower per value. So the numpy path
+runs until this process has put :data:`NUMBA_AFTER_VALUES` values through it (about what
+the numpy path does in the time numba takes to load), and numba from then on: the rule of
+rent or buy, so that whatever the length of the stream, the time lost against the best
+choice made in hindsight is at most about one load of numba. A first fit on small data
+never loads numba, and ``import skscreen`` never imports it. ``True`` uses numba for every
+chunk (where it is installed), ``False`` never. The environment variable
+``SKSCREEN_NO_NUMBA`` set to a non-empty value other than ``0`` starts the process with
+``False``.
 """
 
 from __future__ import annotations
@@ -29,10 +41,25 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["USE_NUMBA", "active_path", "dense_moments", "sparse_moments"]
+__all__ = [
+    "NUMBA_AFTER_VALUES",
+    "USE_NUMBA",
+    "active_path",
+    "dense_moments",
+    "numba_available",
+    "sparse_moments",
+]
 
-#: Use the compiled kernel when numba is installed (set to False to force the numpy path).
-USE_NUMBA = os.environ.get("SKSCREEN_NO_NUMBA", "") in ("", "0")
+#: ``"auto"`` (numba once it pays, see :data:`NUMBA_AFTER_VALUES`), ``True`` (numba for every
+#: chunk, where installed) or ``False`` (the numpy path only).
+USE_NUMBA = "auto" if os.environ.get("SKSCREEN_NO_NUMBA", "") in ("", "0") else False
+
+#: Under ``USE_NUMBA="auto"``: values (rows x features) the numpy path handles in this process
+#: before numba is loaded (2^27, about 0.3 s of the numpy path on a 2020s core, about the
+#: cost of loading numba and its cached kernel).
+NUMBA_AFTER_VALUES = 2**27
+
+_numpy_values = 0  # values through the numpy path under "auto" (approximate under threads)
 
 # Rows of one class processed at once by the numpy path: the float64 working block
 # (256 x n_features) stays in cache between the subtraction, the sum and the squares.
@@ -92,9 +119,38 @@ def _load_numba():
     return _numba_sums
 
 
-def active_path():
-    """``"numba"`` or ``"numpy"``: which implementation :func:`dense_moments` uses now."""
-    return "numba" if USE_NUMBA and _load_numba() else "numpy"
+def numba_available():
+    """Whether the compiled kernel can be used (imports numba and loads the kernel)."""
+    return bool(_load_numba())
+
+
+def active_path(n_values=0):
+    """``"numba"`` or ``"numpy"``: the implementation :func:`dense_moments` uses now for a
+    chunk of ``n_values`` values (rows x features), following :data:`USE_NUMBA`.
+
+    Under ``"auto"`` this does not load numba: it answers ``"numba"`` once numba is loaded
+    or once the chunk would bring the numpy path's total to :data:`NUMBA_AFTER_VALUES`.
+    """
+    return "numba" if _use_numba(USE_NUMBA, n_values, count=False) else "numpy"
+
+
+def _use_numba(flag, n_values, *, count=True):
+    """Whether a chunk of ``n_values`` values takes the compiled path under ``flag``.
+
+    ``count``: add the chunk to the numpy path's total when it takes that path.
+    """
+    global _numpy_values
+    if not isinstance(flag, str):
+        return bool(flag) and bool(_load_numba())
+    if flag != "auto":
+        raise ValueError(f"USE_NUMBA must be True, False or 'auto', got {flag!r}.")
+    if _numba_sums is False:  # numba is not installed: decided once
+        return False
+    if _numba_sums is None and _numpy_values + n_values < NUMBA_AFTER_VALUES:
+        if count:
+            _numpy_values += n_values
+        return False
+    return bool(_load_numba())
 
 
 def numpy_class_sums(X, yidx, pivot, inv_scale, S, Q):
@@ -189,8 +245,10 @@ def dense_moments(X, yidx, n_classes, shift, pivot, known, scale, locked=None, *
         Current per-feature scales (powers of two); None means all 1.
     locked : ndarray of shape (p,), bool, default=None
         Features whose scale may only grow (the state already holds values in it).
-    use_numba : bool, default=None
-        Force a path; None follows :data:`USE_NUMBA`.
+    use_numba : bool or "auto", default=None
+        The path: True (numba), False (numpy), ``"auto"`` (see :data:`USE_NUMBA`); None
+        follows :data:`USE_NUMBA`. Decided once for the chunk (every pass over it, the
+        guard's and the rescaling's included, takes the same path).
 
     Returns
     -------
@@ -210,8 +268,7 @@ def dense_moments(X, yidx, n_classes, shift, pivot, known, scale, locked=None, *
         ``X`` contains NaN or infinity (scikit-learn's message); checked only when the sums
         are not finite, so finite data is read once.
     """
-    if use_numba is None:
-        use_numba = USE_NUMBA
+    use_numba = _use_numba(USE_NUMBA if use_numba is None else use_numba, X.size)
     count = np.bincount(yidx, minlength=n_classes).astype(np.float64)
     s = 1.0 if scale is None else scale
     K = shift + np.asarray(pivot, dtype=np.float64) * s  # data units

@@ -108,3 +108,64 @@ def test_rejected_dask_fit_leaves_the_earlier_fit_intact():
     s.fit(da.from_array(X, chunks=(500, 15)), da.from_array(y, chunks=500))
     s.partial_fit(X[:10], y[:10])
     assert s.k == 4 and s.n_samples_seen_ == 3010
+
+
+# ---------------------------------------------------------------- issue 19: unknown sizes
+def _masked():
+    X, y = _data()
+    Xd, yd = da.from_array(X, chunks=(400, 5)), da.from_array(y, chunks=400)
+    keep = yd != 1  # a boolean mask: row counts per block unknown
+    return X, y, Xd[keep], yd[keep]
+
+
+def test_boolean_mask_with_unknown_chunk_sizes():
+    # main: "X has nan samples but y has nan"
+    X, y, Xm, ym = _masked()
+    assert np.isnan(Xm.shape[0]) and np.isnan(ym.shape[0])
+    rows = y != 1
+    ref = f_classif(X[rows], y[rows])[0]
+    for yy in (ym, y[rows], da.from_array(y[rows], chunks=500)):
+        s = OnlineFClassifScreener(k=4).fit(Xm, yy)
+        np.testing.assert_allclose(s.scores_, ref, rtol=1e-10)
+        assert s.n_samples_seen_ == rows.sum()
+    # a numpy X with a masked Dask y
+    s = OnlineFClassifScreener(k=4).fit(X[rows], ym)
+    np.testing.assert_allclose(s.scores_, ref, rtol=1e-10)
+    # the caller's arrays are left as they were (sizes computed on copies)
+    assert np.isnan(Xm.shape[0]) and np.isnan(ym.shape[0])
+
+
+def test_dataframe_to_dask_array_without_lengths():
+    # main: "slice indices must be integers or None or have an __index__ method"
+    pd = pytest.importorskip("pandas")
+    X, y = _data()
+    ddf = dd.from_pandas(pd.DataFrame(X), npartitions=4)
+    Xa = ddf.to_dask_array()  # no lengths: unknown row counts
+    assert np.isnan(Xa.shape[0])
+    ref = f_classif(X, y)[0]
+    ys = dd.from_pandas(pd.Series(y), npartitions=4)
+    for yy in (y, ys.to_dask_array(), ys, dd.from_pandas(pd.Series(y), npartitions=3)):
+        s = OnlineFClassifScreener(k=4).fit(Xa, yy)
+        np.testing.assert_allclose(s.scores_, ref, rtol=1e-10)
+
+
+def test_pairs_of_blocks_that_disagree_say_what_to_do():
+    X, y, Xm, ym = _masked()
+    yd = da.from_array(y, chunks=400)
+    with pytest.raises(ValueError, match="paired block by block.*compute_chunk_sizes"):
+        OnlineFClassifScreener().fit(Xm, yd[yd != 2])
+
+
+@pytest.mark.parametrize("length", [2999, 3001])
+def test_wrong_length_of_a_local_y_is_reported_first(length):
+    # main: Dask's "Chunks do not add up to shape" before the library's own check
+    X, y = _data()
+    yy = np.resize(y, length)
+    with pytest.raises(ValueError, match=f"X has 3000 samples but y has {length}"):
+        OnlineFClassifScreener().fit(da.from_array(X, chunks=(500, 15)), yy)
+    _, _, Xm, _ = _masked()
+    n = int((y != 1).sum())
+    with pytest.raises(ValueError, match=f"X has {n} samples but y has {n + 1}"):
+        OnlineFClassifScreener().fit(Xm, np.resize(y, n + 1))
+    with pytest.raises(ValueError, match=f"X has {n + 1} samples but y has {n}"):
+        OnlineFClassifScreener().fit(np.resize(X, (n + 1, 15)), _masked()[3])

@@ -15,7 +15,14 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.datasets import make_classification
-from sklearn.feature_selection import SelectFdr, f_classif
+from sklearn.feature_selection import (
+    SelectFdr,
+    SelectFpr,
+    SelectFwe,
+    SelectKBest,
+    SelectPercentile,
+    f_classif,
+)
 
 from skscreen import OnlineFClassifScreener
 from skscreen.stats import ClassMoments
@@ -64,18 +71,22 @@ def test_fdr_alpha_one_drops_the_constant_feature_like_select_fdr():
 
 
 @pytest.mark.parametrize(
-    "kw",
+    "kw,ref",
     [
-        {"mode": "k_best", "k": "all"},
-        {"mode": "k_best", "k": 4},
-        {"mode": "percentile", "percentile": 100},
-        {"mode": "percentile", "percentile": 80},
-        {"mode": "fpr", "alpha": 1},
-        {"mode": "fdr", "alpha": 1},
-        {"mode": "fwe", "alpha": 1},
+        ({"mode": "k_best", "k": "all"}, SelectKBest(f_classif, k="all")),
+        ({"mode": "k_best", "k": 4}, SelectKBest(f_classif, k=4)),
+        ({"mode": "percentile", "percentile": 100}, SelectPercentile(f_classif, percentile=100)),
+        ({"mode": "percentile", "percentile": 80}, SelectPercentile(f_classif, percentile=80)),
+        ({"mode": "fpr", "alpha": 1}, SelectFpr(f_classif, alpha=1)),
+        ({"mode": "fdr", "alpha": 1}, SelectFdr(f_classif, alpha=1)),
+        ({"mode": "fwe", "alpha": 1}, SelectFwe(f_classif, alpha=1)),
     ],
 )
-def test_no_mode_selects_a_constant_feature(kw):
+def test_constant_features_are_selected_exactly_where_scikit_learn_selects_them(kw, ref):
+    # issue 11 dropped nan-score features in every mode; issue 19: scikit-learn's rule in
+    # every mode (k="all" and percentile=100 keep everything; k_best and percentile rank nan
+    # lowest, so they take a constant feature only to fill their count, k_best the last of
+    # the tied ones and percentile the first; p-value rules never)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 5))
     X[:, [1, 3]] = 7.0  # constant: F is nan
@@ -83,26 +94,37 @@ def test_no_mode_selects_a_constant_feature(kw):
     X[y == 1, 0] += 2.0
     with pytest.warns(UserWarning, match="constant"):
         s = OnlineFClassifScreener(**kw).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = ref.fit(X, y).get_support()
     assert np.isnan(s.scores_[[1, 3]]).all()
-    support = s.get_support()
-    assert not support[[1, 3]].any()
-    if kw.get("k") == 4 or kw.get("percentile") == 80:
-        # 3 features have a score: the rule would need a nan one to reach 4 (80 % of 5)
-        np.testing.assert_array_equal(np.flatnonzero(support), [0, 2, 4])
+    np.testing.assert_array_equal(s.get_support(), expected)
+    kept_constant = {"all": [1, 3], 100: [1, 3], 4: [3], 80: [1]}.get(
+        kw.get("k", kw.get("percentile")), []
+    )
+    np.testing.assert_array_equal(
+        np.flatnonzero(s.get_support() & np.isnan(s.scores_)), kept_constant
+    )
 
 
-def test_all_scores_nan_warns_and_selects_nothing():
+def test_all_scores_nan_warns_and_selects_as_select_k_best():
     X, y = _data()
     with pytest.warns(UserWarning, match="All F-scores are nan.*more samples than classes"):
         s = OnlineFClassifScreener(k=3).fit(X[:2], [0, 1])
     assert np.isnan(s.scores_).all()
-    assert not s.get_support().any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = SelectKBest(f_classif, k=3).fit(X[:2], [0, 1])
+    assert np.isnan(ref.scores_).all()
+    # every score ties at the bottom: the stable sort keeps the last three (scikit-learn's)
+    np.testing.assert_array_equal(s.get_support(), ref.get_support())
+    np.testing.assert_array_equal(s.get_support(indices=True), [17, 18, 19])
 
 
 # ---------------------------------------------------------------- merge
 def test_merge_keeps_its_own_parameters():
     X, y = _data()
-    other = OnlineFClassifScreener(k=10, mode="fdr", alpha=0.5).fit(X, y)
+    other = OnlineFClassifScreener(mode="fdr", alpha=0.5).fit(X, y)
     s = OnlineFClassifScreener(k=3).merge(other)
     assert s.get_params() == OnlineFClassifScreener(k=3).get_params()
     assert s.get_support().sum() == 3

@@ -1,6 +1,7 @@
 """The per-class pivot kernel: numba and numpy paths agree, exact on adversarial data,
 values near float64's limits, non-finite input refused before any state change."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -66,12 +67,13 @@ def test_numba_and_numpy_paths_agree_to_1e_12(dtype):
     np.testing.assert_allclose(m2_a, m2_b, rtol=1e-12, atol=0)
     # and the states built through ClassMoments on each path
     states = []
+    flag = _kernels.USE_NUMBA
     for u in (True, False):
         _kernels.USE_NUMBA = u
         try:
             states.append(_fit(X, y, 700))
         finally:
-            _kernels.USE_NUMBA = True
+            _kernels.USE_NUMBA = flag
     np.testing.assert_allclose(anova_f(states[0])[0], anova_f(states[1])[0], rtol=1e-12)
 
 
@@ -87,6 +89,58 @@ def test_active_path_follows_the_flag(monkeypatch):
     assert _kernels.active_path() == "numpy"
     monkeypatch.setattr(_kernels, "USE_NUMBA", True)
     assert _kernels.active_path() == ("numba" if HAS_NUMBA else "numpy")
+    monkeypatch.setattr(_kernels, "USE_NUMBA", "no")
+    with pytest.raises(ValueError, match="True, False or 'auto'"):
+        _kernels.active_path()
+
+
+# ---------------------------------------------------------------- "auto": numba where it pays
+_AUTO = """
+import sys, numpy as np
+from skscreen.stats import _kernels, ClassMoments
+assert _kernels.USE_NUMBA == "auto"
+_kernels.NUMBA_AFTER_VALUES = {budget}
+rng = np.random.default_rng(0)
+paths = []
+for n in {rows}:
+    X, y = rng.normal(size=(n, 50)), rng.integers(0, 3, n)
+    paths.append(_kernels.active_path(X.size))
+    ClassMoments().update(X, y)
+    paths.append("numba" in sys.modules)
+print(paths)
+"""
+
+
+def _auto_paths(budget, rows):
+    code = _AUTO.format(budget=budget, rows=list(rows))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return ast.literal_eval(out.stdout.strip())  # a list of str and bool, printed above
+
+
+def test_auto_never_loads_numba_for_small_work():
+    # 300 chunks of 1000 x 50 = 1.5e7 values, far below the default budget (2^27)
+    paths = _auto_paths(2**27, [1000] * 300)
+    assert set(paths[0::2]) == {"numpy"} and not any(paths[1::2])
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="no numba")
+def test_auto_loads_numba_once_the_numpy_path_has_done_its_share():
+    # budget 120,000 values: chunks of 1000 x 50 -> the third chunk reaches it
+    paths = _auto_paths(120_000, [1000] * 5)
+    assert paths[0::2] == ["numpy", "numpy", "numba", "numba", "numba"]
+    assert paths[1::2] == [False, False, True, True, True]
+    # one chunk larger than the whole budget goes to numba at once
+    assert _auto_paths(40_000, [1000])[0::2] == ["numba"]
+
+
+def test_auto_without_numba_stays_on_numpy(monkeypatch):
+    monkeypatch.setattr(_kernels, "USE_NUMBA", "auto")
+    monkeypatch.setattr(_kernels, "NUMBA_AFTER_VALUES", 0)
+    monkeypatch.setattr(_kernels, "_numba_sums", False)  # as after a failed import
+    assert _kernels.active_path(10**9) == "numpy"
+    X, y = _base()
+    ClassMoments().update(X, y)  # the numpy path, no error
 
 
 # ---------------------------------------------------------------- adversarial cases
