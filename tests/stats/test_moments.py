@@ -223,6 +223,9 @@ def test_strict_classes_are_enforced_by_merge():
     with pytest.raises(ValueError, match=r"the other state contains labels \[2\]"):
         strict.merge(ClassMoments().update(X, y))
     assert strict.count_ is None  # refused before any change
+    m = ClassMoments().update(X, y)
+    with pytest.raises(ValueError, match=r"^Cannot merge states with 3 and 4 features"):
+        m.merge(ClassMoments().update(X[:, :3], y))
     assert ClassMoments().merge(ClassMoments()).classes_ is None
 
 
