@@ -261,7 +261,6 @@ def test_a_removal_that_fails_falls_back_to_the_folded_copy_with_a_warning(monke
         "compact: channels could not be removed (RuntimeError: boom); returning the network "
         "with its masks folded into plain parameters."
     )
-    assert rec[0].filename == __file__  # reported where compact_module was called
     assert small.fc1.out_features == 8 and "fc1.weight_mask" not in small.state_dict()
     with torch.no_grad():
         torch.testing.assert_close(small(x), model(x))
@@ -288,7 +287,6 @@ def test_a_removal_that_changes_the_outputs_is_not_returned(monkeypatch):
         "the dependency graph does not show); returning the network with its masks folded into "
         "plain parameters."
     )
-    assert rec[0].filename == __file__
     assert small.fc1.out_features == 8
     with torch.no_grad():
         torch.testing.assert_close(small(x), model(x))
