@@ -43,6 +43,7 @@ def test_the_state_has_every_class_index_and_data_units():
     unit = ref.scale_
     np.testing.assert_allclose(m.mean_.numpy(), ref.mean_ * unit, rtol=1e-12)
     keep = [0, 1, 3]  # M2 of the scaled feature overflows in data units, as it must
+    assert np.isinf(m.m2_.numpy()[:3, 2]).all()
     np.testing.assert_allclose(m.m2_.numpy()[:, keep], (ref.m2_ * unit * unit)[:, keep], rtol=1e-10)
     np.testing.assert_allclose(m.count_.numpy(), [100, 100, 100, 0])
 
@@ -57,3 +58,19 @@ def test_non_finite_values_in_different_blocks_poison_each_feature():
     np.testing.assert_allclose(
         anova_f(m)[0][2:], f_classif(X[:, 2:], y)[0], rtol=1e-10
     )  # the others exact
+
+
+def test_the_device_code_with_an_absent_class_and_a_single_row_class():
+    # the GPU fold, run on CPU tensors (as tests/stats/test_stats.py does): a class with no
+    # row in a block and a class with a single row
+    X, y = _data(n=120)
+    y = np.where(np.arange(120) % 40 == 0, 3, y % 2)  # class 3: one row per block of 40
+    acc = DeferredMoments(5, block_rows=40)  # class 4 never seen
+    acc._fold_cpu = acc._fold_device
+    m = _feed(acc, X, y, size=40)
+    ref = ClassMoments(classes=[0, 1, 2, 3, 4]).update(X, y)
+    np.testing.assert_allclose(m.count_.numpy(), ref.count_)
+    means = m.mean_.numpy() + m.shift_.numpy()
+    seen = ref.count_ > 0
+    np.testing.assert_allclose(means[seen], (ref.mean_ + ref.shift_)[seen], rtol=1e-10)
+    np.testing.assert_allclose(m.m2_.numpy()[seen], ref.m2_[seen], rtol=1e-9, atol=1e-9)
