@@ -331,11 +331,13 @@ def _function_sources(path):
     except (OSError, SyntaxError):
         return {}
     lines = text.splitlines()
-    return {
-        node.name: lines[node.body[0].lineno - 1 : node.end_lineno]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
+    out = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            # from the ``def`` line (a mutated default is in the signature), name left out
+            body = lines[node.lineno - 1 : node.end_lineno]
+            out[node.name] = [body[0].replace(node.name, "<function>", 1), *body[1:]]
+    return out
 
 
 def _mutant_diff(sources, name):
