@@ -394,3 +394,19 @@ def test_count_parameters_counts_effective_weights_and_folds_every_mask():
     folded = fold_masks(other)
     assert set(folded.state_dict()) == {"weight", "bias"}
     assert folded.bias[1] == 0 and int((folded.weight != 0).sum()) == int((other.weight != 0).sum())
+
+
+def test_onnx_export_names_its_input_and_output_with_a_dynamic_batch(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from skscreen.pruning.compaction import export_onnx
+
+    torch.manual_seed(10)
+    seq = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3)).eval()
+    export_onnx(seq, tmp_path / "m.onnx", n_features=5)
+    model = onnx.load(str(tmp_path / "m.onnx"))
+    assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [17]
+    (inp,), (out,) = model.graph.input, model.graph.output
+    assert (inp.name, out.name) == ("x", "logits")
+    for value, width in ((inp, 5), (out, 3)):
+        dims = value.type.tensor_type.shape.dim
+        assert dims[0].dim_param == "batch" and dims[1].dim_value == width
