@@ -275,7 +275,7 @@ def test_a_removal_that_changes_the_outputs_is_not_returned(monkeypatch):
     def corrupt(model, example_inputs, **kw):
         out = real(model, example_inputs, **kw)
         with torch.no_grad():
-            model.head.bias.add_(100.0)  # a change the dependency graph did not show
+            model.head.bias.add_(1e-3)  # small, but beyond the default tolerances
         return out
 
     monkeypatch.setattr(compaction, "remove_unread_channels", corrupt)
