@@ -426,10 +426,15 @@ class ScreeningPrunedNet(NeuralNetClassifier):
                 f"y has {found.size} class{'es' if found.size != 1 else ''} "
                 f"({found.tolist()!r}); a classifier needs at least two."
             )
-        width = self._output_width(X)
         integers = found.dtype.kind in "iu" or (
             found.dtype.kind == "f" and np.all(np.mod(found, 1) == 0)
         )
+        if integers and np.array_equal(found, np.arange(found.size)):
+            # 0..k-1: output indices whatever the width (encoding would be the identity); no
+            # probe pass: skorch records classes_ only, torch checks the width at the first batch
+            self.classes_inferred_ = found
+            return y.astype(np.int64)
+        width = self._output_width(X)
         if integers and found.min() >= 0 and (width is None or found.max() < width):
             # labels are output indices already (skorch's convention): nothing to encode
             self.classes_inferred_ = found
@@ -532,7 +537,10 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     def _unpack_labelled_dataset(X, y):
         """``fit(Dataset(X, y))``: skorch's own Dataset's labels are encoded like any y."""
         if y is None and type(X) is Dataset and X.y is not None:
-            return X.X, X.y
+            y_ds = X.y.detach().cpu().numpy() if torch.is_tensor(X.y) else X.y
+            labels = np.unique(np.asarray(y_ds))
+            if not (labels.dtype.kind in "iu" and np.array_equal(labels, np.arange(labels.size))):
+                return X.X, X.y  # labels to encode; indices 0..k-1 keep the user's Dataset
         return X, y
 
     def get_split_datasets(self, X, y=None, **fit_params):
@@ -543,10 +551,12 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         training, so a label the net does not know fails before the weights change.
         """
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
-        if type(dataset_valid) is Dataset and dataset_valid.y is not None:
-            y_valid = dataset_valid.y
-            if getattr(self, "label_encoded_", False):
-                y_valid = self._encode_more(y_valid)
+        if (
+            getattr(self, "label_encoded_", False)
+            and type(dataset_valid) is Dataset
+            and dataset_valid.y is not None
+        ):
+            y_valid = self._encode_more(dataset_valid.y)
             dataset_valid = self.get_dataset(dataset_valid.X, y_valid)
         return dataset_train, dataset_valid
 
@@ -562,7 +572,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             # a new fit may bring other labels than the last one
             self.__dict__.pop("classes_inferred_", None)
             self.__dict__.pop("label_encoded_", None)
-        return self.partial_fit(X, y, **fit_params)
+        return self.partial_fit(X, y, _routing_method="fit", **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Continue training (and pruning, where the schedule is not finished).
@@ -682,13 +692,19 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     # ------------------------------------------------------------------ predictions
     def predict_proba(self, X):
         """Class probabilities (softmax of logits, or the module's own probabilities)."""
+        from skorch.utils import to_numpy
+
         self._check_input_features(X, reset=False)
-        if _is_auto(self.criterion) and getattr(self, "module_output_", None) is None:
-            # not trained in this process (e.g. load_params): decide on the first batch
-            for out in self.forward_iter(X, training=False):
+        nonlin = self._get_predict_nonlinearity()  # skorch's own checks first
+        probas = []
+        for out in self.forward_iter(X, training=False):
+            if _is_auto(self.criterion) and getattr(self, "module_output_", None) is None:
+                # not trained in this process (e.g. load_params): the first batch decides
                 self._decide_output(out)
-                break
-        return super().predict_proba(X)
+                nonlin = self._get_predict_nonlinearity()
+            out = out[0] if isinstance(out, tuple) else out
+            probas.append(to_numpy(nonlin(out)))
+        return np.concatenate(probas, 0)
 
     def predict(self, X):
         """Class labels for the samples of ``X`` (the labels given to ``fit``)."""

@@ -42,6 +42,7 @@ import weakref
 import numpy as np
 import torch
 from skorch.callbacks import Callback, EarlyStopping, LoadInitState
+from skorch.dataset import unpack_data
 
 from skscreen.pruning._layers import CHANNEL_NORMS
 from skscreen.pruning.factory import (
@@ -687,37 +688,32 @@ class ScreeningPruning(Callback):
         training), which spares it a probe forward pass of its own at the first batch."""
         self._output_width = (weakref.ref(module), int(width))
 
-    def _n_classes(self, net, Xi):
-        """Rows of the statistics: every label index the batches may carry.
+    def _n_classes(self, net, yi):
+        """Rows of the statistics: every label index the batches may carry, without a forward pass.
 
-        The larger of the number of classes the net knows and the module's output width
-        (labels are output indices; a classifier trained on labels {0, 2} of a 3-output
-        module carries index 2): the width the net reported for this module
-        (:meth:`output_width_seen`), else from a forward pass of a few rows.
+        Labels are output indices: the larger of the number of classes the net knows, its
+        largest integer class + 1 (a classifier trained on labels {0, 2} carries index 2),
+        this batch's largest index + 1, and the module's output width where the net reported
+        it (:meth:`output_width_seen`).
         """
         n = 2
         try:
-            n = max(n, len(net.classes_))
-        except (AttributeError, TypeError):
+            classes = np.asarray(net.classes_)
+            n = max(n, len(classes))
+            if classes.dtype.kind in "iu" and classes.size:
+                n = max(n, int(classes.max()) + 1)
+        except (AttributeError, TypeError, ValueError):
             pass
-        module = net.module_
+        if yi is not None:
+            y = yi if torch.is_tensor(yi) else torch.as_tensor(np.asarray(yi))
+            if y.numel() and not y.is_floating_point() and y.dtype != torch.bool:
+                n = max(n, int(y.max()) + 1)
         seen = getattr(self, "_output_width", None)
-        if seen is not None and seen[0]() is module:
-            return max(n, seen[1])
-        was = module.training
-        module.eval()
-        try:
-            with torch.no_grad():
-                out = net.infer(
-                    Xi[:8] if hasattr(Xi, "__getitem__") and torch.is_tensor(Xi) else Xi
-                )
-        finally:
-            module.train(was)
-        if isinstance(out, tuple | list):
-            out = out[0]
-        return max(n, int(out.shape[-1]) if out.ndim >= 2 else 2)
+        if seen is not None and seen[0]() is net.module_:
+            n = max(n, seen[1])
+        return n
 
-    def _build_pruner(self, net, Xi):
+    def _build_pruner(self, net, Xi, yi=None):
         # a few training inputs, kept to trace the network when compacting it
         self.example_inputs_ = _first_tensor(Xi)[:8].detach().cpu().clone()
         pruner = make_pruner(
@@ -727,7 +723,7 @@ class ScreeningPruning(Callback):
             granularity=self.granularity,
             sparsity=self.sparsity,
             prune_epochs=self._n_prune_epochs(net),
-            n_classes=self._n_classes(net, Xi),
+            n_classes=self._n_classes(net, yi),
             scope=self.scope,
             example_inputs=_first_tensor(Xi)[:1].to(net.device),
             layer_types=self.layer_types,
@@ -811,9 +807,9 @@ class ScreeningPruning(Callback):
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if not training:
             return
-        Xi, yi = batch if isinstance(batch, list | tuple) and len(batch) == 2 else (batch, None)
+        Xi, yi = unpack_data(batch)  # skorch's own error for a batch of 1 or 3 items
         if self.pruner_ is None:
-            self._build_pruner(net, Xi)
+            self._build_pruner(net, Xi, yi)
             self._start_epoch()
         if yi is not None and self.pruner_.recorder is not None:
             y = torch.as_tensor(np.asarray(yi) if not torch.is_tensor(yi) else yi)

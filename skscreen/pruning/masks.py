@@ -127,8 +127,12 @@ def enforce_masks(modules, name="weight"):
 
 
 def _zero_optimizer_state(optimizer, param, keep):
-    if optimizer is None:
-        return
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        # None, or a wrapper around the real optimizer (gradient accumulation recipes,
+        # accelerate): its state is the wrapped optimizer's, when it says which
+        optimizer = getattr(optimizer, "optimizer", None)
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            return
     if isinstance(optimizer, torch.optim.LBFGS):
         # LBFGS keeps flat curvature pairs over all parameters: entries of newly pruned
         # weights in them would move those weights inside the next step's closure

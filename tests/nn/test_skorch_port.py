@@ -186,33 +186,11 @@ XFAIL = {
     ),
     # ---- to fix in skscreen/nn (see the report of issue 18, items 9-10)
     "output-width probe at fit": (
-        "integer labels that are not 0..n_outputs-1 are refused at fit from a probe forward "
-        "pass (_encode_fresh/_output_width), even with max_epochs=0; skorch only records "
-        "classes_",
+        "integer labels with gaps that exceed the module's output width are refused at fit "
+        "from a probe forward pass (_encode_fresh/_output_width), even with max_epochs=0; "
+        "skorch only records classes_ (labels 0..k-1 need no probe since issue 18)",
         [
-            _CLF + "test_non_binary_classes_set_by_default",
-            _CLF + "test_classes_data_torch_tensor",
             _CLF + "test_classes_with_gaps",
-        ],
-    ),
-    "probe forward passes": (
-        "extra forward passes of the module outside skorch's loop (_output_width at fit, "
-        "ScreeningPruning._n_classes at the first batch): forward sees no fit_params, runs "
-        "more often than skorch's batches, and meets a raw batch before skorch unpacks it",
-        [
-            _NET + "test_fit_params_passed_to_module",
-            _NET + "test_fit_params_passed_to_module_in_pipeline",
-            _NET + "test_data_dict_and_fit_params",
-            _NET + "test_fit_with_dataset_one_item_error",
-            _NET + "test_fit_with_dataset_three_items_error",
-        ],
-    ),
-    "metadata routing": (
-        "ScreeningPrunedNet.fit calls partial_fit without _routing_method='fit': "
-        "set_fit_request(...) params are validated against the partial_fit request",
-        [
-            "test_net.TestMetadataRouting::test_fit_with_extra_params_and_routing",
-            "test_net.TestMetadataRouting::test_fit_with_extra_params_does_not_break_valid_split",
         ],
     ),
     "pruning callback must be in callbacks_": (
@@ -231,30 +209,11 @@ XFAIL = {
         ],
     ),
     "criterion='auto'": (
-        "criterion='auto' is a string (a user's initialize_criterion calls "
-        "initialized_instance(self.criterion) on it), and predict_proba probes the first "
-        "batch of forward_iter before skorch's loop (consumes EpochScoring's cached "
-        "predictions; runs before the predict_nonlinearity check)",
+        "criterion='auto' is a string: a user's initialize_criterion that calls "
+        "initialized_instance(self.criterion) gets the string",
         [
             _NET + "test_custom_criterion_attribute_name_predict_works",
-            _NET + "test_change_get_loss",
-            _NET + "test_predict_nonlinearity_is_identity_with_multiple_criteria",
-            _NET + "test_predict_nonlinearity_type_error",
         ],
-    ),
-    "fit(Dataset) unpacked": (
-        "fit(Dataset(X, y), None) is unpacked into (X, y) to encode the labels: skorch's "
-        "data loaders get a new Dataset, and stratified ValidSplit no longer needs y",
-        [
-            _NET + "test_fit_with_dataset_stratified_without_explicit_y_raises",
-            _NET + "test_predefined_split",
-        ],
-    ),
-    "optimizer wrapper": (
-        "pruning zeroes the optimizer state of pruned weights through net.optimizer_, "
-        "assumed a torch Optimizer; a wrapper (skorch's gradient-accumulation recipe puts a "
-        "Mock there) fails in skscreen/pruning/masks.py _zero_optimizer_state",
-        ["sparsity90:" + _NET + "test_gradient_accumulation"],
     ),
     "capacity at 90 %": (
         "90 % of the 320 weights of skorch's toy MLP (20-10-10-2, dropout 0.5), ranked "
