@@ -193,3 +193,16 @@ def test_default_settings_table():
             f"{r['test_acc']:.3f}",
         )
     assert set(res["chosen_on_validation"].values()) == {"layer"}
+
+
+def test_small_net_overhead_table():
+    text = _section("Training overhead and compaction (ScreeningPrunedNet)")
+    for r in _load("small_net_overhead")["rows"]:
+        _row_with(text, r["setting"], r["net"], f"{r['median s']:.3f}", f"{r['ratio']:.2f}")
+
+
+def test_cold_start_table():
+    text = _section("Cold start (issue 19)")
+    for r in _load("cold_start")["table"]:
+        _row_with(text, r["data"], f"{r['first fit ms (median)']:.1f}",
+                  f"{r['peak memory growth MB (median)']:.1f}")
