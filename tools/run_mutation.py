@@ -57,6 +57,8 @@ _CLI = [
     "tests/cli/test_cli_screen.py",
     "tests/cli/test_cli_errors.py",
     "tests/cli/test_prune_cli.py",
+    "tests/cli/test_cli_output.py",
+    "tests/cli/test_cli_modules.py",
 ]
 _CHANNELS = [
     "tests/pruning/test_channels.py",
@@ -214,7 +216,7 @@ MODULES = {
     "skscreen/cli.py": _CLI,
     "skscreen/_prune_cli.py": ["tests/cli/test_prune_cli.py", "tests/cli/test_cli_errors.py"],
     "skscreen/_cli_common.py": _CLI,
-    "skscreen/io.py": ["tests/cli/test_cli_screen.py", *_CLI[1:]],
+    "skscreen/io.py": ["tests/io/test_io_readers.py", *_CLI],
     "skscreen/datasets.py": ["tests/data/test_datasets.py", "tests/data/test_known_truth_data.py"],
     "skscreen/models.py": [
         "tests/nn/test_net.py",
