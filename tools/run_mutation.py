@@ -86,6 +86,7 @@ MODULES = {
     "skscreen/feature_selection/_selection_rules.py": [
         "tests/feature_selection/test_known_truth_rules.py",
         "tests/feature_selection/test_screener.py",
+        "tests/feature_selection/test_sklearn_parity.py",
     ],
     "skscreen/pruning/schedules.py": [
         "tests/pruning/test_schedules.py",
