@@ -184,15 +184,14 @@ XFAIL = {
             "test_net.TestMetadataRouting::test_undeclared_param_rejected_by_routing",
         ],
     ),
-    # ---- to fix in skscreen/nn (see the report of issue 18, items 9-10)
-    "output-width probe at fit": (
-        "integer labels with gaps that exceed the module's output width are refused at fit "
-        "from a probe forward pass (_encode_fresh/_output_width), even with max_epochs=0; "
-        "skorch only records classes_ (labels 0..k-1 need no probe since issue 18)",
-        [
-            _CLF + "test_classes_with_gaps",
-        ],
+    "labels the module cannot output": (
+        "by design: integer labels that can be neither output indices (some exceed the "
+        "module's output width) nor encoded (their count differs from the width) are refused "
+        "at fit with the fix named, even with max_epochs=0; skorch records classes_ and "
+        "torch fails at the first batch",
+        [_CLF + "test_classes_with_gaps"],
     ),
+    # ---- to fix in skscreen/nn (see the report of issue 18, items 9-10)
     "pruning callback must be in callbacks_": (
         "the pruning callback is an entry of callbacks_ that the net requires: "
         "callbacks='disable' is refused, it shifts the user's callbacks in callbacks_, and "
