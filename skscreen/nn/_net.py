@@ -188,6 +188,16 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     history : skorch History
         Includes per epoch ``pruning_epoch``, ``target_sparsity``, ``sparsity``, ``n_kept``.
 
+    Notes
+    -----
+    Differences from ``NeuralNetClassifier`` by design (skorch's own tests run against this
+    class in ``tests/nn/test_skorch_port.py``, which lists each): messages and ``repr`` name
+    this class; an explicit ``CrossEntropyLoss`` on a module that outputs probabilities is
+    refused; a module *instance* is deep-copied at ``initialize`` (``module_`` is not the
+    object passed); ``y`` must be 1-D class labels of at least two classes; integer labels
+    the module can neither output nor encode are refused at ``fit``; the pruning callback
+    is part of the net (``callbacks="disable"`` is refused: pass ``sparsity=0``).
+
     Examples
     --------
     >>> import numpy as np
