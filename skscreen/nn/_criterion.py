@@ -27,8 +27,9 @@ def looks_like_probabilities(out, atol=1e-4):
     """Whether a batch of module outputs holds class probabilities.
 
     True when the output has a class dimension (dim 1) of two or more scores, every score is
-    non-negative and each sample's scores sum to one (within ``atol``): the output of a final
-    softmax. Logits (any sign) and log-probabilities (non-positive) are not probabilities.
+    non-negative and each sample's scores sum to one (within ``atol``, widened to the
+    rounding of half precisions): the output of a final softmax. Logits (any sign) and
+    log-probabilities (non-positive) are not probabilities.
 
     Examples
     --------
@@ -45,7 +46,10 @@ def looks_like_probabilities(out, atol=1e-4):
     if out.shape[1] < 2 or out.numel() == 0:
         return False
     out = out.detach()
-    sums = out.sum(dim=1)
+    # summed in float64, with room for the rounding of the output's own dtype (a float16
+    # softmax of 3 classes sums to 1 within ~3e-4 only)
+    atol = max(atol, 4 * out.shape[1] * torch.finfo(out.dtype).eps)
+    sums = out.to(torch.float64).sum(dim=1)
     return bool((out >= 0).all()) and bool(
         torch.allclose(sums, torch.ones_like(sums), atol=atol, rtol=0)
     )

@@ -214,6 +214,10 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     >>> small = net.compact()
     """
 
+    #: later calls may only bring the labels of the first (or ``classes``): the pruning
+    #: callback sizes its statistics from them, without a forward pass
+    _labels_fixed_by_first_call = True
+
     def __init__(
         self,
         module,
@@ -374,6 +378,11 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         if reset:
             for name in ("n_features_in_", "feature_names_in_"):
                 self.__dict__.pop(name, None)
+        if not reset and getattr(X, "ndim", None) == 1 and hasattr(self, "n_features_in_"):
+            raise ValueError(
+                f"Expected a 2-D X (samples x {self.n_features_in_} features), got a 1-D "
+                "array; reshape a single sample with X.reshape(1, -1)."
+            )
         if is_dataset(X) or getattr(X, "ndim", None) != 2:
             return
         _check_feature_names(self, X, reset=reset)

@@ -688,13 +688,16 @@ class ScreeningPruning(Callback):
         training), which spares it a probe forward pass of its own at the first batch."""
         self._output_width = (weakref.ref(module), int(width))
 
-    def _n_classes(self, net, yi):
-        """Rows of the statistics: every label index the batches may carry, without a forward pass.
+    def _n_classes(self, net, Xi, yi):
+        """Rows of the statistics: every label index the batches may carry.
 
         Labels are output indices: the larger of the number of classes the net knows, its
         largest integer class + 1 (a classifier trained on labels {0, 2} carries index 2),
-        this batch's largest index + 1, and the module's output width where the net reported
-        it (:meth:`output_width_seen`).
+        this batch's largest index + 1, and the module's output width. The width is the one
+        the net reported (:meth:`output_width_seen`); a net whose later calls may bring any
+        label below the width (skorch's own classifiers) gets it from a forward pass of a few
+        rows; :class:`~skscreen.ScreeningPrunedNet` refuses labels its first call did not
+        have, so its classes suffice and no forward pass is made.
         """
         n = 2
         try:
@@ -710,8 +713,22 @@ class ScreeningPruning(Callback):
                 n = max(n, int(y.max()) + 1)
         seen = getattr(self, "_output_width", None)
         if seen is not None and seen[0]() is net.module_:
-            n = max(n, seen[1])
-        return n
+            return max(n, seen[1])
+        if getattr(net, "_labels_fixed_by_first_call", False):
+            return n
+        module = net.module_
+        was = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                out = net.infer(
+                    Xi[:8] if hasattr(Xi, "__getitem__") and torch.is_tensor(Xi) else Xi
+                )
+        finally:
+            module.train(was)
+        if isinstance(out, tuple | list):
+            out = out[0]
+        return max(n, int(out.shape[-1]) if out.ndim >= 2 else 2)
 
     def _build_pruner(self, net, Xi, yi=None):
         # a few training inputs, kept to trace the network when compacting it
@@ -723,7 +740,7 @@ class ScreeningPruning(Callback):
             granularity=self.granularity,
             sparsity=self.sparsity,
             prune_epochs=self._n_prune_epochs(net),
-            n_classes=self._n_classes(net, yi),
+            n_classes=self._n_classes(net, Xi, yi),
             scope=self.scope,
             example_inputs=_first_tensor(Xi)[:1].to(net.device),
             layer_types=self.layer_types,

@@ -56,6 +56,12 @@ def test_looks_like_probabilities_known_cases():
     assert not looks_like_probabilities(torch.relu(z))
     assert not looks_like_probabilities(torch.tensor([[1.0], [1.0]]))  # one score per sample
     assert not looks_like_probabilities(torch.tensor([[0, 1], [1, 0]]))  # integers
+    # half precisions: a softmax sums to one only within their rounding
+    for dtype in (torch.float16, torch.bfloat16):
+        for k in (3, 10, 100):
+            logits = torch.randn(64, k) * 4
+            assert looks_like_probabilities(torch.softmax(logits.to(dtype), dim=1))
+            assert not looks_like_probabilities(logits.to(dtype))
     # N-D output: classes on dim 1 (as CrossEntropyLoss reads them)
     assert looks_like_probabilities(torch.softmax(torch.randn(2, 4, 5, 5), dim=1))
 

@@ -113,4 +113,28 @@ def test_n_features_checked(data):
     with pytest.raises(ValueError, match="X has 4 features, but ScreeningPrunedNet is "
                                          "expecting 6"):
         net.predict(X[:, :4])
+    with pytest.raises(ValueError, match="reshape a single sample"):
+        net.predict(X[0])
     assert net.n_features_in_ == 6
+
+
+def test_plain_skorch_net_with_the_callback_takes_new_labels_in_a_later_call(data):
+    """skorch allows any label below the module's output width in a later partial_fit: the
+    callback's statistics must have a row for it (sized by the output width)."""
+    from skorch import NeuralNetClassifier
+
+    from skscreen.nn import ScreeningPruning
+
+    X, _ = data
+    y = np.arange(len(X)) % 5
+    net = NeuralNetClassifier(
+        make_mlp, module__n_inputs=6, module__hidden=(16,), module__n_classes=5,
+        criterion=torch.nn.CrossEntropyLoss, max_epochs=1, train_split=None, verbose=0,
+        batch_size=32, callbacks=[("prune", ScreeningPruning(sparsity=0.5, prune_epochs=10))],
+    )
+    first = y < 2
+    net.partial_fit(X[first], y[first])
+    net.partial_fit(X, y)  # labels 2..4 are new
+    pruner = dict(net.callbacks_)["prune"].pruner_
+    assert pruner.recorder.n_classes == 5
+    assert 0 < net.history[-1, "sparsity"] < 0.5
