@@ -11,7 +11,6 @@ rounding only.
 
 import os
 import socket
-import time
 
 import numpy as np
 import pytest
@@ -20,7 +19,7 @@ import torch
 pytest.importorskip("accelerate")
 
 import torch.distributed as dist  # noqa: E402
-import torch.multiprocessing as mp  # noqa: E402
+from _ranks import run_ranks  # noqa: E402
 from sklearn.datasets import make_classification  # noqa: E402
 from skorch import NeuralNetClassifier  # noqa: E402
 
@@ -33,8 +32,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 WORLD, BATCH = 2, 32  # per rank; the global batch is WORLD * BATCH
-# fork where the platform has it: no second import of torch, skorch and the library per rank
-_START = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
 SETTINGS = dict(alpha=0.5, sparsity=0.8, prune_epochs=3)
 NET = dict(max_epochs=4, lr=0.2, train_split=None, verbose=0, iterator_train__shuffle=False)
 
@@ -184,16 +181,7 @@ def ranks(tmp_path_factory, one_process):
     """What each rank wrote; forked after the one-process run (everything imported and warm;
     each rank sets one torch thread first, as DataLoader workers do)."""
     out = str(tmp_path_factory.mktemp("skorch_ranks"))
-    context = mp.start_processes(
-        _worker, args=(_free_port(), out), nprocs=WORLD, join=False, start_method=_START
-    )
-    deadline = time.monotonic() + 120
-    while not context.join(timeout=1):
-        if time.monotonic() > deadline:
-            for p in context.processes:
-                p.kill()
-            pytest.fail("the two ranks did not finish in 120 s (a collective hung?)")
-    return [torch.load(os.path.join(out, f"rank{r}.pt"), weights_only=False) for r in range(WORLD)]
+    return run_ranks(_worker, _free_port(), out, WORLD)
 
 
 @pytest.fixture(scope="module")

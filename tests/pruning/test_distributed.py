@@ -7,15 +7,13 @@ the tolerances (DDP's averaged gradients against the global batch's).
 """
 
 import os
-import socket
-import time
 
 import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
+from _ranks import free_port, run_ranks
 from sklearn.datasets import make_classification
 from sklearn.feature_selection import f_classif
 from torch import nn
@@ -36,8 +34,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 WORLD = 2
-# fork where the platform has it: no second import of torch and the library per rank
-_START = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
 N_ROWS, GLOBAL_BATCH, EPOCHS, PRUNE_EPOCHS = 512, 64, 5, 4
 
 
@@ -223,12 +219,6 @@ def _worker(rank, port, out):
         dist.destroy_process_group()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory, one_process):
     """What each of two gloo ranks wrote (one launch for the whole module).
@@ -237,16 +227,7 @@ def ranks(tmp_path_factory, one_process):
     (each sets one torch thread first, as DataLoader workers do).
     """
     out = str(tmp_path_factory.mktemp("ranks"))
-    context = mp.start_processes(
-        _worker, args=(_free_port(), out), nprocs=WORLD, join=False, start_method=_START
-    )
-    deadline = time.monotonic() + 120
-    while not context.join(timeout=1):
-        if time.monotonic() > deadline:
-            for p in context.processes:
-                p.kill()
-            pytest.fail("the two ranks did not finish in 120 s (a collective hung?)")
-    return [torch.load(os.path.join(out, f"rank{r}.pt"), weights_only=False) for r in range(WORLD)]
+    return run_ranks(_worker, free_port(), out, WORLD)
 
 
 @pytest.fixture(scope="module")
