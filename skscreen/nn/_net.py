@@ -22,7 +22,12 @@ from skorch.dataset import Dataset
 from skorch.utils import multi_indexing
 
 from skscreen.nn._criterion import _is_auto, criterion_for_output, looks_like_probabilities
-from skscreen.nn._pruning import PRUNING_PARAMS, ScreeningPruning, find_pruning_callback
+from skscreen.nn._pruning import (
+    PRUNING_PARAMS,
+    ScreeningPruning,
+    find_pruning_callback,
+    probe_output_width,
+)
 from skscreen.pruning.compaction import count_parameters
 from skscreen.pruning.masks import remove_masks, to_torch_prune
 
@@ -411,18 +416,10 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             return None
         Xs = self._prepare_X(X[:8])
         Xs = torch.tensor(Xs) if isinstance(Xs, np.ndarray) else Xs  # a copy: 8 rows
-        was = self.module_.training
-        self.module_.eval()
         try:
-            with torch.no_grad():
-                out = self.infer(Xs.to(self.device))
+            width = probe_output_width(self, Xs.to(self.device))
         except Exception:  # noqa: BLE001 - the real error is raised by training
             return None
-        finally:
-            self.module_.train(was)
-        if isinstance(out, tuple | list):
-            out = out[0]
-        width = int(out.shape[-1]) if out.ndim >= 2 else None
         pruning = find_pruning_callback(self)
         if pruning is not None and width is not None:  # spares the callback a probe pass
             pruning.output_width_seen(self.module_, width)

@@ -118,6 +118,25 @@ def _first_tensor(x):
     return torch.as_tensor(np.asarray(x)) if not torch.is_tensor(x) else x
 
 
+def probe_output_width(net, Xi):
+    """Scores per sample of ``net.module_``: the last dimension of its (first) output.
+
+    From a forward pass of ``Xi`` in eval mode without gradients (the module's mode is
+    restored); None for an output without a class dimension.
+    """
+    module = net.module_
+    was = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            out = net.infer(Xi)
+    finally:
+        module.train(was)
+    if isinstance(out, tuple | list):
+        out = out[0]
+    return int(out.shape[-1]) if out.ndim >= 2 else None
+
+
 def find_pruning_callback(net):
     """The :class:`ScreeningPruning` callback of an initialised skorch net, or None."""
     for _, cb in getattr(net, "callbacks_", None) or []:
@@ -716,19 +735,8 @@ class ScreeningPruning(Callback):
             return max(n, seen[1])
         if getattr(net, "_labels_fixed_by_first_call", False):
             return n
-        module = net.module_
-        was = module.training
-        module.eval()
-        try:
-            with torch.no_grad():
-                out = net.infer(
-                    Xi[:8] if hasattr(Xi, "__getitem__") and torch.is_tensor(Xi) else Xi
-                )
-        finally:
-            module.train(was)
-        if isinstance(out, tuple | list):
-            out = out[0]
-        return max(n, int(out.shape[-1]) if out.ndim >= 2 else 2)
+        head = Xi[:8] if hasattr(Xi, "__getitem__") and torch.is_tensor(Xi) else Xi
+        return max(n, probe_output_width(net, head) or 2)
 
     def _build_pruner(self, net, Xi, yi=None):
         # a few training inputs, kept to trace the network when compacting it
