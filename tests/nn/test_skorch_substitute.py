@@ -327,20 +327,6 @@ def test_interrupt_leaves_a_consistent_picklable_net(digits, n_batches):
     assert _pruned_are_zero(back.module_)
 
 
-def test_sigint_during_a_mask_update_is_deferred():
-    import os
-    import signal
-
-    from skscreen.pruning._atomic import deferred_interrupt
-
-    done = []
-    with pytest.raises(KeyboardInterrupt):
-        with deferred_interrupt():
-            os.kill(os.getpid(), signal.SIGINT)
-            done.append("finished")
-    assert done == ["finished"]
-
-
 # ---------------------------------------------------------------- one state model
 def test_fit_is_a_fresh_start_with_a_module_instance(digits):
     X, y, _, _ = digits

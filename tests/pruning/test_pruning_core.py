@@ -1,4 +1,4 @@
-"""Scorers, selection, masks, hooks and compaction (plain torch, no skorch)."""
+"""Scorers, selection, hooks and compaction (plain torch, no skorch); masks: test_masks.py."""
 
 import numpy as np
 import pytest
@@ -17,13 +17,7 @@ from skscreen.pruning.compaction import (  # noqa: E402
     save_compact,
 )
 from skscreen.pruning.hooks import InputStatsRecorder  # noqa: E402
-from skscreen.pruning.masks import (  # noqa: E402
-    effective_weight,
-    enforce_masks,
-    get_mask,
-    to_torch_prune,
-    update_mask,
-)
+from skscreen.pruning.masks import update_mask  # noqa: E402
 from skscreen.pruning.scorers import HybridScreeningScorer, LayerView, normalize  # noqa: E402
 from skscreen.pruning.selection import select_global  # noqa: E402
 from skscreen.stats import ClassMoments  # noqa: E402
@@ -126,32 +120,6 @@ def test_hook_statistics_equal_screener_on_recorded_inputs():
         f, _ = anova_f(rec.moments_of(name), warn_constant=False)
         np.testing.assert_allclose(f, ref.scores_, rtol=1e-10, equal_nan=True)
         assert rec.moments_of(name).n_samples == 80
-
-
-def test_masked_weights_stay_zero_through_sgd_momentum_and_weight_decay():
-    torch.manual_seed(0)
-    lin = nn.Linear(6, 4)
-    opt = torch.optim.SGD(lin.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2)
-    for _ in range(3):  # build up momentum first
-        opt.zero_grad()
-        lin(torch.randn(8, 6)).pow(2).sum().backward()
-        opt.step()
-    keep = torch.rand(4, 6) > 0.5
-    update_mask(lin, keep, opt)
-    assert torch.all(opt.state[lin.weight]["momentum_buffer"][~keep] == 0)
-    for _ in range(10):
-        opt.zero_grad()
-        lin(torch.randn(8, 6)).pow(2).sum().backward()
-        opt.step()
-        enforce_masks([lin])
-        assert torch.all(lin.weight[~keep] == 0)
-    assert torch.all(effective_weight(lin)[~keep] == 0)
-    # converted to torch.nn.utils.prune storage on request
-    to_torch_prune(lin)
-    assert prune.is_pruned(lin) and torch.all(lin.weight[~keep] == 0)
-    # a later mask never revives a weight
-    update_mask(lin, torch.ones(4, 6, dtype=torch.bool), opt)
-    assert torch.equal(get_mask(lin).bool(), keep)
 
 
 def _random_pruned_mlp(seed=0):
