@@ -816,18 +816,19 @@ class ScreeningPruning(Callback):
             current=self.regularizer_,
         )
 
-    def _start_epoch(self):
+    def _start_epoch(self, net):
         p = self.pruner_
         if p.recorder is not None:
             p.recorder.reset()
-        p.attach_hooks()
+        if p.prunes_at(self._pruning_epochs_done(net) + 1):
+            p.attach_hooks()  # else nothing is decided this epoch: no statistics to pay for
         self.regularizer_ = self._make_regularizer()
         self._penalties = []
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         self._epoch_ran = True
         if self.pruner_ is not None:
-            self._start_epoch()
+            self._start_epoch(net)
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if not training:
@@ -835,8 +836,9 @@ class ScreeningPruning(Callback):
         Xi, yi = unpack_data(batch)  # skorch's own error for a batch of 1 or 3 items
         if self.pruner_ is None:
             self._build_pruner(net, Xi, yi)
-            self._start_epoch()
-        if yi is not None and self.pruner_.recorder is not None:
+            self._start_epoch(net)
+        recorder = self.pruner_.recorder
+        if yi is not None and recorder is not None and recorder.attached:
             y = torch.as_tensor(np.asarray(yi) if not torch.is_tensor(yi) else yi)
             self.pruner_.set_targets(y.to(net.device))
             # record each batch once: LBFGS evaluates its closure several times per step

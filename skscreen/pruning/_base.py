@@ -259,6 +259,15 @@ class BasePruner:
     def _needs_pruning(self, n_keep):
         return n_keep < self.n_kept()
 
+    def prunes_at(self, epoch):
+        """Whether :meth:`step` at the end of ``epoch`` (1-based) will decide masks, and so
+        needs that epoch's statistics: the policy applies at ``epoch``, or the budget is below
+        what is kept. A training loop records statistics only in such epochs (after the
+        schedule, a pruned network trains without the hooks)."""
+        if self.policy is not None:
+            return bool(self.policy.applies_at(epoch, self.prune_epochs))
+        return self._needs_pruning(self.target_keep(epoch))
+
     def _constraints(self):
         """Per view: whether every output unit must keep an input (the classifier head)."""
         return None
@@ -286,11 +295,11 @@ class BasePruner:
         """
         shared = distributed.is_distributed()
         try:
-            if shared and self.recorder is not None:
-                # every rank scores the statistics of the global batches
-                self.recorder.reduce_across_ranks()
-            if self.policy is not None:
-                if self.policy.applies_at(epoch, self.prune_epochs):
+            if self.prunes_at(epoch):  # the same on every rank: masks and schedule agree
+                if shared and self.recorder is not None:
+                    # every rank scores the statistics of the global batches
+                    self.recorder.reduce_across_ranks()
+                if self.policy is not None:
                     extra = {}
                     if "random_state" in inspect.signature(self.policy.decide).parameters:
                         extra["random_state"] = (
@@ -299,14 +308,10 @@ class BasePruner:
                             else self.random_state
                         )
                     keep = self.policy.decide(self.views(), epoch, self._constraints(), **extra)
-                    self._apply(self._agreed(keep, shared), optimizer)
-            else:
-                n_keep = self.target_keep(epoch)
-                if self._needs_pruning(n_keep):
+                else:
                     views = self.views()
-                    scores = self._score(views)
-                    keep = self._select(scores, n_keep)
-                    self._apply(self._agreed(keep, shared), optimizer)
+                    keep = self._select(self._score(views), self.target_keep(epoch))
+                self._apply(self._agreed(keep, shared), optimizer)
         finally:
             if self.recorder is not None:
                 self.recorder.reset()

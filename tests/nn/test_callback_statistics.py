@@ -169,3 +169,80 @@ def test_post_relu_statistics_reach_the_channel_criterion(split, post_relu):
     got = np.asarray(seen["bn1"])
     np.testing.assert_allclose(got, f_classif(want.astype(np.float64), y)[0], rtol=1e-5)
     assert not np.allclose(got, f_classif(other.astype(np.float64), y)[0], rtol=1e-2)
+
+
+# --------------------------------------------------------------------------- when recorded
+# Statistics cost a hook call per layer and batch; they are recorded only in epochs whose
+# end decides masks. After the schedule the network trains without hooks, unless a later
+# call asks for more pruning.
+
+
+class _HooksPerEpoch(Callback):
+    """``{epoch: number of training batches that ran with forward hooks on the layers}``."""
+
+    def initialize(self):
+        self.hooked = {}
+        return self
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            epoch = len(net.history)
+            hooked = any(m._forward_hooks for m in net.module_.modules() if m is not net.module_)
+            self.hooked[epoch] = self.hooked.get(epoch, 0) + int(hooked)
+
+
+def test_statistics_are_recorded_only_in_epochs_that_prune(digits):
+    X, y = digits
+    counter = _HooksPerEpoch()
+    pruning = ScreeningPruning(scorer=_RecordingScorer(), sparsity=0.5, prune_epochs=2)
+    net = NeuralNetClassifier(
+        make_mlp,
+        module__n_inputs=X.shape[1],
+        module__hidden=(16,),
+        module__n_classes=10,
+        criterion=nn.CrossEntropyLoss,
+        lr=0.1,
+        batch_size=256,
+        max_epochs=5,
+        train_split=None,
+        verbose=0,
+        callbacks=[("prune", pruning), counter],
+    )
+    torch.manual_seed(0)
+    net.fit(X, y)
+    n_batches = -(-len(X) // 256)
+    assert counter.hooked == {1: n_batches, 2: n_batches, 3: 0, 4: 0, 5: 0}
+    assert len(pruning.pruner_.scorer.seen) == 2  # the fit's copy of the scorer
+    assert net.history[-1, "sparsity"] == pytest.approx(0.5, abs=1e-3)
+    # a later call that raises the target records again, and prunes with fresh statistics
+    net.set_params(callbacks__prune__sparsity=0.7)
+    counter.hooked.clear()
+    net.partial_fit(X, y, epochs=1)
+    assert counter.hooked == {6: n_batches}
+    assert len(pruning.pruner_.scorer.seen) == 1  # a fresh copy of the scorer
+    seen = pruning.pruner_.scorer.seen[0]
+    assert all(n == len(X) for n, _ in seen.values())
+    assert net.history[-1, "sparsity"] == pytest.approx(0.7, abs=1e-3)
+
+
+def test_channel_statistics_only_in_pruning_epochs(split):
+    pytest.importorskip("torch_pruning")
+    X = split.X_train.reshape(-1, 1, 8, 8)
+    counter = _HooksPerEpoch()
+    net = ScreeningPrunedNet(
+        _SmallCNN,
+        granularity="channel",
+        sparsity=0.5,
+        prune_epochs=1,
+        max_epochs=3,
+        lr=0.05,
+        batch_size=512,
+        train_split=None,
+        verbose=0,
+        callbacks=[counter],
+    )
+    torch.manual_seed(0)
+    net.fit(X, split.y_train)
+    n_batches = -(-len(X) // 512)
+    assert counter.hooked == {1: n_batches, 2: 0, 3: 0}
+    assert net.history[-1, "sparsity"] == pytest.approx(0.5, abs=0.1)

@@ -74,3 +74,62 @@ def test_the_device_code_with_an_absent_class_and_a_single_row_class():
     seen = ref.count_ > 0
     np.testing.assert_allclose(means[seen], (ref.mean_ + ref.shift_)[seen], rtol=1e-10)
     np.testing.assert_allclose(m.m2_.numpy()[seen], ref.m2_[seen], rtol=1e-9, atol=1e-9)
+
+
+# --------------------------------------------------------------------------- fold paths
+# A block read at once and small (a small net's epoch, block_rows never reached) is folded
+# by torch in the reading thread; a larger one by the kernel (in the background while
+# training goes on). Both give the same moments, and a state keeps the path it started on.
+
+
+@pytest.mark.parametrize("block_rows", [64, 10_000], ids=["kernel", "small-read-at-once"])
+def test_both_fold_paths_match_f_classif_with_non_finite_features(block_rows):
+    X, y = _data(p=5)
+    centred = X.copy()
+    X += 1e4  # an offset 1e4 times the spread: one-pass sums (f_classif's) lose 7 digits
+    X[10, 0] = np.nan
+    X[250, 1] = np.inf
+    m = _feed(DeferredMoments(3, block_rows=block_rows), X, y)
+    assert np.isnan(m.mean_.numpy()[:, :2]).all() and np.isnan(m.m2_.numpy()[:, :2]).all()
+    np.testing.assert_allclose(anova_f(m)[0][2:], f_classif(centred[:, 2:], y)[0], rtol=1e-10)
+    np.testing.assert_array_equal(m.count_.numpy(), [100, 100, 100])
+
+
+def test_a_small_block_read_at_once_does_not_use_the_worker(monkeypatch):
+    import skscreen.stats._deferred as deferred
+
+    def refuse():
+        raise AssertionError("the background worker was used for a block read at once")
+
+    monkeypatch.setattr(deferred._FOLD_WORKER, "get", refuse)
+    X, y = _data()
+    m = _feed(DeferredMoments(3, block_rows=10_000), X, y)
+    np.testing.assert_allclose(anova_f(m)[0], f_classif(X, y)[0], rtol=1e-10)
+
+
+def test_a_state_keeps_its_path_when_large_blocks_follow_a_small_read():
+    X, y = _data(n=3000, p=50, seed=3)
+    acc = DeferredMoments(3, block_rows=1000)
+    for a in range(0, 300, 50):  # small: folded by torch when read
+        acc.update(torch.as_tensor(X[a : a + 50]), torch.as_tensor(y[a : a + 50]))
+    first = acc.to_moments()
+    np.testing.assert_allclose(anova_f(first)[0], f_classif(X[:300], y[:300])[0], rtol=1e-10)
+    for a in range(300, 3000, 100):  # 2700 rows: full blocks, flushed while updating
+        acc.update(torch.as_tensor(X[a : a + 100]), torch.as_tensor(y[a : a + 100]))
+    assert acc.n_samples == 3000
+    np.testing.assert_allclose(anova_f(acc.to_moments())[0], f_classif(X, y)[0], rtol=1e-10)
+
+
+def test_large_blocks_read_at_once_are_folded_by_the_kernel(monkeypatch):
+    import skscreen.stats._deferred as deferred
+
+    used = []
+    original = DeferredMoments._fold_cpu
+    monkeypatch.setattr(
+        DeferredMoments, "_fold_cpu", lambda self, X, y: used.append(len(y)) or original(self, X, y)
+    )
+    X, y = _data(n=3000, p=50, seed=4)  # 150,000 values: above the small-fold threshold
+    assert X.size >= deferred._SMALL_FOLD
+    m = _feed(DeferredMoments(3, block_rows=10_000), X, y, size=500)
+    assert used == [3000]
+    np.testing.assert_allclose(anova_f(m)[0], f_classif(X, y)[0], rtol=1e-10)
