@@ -188,6 +188,7 @@ def test_masks_from_zeros_leaves_torch_prune_storage_alone():
     to_torch_prune(lin)
     with torch.no_grad():
         lin.weight_orig[0, 0] = 0  # a zero that the stored mask does not have
+    lin(torch.ones(1, 3))  # the forward pre-hook recomputes lin.weight with that zero
     masks_from_zeros([lin])
     assert torch.equal(get_mask(lin), KEEP)
 
@@ -633,3 +634,55 @@ def test_remove_masks_of_one_name_leaves_the_other():
     remove_masks(lin, "bias")
     assert get_mask(lin, "bias") is None and torch.equal(get_mask(lin), KEEP)
     assert [h.name for h in _load_hooks(lin)] == ["weight"]
+
+
+# ------------------------------------------------------------------- another parameter name
+def test_a_bias_mask_alone_follows_the_loaded_zeros_of_the_bias():
+    lin = _lin()
+    attach_mask(lin, "bias")
+    sd = lin.state_dict()
+    sd["bias"] = torch.tensor([0.0, 2.0])
+    lin.load_state_dict(sd)
+    assert get_mask(lin) is None
+    assert torch.equal(get_mask(lin, "bias"), torch.tensor([0.0, 1.0]))
+
+
+def test_share_mask_of_a_bias_registers_the_bias_load_rule():
+    a, b = _lin(), _lin(seed=1)
+    mask = attach_mask(a, "bias")
+    share_mask(b, mask, "bias")
+    assert get_mask(b, "bias") is mask and get_mask(b) is None
+    assert [h.name for h in _load_hooks(b)] == ["bias"]
+    sd = b.state_dict()
+    sd["bias"] = torch.tensor([3.0, 0.0])
+    b.load_state_dict(sd)
+    assert torch.equal(get_mask(a, "bias"), torch.tensor([1.0, 0.0]))
+
+
+def test_enforcer_for_a_bias_mask_zeroes_the_bias_gradient_and_entries():
+    lin = _lin()
+    attach_mask(lin, "bias").copy_(torch.tensor([0.0, 1.0]))  # bias[0] not yet zero
+    MaskEnforcer().attach([lin], name="bias")
+    assert lin.bias[0] == 0 and lin.bias[1] != 0  # enforced at attach
+    _backward(lin)
+    assert lin.bias.grad[0] == 0 and lin.bias.grad[1] != 0
+    assert torch.all(lin.weight.grad != 0)
+
+
+def test_enforcer_hooks_every_module_after_a_skipped_one():
+    frozen, tied, lin = _lin(), _Tied(), _lin(seed=1)
+    for m in (frozen, tied.a, lin):
+        update_mask(m, KEEP)
+    share_mask(tied.b, get_mask(tied.a))
+    frozen.weight.requires_grad_(False)
+    # a frozen weight and a tied duplicate are skipped, the modules after them are not
+    MaskEnforcer().attach([frozen, tied.a, tied.b, lin])
+    _backward(lin)
+    assert torch.equal(lin.weight.grad == 0, PRUNED)
+
+
+def test_update_mask_with_an_optimizer_that_has_not_stepped_yet():
+    lin = _lin()
+    opt = torch.optim.Adam(lin.parameters(), lr=0.1)
+    update_mask(lin, KEEP, opt)
+    assert torch.equal(lin.weight == 0, PRUNED) and len(opt.state) == 0
