@@ -109,7 +109,11 @@ MODULES = {
         "tests/feature_selection/test_known_truth_rules.py",
         "tests/feature_selection/test_screener.py",
     ],
-    "skscreen/stats/_kernels.py": [*_STATS, "tests/stats/test_moments_reset.py"],
+    "skscreen/stats/_kernels.py": [
+        *_STATS,
+        "tests/stats/test_moments_reset.py",
+        "tests/stats/test_kernel_paths.py",
+    ],
     "skscreen/stats/_numba_kernels.py": [
         "tests/stats/test_kernels.py",
         "tests/stats/test_stats.py",
@@ -140,6 +144,7 @@ MODULES = {
         "tests/pruning/test_weight_level_arch.py",
     ],
     "skscreen/pruning/hooks.py": [
+        "tests/pruning/test_recorder.py",
         "tests/pruning/test_hooks.py",
         "tests/pruning/test_pruning_core.py",
         "tests/pruning/test_seed_methods.py",
@@ -157,11 +162,13 @@ MODULES = {
         "tests/nn/test_skorch_substitute.py",
     ],
     "skscreen/pruning/_base.py": [
+        "tests/pruning/test_pruner_template.py",
         "tests/pruning/test_weight_level_arch.py",
         "tests/pruning/test_pruning_core.py",
         "tests/pruning/test_hooks.py",
     ],
     "skscreen/pruning/pruner.py": [
+        "tests/pruning/test_pruner_template.py",
         "tests/pruning/test_hooks.py",
         "tests/pruning/test_weight_level_arch.py",
         "tests/pruning/test_pruning_core.py",
@@ -218,7 +225,11 @@ MODULES = {
     "skscreen/_prune_cli.py": ["tests/cli/test_prune_cli.py", "tests/cli/test_cli_errors.py"],
     "skscreen/_cli_common.py": _CLI,
     "skscreen/io.py": ["tests/io/test_io_readers.py", *_CLI],
-    "skscreen/datasets.py": ["tests/data/test_datasets.py", "tests/data/test_known_truth_data.py"],
+    "skscreen/datasets.py": [
+        "tests/data/test_datasets.py",
+        "tests/data/test_known_truth_data.py",
+        "tests/data/test_dataset_loaders.py",
+    ],
     "skscreen/models.py": [
         "tests/nn/test_net.py",
         "tests/pruning/test_channels.py",

@@ -1,0 +1,334 @@
+"""The pruner template (skscreen/pruning/_base.py) and the weight pruner (pruner.py): the
+contracts each test pins down have a known answer (the documented rule), not a recorded one.
+
+Mutation testing (tools/run_mutation.py) found these rules unchecked; each test below fails
+on the one-token change of the code named in its docstring.
+"""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from skscreen.pruning import distributed  # noqa: E402
+from skscreen.pruning import hooks as hooks_module  # noqa: E402
+from skscreen.pruning._base import (  # noqa: E402
+    ABS_MOMENTS,
+    CLASS_MOMENTS,
+    BasePruner,
+    check_pruning_params,
+    required_statistics,
+)
+from skscreen.pruning.pruner import WeightPruner  # noqa: E402
+from skscreen.pruning.scorers import (  # noqa: E402
+    ActivationStatsScorer,
+    HybridScreeningScorer,
+    LAMPScorer,
+)
+from skscreen.pruning.schedules import OneShotSchedule  # noqa: E402
+
+
+class RecordingScorer:
+    """|w|, and a note of the scope each call was given."""
+
+    requires = frozenset()
+
+    def __init__(self):
+        self.scopes = []
+
+    def __call__(self, views, scope="global"):
+        self.scopes.append(scope)
+        return [v.weight.abs().to(torch.float64) for v in views]
+
+
+class DropFirstColumn:
+    """A mask policy: at ``prune_epochs``, drop input 0 of every unit."""
+
+    decides_masks = True
+
+    def __init__(self, requires=frozenset()):
+        self.requires = requires
+        self.seeds = []
+
+    def applies_at(self, epoch, prune_epochs):
+        return epoch == prune_epochs
+
+    def decide(self, views, epoch, keep_each_row, random_state=None):
+        self.seeds.append(random_state)
+        out = []
+        for v in views:
+            keep = v.mask.bool().clone()
+            keep[:, 0] = False
+            out.append(keep)
+        return out
+
+
+def _model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3))
+
+
+def _pruner(scorer=None, **kw):
+    kw = {"sparsity": 0.5, "prune_epochs": 1, "n_classes": 3, **kw}
+    return WeightPruner(_model(), scorer or RecordingScorer(), OneShotSchedule(), **kw)
+
+
+def _forward(pruner, n=12):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(n, 4, generator=g)
+    y = torch.arange(n) % pruner.n_classes
+    pruner.model.train()
+    pruner.set_targets(y)
+    pruner.model(x)
+    pruner.set_targets(None)
+
+
+# ------------------------------------------------------------------ parameters
+def test_layer_scope_and_a_single_class_are_valid_parameters():
+    """The rule is scope in {'global', 'layer'} and n_classes >= 1 (one class is allowed:
+    magnitude and activation criteria need no labels). Kills 'layer' misspelled and
+    ``n_classes <= 1`` / ``< 2``."""
+    assert check_pruning_params(0.5, 2, "layer", 1) == (0.5, 2, "layer", 1)
+    assert check_pruning_params(0, 1, "global", 2) == (0.0, 1, "global", 2)
+    with pytest.raises(ValueError, match="n_classes"):
+        check_pruning_params(0.5, 2, "layer", 0)
+    p = _pruner(scope="layer", n_classes=1)
+    assert (p.scope, p.n_classes) == ("layer", 1)
+
+
+def test_base_pruner_defaults_to_global_scope_and_has_no_recorder_until_built():
+    """BasePruner's own defaults: scope 'global'; no recorder before ``_make_recorder`` (the
+    hook methods are then no-ops)."""
+    p = BasePruner(RecordingScorer(), OneShotSchedule(), sparsity=0.5, prune_epochs=2, n_classes=2)
+    assert p.scope == "global"
+    assert p.recorder is None
+    p.attach_hooks()
+    p.remove_hooks()
+    p.set_targets(torch.tensor([0, 1]))
+    assert p.recorder is None
+
+
+def test_a_scorer_without_requires_needs_class_moments():
+    """Documented default: no ``requires`` attribute -> {"class_moments"}."""
+
+    def bare(views, scope):
+        return [v.weight for v in views]
+
+    assert required_statistics(bare) == frozenset({CLASS_MOMENTS})
+
+
+def test_unknown_statistics_are_named_with_the_scorer_class():
+    class Odd:
+        requires = {"class_moments", "gradients"}
+
+    with pytest.raises(ValueError, match=r"^Odd\.requires names unknown statistics \['gradients'\]"):
+        required_statistics(Odd())
+
+
+@pytest.mark.parametrize("missing", ["decide", "applies_at"])
+def test_a_policy_needs_both_decide_and_applies_at(missing):
+    policy = DropFirstColumn()
+    attrs = {"decide": policy.decide, "applies_at": policy.applies_at}
+    del attrs[missing]
+    half = type("Half", (), attrs)()
+    with pytest.raises(
+        TypeError,
+        match=r"must have decide\(views, epoch, keep_each_row\) and "
+        r"applies_at\(epoch, prune_epochs\)\.$",
+    ):
+        BasePruner(
+            RecordingScorer(),
+            OneShotSchedule(),
+            sparsity=0.5,
+            prune_epochs=1,
+            n_classes=2,
+            policy=half,
+        )
+
+
+# ------------------------------------------------------------------ criterion slots
+def test_requires_come_from_the_policy_when_there_is_one():
+    """The statistics follow the policy (which decides the masks), not the scorer slot."""
+    policy = DropFirstColumn(requires=frozenset({ABS_MOMENTS}))
+    p = _pruner(LAMPScorer(), policy=policy)
+    assert p.requires == frozenset({ABS_MOMENTS})
+    # a new scorer leaves a policy given as policy= in charge
+    p.set_scorer(RecordingScorer())
+    assert p.policy is policy and p.requires == frozenset({ABS_MOMENTS})
+    assert p.recorder is not None and p.recorder.track_abs and not p.recorder.track_class
+
+
+def test_set_scorer_without_a_policy_takes_the_scorer_and_its_requires():
+    p = _pruner(HybridScreeningScorer(alpha=0.5))
+    assert p.requires == frozenset({CLASS_MOMENTS})
+    new = LAMPScorer()
+    p.set_scorer(new)
+    assert p.scorer is new and p.policy is None
+    assert p.requires == frozenset() and p.recorder is None
+
+
+def test_a_policy_in_the_scorer_slot_is_dropped_by_a_plain_scorer():
+    """A policy passed as the scorer is the policy; a plain scorer set afterwards replaces
+    it (kills the scorer-slot flag set to None at construction)."""
+    policy = DropFirstColumn()
+    p = _pruner(policy)
+    assert p.policy is policy and p.decides_masks
+    scorer = RecordingScorer()
+    p.set_scorer(scorer)
+    assert p.policy is None and not p.decides_masks and p.scorer is scorer
+    assert p.target_keep(1) == p.n_total // 2
+
+
+def test_set_scorer_keeps_attached_hooks_attached_and_recording():
+    p = _pruner(HybridScreeningScorer(alpha=0.5))
+    assert p.recorder.attached
+    p.set_scorer(ActivationStatsScorer())
+    assert p.recorder.attached
+    _forward(p)
+    assert all(p.recorder.abs_moments_of(n) is not None for n in p.names)
+
+
+def test_attach_hooks_reattaches_removed_hooks():
+    p = _pruner(HybridScreeningScorer(alpha=0.5))
+    p.remove_hooks()
+    assert not p.recorder.attached
+    _forward(p)
+    assert not any(p.recorder.has_stats(n) for n in p.names)
+    p.attach_hooks()
+    assert p.recorder.attached
+    _forward(p, n=9)
+    assert [p.recorder.moments_of(n).n_samples for n in p.names] == [9.0, 9.0]
+
+
+def test_an_abs_only_criterion_records_no_class_moments():
+    p = _pruner(ActivationStatsScorer())
+    assert p.recorder.track_abs and not p.recorder.track_class
+    _forward(p)
+    assert not any(p.recorder.has_stats(n) for n in p.names)
+    assert all(p.recorder.abs_moments_of(n) is not None for n in p.names)
+
+
+def test_the_scorer_is_called_with_the_pruners_scope():
+    for scope in ("global", "layer"):
+        scorer = RecordingScorer()
+        p = _pruner(scorer, scope=scope)
+        p.step(1)
+        assert scorer.scopes == [scope]
+
+
+# ------------------------------------------------------------------ retarget
+def test_retarget_validates_and_sets_the_new_targets():
+    p = _pruner(LAMPScorer(), sparsity=0.25, prune_epochs=2)
+    with pytest.raises(ValueError, match="sparsity"):
+        p.retarget(sparsity=1.5, prune_epochs=2, scope="global", schedule=p.schedule, criterion=LAMPScorer())
+    with pytest.raises(ValueError, match="prune_epochs"):
+        p.retarget(sparsity=0.5, prune_epochs=0, scope="global", schedule=p.schedule, criterion=LAMPScorer())
+    with pytest.raises(ValueError, match="scope"):
+        p.retarget(sparsity=0.5, prune_epochs=2, scope="row", schedule=p.schedule, criterion=LAMPScorer())
+    schedule, scorer = OneShotSchedule(), RecordingScorer()
+    out = p.retarget(sparsity=0.5, prune_epochs=3, scope="layer", schedule=schedule, criterion=scorer)
+    assert out is p
+    assert (p.sparsity, p.prune_epochs, p.scope) == (0.5, 3, "layer")
+    assert isinstance(p.sparsity, float) and isinstance(p.prune_epochs, int)
+    assert p.schedule is schedule and p.scorer is scorer and p.policy is None
+    # the one-shot schedule prunes at the new prune_epochs, to the new sparsity
+    assert p.target_keep(2) == p.n_total and p.target_keep(3) == p.n_total // 2
+
+
+def test_retarget_puts_a_policy_in_the_policy_slot_and_a_scorer_in_the_scorer_slot():
+    p = _pruner(LAMPScorer())
+    policy = DropFirstColumn()
+    p.retarget(sparsity=0.5, prune_epochs=1, scope="global", schedule=p.schedule, criterion=policy)
+    assert p.policy is policy and p.scorer is None and p.decides_masks
+    # in the policy slot: a scorer set afterwards leaves it in charge
+    scorer = RecordingScorer()
+    p.set_scorer(scorer)
+    assert p.policy is policy and p.scorer is scorer
+
+    def bare(views, scope):  # a scorer with neither decides_masks nor requires
+        return [v.weight.abs() for v in views]
+
+    p.retarget(sparsity=0.5, prune_epochs=1, scope="global", schedule=p.schedule, criterion=bare)
+    assert p.scorer is bare and p.policy is None and not p.decides_masks
+    assert p.requires == frozenset({CLASS_MOMENTS})
+    p2 = _pruner(policy)  # a policy in the scorer slot: retarget moves it to the policy slot
+    p2.retarget(sparsity=0.5, prune_epochs=1, scope="global", schedule=p2.schedule, criterion=policy)
+    p2.set_scorer(scorer)
+    assert p2.policy is policy
+
+
+# ------------------------------------------------------------------ prunes_at / step
+def test_no_pruning_once_the_budget_is_reached():
+    """prunes_at is true only while the budget is *below* what is kept: after the one-shot
+    epoch a training loop records no statistics, and step must not ask for them."""
+    p = _pruner(HybridScreeningScorer(alpha=0.5), sparsity=0.5, prune_epochs=2)
+    assert not p.prunes_at(1)  # one-shot: dense until prune_epochs
+    assert p.prunes_at(2)
+    _forward(p)
+    assert p.step(2) == p.n_total // 2
+    assert not p.prunes_at(3)
+    before = [u.mask.clone() for u in p.units]
+    assert p.step(3) == p.n_total // 2  # no statistics this epoch: nothing to decide
+    assert all(torch.equal(b, u.mask) for b, u in zip(before, p.units))
+
+
+@pytest.fixture
+def two_ranks(monkeypatch):
+    """An in-process stand-in for a process group of two ranks holding identical batches:
+    the collectives are replaced by their single-process meaning plus a record of calls."""
+    calls = {"reduce": 0, "agree": [], "seed": []}
+
+    def reduce_moments(named, group=None):
+        calls["reduce"] += 1
+        return {n: None if m is None else m + m for n, m in named.items()}
+
+    def agree_masks(keep, group=None):
+        calls["agree"].append([k.clone() for k in keep])
+        # rank 0 decided otherwise: keep only the first input column of every unit
+        out = []
+        for k in keep:
+            rank0 = torch.zeros_like(k)
+            rank0[:, 0] = True
+            out.append(rank0)
+        return out
+
+    def agreed_seed(source, group=None):
+        calls["seed"].append(source)
+        return 12345
+
+    monkeypatch.setattr(distributed, "is_distributed", lambda group=None: True)
+    monkeypatch.setattr(distributed, "agree_masks", agree_masks)
+    monkeypatch.setattr(distributed, "agreed_seed", agreed_seed)
+    monkeypatch.setattr(hooks_module, "reduce_moments", reduce_moments)
+    return calls
+
+
+def test_under_a_process_group_rank_zeros_masks_are_applied(two_ranks):
+    p = _pruner(HybridScreeningScorer(alpha=0.5))
+    _forward(p, n=12)
+    local = p.step(1)
+    assert two_ranks["reduce"] == 1
+    assert len(two_ranks["agree"]) == 1
+    # what was applied is rank 0's decision, not this rank's
+    for u in p.units:
+        expect = torch.zeros_like(u.mask)
+        expect[:, 0] = 1
+        assert torch.equal(u.mask, expect)
+    assert local == sum(u.module.weight.shape[0] for u in p.units)
+    # this rank's own decision (handed to the broadcast) met the budget
+    assert sum(int(k.sum()) for k in two_ranks["agree"][0]) == p.n_total // 2
+
+
+def test_under_a_process_group_the_policy_gets_the_agreed_seed(two_ranks):
+    policy = DropFirstColumn()
+    p = _pruner(policy, random_state=7)
+    p.step(1)
+    assert two_ranks["seed"] == [7] and policy.seeds == [12345]
+
+
+def test_without_a_process_group_the_policy_gets_the_pruners_seed():
+    policy = DropFirstColumn()
+    p = _pruner(policy, random_state=7)
+    p.step(1)
+    assert policy.seeds == [7]
+    assert all(not u.mask[:, 0].any() and u.mask[:, 1:].all() for u in p.units)
