@@ -2,21 +2,21 @@
 
 import pickle
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
+from _nets import SGD_MOMENTUM, make_net  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from torch.nn.utils import prune  # noqa: E402
 
-from skscreen import ScreeningPrunedNet  # noqa: E402
 from skscreen.datasets import load_digits_split  # noqa: E402
-from skscreen.models import make_mlp  # noqa: E402
 from skscreen.pruning import MagnitudeScorer  # noqa: E402
 from skscreen.pruning.masks import get_mask  # noqa: E402
 
@@ -26,26 +26,15 @@ def digits():
     return load_digits_split()
 
 
-def _net(**kw):
-    params = dict(
-        module=make_mlp,
-        module__n_inputs=64,
-        module__hidden=(32,),
-        module__n_classes=10,
-        alpha=0.25,
-        sparsity=0.8,
-        max_epochs=6,
-        lr=0.1,
-        batch_size=64,
-        train_split=None,
-        verbose=0,
-        random_state=0,
-        optimizer=torch.optim.SGD,
-        optimizer__momentum=0.9,
-        optimizer__weight_decay=1e-4,
-    )
-    params.update(kw)
-    return ScreeningPrunedNet(**params)
+_net = partial(
+    make_net,
+    alpha=0.25,
+    sparsity=0.8,
+    max_epochs=6,
+    batch_size=64,
+    optimizer__weight_decay=1e-4,
+    **SGD_MOMENTUM,
+)
 
 
 def test_exact_sparsity_and_schedule_in_history(digits):

@@ -2,17 +2,18 @@
 what a careless skorch / scikit-learn user does, kept as a regression test."""
 
 import pickle
+from functools import partial
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
+from _nets import make_net  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from skorch import NeuralNetClassifier  # noqa: E402
 from skorch.callbacks import Callback, Checkpoint, LoadInitState  # noqa: E402
 
-from skscreen import ScreeningPrunedNet  # noqa: E402
 from skscreen.datasets import load_digits_split  # noqa: E402
 from skscreen.models import make_mlp  # noqa: E402
 from skscreen.nn import ScreeningPruning  # noqa: E402
@@ -25,22 +26,7 @@ def digits():
     return d.X_train[:300].astype(np.float32), d.y_train[:300].astype(np.int64)
 
 
-def _net(**kw):
-    params = dict(
-        module=make_mlp,
-        module__n_inputs=64,
-        module__hidden=(32,),
-        module__n_classes=10,
-        sparsity=0.5,
-        prune_epochs=2,
-        max_epochs=3,
-        lr=0.1,
-        train_split=None,
-        verbose=0,
-        random_state=0,
-    )
-    params.update(kw)
-    return ScreeningPrunedNet(**params)
+_net = partial(make_net, sparsity=0.5, prune_epochs=2, max_epochs=3)
 
 
 def _plain(**kw):

@@ -4,6 +4,8 @@ Validation data encoded like training data (predefined_split, fit(Dataset)); X o
 strides, sparse of any dtype; ``n_features_in_``/``feature_names_in_`` recorded and checked.
 """
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -12,10 +14,10 @@ pytest.importorskip("skorch")
 pd = pytest.importorskip("pandas")
 
 import scipy.sparse as sp  # noqa: E402
+from _nets import make_net  # noqa: E402
 from skorch.dataset import Dataset  # noqa: E402
 from skorch.helper import predefined_split  # noqa: E402
 
-from skscreen import ScreeningPrunedNet  # noqa: E402
 from skscreen.models import make_mlp  # noqa: E402
 
 
@@ -27,12 +29,16 @@ def data():
     return X, y
 
 
-def _net(**kw):
-    params = dict(module=make_mlp, module__n_inputs=6, module__hidden=(16,),
-                  module__n_classes=3, max_epochs=4, lr=0.2, batch_size=32,
-                  train_split=None, verbose=0, sparsity=0.5, random_state=0)
-    params.update(kw)
-    return ScreeningPrunedNet(**params)
+_net = partial(
+    make_net,
+    module__n_inputs=6,
+    module__hidden=(16,),
+    module__n_classes=3,
+    max_epochs=4,
+    lr=0.2,
+    batch_size=32,
+    sparsity=0.5,
+)
 
 
 @pytest.mark.parametrize("labels", [np.array(["a", "b", "c"]), np.array([1, 2, 3])])
@@ -84,8 +90,8 @@ def test_sparse_input_of_any_dtype(data, dtype):
     Xd = np.round(X * 4).astype(dtype)
     net = _net().fit(sp.csr_matrix(Xd), y)
     np.testing.assert_allclose(
-        net.predict_proba(sp.csr_matrix(Xd)), net.predict_proba(Xd.astype(np.float32)),
-        rtol=1e-6)
+        net.predict_proba(sp.csr_matrix(Xd)), net.predict_proba(Xd.astype(np.float32)), rtol=1e-6
+    )
 
 
 def test_feature_names_recorded_and_checked(data):
@@ -110,8 +116,7 @@ def test_feature_names_recorded_and_checked(data):
 def test_n_features_checked(data):
     X, y = data
     net = _net().fit(X, y)
-    with pytest.raises(ValueError, match="X has 4 features, but ScreeningPrunedNet is "
-                                         "expecting 6"):
+    with pytest.raises(ValueError, match="X has 4 features, but ScreeningPrunedNet is expecting 6"):
         net.predict(X[:, :4])
     with pytest.raises(ValueError, match="reshape a single sample"):
         net.predict(X[0])
@@ -128,9 +133,16 @@ def test_plain_skorch_net_with_the_callback_takes_new_labels_in_a_later_call(dat
     X, _ = data
     y = np.arange(len(X)) % 5
     net = NeuralNetClassifier(
-        make_mlp, module__n_inputs=6, module__hidden=(16,), module__n_classes=5,
-        criterion=torch.nn.CrossEntropyLoss, max_epochs=1, train_split=None, verbose=0,
-        batch_size=32, callbacks=[("prune", ScreeningPruning(sparsity=0.5, prune_epochs=10))],
+        make_mlp,
+        module__n_inputs=6,
+        module__hidden=(16,),
+        module__n_classes=5,
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=1,
+        train_split=None,
+        verbose=0,
+        batch_size=32,
+        callbacks=[("prune", ScreeningPruning(sparsity=0.5, prune_epochs=10))],
     )
     first = y < 2
     net.partial_fit(X[first], y[first])

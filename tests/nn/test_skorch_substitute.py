@@ -9,12 +9,14 @@ Dataset input, save/load params, checkpoints, warm start, partial_fit, clone, ca
 import os
 import pickle
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
+from _nets import SGD_MOMENTUM, make_net  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from skorch import NeuralNet, NeuralNetBinaryClassifier, NeuralNetClassifier  # noqa: E402
 from skorch.callbacks import Callback, Checkpoint, LoadInitState  # noqa: E402
@@ -34,25 +36,7 @@ def digits():
     return d.X_train[:600], d.y_train[:600].astype(np.int64), d.X_test, d.y_test
 
 
-def _net(**kw):
-    params = dict(
-        module=make_mlp,
-        module__n_inputs=64,
-        module__hidden=(32,),
-        module__n_classes=10,
-        sparsity=0.8,
-        prune_epochs=2,
-        max_epochs=3,
-        lr=0.1,
-        batch_size=64,
-        train_split=None,
-        verbose=0,
-        random_state=0,
-        optimizer=torch.optim.SGD,
-        optimizer__momentum=0.9,
-    )
-    params.update(kw)
-    return ScreeningPrunedNet(**params)
+_net = partial(make_net, sparsity=0.8, prune_epochs=2, max_epochs=3, batch_size=64, **SGD_MOMENTUM)
 
 
 def _pruned_are_zero(module):

@@ -1,14 +1,15 @@
 """Activation-statistics pruning, the pruning-aware regulariser, extreme-value pruning."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+from _nets import SGD_MOMENTUM, make_net  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from skscreen import ScreeningPrunedNet  # noqa: E402
 from skscreen.datasets import load_digits_split  # noqa: E402
-from skscreen.models import make_mlp  # noqa: E402
 from skscreen.pruning import ActivationStatsScorer, ExtremeValuePruning  # noqa: E402
 from skscreen.pruning.extreme_value import fit_block_maxima  # noqa: E402
 from skscreen.pruning.hooks import InputStatsRecorder  # noqa: E402
@@ -22,24 +23,7 @@ def digits():
     return load_digits_split()
 
 
-def _net(**kw):
-    p = dict(
-        module=make_mlp,
-        module__n_inputs=64,
-        module__hidden=(32,),
-        module__n_classes=10,
-        sparsity=0.8,
-        max_epochs=6,
-        lr=0.1,
-        batch_size=64,
-        train_split=None,
-        verbose=0,
-        random_state=0,
-        optimizer=torch.optim.SGD,
-        optimizer__momentum=0.9,
-    )
-    p.update(kw)
-    return ScreeningPrunedNet(**p)
+_net = partial(make_net, sparsity=0.8, max_epochs=6, batch_size=64, **SGD_MOMENTUM)
 
 
 def test_contribution_statistics_equal_direct_computation():
