@@ -90,7 +90,6 @@ MODULES = {
     ],
     "skscreen/pruning/schedules.py": [
         "tests/pruning/test_schedules.py",
-        "tests/pruning/test_known_truth_schedules.py",
     ],
     "skscreen/pruning/selection.py": [
         "tests/pruning/test_pruning_core.py",
@@ -227,7 +226,6 @@ MODULES = {
     "skscreen/io.py": ["tests/io/test_io_readers.py", *_CLI],
     "skscreen/datasets.py": [
         "tests/data/test_datasets.py",
-        "tests/data/test_known_truth_data.py",
         "tests/data/test_dataset_loaders.py",
     ],
     "skscreen/models.py": [
