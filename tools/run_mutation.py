@@ -49,8 +49,7 @@ _STATS = [
 ]
 _SCREENER = [
     "tests/feature_selection/test_screener.py",
-    "tests/feature_selection/test_screener_hostile.py",
-    "tests/feature_selection/test_known_truth_rules.py",
+    "tests/feature_selection/test_selection_rules.py",
     "tests/feature_selection/test_sklearn_parity.py",
 ]
 _CLI = [
@@ -81,10 +80,10 @@ MODULES = {
         "tests/stats/test_stats.py",
         "tests/stats/test_kernels.py",
         "tests/stats/test_known_truth_stats.py",
-        "tests/feature_selection/test_known_truth_rules.py",
+        "tests/feature_selection/test_selection_rules.py",
     ],
     "skscreen/feature_selection/_selection_rules.py": [
-        "tests/feature_selection/test_known_truth_rules.py",
+        "tests/feature_selection/test_selection_rules.py",
         "tests/feature_selection/test_screener.py",
         "tests/feature_selection/test_sklearn_parity.py",
     ],
@@ -105,7 +104,7 @@ MODULES = {
         "tests/stats/test_moments.py",
         "tests/stats/test_moments_reset.py",
         *_STATS,
-        "tests/feature_selection/test_known_truth_rules.py",
+        "tests/feature_selection/test_selection_rules.py",
         "tests/feature_selection/test_screener.py",
     ],
     "skscreen/stats/_kernels.py": [

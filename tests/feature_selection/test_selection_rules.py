@@ -1,14 +1,17 @@
-"""Selection rules and the dense statistics path on data built so that plausible bugs show.
+"""Selection rules on data built so that plausible bugs show.
 
 The digits data of ``test_screener.py`` has no p-value between ``alpha / n`` and ``alpha``, so
 fpr, fdr and fwe select the same features there. The data below is built so that the three
 rules disagree (each test first asserts that the data still has that property, so it cannot
-silently become vacuous), the percentile threshold falls on tied scores, and one chunk is
-large enough for the dense backend's threaded per-class path.
+silently become vacuous) and the percentile threshold falls on tied scores. Constant
+features (NaN scores) are selected exactly where scikit-learn selects them.
 """
+
+import warnings
 
 import numpy as np
 import pytest
+from sklearn.datasets import make_classification
 from sklearn.feature_selection import (
     SelectFdr,
     SelectFpr,
@@ -128,39 +131,6 @@ def test_k_best_ties_follow_sklearn():
         np.testing.assert_array_equal(ours.get_support(), ref.get_support())
 
 
-def _big_chunk(n=25_000, p=40):
-    """One dense chunk of n * p >= 1e6 values, unequal classes with distinct means."""
-    rng = np.random.default_rng(5)
-    y = rng.choice(4, size=n, p=[0.1, 0.2, 0.3, 0.4])
-    shifts = np.array([0.0, 0.3, -0.2, 0.6])[:, None] * np.linspace(0, 1, p)[None, :]
-    X = 10.0 + rng.normal(size=(n, p)) * (1 + 0.5 * y[:, None]) + shifts[y]
-    return X, y
-
-
-def test_large_dense_chunk_matches_f_classif_and_class_means(monkeypatch):
-    # A chunk of >= 1e6 values takes the dense backend's per-class threaded path (when
-    # there is one): results must land on their own classes. Force two workers when the
-    # module has that knob, so the test does the same on a one-core machine.
-    from skscreen.stats import _moments
-
-    if hasattr(_moments, "_N_THREADS"):
-        monkeypatch.setattr(_moments, "_N_THREADS", 2)
-    X, y = _big_chunk()
-    assert X.size >= 1_000_000
-    s = OnlineFClassifScreener(k=5).partial_fit(X, y, classes=[0, 1, 2, 3])
-    f0, p0 = f_classif(X, y)
-    np.testing.assert_allclose(s.scores_, f0, rtol=1e-9)
-    np.testing.assert_allclose(s.pvalues_, p0, rtol=1e-6, atol=1e-300)
-    # the same statistics, class by class, through the public ClassMoments
-    from skscreen.stats import ClassMoments
-
-    m = ClassMoments(classes=[0, 1, 2, 3]).update(X, y)
-    np.testing.assert_array_equal(m.count_, np.bincount(y, minlength=4))
-    means = np.asarray(m.mean_) + np.asarray(m.shift_)
-    for c in range(4):
-        np.testing.assert_allclose(means[c], X[y == c].mean(axis=0), rtol=1e-12)
-
-
 # ---------------------------------------------------------------- boundaries, crafted values
 def _sklearn_support(selector_cls, scores, pvalues, **params):
     """scikit-learn's selector on given (scores, p-values), through a fixed score_func."""
@@ -221,3 +191,74 @@ def test_ranking_order_inf_first_nan_last_ties_by_index():
 
     order = ranking_order([1.0, np.nan, np.inf, 1.0, 3.0, -2.0])
     np.testing.assert_array_equal(order, [2, 4, 0, 3, 5, 1])
+
+
+# ---------------------------------- NaN (constant) features, as scikit-learn selects them
+def test_fdr_alpha_one_drops_the_constant_feature_like_select_fdr():
+    X = np.array([[0, 1, 0], [0, -1, -1], [0, 0.5, 0.5]])
+    y = np.array([1, 0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = SelectFdr(f_classif, alpha=1).fit(X, y).get_support()
+        ours = OnlineFClassifScreener(mode="fdr", alpha=1).fit(X, y).get_support()
+    np.testing.assert_array_equal(ref, [False, True, True])
+    np.testing.assert_array_equal(ours, ref)
+
+
+@pytest.mark.parametrize(
+    "kw,ref",
+    [
+        ({"mode": "k_best", "k": "all"}, SelectKBest(f_classif, k="all")),
+        ({"mode": "k_best", "k": 4}, SelectKBest(f_classif, k=4)),
+        ({"mode": "percentile", "percentile": 100}, SelectPercentile(f_classif, percentile=100)),
+        ({"mode": "percentile", "percentile": 80}, SelectPercentile(f_classif, percentile=80)),
+        ({"mode": "fpr", "alpha": 1}, SelectFpr(f_classif, alpha=1)),
+        ({"mode": "fdr", "alpha": 1}, SelectFdr(f_classif, alpha=1)),
+        ({"mode": "fwe", "alpha": 1}, SelectFwe(f_classif, alpha=1)),
+    ],
+)
+def test_constant_features_are_selected_exactly_where_scikit_learn_selects_them(kw, ref):
+    # issue 11 dropped nan-score features in every mode; issue 19: scikit-learn's rule in
+    # every mode (k="all" and percentile=100 keep everything; k_best and percentile rank nan
+    # lowest, so they take a constant feature only to fill their count, k_best the last of
+    # the tied ones and percentile the first; p-value rules never)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5))
+    X[:, [1, 3]] = 7.0  # constant: F is nan
+    y = np.repeat([0, 1], 30)
+    X[y == 1, 0] += 2.0
+    with pytest.warns(UserWarning, match="constant"):
+        s = OnlineFClassifScreener(**kw).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = ref.fit(X, y).get_support()
+    assert np.isnan(s.scores_[[1, 3]]).all()
+    np.testing.assert_array_equal(s.get_support(), expected)
+    kept_constant = {"all": [1, 3], 100: [1, 3], 4: [3], 80: [1]}.get(
+        kw.get("k", kw.get("percentile")), []
+    )
+    np.testing.assert_array_equal(
+        np.flatnonzero(s.get_support() & np.isnan(s.scores_)), kept_constant
+    )
+
+
+def test_all_scores_nan_warns_and_selects_as_select_k_best():
+    X, _ = make_classification(  # test_screener.py's data
+        n_samples=500,
+        n_features=20,
+        n_informative=5,
+        n_redundant=0,
+        n_classes=3,
+        shuffle=False,
+        random_state=0,
+    )
+    with pytest.warns(UserWarning, match="All F-scores are nan.*more samples than classes"):
+        s = OnlineFClassifScreener(k=3).fit(X[:2], [0, 1])
+    assert np.isnan(s.scores_).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = SelectKBest(f_classif, k=3).fit(X[:2], [0, 1])
+    assert np.isnan(ref.scores_).all()
+    # every score ties at the bottom: the stable sort keeps the last three (scikit-learn's)
+    np.testing.assert_array_equal(s.get_support(), ref.get_support())
+    np.testing.assert_array_equal(s.get_support(indices=True), [17, 18, 19])
