@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _STATS = [
     "tests/stats/test_stats.py",
     "tests/stats/test_kernels.py",
-    "tests/stats/test_known_truth_stats.py",
+    "tests/stats/test_anova.py",
 ]
 _SCREENER = [
     "tests/feature_selection/test_screener.py",
@@ -79,7 +79,7 @@ MODULES = {
     "skscreen/stats/_anova.py": [
         "tests/stats/test_stats.py",
         "tests/stats/test_kernels.py",
-        "tests/stats/test_known_truth_stats.py",
+        "tests/stats/test_anova.py",
         "tests/feature_selection/test_selection_rules.py",
     ],
     "skscreen/feature_selection/_selection_rules.py": [

@@ -1,4 +1,5 @@
-"""ANOVA F edge cases with a known answer (written to kill surviving mutants of ``anova_f``).
+"""anova_f (skscreen/stats/_anova.py): edge cases with a known answer (written to kill
+surviving mutants).
 
 Numpy only: runs without torch.
 """
