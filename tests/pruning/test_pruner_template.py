@@ -474,3 +474,34 @@ def test_bind_links_the_model_and_names_and_a_pickled_pruner_rebinds():
     assert back.bind(model) is back
     assert back.model is model and back.names == ["0", "2"]
     assert back.layers["2"] is model[2] and back.head_ == "2"
+
+
+def test_a_model_with_nothing_prunable_names_the_settings():
+    model = nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 2))
+    with pytest.raises(ValueError) as err:
+        WeightPruner(
+            model,
+            LAMPScorer(),
+            OneShotSchedule(),
+            sparsity=0.5,
+            prune_epochs=1,
+            n_classes=2,
+            ignored_layers=["0", "2"],
+        )
+    assert str(err.value) == (
+        "The model has no prunable layer (layer_types=['Linear', 'Conv1d', 'Conv2d'], "
+        "ignored_layers=['0', '2'])."
+    )
+
+
+def test_views_without_a_recorder_carry_no_statistics():
+    p = _pruner(LAMPScorer())
+    assert p.recorder is None
+    views = p.views()
+    assert [v.name for v in views] == ["0", "2"]
+    assert all(v.moments is None and v.abs_moments is None for v in views)
+
+
+def test_an_ignored_head_is_no_head():
+    p = _pruner(LAMPScorer(), ignored_layers=["2"])
+    assert p.names == ["0"] and p.head_ is None and p._constraints() == [False]
