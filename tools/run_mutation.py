@@ -62,7 +62,6 @@ _CLI = [
 _CHANNELS = [
     "tests/pruning/test_channels.py",
     "tests/pruning/test_architectures_channel.py",
-    "tests/pruning/test_known_truth_pruning.py",
     "tests/pruning/test_normalize_scope.py",
     "tests/pruning/test_hooks.py",
 ]
@@ -92,11 +91,10 @@ MODULES = {
     ],
     "skscreen/pruning/selection.py": [
         "tests/pruning/test_pruning_core.py",
-        "tests/pruning/test_known_truth_pruning.py",
+        "tests/pruning/test_selection.py",
     ],
     "skscreen/pruning/regularizers.py": [
         "tests/pruning/test_regularizers.py",
-        "tests/pruning/test_known_truth_pruning.py",
         "tests/pruning/test_seed_methods.py",
     ],
     # --- statistics core
@@ -131,14 +129,12 @@ MODULES = {
     # --- pruning
     "skscreen/pruning/extreme_value.py": [
         "tests/pruning/test_extreme_value.py",
-        "tests/pruning/test_known_truth_pruning.py",
         "tests/pruning/test_seed_methods.py",
         "tests/pruning/test_weight_level_arch.py",
     ],
     "skscreen/pruning/compaction.py": [
         "tests/pruning/test_compaction.py",
         "tests/pruning/test_pruning_core.py",
-        "tests/pruning/test_known_truth_pruning.py",
         "tests/pruning/test_weight_level_arch.py",
     ],
     "skscreen/pruning/hooks.py": [
@@ -153,7 +149,7 @@ MODULES = {
         "tests/pruning/test_masks.py",
         "tests/pruning/test_pruning_core.py",
         "tests/pruning/test_weight_level_arch.py",
-        "tests/pruning/test_known_truth_pruning.py",
+        "tests/pruning/test_pruner.py",
     ],
     "skscreen/pruning/_atomic.py": [
         "tests/pruning/test_masks.py",
@@ -170,11 +166,11 @@ MODULES = {
         "tests/pruning/test_hooks.py",
         "tests/pruning/test_weight_level_arch.py",
         "tests/pruning/test_pruning_core.py",
-        "tests/pruning/test_known_truth_pruning.py",
+        "tests/pruning/test_pruner.py",
     ],
     "skscreen/pruning/scorers.py": [
         "tests/pruning/test_pruning_core.py",
-        "tests/pruning/test_known_truth_pruning.py",
+        "tests/pruning/test_pruner.py",
         "tests/pruning/test_normalize_scope.py",
         "tests/pruning/test_seed_methods.py",
         "tests/pruning/test_weight_level_arch.py",
@@ -230,7 +226,7 @@ MODULES = {
     "skscreen/models.py": [
         "tests/nn/test_net.py",
         "tests/pruning/test_channels.py",
-        "tests/pruning/test_known_truth_pruning.py",
+        "tests/pruning/test_pruner.py",
     ],
     "skscreen/plotting.py": ["tests/cli/test_prune_cli.py", "tests/docs/test_docs_figures.py"],
     "skscreen/__init__.py": ["tests/feature_selection/test_screener.py", "tests/nn/test_net.py"],

@@ -351,3 +351,127 @@ def test_gamma_l1_is_network_slimmings_sparsity_penalty():
         ScreeningPrunedNet(small_vgg_bn, gamma_l1=1e-4).fit(X, y)
     with pytest.raises(ValueError, match="gamma_l1 must be >= 0"):
         _slimming_net(gamma_l1=-1.0).fit(X, y)
+
+
+# --------------------------------------------------------------- CLS scores (known truth)
+class _Residual(nn.Module):
+    """stem conv-bn1; branch conv-bn2 added to it (bn1 and bn2 coupled); side conv-bn3."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.conv2 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(4)
+        self.conv3 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(4)
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = torch.relu(x + self.bn2(self.conv2(x)))
+        x = torch.relu(self.bn3(self.conv3(x)))
+        return self.head(x.mean((2, 3)))
+
+
+def _channel_pruner(model, alpha, sparsity, x, n_classes=3):
+    pytest.importorskip("torch_pruning")
+    from skscreen.pruning.channels import ChannelPruner, ChannelScreeningScorer
+
+    return ChannelPruner(
+        model,
+        ChannelScreeningScorer(alpha),
+        OneShotSchedule(),
+        sparsity=sparsity,
+        prune_epochs=1,
+        n_classes=n_classes,
+        example_inputs=x,
+    )
+
+
+def test_cls_coupled_unit_is_scored_by_the_mean_of_its_batchnorms():
+    # unit {bn1, bn2}: |gamma| means [0.1, 0.4, 0.9, 1.0] (sums [0.2, 0.8, 1.8, 2.0]);
+    # bn3: [0.3, 0.5, 0.6, 0.7]. Keeping 4 of 8 channels by the mean keeps unit channels
+    # 2, 3 and bn3 channels 2, 3; by the sum it would keep unit 1, 2, 3 and bn3 3.
+    model = _Residual()
+    with torch.no_grad():
+        model.bn1.weight.copy_(torch.tensor([0.05, 0.6, 1.2, 0.5]))
+        model.bn2.weight.copy_(torch.tensor([-0.15, 0.2, 0.6, 1.5]))  # unequal members
+        model.bn3.weight.copy_(torch.tensor([0.3, 0.5, 0.6, 0.7]))
+    x = torch.randn(2, 1, 6, 6)
+    pruner = _channel_pruner(model, alpha=0.0, sparsity=0.5, x=x)
+    assert sorted(u.n_channels for u in pruner.units) == [4, 4]  # two units, bn2 coupled
+    pruner.step(1)
+    np.testing.assert_allclose(model.bn1.weight.detach().numpy(), [1.2, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(model.bn2.weight.detach().numpy(), [0.6, 1.5], rtol=1e-6)
+    np.testing.assert_allclose(model.bn3.weight.detach().numpy(), [0.6, 0.7], rtol=1e-6)
+    model.eval()
+    assert model(torch.randn(2, 1, 6, 6)).shape == (2, 3)
+
+
+def test_channel_statistics_are_spatial_means_of_the_batchnorm_output():
+    from sklearn.feature_selection import f_classif
+
+    from skscreen.stats import anova_f
+
+    torch.manual_seed(0)
+    model = _Residual()
+    x = torch.randn(60, 1, 6, 6)
+    y = torch.arange(60) % 3
+    x[y == 1, :, :3] += 1.0  # class-dependent spatial structure: mean and max differ
+    pruner = _channel_pruner(model, alpha=1.0, sparsity=0.5, x=x)
+    outputs = {}
+    model.bn3.register_forward_hook(lambda m, i, o: outputs.__setitem__("bn3", o.detach()))
+    pruner.attach_hooks()
+    model.train()
+    pruner.set_targets(y)
+    model(x)
+    pruner.set_targets(None)
+    name = pruner.bn_names[model.bn3]
+    f, _ = anova_f(pruner.recorder.moments_of(name), warn_constant=False)
+    out = outputs["bn3"].double()
+    f_mean = f_classif(out.mean((2, 3)).numpy(), y.numpy())[0]
+    f_max = f_classif(out.amax((2, 3)).numpy(), y.numpy())[0]
+    assert not np.allclose(f_mean, f_max, rtol=1e-3)  # the data tells the two apart
+    np.testing.assert_allclose(f, f_mean, rtol=1e-6)
+    pruner.remove_hooks()
+
+
+def test_cls_alpha_one_keeps_the_channels_with_the_highest_f():
+    torch.manual_seed(0)
+    model = _Residual()
+    x = torch.randn(90, 1, 6, 6)
+    y = torch.arange(90) % 3
+    x[y == 2] *= 2.0
+    pruner = _channel_pruner(model, alpha=1.0, sparsity=0.5, x=x)
+    before = copy.deepcopy(model)
+    outputs = {}
+    for n in ("bn1", "bn2", "bn3"):
+        getattr(before, n).register_forward_hook(
+            lambda m, i, o, n=n: outputs.__setitem__(n, o.detach().double().mean((2, 3)))
+        )
+    before.train()
+    before(x)
+    from sklearn.feature_selection import f_classif
+
+    f = {n: np.nan_to_num(f_classif(outputs[n].numpy(), y.numpy())[0]) for n in outputs}
+    pruner.attach_hooks()
+    model.train()
+    pruner.set_targets(y)
+    model(x)
+    pruner.set_targets(None)
+    pruner.step(1)
+    # bn3 is its own unit: its kept channels are among the top of the min-max normalised
+    # F-scores pooled over units, unit {bn1, bn2} scored by the mean of its members' F
+    unit = (f["bn1"] + f["bn2"]) / 2
+    pooled = np.concatenate([unit, f["bn3"]])
+    norm = (pooled - pooled.min()) / (pooled.max() - pooled.min())
+    top = np.sort(np.argsort(-norm, kind="stable")[:4])
+    kept_unit = [i for i in top if i < 4]
+    kept_bn3 = [i - 4 for i in top if i >= 4]
+    assert model.bn1.num_features == len(kept_unit)
+    assert model.bn3.num_features == len(kept_bn3)
+    np.testing.assert_allclose(
+        model.bn3.weight.detach().numpy(), before.bn3.weight.detach().numpy()[kept_bn3]
+    )
+    pruner.remove_hooks()

@@ -11,8 +11,10 @@ import warnings
 import pytest
 
 torch = pytest.importorskip("torch")
+
 from torch import nn  # noqa: E402
 
+from skscreen.models import make_mlp  # noqa: E402
 from skscreen.pruning.compaction import (  # noqa: E402
     architecture,
     build_from_architecture,
@@ -410,3 +412,39 @@ def test_onnx_export_names_its_input_and_output_with_a_dynamic_batch(tmp_path):
     for value, width in ((inp, 5), (out, 3)):
         dims = value.type.tensor_type.shape.dim
         assert dims[0].dim_param == "batch" and dims[1].dim_value == width
+
+
+# ------------------------------------------------------- activations folded (known truth)
+def test_compaction_folds_the_activation_of_a_negative_bias():
+    # a hidden unit without inputs outputs relu(b): with b < 0 that is 0, not b
+    torch.manual_seed(0)
+    model = make_mlp(6, (5, 4), 3)
+    lins = [m for m in model if isinstance(m, nn.Linear)]
+    keep = torch.ones_like(lins[0].weight, dtype=torch.bool)
+    keep[[0, 3]] = False  # units 0 and 3 of the first hidden layer lose every input
+    update_mask(lins[0], keep)
+    with torch.no_grad():
+        lins[0].bias[0] = -0.7  # relu(-0.7) = 0: nothing to fold
+        lins[0].bias[3] = 0.4  # relu(0.4) = 0.4: folded into the next bias
+    model.eval()
+    small = compact_sequential(model)
+    assert small[1].out_features == 3
+    X = torch.randn(32, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(small(X), model(X), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("act", [nn.Tanh, nn.Sigmoid])
+def test_compaction_folds_through_other_activations(act):
+    torch.manual_seed(1)
+    model = make_mlp(6, (5,), 3, activation=act)
+    keep = torch.ones(5, 6, dtype=torch.bool)
+    keep[1] = False
+    update_mask(model[1], keep)
+    with torch.no_grad():
+        model[1].bias[1] = -0.9
+    model.eval()
+    small = compact_sequential(model)
+    X = torch.randn(16, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(small(X), model(X), rtol=1e-6, atol=1e-6)

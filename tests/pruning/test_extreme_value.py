@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+from scipy import stats  # noqa: E402
+
 from skscreen.pruning import ExtremeValuePruning  # noqa: E402
 from skscreen.pruning.extreme_value import fit_block_maxima  # noqa: E402
 from skscreen.pruning.scorers import LayerView  # noqa: E402
@@ -202,3 +205,34 @@ def test_a_numpy_random_state_seeds_each_application():
     )
     gen = np.random.default_rng(0)
     assert policy.rng_for(1, gen) is gen
+
+
+# ----------------------------------------------------------- the fitted law (known truth)
+def test_extreme_value_kept_fraction_follows_the_fitted_law():
+    torch.manual_seed(0)
+    w = torch.randn(200, 200, dtype=torch.float64)
+    view = LayerView("l", w, torch.ones_like(w), None)
+    ev = ExtremeValuePruning(block_size=8, low=0.05, high=0.95, random_state=3)
+    keep = ev.decide([view])[0].numpy()
+    entry = ev.report_[-1]
+    law = stats.gumbel_r(*entry["params"])
+    # the law is the one fitted to block maxima of |w|: its median is about the median of the
+    # maximum of 8 half-normals, P(max <= m) = 0.5 <=> P(|x| <= m) = 0.5 ** (1 / 8)
+    assert law.median() == pytest.approx(stats.halfnorm.ppf(0.5 ** (1 / 8)), rel=0.05)
+    p = law.cdf(np.abs(w.numpy()))
+    det_keep, det_drop = p >= 0.95, p <= 0.05
+    between = ~det_keep & ~det_drop
+    assert keep[det_keep].all() and not keep[det_drop].any()
+    assert entry["kept_deterministic"] == det_keep.sum()
+    assert entry["dropped_deterministic"] == det_drop.sum()
+    assert entry["sampled"] == between.sum()
+    # in-between weights are kept with probability p: kept count ~ Binomial sums
+    mean = p[between].sum()
+    sd = np.sqrt((p[between] * (1 - p[between])).sum())
+    assert abs(keep[between].sum() - mean) < 4 * sd
+    # the alternative (kept with probability 1 - p) is far outside that band here
+    assert abs((1 - p[between]).sum() - mean) > 20 * sd
+    expected_fraction = (det_keep.sum() + mean) / w.numel()
+    assert entry["kept_fraction"] == pytest.approx(expected_fraction, abs=4 * sd / w.numel())
+    # the weights kept at random are the larger ones: mean p of kept > mean p of dropped
+    assert p[between & keep].mean() > p[between & ~keep].mean()
