@@ -67,7 +67,6 @@ _CHANNELS = [
 ]
 _NET = [
     "tests/nn/test_net.py",
-    "tests/nn/test_net_audit.py",
     "tests/nn/test_net_inputs.py",
     "tests/nn/test_persistence.py",
     "tests/nn/test_callback_statistics.py",
@@ -210,7 +209,7 @@ MODULES = {
         *_NET,
     ],
     "skscreen/nn/_net.py": _NET,
-    "skscreen/nn/_callbacks.py": ["tests/nn/test_net_audit.py", "tests/nn/test_skorch_port.py"],
+    "skscreen/nn/_callbacks.py": ["tests/nn/test_net.py", "tests/nn/test_skorch_port.py"],
     "skscreen/nn/_criterion.py": ["tests/nn/test_criterion.py"],
     "skscreen/nn/_early_stopping.py": ["tests/nn/test_early_stopping.py"],
     "skscreen/nn/__init__.py": ["tests/nn/test_net.py"],

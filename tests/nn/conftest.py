@@ -1,4 +1,5 @@
-"""tests/nn only: marks that a test module computes per test (see ``port_marks``).
+"""tests/nn only: marks that a test module computes per test (see ``port_marks``), and the
+shared ``digits_300`` data.
 
 The ports of skorch's own tests (test_skorch_port.py, test_skorch_docs.py) keep ONE central
 table of expected failures (strict xfail) and skips; a module that defines
@@ -6,6 +7,9 @@ table of expected failures (strict xfail) and skips; a module that defines
 hold for the setup phase too (a failing module-scoped fixture is an expected failure, not an
 error). Modules without ``port_marks`` are untouched.
 """
+
+import numpy as np
+import pytest
 
 
 def pytest_collection_modifyitems(config, items):
@@ -15,3 +19,13 @@ def pytest_collection_modifyitems(config, items):
             continue
         for mark in port_marks(item):
             item.add_marker(mark)
+
+
+@pytest.fixture(scope="module")
+def digits_300():
+    """The first 300 training digits: float32 X, int64 y (a small net trains on them in a
+    second)."""
+    from skscreen.datasets import load_digits_split
+
+    d = load_digits_split()
+    return d.X_train[:300].astype(np.float32), d.y_train[:300].astype(np.int64)

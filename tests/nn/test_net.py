@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
-from _nets import SGD_MOMENTUM, make_net  # noqa: E402
+from _nets import SGD_MOMENTUM, make_net, make_plain_net  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
@@ -17,6 +17,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from torch.nn.utils import prune  # noqa: E402
 
 from skscreen.datasets import load_digits_split  # noqa: E402
+from skscreen.nn import ScreeningPruning  # noqa: E402
 from skscreen.pruning import MagnitudeScorer  # noqa: E402
 from skscreen.pruning.masks import get_mask  # noqa: E402
 
@@ -230,3 +231,85 @@ def test_refit_with_other_labels_is_allowed(digits):
     net = _net(max_epochs=2, prune_epochs=1).fit(digits.X_train[keep], digits.y_train[keep])
     net.fit(digits.X_train, digits.y_train)  # fit resets: labels 5-9 are fine now
     assert list(net.classes_) == list(range(10))
+
+
+# ----------------------------- the pruning callback's settings, a careless user (issue 9)
+# the issue 9 audit's net: half the weights pruned over the first two of three epochs,
+# skorch's plain SGD and batch size
+_half_net = partial(make_net, sparsity=0.5, prune_epochs=2, max_epochs=3)
+
+
+def test_clone_of_a_fitted_plain_net_with_the_callback(digits_300):
+    X, y = digits_300
+    cb = ScreeningPruning(sparsity=0.5, prune_epochs=1)
+    net = make_plain_net(max_epochs=2, callbacks=[("prune", cb)]).fit(X, y)
+    assert sorted(cb.get_params()) == sorted(ScreeningPruning().get_params())
+    assert "callbacks__prune___enforcer" not in net.get_params(deep=True)
+    again = clone(net).fit(X, y)
+    assert again.history[-1, "sparsity"] == pytest.approx(0.5, abs=1e-3)
+
+
+def test_a_second_pruning_callback_on_the_net_is_refused(digits_300):
+    # it would silently prune the module twice, overriding the net's sparsity
+    X, y = digits_300
+    net = _half_net(callbacks=[("mine", ScreeningPruning(sparsity=0.8))])
+    with pytest.raises(ValueError, match="second time"):
+        net.fit(X, y)
+
+
+def test_set_params_on_the_callback_path_sets_the_nets_parameter(digits_300):
+    X, y = digits_300
+    net = _half_net(max_epochs=2, prune_epochs=1)
+    net.set_params(callbacks__screening_pruning__sparsity=0.8)
+    assert net.sparsity == 0.8
+    net.fit(X, y)
+    assert net.sparsity_ == pytest.approx(0.8, abs=1e-3)
+    assert net.get_params(deep=True)["callbacks__screening_pruning__sparsity"] == 0.8
+
+
+def test_numpy_scalar_settings_from_a_grid_are_accepted(digits_300):
+    # np.float32 is not a Python float: a grid built with float32 values was refused
+    X, y = digits_300
+    net = _half_net(alpha=np.float32(0.5), sparsity=np.float32(0.5), max_epochs=2, prune_epochs=1)
+    assert net.fit(X, y).sparsity_ == pytest.approx(0.5, abs=1e-3)
+    with pytest.raises(ValueError, match="sparsity"):
+        _half_net(sparsity=np.bool_(True)).fit(X, y)
+
+
+def test_module_reinitialised_between_partial_fit_calls(digits_300):
+    # set_params(module__...) re-initialises the module but keeps the history: the budget
+    # was taken from the old module (2368 weights for 1184), so sparsity_ read 0.5 with
+    # nothing pruned
+    X, y = digits_300
+    net = _half_net(max_epochs=2, prune_epochs=1).fit(X, y)
+    net.set_params(module__hidden=(16,))
+    with pytest.raises(ValueError, match="re-initialised"):
+        net.partial_fit(X, y)
+    assert net.fit(X, y).n_weights_ == 64 * 16 + 16 * 10
+    assert net.sparsity_ == pytest.approx(0.5, abs=1e-3)
+
+
+def test_a_regression_net_is_refused_with_a_clear_error(digits_300):
+    # the error was "labels [2, ..., 9] not in classes [0, 1]" after the first batch
+    from skorch import NeuralNet, NeuralNetRegressor
+
+    X, y = digits_300
+    yr = y[:, None].astype(np.float32)
+    mlp = torch.nn.Sequential(torch.nn.Linear(64, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    for cls, kw in ((NeuralNetRegressor, {}), (NeuralNet, {"criterion": torch.nn.MSELoss})):
+        net = cls(mlp, max_epochs=1, train_split=None, verbose=0, **kw)
+        net.set_params(callbacks=[("prune", ScreeningPruning(sparsity=0.5))])
+        with pytest.raises(ValueError, match="regression"):
+            net.fit(X, yr)
+
+
+@pytest.mark.parametrize("kw", [{"callbacks": "disable"}, {"callbacks__screening_pruning": None}])
+def test_removing_the_pruning_callback_is_refused_clearly(digits_300, kw):
+    # skorch's ways of switching callbacks off gave KeyError: 'screening_pruning'
+    X, y = digits_300
+    with pytest.raises(ValueError, match="sparsity=0"):
+        _half_net().set_params(**kw).fit(X, y)
+    # the other callbacks can go
+    net = _half_net(verbose=1, max_epochs=1, prune_epochs=1)
+    net.set_params(callbacks__print_log=None).fit(X, y)
+    assert net.sparsity_ == pytest.approx(0.5, abs=1e-3)

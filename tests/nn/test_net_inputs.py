@@ -150,3 +150,124 @@ def test_plain_skorch_net_with_the_callback_takes_new_labels_in_a_later_call(dat
     pruner = dict(net.callbacks_)["prune"].pruner_
     assert pruner.recorder.n_classes == 5
     assert 0 < net.history[-1, "sparsity"] < 0.5
+
+
+# ------------------------------------- inputs and labels a careless user passes (issue 9)
+# the issue 9 audit's net: half the weights pruned over the first two of three epochs,
+# skorch's plain SGD and batch size
+_half_net = partial(make_net, sparsity=0.5, prune_epochs=2, max_epochs=3)
+
+
+def test_classes_with_y_holding_the_class_names(digits_300):
+    # the error said "labels ['neg', 'pos'] that are not in classes ['neg', 'pos']"
+    X, y = digits_300
+    names = np.array(["neg", "pos"])[(y >= 5).astype(int)]
+    net = _half_net(module__n_classes=2, classes=["pos", "neg"], max_epochs=2)
+    net.fit(X, names)
+    assert set(net.predict(X)) <= {"neg", "pos"}
+    assert net.score(X, names) > 0.6
+    # positional: column 0 of predict_proba is "pos"
+    np.testing.assert_array_equal(
+        net.predict(X), np.array(["pos", "neg"])[net.predict_proba(X).argmax(1)]
+    )
+    net.partial_fit(X[:40], names[:40])  # later calls: names again
+    with pytest.raises(ValueError, match="not in classes"):
+        net.partial_fit(X[:40], (y[:40] >= 5).astype(int))  # indices after names
+    with pytest.raises(ValueError, match="not in classes"):
+        _half_net(module__n_classes=2, classes=["pos", "neg"]).fit(X, np.array(["a", "b"])[y % 2])
+
+
+class _Bag(torch.nn.Module):
+    """Token ids -> embedding -> mean -> Linear (takes integer inputs)."""
+
+    def __init__(self, n_inputs=64, hidden=(8,), n_classes=10):
+        super().__init__()
+        self.emb = torch.nn.Embedding(17, hidden[0])
+        self.out = torch.nn.Linear(hidden[0], n_classes)
+
+    def forward(self, x):
+        return self.out(self.emb(x).mean(1))
+
+
+def test_integer_ids_for_an_embedding_module_are_not_cast(digits_300):
+    # int X was cast to float32 for every module: an embedding refused its indices
+    X, y = digits_300
+    ids = np.rint(X * 16).astype(np.int64)
+    for Xin in (ids, torch.as_tensor(ids)):
+        net = _half_net(module=_Bag, max_epochs=2, prune_epochs=1).fit(Xin, y)
+        assert net.sparsity_ == pytest.approx(0.5, abs=0.01)
+        assert net.predict(Xin[:5]).shape == (5,)
+
+
+def test_bool_tensor_and_list_of_rows_like_their_arrays(digits_300):
+    X, y = digits_300
+    ref = _half_net(max_epochs=1, prune_epochs=1).fit(X > 0.5, y).predict_proba(X > 0.5)
+    got = (
+        _half_net(max_epochs=1, prune_epochs=1)
+        .fit(torch.as_tensor(X > 0.5), y)
+        .predict_proba(X > 0.5)
+    )
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+    ref = _half_net(max_epochs=1, prune_epochs=1).fit(X, y).predict_proba(X)
+    got = (
+        _half_net(max_epochs=1, prune_epochs=1)
+        .fit(X.tolist(), y.tolist())
+        .predict_proba(X.tolist())
+    )
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+
+
+class _TwoInputs(torch.nn.Module):
+    def __init__(self, n_inputs=64, hidden=(32,), n_classes=10):
+        super().__init__()
+        self.a = torch.nn.Linear(32, hidden[0])
+        self.b = torch.nn.Linear(32, hidden[0])
+        self.out = torch.nn.Linear(hidden[0], n_classes)
+
+    def forward(self, left, right):
+        return self.out(torch.relu(self.a(left) + self.b(right)))
+
+
+def test_dict_input_for_a_module_with_named_inputs(digits_300):
+    # skorch passes a dict X as keyword arguments; the logits check sliced the dict
+    X, y = digits_300
+    Xd = {"left": X[:, :32], "right": X[:, 32:]}
+    net = _half_net(module=_TwoInputs, max_epochs=2, prune_epochs=1).fit(Xd, y)
+    assert net.sparsity_ == pytest.approx(0.5, abs=1e-3)
+    assert net.predict_proba(Xd).shape == (len(X), 10)
+
+
+def test_partial_fit_classes_must_match_the_module_width(digits_300):
+    # 4 classes for a 3-output module trained silently; "d" could never be predicted
+    X, y = digits_300
+    names = np.array(["a", "b", "c"])[y % 3]
+    with pytest.raises(ValueError, match="module__n_classes=4"):
+        _half_net(module__n_classes=3).partial_fit(X, names, classes=["a", "b", "c", "d"])
+    net = _half_net(module__n_classes=4, max_epochs=1, prune_epochs=1)
+    net.partial_fit(X, names, classes=["a", "b", "c", "d"])
+    assert net.predict_proba(X[:5]).shape == (5, len(net.classes_)) == (5, 4)
+
+
+@pytest.mark.parametrize("kind", ["strings", "gaps"])
+def test_skorch_scoring_callbacks_see_the_original_labels(digits_300, kind):
+    # valid_acc (skorch's default) compared net.predict (original labels) with the encoded
+    # ones: a crash for strings, a silently wrong accuracy for labels {0, 2}
+    from skorch.callbacks import EpochScoring
+    from skorch.dataset import Dataset, ValidSplit
+
+    X, y = digits_300
+    labels = np.array(["neg", "pos"] if kind == "strings" else [0, 2])[(y >= 5).astype(int)]
+    train_acc = EpochScoring("accuracy", on_train=True, use_caching=False, name="train_acc")
+    net = _half_net(
+        module__n_classes=2,
+        train_split=ValidSplit(5),
+        max_epochs=3,
+        prune_epochs=1,
+        callbacks=[train_acc],
+    ).fit(X, labels)
+    _, in_valid = ValidSplit(5)(Dataset(X, labels), labels)  # the net's split (same strata)
+    valid = np.asarray(in_valid.indices)
+    assert net.history[-1, "valid_acc"] == pytest.approx(net.score(X[valid], labels[valid]))
+    assert net.history[-1, "valid_acc"] > 0.6
+    train = np.setdiff1d(np.arange(len(X)), valid)
+    assert net.history[-1, "train_acc"] == pytest.approx(net.score(X[train], labels[train]))

@@ -10,6 +10,7 @@ into a dense module replays that record first. What cannot work fails with the f
 
 import pickle
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from skscreen.pruning.masks import get_mask  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 import _archs  # noqa: E402
+from _nets import make_net, make_plain_net  # noqa: E402
 
 # a load that brings the module's state together with its history is no "restore": no
 # warning about replaced weights anywhere in these idioms
@@ -337,3 +339,72 @@ def test_channel_checkpoint_load_best_of_an_earlier_epoch_names_the_fix(digits, 
     fresh.load_params(checkpoint=cp)
     assert fresh.history[:, "pruning_epoch"] == [1]
     assert fresh.sparsity_ == pytest.approx(fresh.history[-1, "sparsity"])
+
+
+# ------------------------ a plain net with the callback, and mid-epoch pickling (issue 9)
+# the issue 9 audit's net: half the weights pruned over the first two of three epochs,
+# skorch's plain SGD and batch size
+_half_net = partial(make_net, sparsity=0.5, prune_epochs=2, max_epochs=3)
+
+
+def _n_pruned_nonzero(module):
+    bad = 0
+    for m in module.modules():
+        mask = get_mask(m)
+        if mask is not None:
+            bad += int((m.weight.detach()[mask == 0] != 0).sum())
+    return bad
+
+
+def test_pruned_state_dict_loads_into_a_plain_net_with_the_callback(digits, tmp_path):
+    # docs/pruning.rst's recipe: a plain net fitted for zero epochs, then load_params
+    X, y = digits
+    src = _half_net().fit(X, y)
+    assert 0.45 < src.sparsity_ < 0.55
+    src.save_params(f_params=tmp_path / "p.pt")
+    callback = ("prune", ScreeningPruning(sparsity=0.5))
+    dst = make_plain_net(max_epochs=0, callbacks=[callback]).fit(X, y)
+    dst.load_params(f_params=tmp_path / "p.pt")
+    np.testing.assert_array_equal(dst.predict_proba(X), src.predict_proba(X))
+
+
+def test_checkpoint_and_load_init_state_on_a_plain_net(digits, tmp_path):
+    X, y = digits
+
+    def callbacks():
+        return [
+            ("prune", ScreeningPruning(sparsity=0.5, prune_epochs=2)),
+            Checkpoint(dirname=tmp_path, monitor=None),
+        ]
+
+    make_plain_net(max_epochs=3, callbacks=callbacks()).fit(X, y)
+    load = LoadInitState(Checkpoint(dirname=tmp_path, monitor=None))
+    net = make_plain_net(max_epochs=2, callbacks=callbacks() + [load]).fit(X, y)
+    # the restored history continues: the schedule is finished, sparsity stays at 0.5
+    assert len(net.history) == 5
+    assert net.history[-1, "sparsity"] == pytest.approx(0.5, abs=1e-3)
+    assert _n_pruned_nonzero(net.module_) == 0
+
+
+class _PickleAtBatch(Callback):
+    """Pickles the net after the first training batch of the second epoch."""
+
+    def __init__(self):
+        self.blobs = []
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and len(net.history) == 2 and len(net.history[-1]["batches"]) == 1:
+            self.blobs.append(pickle.dumps(net))
+
+
+def test_pickling_mid_epoch_from_a_batch_callback(digits):
+    # the statistics hooks were local closures: "Can't pickle local object ... hook"
+    X, y = digits
+    grab = _PickleAtBatch()
+    _half_net(max_epochs=3, reg_lambda=1e-3, callbacks=[("grab", grab)]).fit(X, y)
+    restored = pickle.loads(grab.blobs[0])
+    assert len(restored.history) == 2  # pickled during the second epoch
+    assert restored.history[0, "pruning_epoch"] == 1
+    restored.partial_fit(X, y)
+    assert restored.sparsity_ == pytest.approx(0.5, abs=1e-3)
+    assert _n_pruned_nonzero(restored.module_) == 0
