@@ -146,9 +146,8 @@ def reduce_moments(named, group=None):
         m = named[name]
         if m is None or m.count_ is None:
             continue
-        if getattr(m, "scale_", None) is not None:
-            m = m.copy()
-            _fold_scale(m)
+        if getattr(m, "scale_", None) is not None:  # a numpy state: in the data's units
+            m = m.in_data_units()
         count, mean, m2, shift = (torch.as_tensor(a) for a in (m.count_, m.mean_, m.m2_, m.shift_))
         local[name] = (count, mean, m2, shift)
         k, p = mean.shape
@@ -213,14 +212,6 @@ def _unpack(flat, k, p):
     m2 = flat[k + k * p : k + 2 * k * p].view(k, p)
     shift = flat[k + 2 * k * p :]
     return count, mean, m2, shift
-
-
-def _fold_scale(m):
-    """Express a numpy state's means and M2 in plain units (its ``scale_`` folded in)."""
-    scale = m.scale_
-    m.mean_ = m.mean_ * scale
-    m.m2_ = m.m2_ * (scale * scale)
-    m.scale_ = None
 
 
 def agreed_seed(source, group=None):

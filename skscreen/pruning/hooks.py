@@ -134,8 +134,7 @@ class InputStatsRecorder:
 
     def mode_of(self, name):
         """The reduction (see ``reduce``) used for module ``name``."""
-        # recorders pickled before ``reduce`` existed had only ``channel_mean``
-        reduce = getattr(self, "reduce", "channels" if self.channel_mean else "flat")
+        reduce = self.reduce
         if isinstance(reduce, dict):
             return reduce.get(name, "last")
         return reduce

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from skscreen.pruning._base import ABS_MOMENTS, CLASS_MOMENTS
-from skscreen.stats import anova_f
+from skscreen.stats import anova_f_scores
 
 __all__ = [
     "LayerView",
@@ -145,13 +144,17 @@ def normalize(values, method="minmax"):
 
 
 def input_f_scores(moments, device):
-    """F-score of each input unit for ranking: nan (constant) -> 0, inf -> largest finite."""
-    f, _ = anova_f(moments, warn_constant=False)
-    f = np.where(np.isnan(f), 0.0, f)
-    finite = f[np.isfinite(f)]
-    top = finite.max() if finite.size else 1.0
-    f = np.where(np.isinf(f), max(top, 1.0) * 2.0, f)
-    return torch.as_tensor(f, dtype=torch.float64, device=device)
+    """F-score of each input unit for ranking, a float64 tensor on ``device``: nan (constant)
+    -> 0, inf (separating) -> twice the largest finite F (at least 2).
+
+    Computed in the statistics' own array type (numpy for CPU batches, torch on their
+    device); only the F vector is converted, once.
+    """
+    f = torch.as_tensor(anova_f_scores(moments), dtype=torch.float64, device=device)
+    f = torch.nan_to_num(f, nan=0.0, posinf=-1.0)  # -1: a marker below every F
+    separating = f == -1.0
+    top = max(float(f.max()), 1.0) if f.numel() else 1.0
+    return f.masked_fill(separating, 2.0 * top)
 
 
 def mix(components, alive, weights, scope, method):
@@ -356,10 +359,13 @@ class ActivationStatsScorer:
                     "Activation statistics need a training epoch with recorded inputs."
                 )
             m = lv.abs_moments
-            n = m.count_.sum()
-            mean = m.mean_[0] + m.shift_  # one pooled "class"
-            std = (m.m2_[0] / n.clamp_min(1.0)).sqrt()
-            unit = (mean + self.z * std).to(device=lv.weight.device, dtype=torch.float64)
+            count, mean0, m2, shift = (
+                torch.as_tensor(a, dtype=torch.float64, device=lv.weight.device)
+                for a in (m.count_, m.mean_[0], m.m2_[0], m.shift_)
+            )  # numpy for CPU batches, tensors on their device otherwise
+            mean = mean0 + shift  # one pooled "class"
+            std = (m2 / count.sum().clamp_min(1.0)).sqrt()
+            unit = mean + self.z * std
             scores.append(lv.weight.abs().to(torch.float64) * lv.broadcast(unit))
         # contributions are comparable across layers as they are: no normalisation needed
         return [s.masked_fill(lv.mask == 0, -torch.inf) for s, lv in zip(scores, layers)]

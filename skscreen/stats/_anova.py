@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from scipy import special
 
-__all__ = ["anova_f", "ranking_scores"]
+__all__ = ["anova_f", "anova_f_scores", "ranking_scores"]
 
 
 def anova_f(moments, *, warn_constant=True):
@@ -50,23 +50,50 @@ def anova_f(moments, *, warn_constant=True):
     True
     """
     m = moments.numpy() if moments.is_torch else moments
+    f, dfb, dfw, constant, separating = _f_statistic(m)
+    p = special.fdtrc(dfb, dfw, f)
+    p[separating] = 0.0
+    if warn_constant and constant.any():
+        warnings.warn(f"Features {np.flatnonzero(constant)} are constant.", UserWarning)
+    return f, p
+
+
+def anova_f_scores(moments):
+    """The F-scores of :func:`anova_f` (no p-values, no warning), in the state's own array
+    type: a numpy array for a numpy state, a float64 tensor on the state's device for a torch
+    state (no copy to the host). Constant features are ``nan``, within-class-constant
+    separating ones ``inf``.
+
+    >>> import torch
+    >>> from skscreen.stats import ClassMoments, anova_f_scores
+    >>> X = torch.tensor([[1.0, 5.0], [2.0, 5.5], [3.0, 4.0], [4.0, 4.5]])
+    >>> m = ClassMoments().update(X, torch.tensor([0, 0, 1, 1]), n_classes=2)
+    >>> anova_f_scores(m)
+    tensor([8.0000, 3.2000], dtype=torch.float64)
+    """
+    return _f_statistic(moments)[0]
+
+
+def _f_statistic(m):
+    """``(F, dfb, dfw, constant, separating)`` of a state, in its array type (numpy/torch)."""
     if m.count_ is None:
         raise ValueError("No samples have been seen yet.")
+    torch_state = m.is_torch
     present = m.count_ > 0
     n_classes = int(present.sum())
     if n_classes < 2:
         raise ValueError(
             f"The ANOVA F-test needs samples of at least 2 classes; got {n_classes} "
-            f"(classes seen: {np.asarray(m.classes_)[present].tolist()!r})."
+            f"(classes seen: {np.asarray(m.classes_)[np.asarray(_host(present))].tolist()!r})."
         )
     count = m.count_[present]
     mean = m.mean_[present]
     m2 = m.m2_[present]
-    n = count.sum()
+    n = float(count.sum())
     if n <= n_classes:
         raise ValueError(f"The ANOVA F-test needs more samples ({n:g}) than classes ({n_classes}).")
-    grand = (count[:, None] * mean).sum(axis=0) / n
-    ssb = (count[:, None] * (mean - grand) ** 2).sum(axis=0)
+    grand = (count[:, None] * mean).sum(0) / n
+    ssb = (count[:, None] * (mean - grand) ** 2).sum(0)
     dfb, dfw = n_classes - 1, n - n_classes
     # Variation below the resolution of the class means (a few ulps of their distance from
     # the shift, a data value) is rounding noise of the merges, not signal: it is treated as
@@ -76,21 +103,33 @@ def anova_f(moments, *, warn_constant=True):
     # (a class near the shift keeps its small spread beside classes 1e20 away). Everything is
     # in units of the state's per-feature scale (F does not depend on it), so nothing
     # overflows near 1e154.
-    resolution = (16 * np.finfo(np.float64).eps * np.abs(mean)) ** 2
-    ssw = np.where(m2 <= count[:, None] * resolution, 0.0, m2).sum(axis=0)
-    floor = n * resolution.max(axis=0)
-    ssb = np.where(ssb <= floor, 0.0, ssb)
+    resolution = (16 * _EPS * abs(mean)) ** 2
+    zero = 0.0 * m2  # a zero of the state's type, dtype and device
+    ssw = _where(m2 <= count[:, None] * resolution, zero, m2).sum(0)
+    floor = n * (resolution.max(0).values if torch_state else resolution.max(axis=0))
+    ssb = _where(ssb <= floor, zero[0], ssb)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # F > 1.8e308: inf
         f = (ssb / dfb) / (ssw / dfw)
     constant = (ssw == 0) & (ssb == 0)
     separating = (ssw == 0) & (ssb > 0)
-    f[constant] = np.nan
-    f[separating] = np.inf
-    p = special.fdtrc(dfb, dfw, f)
-    p[separating] = 0.0
-    if warn_constant and constant.any():
-        warnings.warn(f"Features {np.flatnonzero(constant)} are constant.", UserWarning)
-    return f, p
+    f[constant] = float("nan")
+    f[separating] = float("inf")
+    return f, dfb, dfw, constant, separating
+
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _where(condition, a, b):
+    if isinstance(b, np.ndarray):
+        return np.where(condition, a, b)
+    import torch
+
+    return torch.where(condition, a, b)
+
+
+def _host(a):
+    return a.cpu().numpy() if hasattr(a, "cpu") else a
 
 
 def ranking_scores(f):

@@ -3,22 +3,26 @@
 Merging every mini-batch into :class:`ClassMoments` costs a dozen tiny tensor operations per
 layer and batch, a measurable share of a small network's training step.
 :class:`DeferredMoments` instead keeps references to the batches and folds them in blocks
-of about ``block_rows`` rows, in float64:
+of about ``block_rows`` rows, in float64, into one :class:`ClassMoments` state, by one of
+two paths chosen at the first fold and kept:
 
-* tensors on the CPU go through the same one-pass per-class pivot kernel as the screener
+* CPU blocks go through the same one-pass per-class pivot kernel as the screener
   (:mod:`skscreen.stats._kernels`, compiled with numba when installed), on a zero-copy numpy
   view of the block: one read of the block, no float64 copy of it; in a persistent
   background thread (the kernel releases the GIL), so the training step goes on meanwhile;
   reading the state (:meth:`~DeferredMoments.to_moments`, ``n_samples``, pickling) waits
-  for it;
-* tensors on another device (GPU) stay there: the block's class means, then the centred
-  squares (two passes, float64), merged into the running state with Chan's update, with no
-  copy to the host and no synchronisation. A small CPU block (under 2**17 values) that is
-  read at once (a small network's epoch never fills a block) takes the same torch path in
-  the reading thread: cheaper than the kernel's set-up and a hand-over to the worker.
+  for it. The state is a numpy :class:`ClassMoments`.
+* Blocks on another device (GPU) stay there: :class:`ClassMoments`' torch update (class
+  sums, then centred squares, float64), with no copy to the host and no synchronisation.
+  A small CPU block (under 2**17 values) that is read at once (a small network's epoch
+  never fills a block) takes the same path in the reading thread: cheaper than the
+  kernel's set-up and a hand-over to the worker.
 
-Both are exact to about 1e-12 relative (the tests check agreement with :class:`ClassMoments`
-to 1e-10 on data with an offset 1e4 times its spread and classes far apart).
+:meth:`~DeferredMoments.to_moments` gives one array type per device: numpy for batches on
+the CPU, torch tensors on the batches' device otherwise. Both paths are exact to about 1e-12
+relative (the tests check agreement with :class:`ClassMoments` to 1e-10 on data with an
+offset 1e4 times its spread and classes far apart), and both give ``nan`` statistics, in
+every class, to a feature that received NaN or inf (diverged activations).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from skscreen.stats._kernels import LazyWorker
-from skscreen.stats._moments import ClassMoments, _merge_into
+from skscreen.stats._moments import ClassMoments
 
 __all__ = ["DeferredMoments"]
 
@@ -35,8 +39,8 @@ __all__ = ["DeferredMoments"]
 # submission order, so each state has a single writer.
 _FOLD_WORKER = LazyWorker("skscreen-fold")
 
-# below this many values, a block folded when the state is read goes through torch (two
-# passes, float64) rather than the kernel: 0.1 ms against 0.3-0.5 ms for 800 x 20 values
+# below this many values, a CPU block folded when the state is read goes through torch
+# (0.1 ms against 0.3-0.5 ms for 800 x 20 values)
 _SMALL_FOLD = 1 << 17
 
 
@@ -71,9 +75,9 @@ class DeferredMoments:
     def __init__(self, n_classes, block_rows=4096):
         self.n_classes = int(n_classes)
         self.block_rows = int(block_rows)
-        self._state = None  # ClassMoments (numpy) for CPU batches
-        self._nonfinite = None  # features that received NaN/inf (CPU path)
-        self._device_state = None  # (count, mean, m2, shift) tensors for other devices
+        self._state = None  # ClassMoments: numpy (kernel path) or torch (torch path)
+        self._by_torch = None  # the path, chosen at the first fold
+        self._nonfinite = None  # features that received NaN/inf (numpy, or torch on device)
         self._pending = []
         self._pending_rows = 0
         self._future = None  # the CPU fold in flight
@@ -87,12 +91,7 @@ class DeferredMoments:
     @property
     def n_samples(self):
         self._wait()
-        if self._state is not None:
-            done = self._state.n_samples
-        elif self._device_state is not None:
-            done = float(self._device_state[0].sum())
-        else:
-            done = 0.0
+        done = 0.0 if self._state is None else self._state.n_samples
         return done + self._pending_rows
 
     def update(self, X, y):
@@ -104,38 +103,36 @@ class DeferredMoments:
         return self
 
     def flush(self, wait=False):
-        """Fold the pending batches into the state (in the background for CPU batches, unless
+        """Fold the pending batches into the state (CPU blocks in the background, unless
         ``wait``: then here, after the fold in flight)."""
         import torch
 
-        if self._pending:
-            pending = self._pending
-            self._pending, self._pending_rows = [], 0
-            values = sum(x.numel() for x, _ in pending)
-            by_torch = (
-                self._device_state is not None  # a state keeps the path it started on
-                or pending[0][0].device.type != "cpu"
-                # a small block read at once (a small net's epoch): torch's two passes cost
-                # less than the kernel's set-up
-                or (wait and values < _SMALL_FOLD and self._state is None and self._future is None)
+        if not self._pending:
+            return self
+        pending = self._pending
+        self._pending, self._pending_rows = [], 0
+        if self._by_torch is None:
+            self._by_torch = pending[0][0].device.type != "cpu" or (
+                wait and sum(x.numel() for x, _ in pending) < _SMALL_FOLD
             )
-            if not by_torch:
-                previous = self._future
-                if wait:
-                    # the state is read next: a hand-over to the worker and back would only
-                    # add its wake-up latency (a small net's whole epoch fits in one block)
-                    self._future = None
-                    self._fold_cpu_batches(pending, previous)
-                else:
-                    # in the background: the training thread only hands over references
-                    self._future = _FOLD_WORKER.get().submit(
-                        self._fold_cpu_batches, pending, previous
-                    )
-            else:
-                xs, ys = zip(*pending)
-                X = xs[0] if len(xs) == 1 else torch.cat(xs)
-                y = ys[0] if len(ys) == 1 else torch.cat(ys)
-                self._fold_device(X, y)
+        if self._by_torch:
+            xs, ys = zip(*pending)
+            X = xs[0] if len(xs) == 1 else torch.cat(xs)
+            y = ys[0] if len(ys) == 1 else torch.cat(ys)
+            if self._state is None:
+                self._state = ClassMoments(np.arange(self.n_classes))
+            self._state.update(X, y.long(), n_classes=self.n_classes)
+            bad = ~torch.isfinite(X).all(0)  # on the device: no synchronisation
+            self._nonfinite = bad if self._nonfinite is None else self._nonfinite | bad
+        elif wait:
+            # the state is read next: a hand-over to the worker and back would only add its
+            # wake-up latency
+            previous, self._future = self._future, None
+            self._fold_cpu_batches(pending, previous)
+        else:
+            # in the background: the training thread only hands over references
+            previous = self._future
+            self._future = _FOLD_WORKER.get().submit(self._fold_cpu_batches, pending, previous)
         return self
 
     def _fold_cpu_batches(self, pending, previous):
@@ -168,56 +165,27 @@ class DeferredMoments:
             self._nonfinite = bad if self._nonfinite is None else self._nonfinite | bad
             self._state.update(np.where(bad, 0.0, Xn), yn)
 
-    def _fold_device(self, X, y):
-        import torch
-
-        with torch.no_grad():
-            y = y.long()
-            k = self.n_classes
-            if self._device_state is None:
-                # the origin of the means: the block's feature means (not modified later)
-                shift = X.to(torch.float64).mean(0)
-            else:
-                shift = self._device_state[3]
-            Xd = X.to(torch.float64) - shift  # a new tensor: the batch is never written
-            cnt = torch.bincount(y, minlength=k).to(torch.float64)
-            sums = torch.zeros(k, Xd.shape[1], dtype=torch.float64, device=Xd.device)
-            sums.index_add_(0, y, Xd)
-            mean = sums / cnt.clamp_min(1.0)[:, None]
-            Xd -= mean[y]  # Xd is our own tensor
-            m2 = torch.zeros_like(sums).index_add_(0, y, Xd.square_())
-            # a feature that received NaN/inf has nan statistics in every class, as on the
-            # kernel path (else an inf would give -inf means to the classes without it)
-            bad = ~torch.isfinite(X).all(0)
-            mean = mean.masked_fill(bad, float("nan"))
-            m2 = m2.masked_fill(bad, float("nan"))
-            if self._device_state is None:
-                self._device_state = (cnt, mean, m2, shift)
-            else:
-                merged = _merge_into(*self._device_state[:3], cnt, mean, m2)
-                self._device_state = (*merged, shift)
-
     def to_moments(self):
-        """The equivalent :class:`ClassMoments`, as torch tensors on the batches' device."""
-        import torch
-
+        """The statistics so far, as a :class:`ClassMoments` in the data's units: numpy for
+        batches on the CPU, torch tensors on the batches' device otherwise (a copy)."""
         self.flush(wait=True)
         self._wait()
-        out = ClassMoments(np.arange(self.n_classes))
-        if self._device_state is not None:
-            count, mean, m2, shift = self._device_state
-            out.count_, out.mean_, out.m2_ = count.clone(), mean.clone(), m2.clone()
-            out.shift_ = shift.clone()
-        elif self._state is not None:
-            s = self._state
-            unit = 1.0 if s.scale_ is None else s.scale_
-            out.count_ = torch.from_numpy(s.count_.copy())
-            out.mean_ = torch.from_numpy(s.mean_ * unit)
-            out.m2_ = torch.from_numpy(s.m2_ * (unit * unit))
-            out.shift_ = torch.from_numpy(s.shift_.copy())
-            if self._nonfinite is not None:
-                out.mean_[:, self._nonfinite] = float("nan")
-                out.m2_[:, self._nonfinite] = float("nan")
+        if self._state is None:
+            return ClassMoments(np.arange(self.n_classes))
+        bad = self._nonfinite
+        if self._state.is_torch:
+            if self._state.count_.device.type == "cpu":
+                out, bad = self._state.numpy(), bad.numpy()
+            else:
+                out = self._state.copy()
+                out.mean_.masked_fill_(bad, float("nan"))
+                out.m2_.masked_fill_(bad, float("nan"))
+                return out
+        else:
+            out = self._state.in_data_units()
+        if bad is not None:
+            out.mean_[:, bad] = np.nan
+            out.m2_[:, bad] = np.nan
         return out
 
     def __getstate__(self):

@@ -163,7 +163,7 @@ def _common_scale(a, b):
     element-wise larger of the two scales; multiplying a state's means by its ratio (and its
     M2 by the ratio squared) re-expresses it in ``scale`` (exact: powers of two).
     """
-    sa, sb = getattr(a, "scale_", None), getattr(b, "scale_", None)
+    sa, sb = a.scale_, b.scale_
     if sa is None and sb is None:
         return None, (1.0, 1.0)
     p = a.n_features
@@ -307,7 +307,7 @@ class ClassMoments:
             raise TypeError("This state lives on a torch device; feed torch tensors.")
         yidx, new_classes = self._encode(y)
         k, p = len(new_classes), X.shape[1]
-        scale = getattr(self, "scale_", None)
+        scale = self.scale_
         if self.count_ is None:
             cur = (np.zeros(k), np.zeros((k, p)), np.zeros((k, p)))
             locked = None
@@ -399,8 +399,7 @@ class ClassMoments:
                 new_classes,
             )
             shift = _copied(other.shift_)
-            scale = getattr(other, "scale_", None)
-            scale = None if scale is None else np.array(scale)
+            scale = None if other.scale_ is None else np.array(other.scale_)
         else:
             if other.n_features != self.n_features:
                 raise ValueError(
@@ -439,16 +438,29 @@ class ClassMoments:
         """Forget everything seen: the state as constructed (keeps ``classes`` if they were
         given, whatever ``strict_classes``; forgets the classes learned from data)."""
         self.count_ = self.mean_ = self.m2_ = self.shift_ = self.scale_ = None
-        # states pickled before ``_given_classes`` existed: the former rule
-        given = getattr(self, "_given_classes", self.classes_ if self.strict_classes else None)
+        given = self._given_classes
         self.classes_ = None if given is None else np.array(given)
         return self
+
+    def in_data_units(self):
+        """A copy whose means and M2 are in the units of the data (``scale_`` folded in).
+
+        A numpy state keeps features near the float64 limit in units of a power of two;
+        their M2 may overflow to ``inf`` in data units, as their squares do.
+        """
+        out = self.copy()
+        if out.scale_ is not None:
+            with np.errstate(over="ignore", invalid="ignore"):
+                out.mean_ = out.mean_ * out.scale_
+                out.m2_ = out.m2_ * (out.scale_ * out.scale_)
+            out.scale_ = None
+        return out
 
     def numpy(self):
         """A numpy copy of this state (moves a torch state to the host)."""
         out = ClassMoments(strict_classes=self.strict_classes)
         out.classes_ = None if self.classes_ is None else np.array(self.classes_)
-        given = getattr(self, "_given_classes", None)
+        given = self._given_classes
         out._given_classes = None if given is None else np.array(given)
         if self.count_ is None:
             return out
@@ -461,8 +473,7 @@ class ClassMoments:
             out.count_, out.mean_, out.m2_, out.shift_ = (
                 a.copy() for a in (self.count_, self.mean_, self.m2_, self.shift_)
             )
-            scale = getattr(self, "scale_", None)
-            out.scale_ = None if scale is None else np.array(scale)
+            out.scale_ = None if self.scale_ is None else np.array(self.scale_)
         return out
 
     def __repr__(self):

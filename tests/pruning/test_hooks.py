@@ -260,11 +260,6 @@ def test_recorder_settings_are_validated_and_channel_mean_is_a_shorthand():
     assert InputStatsRecorder({"l": lin}, 2).mode_of("l") == "last"
     per_module = InputStatsRecorder({"l": lin}, 2, reduce={"l": "flat"})
     assert per_module.mode_of("l") == "flat" and per_module.mode_of("other") == "last"
-    old = InputStatsRecorder({"l": lin}, 2, channel_mean=True)
-    del old.reduce  # a recorder pickled before ``reduce`` existed
-    assert old.mode_of("l") == "channels"
-    old.channel_mean = False
-    assert old.mode_of("l") == "flat"
 
 
 def test_only_labelled_training_passes_of_an_enabled_recorder_are_recorded():

@@ -241,19 +241,6 @@ def test_numpy_copies_keep_strictness_and_absent_fields():
         strict.update(X[:1], np.array([7]))
 
 
-@pytest.mark.parametrize("strict", [True, False])
-def test_reset_of_a_state_pickled_before_given_classes_were_kept(strict):
-    # such a state has no ``_given_classes``: the former rule (strict keeps its classes)
-    X, y = _data()
-    m = ClassMoments(classes=[0, 1, 2], strict_classes=strict).update(X, y)
-    del m._given_classes
-    m.reset()
-    if strict:
-        np.testing.assert_array_equal(m.classes_, [0, 1, 2])
-    else:
-        assert m.classes_ is None
-
-
 def test_a_sparse_chunk_after_a_dense_one_uses_the_dense_shift():
     X, y = _data(n=120)
     X[:, 1] += 50.0  # a non-zero shift from the dense rows
@@ -316,3 +303,21 @@ def test_torch_states_with_different_class_counts_merge():
     assert merged.is_torch and merged.count_.dtype == torch.float64
     np.testing.assert_array_equal(merged.classes_, [0, 1, 2])
     np.testing.assert_allclose(anova_f(merged.numpy())[0], f_classif(X, y)[0], rtol=1e-10)
+
+
+def test_in_data_units_folds_the_power_of_two_scale_into_a_copy():
+    X, y = _data()
+    X = X.copy()
+    X[:, 0] *= 1e160  # kept in units of a power of two
+    m = ClassMoments().update(X, y)
+    assert m.scale_ is not None and m.scale_[0] > 1
+    plain = m.in_data_units()
+    assert plain.scale_ is None and m.scale_ is not None  # the state itself unchanged
+    np.testing.assert_allclose(plain.mean_[:, 0], m.mean_[:, 0] * m.scale_[0], rtol=0)
+    np.testing.assert_allclose(plain.mean_[:, 1:], m.mean_[:, 1:] * m.scale_[1:], rtol=0)
+    np.testing.assert_allclose(
+        plain.m2_[:, 1:], m.m2_[:, 1:] * m.scale_[1:] ** 2, rtol=0
+    )
+    np.testing.assert_allclose(anova_f(plain)[0][1:], anova_f(m)[0][1:], rtol=1e-12)
+    unscaled = ClassMoments().update(X[:, 1:], y)
+    assert unscaled.in_data_units().scale_ is None
