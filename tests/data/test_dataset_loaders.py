@@ -169,7 +169,22 @@ def test_load_mnist_defaults_to_the_data_home(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "DEFAULT_DATA_HOME", str(tmp_path))
     np.testing.assert_array_equal(load_mnist().y_train, parts[0][1])
     np.testing.assert_array_equal(load_dataset("mnist").y_test, parts[2][1])
-    np.testing.assert_array_equal(load_dataset("mnist", str(tmp_path)).y_val, parts[1][1])
+    # a data_home given by name is read, not the default one
+    other = _mnist_parts(np.random.default_rng(20), sizes=(3, 2, 2))
+    (tmp_path / "other").mkdir()
+    _write_py2_mnist(tmp_path / "other" / "mnist.pkl.gz", other)
+    np.testing.assert_array_equal(load_dataset("mnist", str(tmp_path / "other")).y_val, other[1][1])
+
+
+def test_load_mnist_gives_float32_images_whatever_the_pickle_holds(tmp_path):
+    rng = np.random.default_rng(4)
+    parts = [(_labelled(n, rng, (784,))[0], np.arange(n)) for n in (4, 3, 2)]  # uint8 images
+    parts[1] = (parts[1][0].astype(np.float64), parts[1][1])
+    _write_py2_mnist(tmp_path / "mnist.pkl.gz", parts)
+    s = load_mnist(str(tmp_path))
+    for X, (X0, _) in zip((s.X_train, s.X_val, s.X_test), parts):
+        assert X.dtype == np.float32
+        np.testing.assert_array_equal(X, X0.astype(np.float32))
 
 
 @pytest.mark.parametrize("n_parts", [2, 4])
@@ -266,9 +281,11 @@ def test_fashion_mnist_default_split_holds_out_ten_thousand_images(tmp_path, mon
     order = np.random.default_rng(0).permutation(10_004)
     np.testing.assert_array_equal(index, order[:4])
     # by name, from the default folder or a given one
+    (tmp_path / "other").mkdir()
+    _, _, _, yte2 = _write_fashion(tmp_path / "other", 10_002, 5, rng)
     for name in ("fashion-mnist", "fashion_mnist", "fashion"):
         np.testing.assert_array_equal(load_dataset(name).y_test, yte)
-        np.testing.assert_array_equal(load_dataset(name, str(tmp_path)).y_train, s.y_train)
+        np.testing.assert_array_equal(load_dataset(name, str(tmp_path / "other")).y_test, yte2)
 
 
 def test_fashion_mnist_scales_to_unit_interval_exactly(tmp_path):
@@ -341,6 +358,7 @@ def test_cifar10_reads_python2_batches_in_channel_row_column_order(tmp_path):
         (s.X_val, s.y_val, order[5:]),
         (s.X_test, s.y_test, np.arange(5005, 5009)),
     ):
+        assert X.dtype == np.float32 and y.dtype == np.int64
         got_labels, got_index = _decode(X)
         np.testing.assert_array_equal(got_index, index)
         np.testing.assert_array_equal(got_labels, y)
