@@ -137,6 +137,35 @@ def probe_output_width(net, Xi):
     return int(out.shape[-1]) if out.ndim >= 2 else None
 
 
+def output_ignores_input(net, x):
+    """Whether ``net.module_``'s output has zero gradient with respect to its input on ``x``
+    (eval mode, the module's mode restored; no parameter gradient is touched).
+
+    A pruned network whose every input-output path is gone predicts the same class for every
+    sample. None when it cannot be told (input that is not a floating tensor, output that
+    is not one tensor of scores, a module that does not differentiate its input).
+    """
+    if not torch.is_tensor(x) or not x.is_floating_point() or x.numel() == 0:
+        return None
+    module = net.module_
+    was = module.training
+    module.eval()
+    try:
+        x = x.detach().to(net.device).requires_grad_(True)
+        with torch.enable_grad():
+            out = net.infer(x)
+            if isinstance(out, tuple | list):
+                out = out[0]
+            if not torch.is_tensor(out) or out.ndim < 1 or not out.requires_grad:
+                return None
+            # a projection with unequal weights: softmax outputs sum to one over classes
+            w = 1.0 + 0.6180339887 * torch.arange(out.shape[-1], device=out.device)
+            (grad,) = torch.autograd.grad((out.double() * w).sum(), x, allow_unused=True)
+    finally:
+        module.train(was)
+    return grad is None or not bool(grad.ne(0).any())
+
+
 def find_pruning_callback(net):
     """The :class:`ScreeningPruning` callback of an initialised skorch net, or None."""
     for _, cb in getattr(net, "callbacks_", None) or []:
@@ -674,6 +703,7 @@ class ScreeningPruning(Callback):
                 reset_masks(net.module_.modules())
             self._drop_pruner()
             self._shortfall_warned = False
+            self._paths_checked_at = None
         elif bound and self._structure() != self.structure_:
             changed = [k for k in _STRUCTURAL if self._structure()[k] != self.structure_[k]]
             raise ValueError(
@@ -903,6 +933,28 @@ class ScreeningPruning(Callback):
         for key, value in row.items():
             net.history.record(key, value)
         self._attach_enforcement(net)  # channel pruning may have replaced parameters
+        if self.schedule_done(net) and n_kept < total:
+            self._warn_if_disconnected(net, n_kept)
+
+    def _warn_if_disconnected(self, net, n_kept):
+        """At the end of the schedule (once per pruned state): a module whose output no longer
+        depends on its input (every path pruned) is warned, with what to change."""
+        if getattr(self, "_paths_checked_at", None) == n_kept:
+            return
+        self._paths_checked_at = n_kept
+        x = self.example_inputs_
+        if not output_ignores_input(net, x):
+            return
+        kept, total = self.counts(net)
+        warnings.warn(
+            f"After pruning to sparsity {1.0 - kept / total:.4f} ({kept} of {total} kept), the "
+            f"module's output no longer depends on its input (zero gradient on {len(x)} "
+            "training inputs): no input-output path is left, and it predicts the same scores "
+            "for every sample. Lower sparsity, use scope='layer' (every layer keeps its share), "
+            "or a larger module.",
+            UserWarning,
+            stacklevel=2,
+        )
 
     def _step(self, pruner, epoch, optimizer):
         """``pruner.step``; a budget the constraints cannot meet is warned once per run, with

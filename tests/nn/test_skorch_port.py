@@ -218,7 +218,8 @@ XFAIL = {
         "90 % of the 320 weights of skorch's toy MLP (20-10-10-2, dropout 0.5), ranked "
         "globally, keeps ~3-6 of 200 input and 2-7 of 20 output weights: the net misses "
         "skorch's accuracy threshold (0.65), and with some seeds no input-output path is "
-        "left (constant output, so dropout changes nothing) - without a warning",
+        "left (constant output, so dropout changes nothing; ScreeningPruning warns of it at "
+        "the end of the schedule, tests/nn/test_disconnected_output.py)",
         [
             "sparsity90:" + _NET + "test_clone_results_in_uninitialized_net",
             "sparsity90:" + _NET + "test_dropout",
