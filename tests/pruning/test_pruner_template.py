@@ -188,6 +188,31 @@ def test_set_scorer_keeps_attached_hooks_attached_and_recording():
     assert all(p.recorder.abs_moments_of(n) is not None for n in p.names)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: _use (set_scorer, retarget) documents 're-attached if they were attached', "
+    "but _make_recorder builds an InputStatsRecorder, whose __init__ attaches at once: hooks "
+    "removed before set_scorer/retarget come back attached (so `attached = None` in _use is "
+    "an undetectable mutant). The skorch callback retargets in on_train_begin and attaches "
+    "only in epochs that prune: a continued fit records in a non-pruning first epoch.",
+)
+@pytest.mark.parametrize("change", ["set_scorer", "retarget"])
+def test_removed_hooks_stay_removed_across_a_change_of_criterion(change):
+    p = _pruner(HybridScreeningScorer(alpha=0.5))
+    p.remove_hooks()
+    if change == "set_scorer":
+        p.set_scorer(ActivationStatsScorer())
+    else:
+        p.retarget(
+            sparsity=0.5,
+            prune_epochs=1,
+            scope="global",
+            schedule=p.schedule,
+            criterion=ActivationStatsScorer(),
+        )
+    assert not p.recorder.attached
+
+
 def test_attach_hooks_reattaches_removed_hooks():
     p = _pruner(HybridScreeningScorer(alpha=0.5))
     p.remove_hooks()
