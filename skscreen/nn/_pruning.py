@@ -851,7 +851,9 @@ class ScreeningPruning(Callback):
         if p.recorder is not None:
             p.recorder.reset()
         if p.prunes_at(self._pruning_epochs_done(net) + 1):
-            p.attach_hooks()  # else nothing is decided this epoch: no statistics to pay for
+            p.attach_hooks()
+        else:  # nothing is decided this epoch: no statistics to pay for
+            p.remove_hooks()  # (a pruner built at this batch hooks its modules at once)
         self.regularizer_ = self._make_regularizer()
         self._penalties = []
 

@@ -196,9 +196,9 @@ class BasePruner:
         self.remove_hooks()
         self.scorer, self.policy = scorer, policy
         self.requires = required_statistics(policy if policy is not None else scorer)
-        self._make_recorder()
-        if attached:
-            self.attach_hooks()
+        self._make_recorder()  # a new recorder hooks its modules at once
+        if not attached:
+            self.remove_hooks()
         return self
 
     # ------------------------------------------------------------------ statistics hooks

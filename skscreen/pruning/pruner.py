@@ -300,7 +300,7 @@ class WeightPruner(BasePruner):
                 "on the training path): kept dense. Exclude them with ignored_layers to "
                 "silence this.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,  # _score <- step <- torch.no_grad wrapper <- caller
             )
             self._unscreened.update(new)
         screened = [v for v, good in zip(views, ok) if good]

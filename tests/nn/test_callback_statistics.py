@@ -223,6 +223,10 @@ def test_statistics_are_recorded_only_in_epochs_that_prune(digits):
     seen = pruning.pruner_.scorer.seen[0]
     assert all(n == len(X) for n, _ in seen.values())
     assert net.history[-1, "sparsity"] == pytest.approx(0.7, abs=1e-3)
+    # a further call at the reached target: no hooks (the pruner is retargeted, not hooked)
+    counter.hooked.clear()
+    net.partial_fit(X, y, epochs=1)
+    assert counter.hooked == {7: 0}
 
 
 def test_channel_statistics_only_in_pruning_epochs(split):

@@ -188,14 +188,6 @@ def test_set_scorer_keeps_attached_hooks_attached_and_recording():
     assert all(p.recorder.abs_moments_of(n) is not None for n in p.names)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: _use (set_scorer, retarget) documents 're-attached if they were attached', "
-    "but _make_recorder builds an InputStatsRecorder, whose __init__ attaches at once: hooks "
-    "removed before set_scorer/retarget come back attached (so `attached = None` in _use is "
-    "an undetectable mutant). The skorch callback retargets in on_train_begin and attaches "
-    "only in epochs that prune: a continued fit records in a non-pruning first epoch.",
-)
 @pytest.mark.parametrize("change", ["set_scorer", "retarget"])
 def test_removed_hooks_stay_removed_across_a_change_of_criterion(change):
     p = _pruner(HybridScreeningScorer(alpha=0.5))
@@ -441,12 +433,6 @@ def test_an_unscreened_layer_is_kept_dense_with_one_warning_and_the_budget_is_me
     assert caught == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the 'kept dense' warning uses stacklevel=3, but step is wrapped by "
-    "@torch.no_grad(), whose wrapper frame takes one level: the warning points at "
-    "torch/utils/_contextlib.py instead of the caller of step (stacklevel=4 needed)",
-)
 def test_the_kept_dense_warning_points_at_the_caller_of_step():
     p = _functional_pruner(HybridScreeningScorer(alpha=0.5))
     _forward(p)
