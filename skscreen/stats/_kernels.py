@@ -150,7 +150,16 @@ def _use_numba(flag, n_values, *, count=True):
         if count:
             _numpy_values += n_values
         return False
+    if not count and _numba_sums is None:  # a question (active_path): do not load numba
+        return _numba_installed()
     return bool(_load_numba())
+
+
+def _numba_installed():
+    """Whether numba can be imported (found, not imported)."""
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
 
 
 def numpy_class_sums(X, yidx, pivot, inv_scale, S, Q):
@@ -216,7 +225,7 @@ def _first_rows(yidx, n_classes):
 def _power_of_two_at_least(m):
     """Per element, the power of two ``2^e >= m`` (1 where ``m`` is 0 or not finite)."""
     with np.errstate(all="ignore"):
-        _, e = np.frexp(np.where(np.isfinite(m) & (m > 0), m, 1.0))
+        _, e = np.frexp(np.where(np.isfinite(m) & (m > 0), m, 0.5))  # 0.5 = 0.5 * 2^0: 1
     return np.ldexp(1.0, e)
 
 
