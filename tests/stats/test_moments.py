@@ -5,9 +5,12 @@ without torch).
 Each truth is a single state updated with all the data (merges must equal it) or numpy.
 """
 
+import pickle
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.datasets import make_classification
 from sklearn.feature_selection import f_classif
 
 from skscreen.stats import ClassMoments, anova_f
@@ -315,9 +318,42 @@ def test_in_data_units_folds_the_power_of_two_scale_into_a_copy():
     assert plain.scale_ is None and m.scale_ is not None  # the state itself unchanged
     np.testing.assert_allclose(plain.mean_[:, 0], m.mean_[:, 0] * m.scale_[0], rtol=0)
     np.testing.assert_allclose(plain.mean_[:, 1:], m.mean_[:, 1:] * m.scale_[1:], rtol=0)
-    np.testing.assert_allclose(
-        plain.m2_[:, 1:], m.m2_[:, 1:] * m.scale_[1:] ** 2, rtol=0
-    )
+    np.testing.assert_allclose(plain.m2_[:, 1:], m.m2_[:, 1:] * m.scale_[1:] ** 2, rtol=0)
     np.testing.assert_allclose(anova_f(plain)[0][1:], anova_f(m)[0][1:], rtol=1e-12)
     unscaled = ClassMoments().update(X[:, 1:], y)
     assert unscaled.in_data_units().scale_ is None
+
+
+# ---------------------------------------- merges and labels of screener states (issue 11)
+def _screener_data():
+    """test_screener.py's data: 500 samples, 20 features, the first 5 informative, 3 classes."""
+    return make_classification(
+        n_samples=500,
+        n_features=20,
+        n_informative=5,
+        n_redundant=0,
+        n_classes=3,
+        shuffle=False,
+        random_state=0,
+    )
+
+
+def test_class_moments_merge_into_empty_keeps_strict_classes():
+    X, y = _screener_data()
+    empty = ClassMoments(classes=[0, 1, 2, 3])
+    empty.merge(ClassMoments().update(X, y))
+    assert empty.strict_classes
+    np.testing.assert_array_equal(empty.classes_, [0, 1, 2, 3])
+    np.testing.assert_array_equal(empty.count_, np.r_[np.bincount(y), 0])
+    with pytest.raises(ValueError, match="not in classes"):
+        ClassMoments(classes=[0, 1]).merge(ClassMoments().update(X, y))
+
+
+def test_merging_string_and_integer_label_states_is_refused():
+    X, y = _screener_data()
+    a = ClassMoments().update(X[:100], y[:100].astype(str))
+    b = ClassMoments().update(X[100:], y[100:])
+    before = pickle.dumps(a)
+    with pytest.raises(ValueError, match="number labels.*string labels"):
+        a.merge(b)
+    assert pickle.dumps(a) == before
