@@ -4,10 +4,10 @@ The subclass adds no training behaviour of its own: pruning is the
 :class:`~skscreen.nn.ScreeningPruning` callback (usable on any skorch net), whose parameters
 are surfaced here at top level for ``GridSearchCV``. What the subclass adds is what a
 scikit-learn user expects from a classifier: any hashable labels (encoded internally,
-``classes_`` holds the originals and ``predict`` returns them), ``float64``/``int``
-arrays and pandas DataFrames as input, ``fit`` as a fresh start (a module *instance* is
-copied, never mutated), and a check that the module outputs logits when the criterion is
-``CrossEntropyLoss``.
+``classes_`` holds the originals and ``predict`` returns them; :mod:`skscreen.nn._labels`),
+``float64``/``int`` arrays and pandas DataFrames as input (:mod:`skscreen.nn._inputs`),
+``fit`` as a fresh start (a module *instance* is copied, never mutated), and a check that
+the module outputs logits when the criterion is ``CrossEntropyLoss``.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import scipy.sparse
 import torch
 from skorch import NeuralNetClassifier
 from skorch.dataset import Dataset
-from skorch.utils import multi_indexing
+from skorch.utils import is_dataset, to_numpy
 
 from skscreen.nn._criterion import _is_auto, criterion_for_output, looks_like_probabilities
+from skscreen.nn._inputs import check_features, head, module_dtype, prepare_X, takes_indices
+from skscreen.nn._labels import LabelledDataset, check_labels, first_encoding
 from skscreen.nn._pruning import (
     PRUNING_PARAMS,
     ScreeningPruning,
@@ -34,57 +35,6 @@ from skscreen.pruning.masks import remove_masks, to_torch_prune
 __all__ = ["ScreeningPrunedNet"]
 
 _CALLBACK = "screening_pruning"
-
-
-def _is_pandas(X):
-    return type(X).__module__.startswith("pandas") and hasattr(X, "to_numpy")
-
-
-def _rows_to_array(X):
-    """A list of rows of numbers (``X.tolist()``) as an array; other lists unchanged.
-
-    A list of arrays or tensors stays a list (skorch's several inputs).
-    """
-    if isinstance(X, list) and X and all(isinstance(r, list | tuple) for r in X):
-        try:
-            arr = np.asarray(X)
-        except ValueError:
-            return X
-        if arr.dtype.kind in "biuf":
-            return arr
-    return X
-
-
-class _LabelledDataset(Dataset):
-    """A skorch Dataset that trains on encoded labels while ``.y`` holds the original ones.
-
-    ``__getitem__`` (what the DataLoader sees) gives the encoded label; ``.y`` is what
-    skorch's ``data_from_dataset`` extracts for scoring callbacks.
-    """
-
-    def __init__(self, X, y, labels, length=None):
-        super().__init__(X, y, length=length)
-        self.y_encoded = y
-        self.y = labels
-
-    def __getitem__(self, i):
-        X = self.X
-        if self.X_is_ndframe:
-            X = {k: X[k].values.reshape(-1, 1) for k in X}
-        Xi = multi_indexing(X, i, self.X_indexing)
-        yi = multi_indexing(self.y_encoded, i, self.y_indexing)
-        return self.transform(Xi, yi)
-
-
-def _takes_indices(module):
-    return any(isinstance(m, torch.nn.Embedding | torch.nn.EmbeddingBag) for m in module.modules())
-
-
-def _module_dtype(module):
-    for p in module.parameters():
-        if p.is_floating_point():
-            return p.dtype
-    return torch.float32
 
 
 class ScreeningPrunedNet(NeuralNetClassifier):
@@ -200,8 +150,11 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     this class; an explicit ``CrossEntropyLoss`` on a module that outputs probabilities is
     refused; a module *instance* is deep-copied at ``initialize`` (``module_`` is not the
     object passed); ``y`` must be 1-D class labels of at least two classes; integer labels
-    the module can neither output nor encode are refused at ``fit``; the pruning callback
-    is part of the net (``callbacks="disable"`` is refused: pass ``sparsity=0``).
+    the module can neither output nor encode are refused at ``fit``; ``predict_proba`` has
+    one column per entry of ``classes_`` (a module with more outputs than classes, such as
+    labels ``{0, 2}`` as output indices of three outputs, gives the probabilities over the
+    outputs of the classes, and ``predict`` one of the classes); the pruning callback is
+    part of the net (``callbacks="disable"`` is refused: pass ``sparsity=0``).
 
     Examples
     --------
@@ -334,90 +287,21 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             pruning.prepare(self)
         return self
 
-    # ------------------------------------------------------------------ inputs
+    # ------------------------------------------------------------------ inputs and labels
     def _prepare_X(self, X):
-        """pandas -> numpy; numeric arrays/tensors cast to the module's dtype; NaN check."""
-        if _is_pandas(X):
-            X = X.to_numpy()
-            if not X.flags.writeable:  # pandas copy-on-write views; torch wants writable
-                X = X.copy()
-        X = _rows_to_array(X)
-        initialized = getattr(self, "initialized_", False)
-        dtype = _module_dtype(self.module_) if initialized else None
-        dtype = dtype or torch.float32
-        # a module with an embedding takes integer indices: those are left as they are
-        ints = "biu" if initialized and _takes_indices(self.module_) else ""
-        np_dtype = torch.empty((), dtype=dtype).numpy().dtype
-        if isinstance(X, np.ndarray):
-            if X.dtype == object:
-                try:
-                    X = X.astype(np_dtype)
-                except (TypeError, ValueError) as exc:
-                    raise ValueError(
-                        f"X must be numeric; converting it to {np_dtype} failed: {exc}"
-                    ) from None
-            if X.dtype.kind in "biuf" and X.dtype.kind not in ints and X.dtype != np_dtype:
-                X = X.astype(np_dtype)
-            if X.dtype.kind == "f" and not np.isfinite(X).all():
-                raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
-            if any(st < 0 for st in X.strides):  # X[:, ::-1]: torch takes no negative strides
-                X = np.ascontiguousarray(X)
-        elif scipy.sparse.issparse(X):
-            if X.dtype.kind in "biuf" and X.dtype.kind not in ints and X.dtype != np_dtype:
-                X = X.astype(np_dtype)
-            if X.dtype.kind == "f" and not np.isfinite(X.data).all():
-                raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
-        elif torch.is_tensor(X):
-            kind = "f" if X.is_floating_point() else ("b" if X.dtype == torch.bool else "i")
-            if X.dtype != dtype and not X.is_complex() and kind not in ints:
-                X = X.to(dtype)  # bool and integer tensors too, as numpy arrays
-            if X.is_floating_point() and not torch.isfinite(X).all():
-                raise ValueError("Input X contains NaN or infinity; clean or impute it first.")
-        return X
+        """X as the module takes it (its floating dtype; integer ids for an embedding)."""
+        if not getattr(self, "initialized_", False):
+            return prepare_X(X)
+        return prepare_X(X, module_dtype(self.module_), keep_integers=takes_indices(self.module_))
 
-    def _check_input_features(self, X, reset):
-        """``n_features_in_``/``feature_names_in_`` of a 2-D X, recorded or checked."""
-        from sklearn.utils.validation import _check_feature_names, _check_n_features
-        from skorch.utils import is_dataset
-
-        if reset:
-            for name in ("n_features_in_", "feature_names_in_"):
-                self.__dict__.pop(name, None)
-        if not reset and getattr(X, "ndim", None) == 1 and hasattr(self, "n_features_in_"):
-            raise ValueError(
-                f"Expected a 2-D X (samples x {self.n_features_in_} features), got a 1-D "
-                "array; reshape a single sample with X.reshape(1, -1)."
-            )
-        if is_dataset(X) or getattr(X, "ndim", None) != 2:
-            return
-        _check_feature_names(self, X, reset=reset)
-        _check_n_features(self, X, reset=reset)
-
-    def get_dataset(self, X, y=None):
-        from skorch.utils import is_dataset
-
-        if is_dataset(X):
-            return super().get_dataset(X, y)
-        X = self._prepare_X(X)
-        if y is not None and getattr(self, "label_encoded_", False) and self.dataset is Dataset:
-            # skorch's scoring callbacks (valid_acc, EpochScoring) compare net.predict (the
-            # original labels) with the dataset's y: that y holds the original labels too
-            labels = np.asarray(self.classes_)[np.asarray(y)]
-            return _LabelledDataset(X, y, labels, **self.get_params_for("dataset"))
-        return super().get_dataset(X, y)
-
-    # ------------------------------------------------------------------ labels
     def _output_width(self, X):
         """Number of module outputs, from a forward pass of a few rows (None if unknown)."""
-        if _is_pandas(X):
-            X = X.to_numpy()
-        X = _rows_to_array(X)
-        if not (isinstance(X, np.ndarray) or torch.is_tensor(X)) or len(X) == 0:
+        rows = head(X)
+        if rows is None:
             return None
-        Xs = self._prepare_X(X[:8])
-        Xs = torch.tensor(Xs) if isinstance(Xs, np.ndarray) else Xs  # a copy: 8 rows
+        rows = torch.as_tensor(self._prepare_X(rows))
         try:
-            width = probe_output_width(self, Xs.to(self.device))
+            width = probe_output_width(self, rows.to(self.device))
         except Exception:  # noqa: BLE001 - the real error is raised by training
             return None
         pruning = find_pruning_callback(self)
@@ -425,154 +309,45 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             pruning.output_width_seen(self.module_, width)
         return width
 
-    def _encode_fresh(self, X, y):
-        """First fit on a fresh state: decide how labels map to outputs; returns encoded y."""
-        self.__dict__.pop("classes_inferred_", None)
-        self.label_encoded_ = False
-        if y is None:
-            return None
-        y = self._check_y(y)
-        if self.classes is not None:
-            if len(self.classes):  # skorch: names for the outputs; y are output indices
-                return self._encode_with_classes(y)
-            return y
-        found = np.unique(y)
-        if found.size < 2:
-            raise ValueError(
-                f"y has {found.size} class{'es' if found.size != 1 else ''} "
-                f"({found.tolist()!r}); a classifier needs at least two."
-            )
-        integers = found.dtype.kind in "iu" or (
-            found.dtype.kind == "f" and np.all(np.mod(found, 1) == 0)
-        )
-        if integers and np.array_equal(found, np.arange(found.size)):
-            # 0..k-1: output indices whatever the width (encoding would be the identity); no
-            # probe pass: skorch records classes_ only, torch checks the width at the first batch
-            self.classes_inferred_ = found
-            return y.astype(np.int64)
-        width = self._output_width(X)
-        if integers and found.min() >= 0 and (width is None or found.max() < width):
-            # labels are output indices already (skorch's convention): nothing to encode
-            self.classes_inferred_ = found
-            return y.astype(np.int64)
-        if width is not None and width != found.size:
-            raise ValueError(
-                f"The module outputs {width} scores per sample but y has {found.size} "
-                f"classes {found.tolist()!r}: make the module output {found.size} scores "
-                f"(e.g. module__n_classes={found.size}), or pass labels 0..{width - 1}."
-            )
-        self.classes_inferred_ = found
-        self.label_encoded_ = True
-        return np.searchsorted(found, y).astype(np.int64)
+    @property
+    def classes_(self):
+        """The labels of the fit's first call (or ``classes``); ``predict`` returns them."""
+        # skorch's classes_ reads classes_inferred_, which its check_data sets from the
+        # targets of every call (output indices here, and only the labels of that batch)
+        encoding = self.__dict__.get("label_encoding_")
+        if encoding is not None:
+            return encoding.classes
+        return super().classes_
 
-    def _check_y(self, y):
-        from sklearn.utils.multiclass import type_of_target
-
-        if torch.is_tensor(y):
-            y = y.detach().cpu().numpy()
-        elif _is_pandas(y):
-            y = y.to_numpy()
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D (one label per sample), got shape {y.shape}.")
-        try:
-            kind = type_of_target(y)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"y must hold class labels of one type: {exc}") from None
-        if kind not in ("binary", "multiclass"):
-            raise ValueError(
-                f"y must hold class labels (binary or multiclass), got {kind!r} targets."
-            )
-        return y
-
-    def _encode_with_classes(self, y, more=False):
-        """y with ``classes=``: output indices (skorch's meaning), or the class names."""
-        n = len(self.classes)
-        indices = y.dtype.kind in "iu" and y.min() >= 0 and y.max() < n
-        if indices and not (more and getattr(self, "label_encoded_", False)):
-            return y
-        try:
-            lookup = {c: i for i, c in enumerate(list(self.classes))}
-            unknown = [v for v in np.unique(y).tolist() if v not in lookup]
-        except TypeError:  # unhashable class names
-            unknown = [None]
-        names_before = more and getattr(self, "label_encoded_", False)
-        if unknown and names_before:
-            raise ValueError(
-                f"y contains labels {unknown!r} not in classes {list(self.classes)!r}: the "
-                "first call gave the class names, give them again (not output indices)."
-            )
-        if unknown or (more and not names_before):
-            self._check_indices(y, n)
-            return y
-        # y holds the names themselves: encoded by position, predict returns the names
-        self.label_encoded_ = True
-        return np.array([lookup[v] for v in y.tolist()], dtype=np.int64)
-
-    def _check_indices(self, y, n):
-        if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= n:
-            raise ValueError(
-                f"y contains labels {np.setdiff1d(np.unique(y), np.arange(n)).tolist()!r} "
-                f"not in classes {list(self.classes)!r}: with classes=..., y must hold output "
-                f"indices 0..{n - 1} or the class names themselves (the same kind in every "
-                "call)."
-            )
-
-    def _encode_more(self, y):
-        """A later partial_fit: the labels must be known ones; returns encoded y."""
-        if y is None:
-            return None
-        y = self._check_y(y)
-        if self.classes is not None:
-            if len(self.classes):
-                return self._encode_with_classes(y, more=True)
-            return y
-        classes = getattr(self, "classes_inferred_", None)
-        if classes is None:
-            return y
-        unknown = np.setdiff1d(np.unique(y), classes)
-        if unknown.size:
-            raise ValueError(
-                f"y contains labels {unknown.tolist()!r} not seen in the first fit "
-                f"(classes {np.asarray(classes).tolist()!r}); call fit() to start again with "
-                "new labels."
-            )
-        if self.label_encoded_:
-            return np.searchsorted(classes, y).astype(np.int64)
-        return y.astype(np.int64)
-
-    def check_data(self, X, y):
-        saved = self.__dict__.get("classes_inferred_")
-        super().check_data(X, y)
-        if saved is not None and y is not None:
-            self.classes_inferred_ = saved  # the original labels, not the encoded ones
-
-    @staticmethod
-    def _unpack_labelled_dataset(X, y):
-        """``fit(Dataset(X, y))``: skorch's own Dataset's labels are encoded like any y."""
-        if y is None and type(X) is Dataset and X.y is not None:
-            y_ds = X.y.detach().cpu().numpy() if torch.is_tensor(X.y) else X.y
-            labels = np.unique(np.asarray(y_ds))
-            if not (labels.dtype.kind in "iu" and np.array_equal(labels, np.arange(labels.size))):
-                return X.X, X.y  # labels to encode; indices 0..k-1 keep the user's Dataset
-        return X, y
+    def get_dataset(self, X, y=None):
+        """skorch's Dataset of the prepared X; encoded labels stay labels in its ``.y``."""
+        if is_dataset(X):
+            return super().get_dataset(X, y)
+        X = self._prepare_X(X)
+        encoding = self.__dict__.get("label_encoding_")
+        if y is not None and encoding is not None and encoding.names:
+            if self.dataset is not Dataset:  # the user's Dataset class gets output indices
+                return super().get_dataset(X, encoding.encode(check_labels(y)))
+            return LabelledDataset(X, y, encoding, **self.get_params_for("dataset"))
+        return super().get_dataset(X, y)
 
     def get_split_datasets(self, X, y=None, **fit_params):
         """skorch's split; a validation Dataset the user built gets its labels encoded.
 
         ``train_split=predefined_split(Dataset(X_valid, y_valid))`` holds the user's
-        labels: they are checked and encoded like the training labels here, before any
-        training, so a label the net does not know fails before the weights change.
+        labels: they are checked here, before any training, so a label the net does not
+        know fails before the weights change.
         """
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        encoding = self.__dict__.get("label_encoding_")
         if (
-            getattr(self, "label_encoded_", False)
+            encoding is not None
+            and encoding.names
             and type(dataset_valid) is Dataset
             and dataset_valid.y is not None
         ):
-            y_valid = self._encode_more(dataset_valid.y)
+            y_valid = check_labels(dataset_valid.y)
+            encoding.encode(y_valid)
             dataset_valid = self.get_dataset(dataset_valid.X, y_valid)
         return dataset_train, dataset_valid
 
@@ -581,13 +356,11 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         """Initialise (unless ``warm_start``) and train, pruning at the end of each epoch.
 
         ``fit`` is a fresh start: the module is re-initialised (an instance re-copied), the
-        history and every pruning decision are reset.
+        history, the labels and every pruning decision are reset.
         """
         if not self.warm_start or not self.initialized_:
             self.initialize()
-            # a new fit may bring other labels than the last one
-            self.__dict__.pop("classes_inferred_", None)
-            self.__dict__.pop("label_encoded_", None)
+            self.__dict__.pop("label_encoding_", None)  # a new fit may bring other labels
         return self.partial_fit(X, y, _routing_method="fit", **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
@@ -595,34 +368,29 @@ class ScreeningPrunedNet(NeuralNetClassifier):
 
         Labels must be among those of the first call (or ``classes``). Pruning settings
         changed with ``set_params`` since the last call take effect now: the schedule
-        continues towards the new target.
+        continues towards the new target. Inputs and labels are checked before anything
+        changes.
         """
         if not self.initialized_:
             self.initialize()
-        X, y = self._unpack_labelled_dataset(X, y)
-        fresh = len(self.history) == 0 and not hasattr(self, "classes_inferred_")
-        self._check_input_features(X, reset=fresh)
+        dataset = None
+        if y is None and type(X) is Dataset and X.y is not None:
+            dataset, X, y = X, X.X, X.y  # fit(Dataset(X, y)): its labels are the labels
+        fresh = len(self.history) == 0 and "label_encoding_" not in self.__dict__
+        check_features(self, X, reset=fresh)
+        y = None if y is None else check_labels(y)
         if fresh:
-            if classes is not None and self.classes is None and y is not None:
-                found = np.unique(np.asarray(classes))
-                width = self._output_width(X)
-                if width is not None and width != found.size:
-                    raise ValueError(
-                        f"The module outputs {width} scores per sample but classes has "
-                        f"{found.size} labels {found.tolist()!r}: make the module output "
-                        f"{found.size} scores (e.g. module__n_classes={found.size})."
-                    )
-                self.classes_inferred_ = found
-                self.label_encoded_ = True
-                y = self._check_y(y)
-                unknown = np.setdiff1d(np.unique(y), found)
-                if unknown.size:
-                    raise ValueError(f"y contains labels {unknown.tolist()!r} not in classes.")
-                y = np.searchsorted(found, y).astype(np.int64)
-            else:
-                y = self._encode_fresh(X, y)
+            encoding = first_encoding(
+                y, self.classes, classes, output_width=lambda: self._output_width(X)
+            )
         else:
-            y = self._encode_more(y)
+            encoding = self.__dict__.get("label_encoding_")
+        if encoding is not None and y is not None:
+            indices = encoding.encode(y)  # unknown labels fail here, before any training
+            y = y if encoding.names else indices  # names: the Dataset encodes them
+        self.label_encoding_ = encoding
+        if dataset is not None and (encoding is None or not encoding.names):
+            X, y = dataset, None  # output indices already: the user's Dataset as it is
         n_rows = len(self.history)
         try:
             return super().partial_fit(X, y, **fit_params)
@@ -636,14 +404,14 @@ class ScreeningPrunedNet(NeuralNetClassifier):
 
     # ------------------------------------------------------------------ notifications
     def notify(self, method_name, **cb_kwargs):
-        # callbacks see the original labels in a batch's y, as predict returns them (skorch's
-        # EpochScoring caches the batches' y to score net.predict against)
-        if method_name == "on_batch_end" and getattr(self, "label_encoded_", False):
+        # callbacks see the labels in a batch's y, as predict returns them (skorch's
+        # EpochScoring caches the batches' y to score net.predict against); the module
+        # trained on the output indices
+        encoding = self.__dict__.get("label_encoding_")
+        if method_name == "on_batch_end" and encoding is not None and encoding.names:
             batch = cb_kwargs.get("batch")
             if isinstance(batch, list | tuple) and len(batch) == 2 and batch[1] is not None:
-                yi = batch[1]
-                yi = yi.detach().cpu().numpy() if torch.is_tensor(yi) else np.asarray(yi)
-                cb_kwargs["batch"] = (batch[0], np.asarray(self.classes_)[yi])
+                cb_kwargs["batch"] = (batch[0], encoding.decode(batch[1]))
         return super().notify(method_name, **cb_kwargs)
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
@@ -707,10 +475,13 @@ class ScreeningPrunedNet(NeuralNetClassifier):
 
     # ------------------------------------------------------------------ predictions
     def predict_proba(self, X):
-        """Class probabilities (softmax of logits, or the module's own probabilities)."""
-        from skorch.utils import to_numpy
+        """Class probabilities (softmax of logits, or the module's own probabilities), one
+        column per entry of ``classes_``.
 
-        self._check_input_features(X, reset=False)
+        A module with more outputs than the net has classes (labels ``{0, 2}`` as output
+        indices of three outputs) gives the probabilities over the outputs of the classes.
+        """
+        check_features(self, X, reset=False)
         nonlin = self._get_predict_nonlinearity()  # skorch's own checks first
         probas = []
         for out in self.forward_iter(X, training=False):
@@ -718,16 +489,27 @@ class ScreeningPrunedNet(NeuralNetClassifier):
                 # not trained in this process (e.g. load_params): the first batch decides
                 self._decide_output(out)
                 nonlin = self._get_predict_nonlinearity()
-            out = out[0] if isinstance(out, tuple) else out
-            probas.append(to_numpy(nonlin(out)))
-        return np.concatenate(probas, 0)
+            out = nonlin(out[0] if isinstance(out, tuple) else out)
+            if out.dtype == torch.bfloat16:  # numpy has no bfloat16
+                out = out.float()
+            probas.append(to_numpy(out))
+        proba = np.concatenate(probas, 0)
+        encoding = self.__dict__.get("label_encoding_")
+        if encoding is not None and proba.ndim == 2:
+            columns = encoding.columns(proba.shape[1])
+            if columns is not None:
+                proba = proba[:, columns]
+                proba /= proba.sum(axis=1, keepdims=True)
+        return proba
 
     def predict(self, X):
         """Class labels for the samples of ``X`` (the labels given to ``fit``)."""
-        idx = self.predict_proba(X).argmax(axis=1)
-        if getattr(self, "label_encoded_", False):
-            return np.asarray(self.classes_)[idx]
-        return idx
+        proba = self.predict_proba(X)
+        best = proba.argmax(axis=1)
+        encoding = self.__dict__.get("label_encoding_")
+        if encoding is None or proba.ndim != 2:
+            return best
+        return encoding.label_of_column(best)
 
     # ------------------------------------------------------------------ state
     def __setstate__(self, state):

@@ -1,0 +1,262 @@
+"""skscreen/nn/_labels.py: which labels a net knows and which output each one trains.
+
+Known truth: scikit-learn's ``LabelEncoder`` (the positions of encoded labels) and
+``type_of_target`` (what counts as class labels), skorch's ``Dataset`` (the items of
+:class:`LabelledDataset`). The net-level tests at the end are the audit fixes of issue 18
+(labels ``{0, 2}`` on three outputs; a first partial_fit of one class).
+"""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+pd = pytest.importorskip("pandas")
+
+from sklearn.preprocessing import LabelEncoder  # noqa: E402
+from skorch import NeuralNetClassifier  # noqa: E402
+from skorch.dataset import Dataset  # noqa: E402
+from skorch.utils import data_from_dataset  # noqa: E402
+from torch.utils.data import DataLoader, Subset  # noqa: E402
+
+from skscreen import ScreeningPrunedNet  # noqa: E402
+from skscreen.models import make_mlp  # noqa: E402
+from skscreen.nn._labels import (  # noqa: E402
+    LabelledDataset,
+    check_labels,
+    first_encoding,
+    require_two_classes,
+)
+
+LABELS = [
+    np.array(["b", "a", "c", "a", "b", "c"]),
+    np.array([7, 3, 5, 3, 7, 5]),
+    np.array([2.0, 0.0, 4.0, 0.0, 2.0, 4.0]),
+    np.array([True, False, True, False, True, False]),
+    np.array(["x", "y", "x", "y", "x", "y"], dtype=object),
+]
+
+
+def _no_probe():
+    raise AssertionError("labels 0..k-1 need no probe pass")
+
+
+# ---------------------------------------------------------------- check_labels
+def test_check_labels_takes_what_scikit_learn_calls_class_labels():
+    y = np.array([0, 1, 2, 1])
+    for given in (y, y.tolist(), torch.as_tensor(y), pd.Series(y), y[:, None]):
+        out = check_labels(given)
+        assert isinstance(out, np.ndarray) and out.ndim == 1
+        np.testing.assert_array_equal(out, y)
+    with pytest.raises(ValueError, match="1-D"):
+        check_labels(np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="continuous"):
+        check_labels(np.array([0.5, 1.5]))
+    with pytest.raises(ValueError, match="one type"):
+        check_labels(np.array(["a", 1], dtype=object))
+
+
+def test_two_class_rule_names_partial_fit_classes():
+    require_two_classes(np.array([0, 1]))
+    for found in (np.array([3]), np.array([], dtype=int)):
+        with pytest.raises(ValueError, match=r"classes=all_labels"):
+            require_two_classes(found)
+
+
+# ---------------------------------------------------------------- inferred encodings
+@pytest.mark.parametrize("y", LABELS, ids=lambda y: str(y.dtype))
+def test_labels_encoded_as_label_encoder_does(y):
+    width = np.unique(y).size
+    enc = first_encoding(check_labels(y), output_width=lambda: width)
+    le = LabelEncoder().fit(y)
+    np.testing.assert_array_equal(enc.classes, le.classes_)
+    if enc.names:
+        np.testing.assert_array_equal(enc.encode(y), le.transform(y))
+        np.testing.assert_array_equal(enc.decode(enc.encode(y)), y)
+        assert [enc.index(v) for v in y] == le.transform(y).tolist()
+    else:  # integer labels below the width: output indices as they are
+        np.testing.assert_array_equal(enc.encode(y), y.astype(np.int64))
+    assert enc.columns(width) is None or not enc.names
+
+
+def test_labels_0_to_k_minus_1_are_output_indices_without_a_probe():
+    for y in (np.array([0, 1, 2, 1]), np.array([0.0, 1.0, 1.0]), torch.tensor([1, 0])):
+        enc = first_encoding(check_labels(y), output_width=_no_probe)
+        assert not enc.names
+        np.testing.assert_array_equal(enc.encode(check_labels(y)), check_labels(y).astype(int))
+        assert enc.encode(check_labels(y)).dtype == np.int64
+
+
+def test_integer_labels_below_the_width_are_output_indices():
+    y = np.array([0, 2, 2, 0])
+    enc = first_encoding(y, output_width=lambda: 3)
+    assert not enc.names and enc.classes.tolist() == [0, 2]
+    np.testing.assert_array_equal(enc.encode(y), y)
+    # predict_proba keeps the columns of the classes; predict gives output indices back
+    np.testing.assert_array_equal(enc.columns(3), [0, 2])
+    np.testing.assert_array_equal(enc.label_of_column([1, 0]), [2, 0])
+
+
+def test_labels_the_module_cannot_output_are_refused_naming_the_fix():
+    with pytest.raises(ValueError, match=r"outputs 2 scores.*module__n_classes=3"):
+        first_encoding(np.array(["a", "b", "c"]), output_width=lambda: 2)
+    with pytest.raises(ValueError, match="outputs 4 scores"):
+        first_encoding(np.array([5, 7, 9]), output_width=lambda: 4)
+    with pytest.raises(ValueError, match="classes=all_labels"):
+        first_encoding(np.array(["a", "a"]), output_width=lambda: 2)
+
+
+def test_unknown_labels_later_are_named():
+    enc = first_encoding(np.array(["a", "b"]), output_width=lambda: 2)
+    with pytest.raises(ValueError, match=r"\['z'\] not seen in the first fit"):
+        enc.encode(np.array(["a", "z"]))
+    with pytest.raises(ValueError, match="not seen in the first fit"):
+        enc.index("z")
+    enc = first_encoding(np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"\[2\] not seen in the first fit"):
+        enc.encode(np.array([0, 2]))
+
+
+# ---------------------------------------------------------------- classes= (net and call)
+def test_net_classes_with_output_indices_keep_skorchs_meaning():
+    enc = first_encoding(np.array([0, 1, 1]), classes_param=["neg", "pos"])
+    assert not enc.names and enc.classes.tolist() == ["neg", "pos"]
+    np.testing.assert_array_equal(enc.label_of_column([1, 0]), [1, 0])  # indices, as skorch
+    with pytest.raises(ValueError, match=r"output indices 0..1"):
+        enc.encode(np.array(["neg"]))
+    with pytest.raises(ValueError, match=r"output indices 0..1"):
+        first_encoding(np.array([1, 2]), classes_param=["neg", "pos"])
+
+
+def test_net_classes_with_the_names_encode_by_position():
+    y = np.array(["neg", "pos", "neg"])
+    enc = first_encoding(y, classes_param=["pos", "neg"])
+    assert enc.names
+    np.testing.assert_array_equal(enc.encode(y), [1, 0, 1])
+    np.testing.assert_array_equal(enc.label_of_column([0, 1]), ["pos", "neg"])
+    with pytest.raises(ValueError, match="give them again"):
+        enc.encode(np.array([0, 1]))
+    assert first_encoding(y, classes_param=[]) is None  # skorch: no classes_
+    assert first_encoding(None, classes_param=["a"]) is None
+
+
+def test_partial_fit_classes_name_every_label_up_front():
+    enc = first_encoding(np.array([2, 2]), classes_arg=[2, 0, 1], output_width=lambda: 3)
+    assert enc.names and enc.classes.tolist() == [0, 1, 2]
+    np.testing.assert_array_equal(enc.encode(np.array([2, 0])), [2, 0])
+    with pytest.raises(ValueError, match=r"outputs 2 scores.*classes has 3"):
+        first_encoding(np.array([2]), classes_arg=[0, 1, 2], output_width=lambda: 2)
+    with pytest.raises(ValueError, match=r"\[5\] not in classes"):
+        first_encoding(np.array([5]), classes_arg=[0, 1, 2], output_width=lambda: 3)
+
+
+def test_columns_when_the_module_has_fewer_outputs_than_classes():
+    enc = first_encoding(np.arange(10) % 5)  # labels 0..4, no probe
+    with pytest.raises(ValueError, match=r"outputs 2 scores.*5 classes"):
+        enc.columns(2)
+    assert enc.columns(5) is None
+    np.testing.assert_array_equal(enc.columns(6), np.arange(5))
+
+
+# ---------------------------------------------------------------- LabelledDataset
+def test_labelled_dataset_is_skorchs_dataset_with_indices_in_its_items():
+    X = np.arange(12, dtype=np.float32).reshape(6, 2)
+    y = np.array(["b", "a", "c", "a", "b", "c"])
+    enc = first_encoding(y, output_width=lambda: 3)
+    ds = LabelledDataset(X, y, enc)
+    plain = Dataset(X, LabelEncoder().fit_transform(y))
+    for i in range(len(y)):
+        np.testing.assert_array_equal(ds[i][0], plain[i][0])
+        assert ds[i][1] == plain[i][1]
+    ((Xb, yb),) = DataLoader(ds, batch_size=6)
+    assert yb.dtype == torch.int64 and yb.tolist() == plain.y.tolist()
+    # skorch's scoring callbacks read the labels, subsets too
+    np.testing.assert_array_equal(data_from_dataset(ds)[1], y)
+    np.testing.assert_array_equal(data_from_dataset(Subset(ds, [2, 0]))[1], y[[2, 0]])
+
+
+# ---------------------------------------------------------------- the net (issue 18)
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6)).astype(np.float32)
+    y = np.where(X[:, 0] > 0, 2, 0)
+    return X, y
+
+
+def _kw(**kw):
+    params = dict(
+        module=make_mlp,
+        module__n_inputs=6,
+        module__hidden=(16,),
+        module__n_classes=3,
+        max_epochs=3,
+        lr=0.2,
+        batch_size=32,
+        train_split=None,
+        verbose=0,
+    )
+    params.update(kw)
+    return params
+
+
+def _net(**kw):
+    return ScreeningPrunedNet(**_kw(**{"sparsity": 0.5, "random_state": 0, **kw}))
+
+
+@pytest.mark.parametrize("how", ["y", "classes"])
+def test_labels_0_and_2_on_three_outputs_one_proba_column_per_class(data, how):
+    # predict_proba had 3 columns for classes_ [0, 2]; with classes=[0, 2] predict could
+    # index classes_ with output 2
+    X, y = data
+    net = _net(**({"classes": [0, 2]} if how == "classes" else {})).fit(X, y)
+    assert list(net.classes_) == [0, 2]
+    proba = net.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-5)
+    pred = net.predict(X)
+    assert set(pred) <= {0, 2}
+    np.testing.assert_array_equal(pred, net.classes_[proba.argmax(1)])
+    assert net.score(X, y) > 0.8
+
+
+def test_labels_0_and_2_train_the_outputs_skorch_trains(data):
+    # as plain NeuralNetClassifier: y are output indices, output 1 has no class; the
+    # probabilities are the module's over the outputs of the classes
+    X, y = data
+    torch.manual_seed(0)
+    plain = NeuralNetClassifier(**_kw(criterion=torch.nn.CrossEntropyLoss)).fit(X, y)
+    torch.manual_seed(0)
+    ours = ScreeningPrunedNet(**_kw(sparsity=0.0)).fit(X, y)
+    full = torch.softmax(plain.forward(X), dim=1).numpy()
+    expected = full[:, [0, 2]] / full[:, [0, 2]].sum(1, keepdims=True)
+    np.testing.assert_allclose(ours.predict_proba(X), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_a_first_partial_fit_of_one_class_fails_before_training(data):
+    # a Dataset of labels 0..k-1 with k=1 trained a whole epoch, then the F-test failed
+    X, _ = data
+    y = np.zeros(len(X), dtype=np.int64)
+    for args in ((X, y), (Dataset(X, y), None), (X, np.full(len(X), "a"))):
+        net = _net().initialize()
+        before = {k: v.clone() for k, v in net.module_.state_dict().items()}
+        with pytest.raises(ValueError, match=r"1 class.*classes=all_labels"):
+            net.partial_fit(*args)
+        for k, v in net.module_.state_dict().items():
+            assert torch.equal(v, before[k])
+        assert len(net.history) == 0 and not hasattr(net, "label_encoding_")
+    # the fix the message names (sparsity=0: screening a batch of one class is the pruning
+    # callback's to refuse, at the epoch's end)
+    net = _net(sparsity=0.0).initialize()
+    net.partial_fit(X, y, classes=[0, 1, 2])
+    assert list(net.classes_) == [0, 1, 2] and net.predict_proba(X).shape == (len(X), 3)
+
+
+def test_labels_stay_those_of_the_first_call(data):
+    # skorch's check_data sets classes_inferred_ from each call's targets
+    X, y = data
+    names = np.array(["neg", "", "pos"])[y]
+    net = _net(module__n_classes=2).fit(X, names)
+    net.partial_fit(X[names == "pos"], names[names == "pos"])
+    assert list(net.classes_) == ["neg", "pos"]
+    assert set(net.predict(X)) <= {"neg", "pos"}
