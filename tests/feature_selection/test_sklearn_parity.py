@@ -25,7 +25,7 @@ Tests of test_feature_select.py that do not apply to the screener, and why:
   ``test_f_classif_multi_class``, ``test_r_regression``, ``test_f_regression*``,
   ``test_r_regression_force_finite``, ``test_f_regression_corner_case``: tests of score
   functions, not of the selectors (the screener's F-scores against ``f_classif`` are tested
-  in test_screener.py, tests/stats and test_known_truth_rules.py);
+  in test_screener.py, tests/stats and test_selection_rules.py);
 * ``test_select_percentile_regression``, ``test_select_percentile_regression_full``,
   ``test_select_kbest_regression``, ``test_select_heuristics_regression``,
   ``test_select_fdr_regression``, ``test_select_fwe_regression``: ``f_regression`` is a
