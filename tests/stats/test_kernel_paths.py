@@ -353,3 +353,290 @@ def test_sparse_moments_refuse_non_finite_values():
     D[4, 1] = np.nan
     with pytest.raises(ValueError, match="Input X contains NaN"):
         _kernels.sparse_moments(sp.csr_matrix(D), yidx, 4, None)
+
+
+# ------------------------------------------------------------------ second round: known truths
+import warnings  # noqa: E402
+
+
+def _truth(X, yidx, k):
+    """Class means and within-class sums of squares, in float64, two-pass."""
+    X = np.asarray(X, dtype=np.float64)
+    mean = np.zeros((k, X.shape[1]))
+    m2 = np.zeros((k, X.shape[1]))
+    for c in range(k):
+        rows = X[yidx == c]
+        if len(rows):
+            mean[c] = rows.mean(axis=0)
+            m2[c] = ((rows - mean[c]) ** 2).sum(axis=0)
+    return mean, m2
+
+
+def test_numpy_path_is_never_the_kernel_and_a_chunk_of_exactly_two_halves_splits(fake_numba, monkeypatch):
+    monkeypatch.setattr(_kernels, "KERNEL_THREADS", 2)
+    monkeypatch.setattr(_kernels, "_SPLIT_ROWS", 100)
+    X, yidx, pivot = _chunk(n=(150, 3, 0, 47))  # 200 rows = 2 * _SPLIT_ROWS: split
+    _kernels._class_sums(X, yidx, pivot, None, False)
+    assert fake_numba["kernel"] == [] and fake_numba["loads"] == 0
+    _kernels._class_sums(X, yidx, pivot, None, True)
+    assert sorted(c[0] for c in fake_numba["kernel"]) == [100, 100]
+
+
+def test_active_path_by_default_asks_for_an_empty_chunk(fake_numba, monkeypatch):
+    monkeypatch.setattr(_kernels, "NUMBA_AFTER_VALUES", 100)
+    monkeypatch.setattr(_kernels, "USE_NUMBA", "auto")
+    monkeypatch.setattr(_kernels, "_numpy_values", 99)
+    assert _kernels.active_path() == "numpy"  # 99 + 0 < 100
+    assert fake_numba["loads"] == 0
+
+
+def test_dense_moments_follow_the_module_flag_and_count_the_chunk(fake_numba, monkeypatch):
+    monkeypatch.setattr(_kernels, "USE_NUMBA", "auto")
+    monkeypatch.setattr(_kernels, "NUMBA_AFTER_VALUES", 10**9)
+    X, yidx, pivot = _chunk()
+    known = np.zeros(4, dtype=bool)
+    _kernels.dense_moments(X, yidx, 4, np.zeros(4), pivot, known, None)  # use_numba=None
+    assert _kernels._numpy_values == X.size and fake_numba["kernel"] == []
+    monkeypatch.setattr(_kernels, "USE_NUMBA", True)
+    _kernels.dense_moments(X, yidx, 4, np.zeros(4), pivot, known, None)
+    assert fake_numba["kernel"] and _kernels._numpy_values == X.size
+
+
+@pytest.mark.parametrize("case", ["plain", "rescale", "guard"])
+def test_every_pass_over_a_chunk_takes_the_chosen_path(fake_numba, case):
+    """The first pass, the rescaling pass and the guard's pass: all on the compiled kernel."""
+    rng = np.random.default_rng(0)
+    yidx = np.repeat([0, 1], 50).astype(np.int64)
+    X = rng.normal(size=(100, 2)) + 3.0
+    shift, pivot, known = np.zeros(2), np.full((2, 2), 3.0), np.array([True, True])
+    if case == "rescale":
+        X[:, 1] *= 1e200  # squares overflow: the chunk is summed again, scaled
+        pivot[:, 1] = 3e200
+    if case == "guard":
+        pivot[0] = 1e6  # the state's class mean far from this chunk's: re-pivot
+    *_, fired = _kernels.dense_moments(X, yidx, 2, shift, pivot, known, None, use_numba=True)
+    assert fired == (case == "guard")
+    assert len(fake_numba["kernel"]) == (1 if case == "plain" else 2)
+
+
+def _dense(X, yidx, k, shift=None, pivot=None, known=None, scale=None, locked=None):
+    p = X.shape[1]
+    shift = np.zeros(p) if shift is None else shift
+    pivot = np.zeros((k, p)) if pivot is None else pivot
+    known = np.zeros(k, dtype=bool) if known is None else known
+    return _kernels.dense_moments(X, yidx, k, shift, pivot, known, scale, locked, use_numba=False)
+
+
+def test_dense_moments_against_two_pass_truth_with_known_pivots_and_an_absent_class():
+    """Known classes start from the state's pivot ((K - shift) / scale), new ones from their
+    first sample (class 1's is row 0); an absent class has mean and M2 zero, whatever its pivot."""
+    rng = np.random.default_rng(1)
+    yidx = np.array([1, 0, 0, 1, 3, 0, 1, 3, 1, 0] * 20, dtype=np.int64)
+    X = rng.normal(size=(200, 3)) * [1.0, 5.0, 0.1] + [10.0, -4.0, 2.0]
+    shift = np.array([9.0, -3.0, 2.5])
+    scale = np.array([1.0, 4.0, 0.5])
+    mean0, m20 = _truth(X, yidx, 4)
+    pivot = (mean0 + 0.3 - shift) / scale  # near the truth, as a state's running mean
+    pivot[2] = 7.0  # the absent class's pivot is never used
+    known = np.array([True, False, True, False])
+    count, mean, m2, out_scale, fired = _dense(X, yidx, 4, shift, pivot, known, scale)
+    assert not fired and np.array_equal(out_scale, scale)
+    assert count.tolist() == [80.0, 80.0, 0.0, 40.0] and count.dtype == np.float64
+    np.testing.assert_allclose(mean * scale + shift * (count[:, None] > 0), mean0, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(m2 * scale**2, m20, rtol=1e-12)
+    assert np.all(mean[2] == 0.0) and np.all(m2[2] == 0.0)
+    # without a scale: means relative to the shift, data units
+    count, mean, m2, out_scale, _ = _dense(X, yidx, 4, shift, (mean0 - shift) * 1.0, known)
+    assert out_scale is None
+    np.testing.assert_allclose(mean[[0, 1, 3]] + shift, mean0[[0, 1, 3]], rtol=1e-12)
+    np.testing.assert_allclose(m2, m20, rtol=1e-12)
+
+
+def test_a_new_class_starting_at_row_zero_takes_that_row_as_pivot():
+    """Class 0 is new and its first sample is row 0: with a garbage pivot in the state the
+    guard would fire; the first sample is close, so it does not."""
+    rng = np.random.default_rng(2)
+    yidx = np.array([0, 1] * 100, dtype=np.int64)
+    X = rng.normal(size=(200, 2)) + 1e4
+    pivot = np.full((2, 2), -1e7)  # what a state holds for classes it never saw
+    count, mean, m2, _, fired = _dense(X, yidx, 2, pivot=pivot)
+    assert not fired
+    mean0, m20 = _truth(X, yidx, 2)
+    np.testing.assert_allclose(mean, mean0, rtol=1e-13)
+    np.testing.assert_allclose(m2, m20, rtol=1e-9)
+
+
+def test_a_constant_feature_neither_fires_the_guard_nor_gets_a_scale():
+    rng = np.random.default_rng(3)
+    yidx = np.repeat([0, 1, 2], 30).astype(np.int64)
+    X = np.c_[rng.normal(size=90), np.full(90, 7.0), rng.normal(size=90) * 1e-3]
+    count, mean, m2, scale, fired = _dense(X, yidx, 3)
+    assert not fired and scale is None
+    assert np.all(mean[:, 1] == 7.0) and np.all(m2[:, 1] == 0.0)
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+def test_the_guard_re_pivots_on_the_chunk_means(scaled):
+    """A state whose class means are far from this chunk (drift): Q - S^2/n would cancel
+    about 16 digits; after the guard the within-class M2 is exact to 1e-9."""
+    rng = np.random.default_rng(4)
+    yidx = np.repeat([0, 1], 500).astype(np.int64)
+    X = rng.normal(size=(1000, 2)) + 1e8
+    scale = np.array([4.0, 0.5]) if scaled else None
+    s = 1.0 if scale is None else scale
+    known = np.array([True, True])
+    count, mean, m2, _, fired = _dense(X, yidx, 2, np.zeros(2), np.zeros((2, 2)), known, scale)
+    assert fired
+    mean0, m20 = _truth(X, yidx, 2)
+    np.testing.assert_allclose(mean * s, mean0, rtol=1e-14)
+    np.testing.assert_allclose(m2 * s**2, m20, rtol=1e-9)
+
+
+def test_class_means_far_from_the_shift_are_rescaled_and_near_it_are_not():
+    """Rescaled when a class mean lies more than 2^300 units (in the current scale) from
+    the shift, even with no spread to speak of; data near 1e100 but near the shift: not."""
+    rng = np.random.default_rng(5)
+    yidx = np.repeat([0, 1], 20).astype(np.int64)
+    base = 1.5 * 2.0**300
+    X = base * (1 + 1e-6 * rng.normal(size=(40, 2)))
+    count, mean, m2, scale, _ = _dense(X, yidx, 2)
+    assert scale is not None and np.all(scale > base)
+    # the same data in a scale of 4: 2^300 scaled units are 2^302 data units -> not rescaled
+    count, mean, m2, out, _ = _dense(X, yidx, 2, scale=np.array([4.0, 4.0]))
+    assert out.tolist() == [4.0, 4.0]
+    # near 1e100 but the shift is there: nothing to rescale
+    Y = 1e100 * (1 + 1e-12 * rng.normal(size=(40, 2)))
+    count, mean, m2, scale, _ = _dense(Y, yidx, 2, shift=Y[0].copy())
+    assert scale is None
+
+
+def test_tiny_deviations_get_the_power_of_two_above_the_largest_deviation_from_the_pivot():
+    """Deviations of 1e-100 around a pivot of 1e-95 (squares underflow 2^-600): the scale is
+    the power of two just above the largest |x - pivot|, not |x| (and symmetric deviations,
+    whose sum S is 0, count as deviations too)."""
+    d = 1e-100
+    yidx = np.zeros(5, dtype=np.int64)
+    X = np.array([[1e-95, 0.0], [1e-95 + d, d], [1e-95 - d, -d], [1e-95 + 2 * d, 2 * d], [1e-95 - 2 * d, -2 * d]])
+    dev = np.abs(X - X[0]).max(axis=0)
+    count, mean, m2, scale, _ = _dense(X, yidx, 1)
+    assert scale is not None
+    assert np.all(dev <= scale) and np.all(scale <= 2 * dev)
+    _, m20 = _truth(X, yidx, 1)
+    np.testing.assert_allclose(m2 * scale**2, m20, rtol=1e-9)
+
+
+def test_locked_features_keep_their_scale_when_tiny_and_others_keep_theirs():
+    rng = np.random.default_rng(6)
+    yidx = np.repeat([0, 1], 10).astype(np.int64)
+    X = np.c_[rng.normal(size=20) * 1e-200, rng.normal(size=20) * 1e-200, rng.normal(size=20)]
+    scale = np.array([1.0, 1.0, 8.0])
+    locked = np.array([True, False, False])
+    count, mean, m2, out, _ = _dense(X, yidx, 2, scale=scale, locked=locked)
+    assert out[0] == 1.0  # locked: the state holds larger values
+    assert out[1] < 1e-199  # unlocked and tiny: scaled up
+    assert out[2] == 8.0  # untouched column keeps its scale
+    assert scale.tolist() == [1.0, 1.0, 8.0]
+
+
+def test_huge_dense_chunks_are_handled_without_floating_point_warnings():
+    rng = np.random.default_rng(7)
+    yidx = np.repeat([0, 1], 10).astype(np.int64)
+    X = rng.normal(size=(20, 2)) * 1e300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        count, mean, m2, scale, _ = _dense(X, yidx, 2)
+    assert scale is not None and np.all(np.isfinite(m2))
+
+
+# ------------------------------------------------------------------ sparse, second round
+def test_sparse_moments_with_the_last_class_absent_and_a_single_sample_class():
+    rng = np.random.default_rng(8)
+    D = rng.normal(size=(21, 3)) * (rng.random((21, 3)) < 0.6)
+    D[:, 2] = 0.0  # the last feature has no stored entry at all
+    yidx = np.r_[np.zeros(20), [1]].astype(np.int64)  # class 1: one sample; class 2 absent
+    D[20, 0] = 3.0
+    count, mean, m2, scale = _kernels.sparse_moments(sp.csr_matrix(D), yidx, 3, None)
+    assert count.tolist() == [20.0, 1.0, 0.0]
+    mean0, m20 = _truth(D, yidx, 3)
+    np.testing.assert_allclose(mean, mean0, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(m2, m20, rtol=1e-12, atol=1e-15)
+    assert mean[1, 0] == 3.0
+
+
+def test_sparse_moments_rescale_a_single_huge_sample():
+    D = np.zeros((6, 2))
+    D[:, 0] = [1.0, 2.0, 0.0, 1.0, 0.0, 3.0]
+    D[5, 1] = 2.0**700  # class 1 has this one sample
+    yidx = np.array([0, 0, 0, 0, 0, 1], dtype=np.int64)
+    count, mean, m2, scale = _kernels.sparse_moments(sp.csr_matrix(D), yidx, 2, None)
+    assert scale is not None and scale[0] == 1.0 and scale[1] > 2.0**700
+    assert mean[1, 1] * scale[1] == 2.0**700
+
+
+def test_sparse_moments_rescale_an_exact_huge_mean_with_no_spread():
+    """2^700 in every row (exact sums, M2 exactly 0): only the squared mean overflows."""
+    D = np.c_[np.arange(8.0), np.full(8, 2.0**700)]
+    yidx = np.repeat([0, 1], 4).astype(np.int64)
+    count, mean, m2, scale = _kernels.sparse_moments(sp.csr_matrix(D), yidx, 2, None)
+    assert scale[0] == 1.0 and scale[1] > 2.0**700
+    assert np.all(mean[:, 1] * scale[1] == 2.0**700) and np.all(m2[:, 1] == 0)
+
+
+def test_sparse_moments_rescale_a_finite_spread_above_two_to_the_600():
+    """+-2^350 in each class (means 0, squares 2^700 finite but above the 2^600 limit)."""
+    D = np.c_[np.arange(8.0), np.tile([2.0**350, -(2.0**350)], 4)]
+    yidx = np.repeat([0, 1], 4).astype(np.int64)
+    count, mean, m2, scale = _kernels.sparse_moments(sp.csr_matrix(D), yidx, 2, None)
+    assert scale[0] == 1.0 and 2.0**350 <= scale[1] <= 2.0**351
+    np.testing.assert_allclose(m2[:, 1] * scale[1] ** 2, 4 * 2.0**700, rtol=1e-14)
+
+
+def test_sparse_moments_keep_the_scales_of_the_other_features():
+    D = np.c_[np.arange(8.0), np.tile([2.0**350, -(2.0**350)], 4)]
+    yidx = np.repeat([0, 1], 4).astype(np.int64)
+    count, mean, m2, scale = _kernels.sparse_moments(sp.csr_matrix(D), yidx, 2, np.array([4.0, 1.0]))
+    assert scale[0] == 4.0 and scale[1] >= 2.0**350
+    np.testing.assert_allclose(mean[:, 0] * 4.0, [1.5, 5.5], rtol=1e-15)
+
+
+def test_huge_sparse_chunks_are_handled_without_floating_point_warnings():
+    rng = np.random.default_rng(9)
+    D = rng.normal(size=(20, 2)) * 1e300
+    D[::3, 1] = 0.0
+    yidx = np.repeat([0, 1], 10).astype(np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        count, mean, m2, scale = _kernels.sparse_moments(sp.csr_matrix(D), yidx, 2, None)
+    assert scale is not None and np.all(np.isfinite(m2))
+
+
+# ------------------------------------------------------------------ numba vs numpy, worker
+def test_the_numpy_path_adds_in_the_compiled_kernels_order():
+    """The module's promise: the two kernels add in the same order (bit-identical sums),
+    which needs a stable gathering of each class's rows."""
+    pytest.importorskip("numba")
+    kernel = _kernels._load_numba()
+    if not kernel:
+        pytest.skip("no compiled kernel")
+    rng = np.random.default_rng(10)
+    yidx = rng.integers(0, 3, 3000).astype(np.int64)
+    X = rng.normal(size=(3000, 5)) * rng.uniform(0.1, 1e3, 5) + 17.3
+    pivot = rng.normal(size=(3, 5)) + 17.3
+    S1, Q1 = np.zeros((3, 5)), np.zeros((3, 5))
+    kernel(X, yidx, pivot, np.ones(5), S1, Q1, _kernels._BLOCK_ROWS)
+    S2, Q2 = np.zeros((3, 5)), np.zeros((3, 5))
+    _kernels.numpy_class_sums(X, yidx, pivot, None, S2, Q2)
+    assert np.array_equal(S1, S2) and np.array_equal(Q1, Q2)
+
+
+def test_the_lazy_worker_has_one_thread():
+    w = _kernels.LazyWorker("skscreen-one-thread")
+    ex = w.get()
+    started = threading.Event()
+    # with one thread the second task starts only after the first gave up waiting for it
+    first = ex.submit(lambda: started.wait(0.3))
+    second = ex.submit(started.set)
+    assert first.result() is False
+    second.result()
+    assert ex._max_workers == 1
+    ex.shutdown()
