@@ -159,6 +159,7 @@ class BasePruner:
         self.random_state = random_state
         self.requires = required_statistics(policy if policy is not None else scorer)
         self.recorder = None
+        self._hooked = True  # a new pruner records (its recorder hooks its modules at once)
 
     def set_scorer(self, scorer):
         """Swap the criterion (e.g. new settings between ``partial_fit`` calls).
@@ -192,12 +193,14 @@ class BasePruner:
     def _use(self, scorer, policy):
         """Set the criterion slots; the statistics hooks follow what it needs (re-attached
         if they were attached; statistics gathered so far in the epoch are dropped)."""
-        attached = self.recorder is not None and self.recorder.attached
+        hooked = self._hooked
         self.remove_hooks()
         self.scorer, self.policy = scorer, policy
         self.requires = required_statistics(policy if policy is not None else scorer)
         self._make_recorder()  # a new recorder hooks its modules at once
-        if not attached:
+        if hooked:
+            self.attach_hooks()
+        else:
             self.remove_hooks()
         return self
 
@@ -231,11 +234,13 @@ class BasePruner:
 
     def attach_hooks(self):
         """Start recording statistics (idempotent)."""
+        self._hooked = True
         if self.recorder is not None and not self.recorder.attached:
             self.recorder.attach(self._hook_modules())
 
     def remove_hooks(self):
         """Stop recording (hooks live only while training)."""
+        self._hooked = False
         if self.recorder is not None:
             self.recorder.remove()
 

@@ -242,6 +242,7 @@ class WeightPruner(BasePruner):
         state["model"] = None
         state["layers"] = {}
         state["units"] = []
+        state["_hooked"] = False  # a restored recorder is detached
         return state
 
     # ------------------------------------------------------------------ statistics

@@ -50,17 +50,37 @@ def _select(scores, n_keep, keep_each_row):
     n_keep = max(min(int(n_keep), n_alive), n_forced)
     flat = torch.cat([s.masked_fill(f, -torch.inf).reshape(-1) for s, f in zip(scores, forced)])
     rest = n_keep - n_forced
-    keep_flat = torch.zeros_like(flat, dtype=torch.bool)
-    if rest > 0:
-        # stable: ties broken by position, so results are deterministic
-        order = torch.argsort(flat, descending=True, stable=True)[:rest]
-        keep_flat[order] = True
+    keep_flat = _top(flat, rest)
     masks, start = [], 0
     for s, f in zip(scores, forced):
         n = s.numel()
         masks.append(keep_flat[start : start + n].reshape(s.shape) | f)
         start += n
     return masks, [int(f.sum()) for f in forced]
+
+
+def _top(flat, k):
+    """Boolean mask of the ``k`` highest entries of a 1-D tensor, ties broken by position
+    (the first of equal scores kept), so results are deterministic.
+
+    The same mask as the first ``k`` of a stable descending argsort, in linear time: the
+    ``k``-th largest value is the threshold, every entry above it is kept, then the first
+    entries equal to it. Scores with NaN take the argsort (where NaN sorts first).
+    """
+    keep = torch.zeros_like(flat, dtype=torch.bool)
+    if k <= 0:
+        return keep
+    if k >= flat.numel():
+        return keep.fill_(True)
+    if bool(torch.isnan(flat).any()):
+        keep[torch.argsort(flat, descending=True, stable=True)[:k]] = True
+        return keep
+    threshold = torch.kthvalue(flat, flat.numel() - k + 1).values
+    keep = flat > threshold
+    need = k - int(keep.sum())
+    if need > 0:
+        keep[torch.nonzero(flat == threshold).flatten()[:need]] = True
+    return keep
 
 
 def _warn_shortfall(budget, masks, forced, keep_each_row, short_layers=None):

@@ -312,4 +312,5 @@ class ChannelPruner(BasePruner):
         state.pop("graph_", None)
         state["model"] = None
         state["units"] = []
+        state["_hooked"] = False  # a restored recorder is detached
         return state

@@ -1,0 +1,48 @@
+"""selection._top (the k best scores in linear time) against its reference, the first k of a
+stable descending argsort: the same mask on ties, -inf, NaN, every k from 0 to n and both
+float widths; and select_global's masks unchanged on tied scores."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from skscreen.pruning.selection import _top, select_global  # noqa: E402
+
+
+def _reference(flat, k):
+    keep = torch.zeros_like(flat, dtype=torch.bool)
+    keep[torch.argsort(flat, descending=True, stable=True)[: max(k, 0)]] = True
+    return keep
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("seed", range(6))
+def test_top_is_the_stable_argsort_on_ties_and_infinities(seed, dtype):
+    g = torch.Generator().manual_seed(seed)
+    n = 57
+    flat = torch.randint(0, 6, (n,), generator=g).to(dtype)  # many exact ties
+    flat[torch.randint(0, n, (9,), generator=g)] = -torch.inf  # pruned entries
+    flat[torch.randint(0, n, (2,), generator=g)] = torch.inf
+    for k in range(-1, n + 2):
+        assert torch.equal(_top(flat, k), _reference(flat, k)), k
+
+
+def test_top_with_nan_scores_follows_the_argsort():
+    flat = torch.tensor([0.5, float("nan"), 0.5, 2.0, float("nan"), -torch.inf])
+    for k in range(len(flat) + 1):
+        assert torch.equal(_top(flat, k), _reference(flat, k)), k
+
+
+def test_ties_are_broken_by_position_first_kept():
+    flat = torch.tensor([1.0, 3.0, 2.0, 2.0, 2.0, 0.0])
+    assert _top(flat, 3).tolist() == [False, True, True, True, False, False]
+
+
+def test_select_global_on_tied_scores_keeps_the_first_positions():
+    a = torch.full((3, 4), 1.0)
+    b = torch.full((2, 3), 1.0)
+    masks = select_global([a, b], 7)
+    # the forced best of each layer (the first entry), then ties in flat order: layer a first
+    assert int(sum(m.sum() for m in masks)) == 7
+    assert masks[0].reshape(-1).tolist() == [True] * 6 + [False] * 6
+    assert masks[1].reshape(-1).tolist() == [True] + [False] * 5
