@@ -137,33 +137,34 @@ def probe_output_width(net, Xi):
     return int(out.shape[-1]) if out.ndim >= 2 else None
 
 
-def output_ignores_input(net, x):
-    """Whether ``net.module_``'s output has zero gradient with respect to its input on ``x``
-    (eval mode, the module's mode restored; no parameter gradient is touched).
+class _SameOutputs:
+    """Whether a module gave the same output to every sample, from the outputs (``y_pred``) the
+    net computed anyway: within each batch, and across batches when ``across_batches`` (the
+    validation batches of an epoch; training batches are compared within each batch only,
+    as the weights move between them)."""
 
-    A pruned network whose every input-output path is gone predicts the same class for every
-    sample. None when it cannot be told (input that is not a floating tensor, output that
-    is not one tensor of scores, a module that does not differentiate its input).
-    """
-    if not torch.is_tensor(x) or not x.is_floating_point() or x.numel() == 0:
-        return None
-    module = net.module_
-    was = module.training
-    module.eval()
-    try:
-        x = x.detach().to(net.device).requires_grad_(True)
-        with torch.enable_grad():
-            out = net.infer(x)
-            if isinstance(out, tuple | list):
-                out = out[0]
-            if not torch.is_tensor(out) or out.ndim < 1 or not out.requires_grad:
-                return None
-            # a projection with unequal weights: softmax outputs sum to one over classes
-            w = 1.0 + 0.6180339887 * torch.arange(out.shape[-1], device=out.device)
-            (grad,) = torch.autograd.grad((out.double() * w).sum(), x, allow_unused=True)
-    finally:
-        module.train(was)
-    return grad is None or not bool(grad.ne(0).any())
+    def __init__(self, across_batches):
+        self.across_batches = across_batches
+        self.first = None
+        self.n = 0
+        self.same = True
+
+    def add(self, y_pred):
+        if isinstance(y_pred, tuple | list) and y_pred:
+            y_pred = y_pred[0]
+        if not torch.is_tensor(y_pred) or y_pred.ndim < 1 or y_pred.shape[0] == 0:
+            self.same = False  # cannot be told: no claim
+            return
+        y_pred = y_pred.detach()
+        if self.first is None or not self.across_batches:
+            self.first = y_pred[:1]
+        if self.same:
+            self.same = y_pred.shape[1:] == self.first.shape[1:] and bool(
+                (y_pred == self.first).all()
+            )
+        if self.across_batches and self.n == 0:
+            self.first = self.first.clone()  # kept past this batch
+        self.n += int(y_pred.shape[0])
 
 
 def find_pruning_callback(net):
@@ -552,6 +553,7 @@ class ScreeningPruning(Callback):
         self._enforcer = getattr(self, "_enforcer", None) or MaskEnforcer()
         self._targets_handle = None
         self._epoch_ran = False
+        self._watch = None
         return self
 
     def _pruning_epochs_done(self, net):
@@ -861,6 +863,7 @@ class ScreeningPruning(Callback):
         self._epoch_ran = True
         if self.pruner_ is not None:
             self._start_epoch(net)
+        self._watch_outputs(net)
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if not training:
@@ -879,7 +882,9 @@ class ScreeningPruning(Callback):
                     _ClearTargets(self.pruner_)
                 )
 
-    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+    def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
+        if self._watch is not None:
+            self._watch["train" if training else "valid"].add(y_pred)
         if training and self.pruner_ is not None:
             self.pruner_.set_targets(None)
             if self.regularizer_ is not None:
@@ -935,25 +940,43 @@ class ScreeningPruning(Callback):
         for key, value in row.items():
             net.history.record(key, value)
         self._attach_enforcement(net)  # channel pruning may have replaced parameters
-        if self.schedule_done(net) and n_kept < total:
-            self._warn_if_disconnected(net, n_kept)
+        if self._watch is not None:
+            self._warn_if_same_outputs(net)
 
-    def _warn_if_disconnected(self, net, n_kept):
-        """At the end of the schedule (once per pruned state): a module whose output no longer
-        depends on its input (every path pruned) is warned, with what to change."""
-        if getattr(self, "_paths_checked_at", None) == n_kept:
-            return
-        self._paths_checked_at = n_kept
-        x = self.example_inputs_
-        if not output_ignores_input(net, x):
+    def _watch_outputs(self, net):
+        """In the first epoch with the final masks (the schedule done, something pruned), the
+        outputs the net computes anyway (validation batches, else training batches) are
+        compared: a module that gives every sample the same output is warned at epoch end."""
+        self._watch = None
+        if self.pruner_ is None or not self.schedule_done(net):
             return
         kept, total = self.counts(net)
+        if kept < total and getattr(self, "_paths_checked_at", None) != kept:
+            self._watch = {
+                "train": _SameOutputs(across_batches=False),
+                "valid": _SameOutputs(across_batches=True),
+                "kept": kept,
+            }
+
+    def _warn_if_same_outputs(self, net):
+        watch, self._watch = self._watch, None
+        self._paths_checked_at = watch["kept"]
+        which = "validation" if watch["valid"].n else "training"
+        seen = watch[which[:5]]
+        if seen.n < 2 or not seen.same:
+            return
+        kept, total = self.counts(net)
+        samples = (
+            f"all {seen.n} validation samples"
+            if which == "validation"
+            else f"every sample of each training batch ({seen.n} samples)"
+        )
         warnings.warn(
-            f"After pruning to sparsity {1.0 - kept / total:.4f} ({kept} of {total} kept), the "
-            f"module's output no longer depends on its input (zero gradient on {len(x)} "
-            "training inputs): no input-output path is left, and it predicts the same scores "
-            "for every sample. Lower sparsity, use scope='layer' (every layer keeps its share), "
-            "or a larger module.",
+            f"In epoch {len(net.history)}, after pruning to sparsity {1.0 - kept / total:.4f} "
+            f"({kept} of {total} kept), the module gave the same output to {samples}: no "
+            "input-output path is left (or none is active), so it cannot tell samples apart. "
+            "Lower sparsity, use scope='layer' (every layer keeps its share), or a larger "
+            "module.",
             UserWarning,
             stacklevel=2,
         )

@@ -1,4 +1,5 @@
-"""A pruned module whose every input-output path is gone is warned at the end of the schedule.
+"""A pruned module whose every input-output path is gone is warned in the first epoch after the
+schedule, from the outputs the net computes anyway (no extra forward pass).
 
 Known truth: a positional scorer on a 64-16-16-10 MLP keeps, of the two hidden layers, only
 the one weight per layer that the selection never removes (each layer keeps its best entry),
@@ -14,13 +15,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
-from skorch import NeuralNetClassifier  # noqa: E402
+from skorch.dataset import ValidSplit  # noqa: E402
 from torch import nn  # noqa: E402
 
 from skscreen import ScreeningPrunedNet  # noqa: E402
 from skscreen.datasets import load_digits_split  # noqa: E402
 from skscreen.models import make_mlp  # noqa: E402
-from skscreen.nn._pruning import output_ignores_input  # noqa: E402
 
 
 class _Positional:
@@ -49,7 +49,7 @@ def digits():
     return load_digits_split()
 
 
-def _fit(digits, scorer, sparsity=0.9):
+def _fit(digits, scorer, sparsity=0.9, **kw):
     net = ScreeningPrunedNet(
         make_mlp,
         module__n_inputs=64,
@@ -58,17 +58,20 @@ def _fit(digits, scorer, sparsity=0.9):
         scorer=scorer,
         sparsity=sparsity,
         prune_epochs=2,
-        max_epochs=3,
         lr=0.1,
-        train_split=None,
         verbose=0,
+        **{"max_epochs": 3, "train_split": None, **kw},
     )
+    calls = []
     torch.manual_seed(0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        net.fit(digits.X_train, digits.y_train)
+        net.initialize()
+        net.module_.register_forward_pre_hook(lambda m, i: calls.append(i[0].shape[0]))
+        net.partial_fit(digits.X_train, digits.y_train)
     linears = [m for m in net.module_.modules() if isinstance(m, nn.Linear)]
-    return net, linears, [str(w.message) for w in caught if "no longer depends" in str(w.message)]
+    net.forward_rows_ = sum(calls)
+    return net, linears, [str(w.message) for w in caught if "same output" in str(w.message)]
 
 
 def test_a_module_pruned_to_no_path_is_warned_once(digits):
@@ -80,8 +83,32 @@ def test_a_module_pruned_to_no_path_is_warned_once(digits):
     assert np.ptp(proba, axis=0).max() < 1e-6  # the same scores for every sample
     assert len(warned) == 1, warned
     kept = sum(int((m.weight != 0).sum()) for m in linears)
-    assert f"sparsity {1 - kept / 1440:.4f} ({kept} of 1440 kept)" in warned[0]
+    n = len(digits.y_train)
+    assert warned[0].startswith(
+        f"In epoch 3, after pruning to sparsity {1 - kept / 1440:.4f} ({kept} of 1440 kept), "
+        f"the module gave the same output to every sample of each training batch ({n} samples)"
+    )
     assert "scope='layer'" in warned[0]
+    # found from the outputs training computed: no forward pass of its own
+    assert net.forward_rows_ == 3 * n
+    # once per pruned state: a further epoch with the same masks does not warn again
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net.partial_fit(digits.X_train, digits.y_train, epochs=1)
+    assert not [w for w in caught if "same output" in str(w.message)]
+
+
+def test_validation_outputs_are_used_when_there_is_a_split(digits):
+    net, _, warned = _fit(digits, _Positional(), max_epochs=3, train_split=ValidSplit(5))
+    assert len(warned) == 1 and "validation samples" in warned[0]
+    n_valid = sum(len(b[1]) for b in net.get_iterator(net.get_split_datasets(
+        digits.X_train, digits.y_train)[1]))  # skorch's stratified split
+    assert f"the same output to all {n_valid} validation samples" in warned[0]
+
+
+def test_no_epoch_after_the_schedule_means_no_claim(digits):
+    _, _, warned = _fit(digits, _Positional(), max_epochs=2)
+    assert warned == []
 
 
 def test_a_module_that_keeps_its_paths_is_not_warned(digits):
@@ -89,52 +116,3 @@ def test_a_module_that_keeps_its_paths_is_not_warned(digits):
     assert int((linears[0].weight != 0).sum()) > 100
     assert np.ptp(net.predict_proba(digits.X_test), axis=0).max() > 1e-3
     assert warned == []
-
-
-class _Detaching(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lin = nn.Linear(4, 3)
-
-    def forward(self, x):
-        return self.lin(x.detach())
-
-
-class _DictOut(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lin = nn.Linear(4, 3)
-
-    def forward(self, x):
-        return {"scores": self.lin(x)}
-
-
-def _initialized(module, **kw):
-    return NeuralNetClassifier(module, criterion=nn.CrossEntropyLoss, **kw).initialize()
-
-
-def test_output_ignores_input_known_cases():
-    x = torch.randn(8, 4)
-    dense = _initialized(nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3)))
-    assert output_ignores_input(dense, x) is False
-    with torch.no_grad():
-        dense.module_[0].weight.zero_()
-    assert output_ignores_input(dense, x) is True
-    # a connected softmax module (its outputs sum to one: the check projects them unequally)
-    soft = _initialized(nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=-1)))
-    assert output_ignores_input(soft, x) is False
-    assert output_ignores_input(_initialized(_Detaching), x) is True
-    # cannot be told: integer input, an output that is not a tensor of scores
-    assert output_ignores_input(dense, torch.ones(8, 4, dtype=torch.long)) is None
-    assert output_ignores_input(_initialized(_DictOut), x) is None
-
-
-def test_output_ignores_input_leaves_the_module_as_it_was():
-    net = _initialized(nn.Sequential(nn.Linear(4, 5), nn.Dropout(0.5), nn.Linear(5, 3)))
-    net.module_.train()
-    output_ignores_input(net, torch.randn(8, 4))
-    assert net.module_.training
-    assert all(p.grad is None for p in net.module_.parameters())
-    net.module_.eval()
-    output_ignores_input(net, torch.randn(8, 4))
-    assert not net.module_.training

@@ -228,13 +228,6 @@ class _TwoInputs(torch.nn.Module):
         return self.out(torch.relu(self.a(left) + self.b(right)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="bug since 9fa48bc: at the end of the schedule ScreeningPruning._warn_if_disconnected "
-    "calls output_ignores_input(net, self.example_inputs_), one tensor, and net.infer(tensor) "
-    "calls a module with named inputs with one argument (forward() missing 'right')",
-)
 def test_dict_input_for_a_module_with_named_inputs(digits_300):
     # skorch passes a dict X as keyword arguments; the logits check sliced the dict
     X, y = digits_300
