@@ -523,3 +523,17 @@ def test_views_without_a_recorder_carry_no_statistics():
 def test_an_ignored_head_is_no_head():
     p = _pruner(LAMPScorer(), ignored_layers=["2"])
     assert p.names == ["0"] and p.head_ is None and p._constraints() == [False]
+
+
+def test_a_restored_pruner_is_detached_and_a_change_of_criterion_keeps_it_so():
+    """Pickled while recording: it comes back without hooks (its recorder is detached), and
+    set_scorer does not hook the new model behind the training loop's back."""
+    p = _pruner(HybridScreeningScorer(alpha=0.5))
+    assert p.recorder.attached
+    back = pickle.loads(pickle.dumps(p))
+    back.bind(_model())
+    assert not back.recorder.attached
+    back.set_scorer(ActivationStatsScorer())
+    assert not back.recorder.attached
+    back.attach_hooks()
+    assert back.recorder.attached
