@@ -34,7 +34,6 @@ from skscreen.pruning.masks import remove_masks, to_torch_prune
 
 __all__ = ["ScreeningPrunedNet"]
 
-_CALLBACK = "screening_pruning"
 
 
 class ScreeningPrunedNet(NeuralNetClassifier):
@@ -138,6 +137,8 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     feature_names_in_ : ndarray of str
         Column names of a DataFrame ``X`` seen in the first call, when all are strings;
         a DataFrame with other or reordered columns is refused at prediction.
+    pruning_ : ScreeningPruning
+        The pruning callback (built at ``initialize``, held beside ``callbacks_``).
     pruner_ : WeightPruner or ChannelPruner
         The pruning machinery (statistics hooks, scorer, schedule, masks).
     history : skorch History
@@ -153,8 +154,12 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     the module can neither output nor encode are refused at ``fit``; ``predict_proba`` has
     one column per entry of ``classes_`` (a module with more outputs than classes, such as
     labels ``{0, 2}`` as output indices of three outputs, gives the probabilities over the
-    outputs of the classes, and ``predict`` one of the classes); the pruning callback is
-    part of the net (``callbacks="disable"`` is refused: pass ``sparsity=0``).
+    outputs of the classes, and ``predict`` one of the classes).
+
+    The pruning callback is not an entry of ``callbacks_`` (which stays exactly as skorch
+    builds it from ``callbacks``, ``"disable"`` included): it is held in ``pruning_`` and
+    notified by the net's own ``on_*`` hooks, after the net's history bookkeeping and before
+    every callback. Its settings are the net's parameters; ``sparsity=0`` for no pruning.
 
     Examples
     --------
@@ -219,33 +224,32 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     def _pruning_settings(self):
         return {k: getattr(self, k) for k in PRUNING_PARAMS}
 
-    def get_default_callbacks(self):
-        callbacks = list(super().get_default_callbacks())
-        names = [name for name, _ in callbacks]
-        # before print_log, so that the printed row shows this epoch's sparsity
-        at = names.index("print_log") if "print_log" in names else len(callbacks)
-        callbacks.insert(at, (_CALLBACK, ScreeningPruning(**self._pruning_settings())))
-        return callbacks
-
     def _initialize_callbacks(self):
-        # skorch handles callbacks="disable" here, before initialize_callbacks
+        # callbacks_ is skorch's, as the user set it (callbacks="disable", None entries,
+        # trim_for_prediction): the pruning callback is held beside it, in pruning_, and
+        # notified by the net's own hooks, which skorch calls before every callback
         super()._initialize_callbacks()
         self._check_callbacks()
+        pruning = self.__dict__.get("pruning_")
+        if pruning is None:
+            pruning = ScreeningPruning(**self._pruning_settings())
+        else:  # its derived state follows the module and the history: kept
+            pruning.set_params(**self._pruning_settings())
+        self.pruning_ = pruning.initialize()
         return self
 
-    def _check_callbacks(self):
-        if _CALLBACK not in dict(self.callbacks_):
+    def set_params(self, **kwargs):
+        stale = [k for k in kwargs if k.split("__")[:2] == ["callbacks", "screening_pruning"]]
+        if stale:
             raise ValueError(
-                f"ScreeningPrunedNet prunes with its {_CALLBACK!r} callback, which "
-                "callbacks='disable' or callbacks__screening_pruning=None removes. For no "
-                "pruning pass sparsity=0; to drop the other callbacks set them to None one by "
-                "one (callbacks__print_log=None)."
+                f"{stale[0]!r}: ScreeningPrunedNet's pruning is not an entry of callbacks (it "
+                "is held in pruning_, whatever callbacks holds); its settings are the net's own "
+                "parameters: set_params(sparsity=0.8, alpha=...), sparsity=0 for no pruning."
             )
-        others = [
-            name
-            for name, cb in self.callbacks_
-            if name != _CALLBACK and isinstance(cb, ScreeningPruning)
-        ]
+        return super().set_params(**kwargs)
+
+    def _check_callbacks(self):
+        others = [name for name, cb in self.callbacks_ if isinstance(cb, ScreeningPruning)]
         if others:
             raise ValueError(
                 f"ScreeningPrunedNet prunes with its own ScreeningPruning callback; the "
@@ -254,21 +258,6 @@ class ScreeningPrunedNet(NeuralNetClassifier):
                 "skorch's NeuralNetClassifier with the ScreeningPruning callback."
             )
         return self
-
-    def set_params(self, **kwargs):
-        # callbacks__screening_pruning__<p> is the net's own parameter <p> (one home: a value
-        # set on the callback would be overwritten by the net's at the next fit)
-        prefix = f"callbacks__{_CALLBACK}__"
-        for key in [k for k in kwargs if k.startswith(prefix)]:
-            if key[len(prefix) :] in PRUNING_PARAMS:
-                kwargs[key[len(prefix) :]] = kwargs.pop(key)
-        return super().set_params(**kwargs)
-
-    @property
-    def pruning_(self):
-        """The :class:`~skscreen.nn.ScreeningPruning` callback of this net."""
-        self.check_is_fitted(["callbacks_"])
-        return dict(self.callbacks_)[_CALLBACK]
 
     def initialize(self):
         ScreeningPruning(**self._pruning_settings()).check_params()
@@ -414,10 +403,38 @@ class ScreeningPrunedNet(NeuralNetClassifier):
                 cb_kwargs["batch"] = (batch[0], encoding.decode(batch[1]))
         return super().notify(method_name, **cb_kwargs)
 
+    # the pruning callback's events: after the net's own bookkeeping (history rows), before
+    # every callback of callbacks_ (PrintLog shows the epoch's sparsity, Checkpoint and
+    # EarlyStopping see the pruned module, LoadInitState loads into a prepared one)
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         super().on_train_begin(net, X=X, y=y, **kwargs)
         # one home for each setting: the net's parameters, pushed to the callback now
         self.pruning_.set_params(**self._pruning_settings())
+        self.pruning_.on_train_begin(net, X=X, y=y, **kwargs)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        self.pruning_.on_train_end(net, X=X, y=y, **kwargs)
+
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)
+        self.pruning_.on_epoch_begin(net, **kwargs)
+
+    def on_epoch_end(self, net, **kwargs):
+        super().on_epoch_end(net, **kwargs)
+        self.pruning_.on_epoch_end(net, **kwargs)
+
+    def on_batch_begin(self, net, **kwargs):
+        super().on_batch_begin(net, **kwargs)
+        self.pruning_.on_batch_begin(net, **kwargs)
+
+    def on_batch_end(self, net, **kwargs):
+        super().on_batch_end(net, **kwargs)
+        self.pruning_.on_batch_end(net, **kwargs)
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        super().on_grad_computed(net, named_parameters, **kwargs)
+        self.pruning_.on_grad_computed(net, named_parameters, **kwargs)
 
     # ------------------------------------------------------------------ criterion
     def initialize_criterion(self):
@@ -514,8 +531,9 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     # ------------------------------------------------------------------ state
     def __setstate__(self, state):
         super().__setstate__(state)
-        if getattr(self, "callbacks_", None) is not None and _CALLBACK in dict(self.callbacks_):
-            dict(self.callbacks_)[_CALLBACK].rebind(self.module_)
+        pruning = self.__dict__.get("pruning_")
+        if pruning is not None and "module_" in self.__dict__:
+            pruning.rebind(self.module_)
 
     @property
     def pruner_(self):

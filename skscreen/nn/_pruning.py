@@ -168,7 +168,12 @@ class _SameOutputs:
 
 
 def find_pruning_callback(net):
-    """The :class:`ScreeningPruning` callback of an initialised skorch net, or None."""
+    """The :class:`ScreeningPruning` callback of an initialised skorch net, or None:
+    :class:`~skscreen.ScreeningPrunedNet`'s own (``pruning_``, held beside ``callbacks_``), or
+    the one in a plain net's ``callbacks_``."""
+    own = getattr(net, "__dict__", {}).get("pruning_")
+    if isinstance(own, ScreeningPruning):
+        return own
     for _, cb in getattr(net, "callbacks_", None) or []:
         if isinstance(cb, ScreeningPruning):
             return cb
@@ -663,7 +668,10 @@ class ScreeningPruning(Callback):
         if self.granularity != "channel":
             return
         names = [cb for _, cb in net.callbacks_]
-        here = names.index(self) if self in names else len(names)
+        if self in names:
+            here = names.index(self)
+        else:  # held by the net (ScreeningPrunedNet.pruning_): notified before callbacks_
+            here = -1 if net.__dict__.get("pruning_") is self else len(names)
         for i, cb in enumerate(names):
             if (
                 isinstance(cb, EarlyStopping)

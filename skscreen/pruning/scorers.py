@@ -13,6 +13,7 @@ below everything and never come back.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -150,6 +151,19 @@ def input_f_scores(moments, device):
     Computed in the statistics' own array type (numpy for CPU batches, torch on their
     device); only the F vector is converted, once.
     """
+    present = 0 if moments.count_ is None else int((torch.as_tensor(moments.count_) > 0).sum())
+    if present < 2:
+        # the epoch's batches held one class (partial_fit on a stream of one class at a
+        # time): no between-class evidence, so no input ranks above another on F
+        warnings.warn(
+            f"The statistics of this epoch hold {present} class(es): the ANOVA F-test needs "
+            "two, so the screening term gives every input the same score and the magnitude "
+            "term decides this step. Give each partial_fit call (epoch) samples of at least "
+            "two classes for screening to count.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return torch.zeros(moments.n_features, dtype=torch.float64, device=device)
     f = torch.as_tensor(anova_f_scores(moments), dtype=torch.float64, device=device)
     f = torch.nan_to_num(f, nan=0.0, posinf=-1.0)  # -1: a marker below every F
     separating = f == -1.0

@@ -259,7 +259,9 @@ def test_read_idx_checks_the_magic_zero(tmp_path):
     (tmp_path / "m").write_bytes(struct.pack(">HBBI", 1, 0x08, 1, 2) + b"ab")
     with pytest.raises(ValueError, match=r"m is not an unsigned-byte IDX file\.$"):
         read_idx(tmp_path / "m")
-    (tmp_path / "ok.gz").write_bytes(gzip.compress(struct.pack(">HBBII", 0, 8, 2, 1, 2) + b"\x05\xff"))
+    (tmp_path / "ok.gz").write_bytes(
+        gzip.compress(struct.pack(">HBBII", 0, 8, 2, 1, 2) + b"\x05\xff")
+    )
     np.testing.assert_array_equal(read_idx(str(tmp_path / "ok.gz")), [[5, 255]])
 
 
@@ -327,9 +329,12 @@ def _cifar_py2_batch(X, y):
     labels = b"(" + b"".join(b"K" + bytes([int(v)]) for v in y) + b"l"  # MARK ints LIST
     return (
         b"\x80\x02}("
-        + _s("batch_label") + _s("training batch")
-        + _s("data") + _py2_array(X.reshape(len(X), -1))
-        + _s("labels") + labels
+        + _s("batch_label")
+        + _s("training batch")
+        + _s("data")
+        + _py2_array(X.reshape(len(X), -1))
+        + _s("labels")
+        + labels
         + b"u."
     )
 
@@ -372,7 +377,9 @@ def test_cifar10_reads_python2_batches_in_channel_row_column_order(tmp_path):
 
 
 def test_cifar10_needs_a_folder_and_every_batch(tmp_path):
-    with pytest.raises(ValueError, match=r"^CIFAR-10 needs data_home: the folder of its python batch files\.$"):
+    with pytest.raises(
+        ValueError, match=r"^CIFAR-10 needs data_home: the folder of its python batch files\.$"
+    ):
         load_dataset("cifar10")
     with pytest.raises(ValueError, match="CIFAR-10 needs data_home"):
         load_dataset("cifar-10")
@@ -386,12 +393,16 @@ def test_cifar10_needs_a_folder_and_every_batch(tmp_path):
     )
 
 
-@pytest.mark.parametrize("content", [[1, 2], {b"data": np.zeros((1, 3072), np.uint8)}, {b"labels": [1]}])
+@pytest.mark.parametrize(
+    "content", [[1, 2], {b"data": np.zeros((1, 3072), np.uint8)}, {b"labels": [1]}]
+)
 def test_a_cifar_file_without_data_and_labels_is_refused(tmp_path, content):
     rng = np.random.default_rng(2)
     _write_cifar(tmp_path, 2, 2, rng)
     (tmp_path / "data_batch_3").write_bytes(pickle.dumps(content, protocol=2))
-    with pytest.raises(ValueError, match=r"data_batch_3 is not a CIFAR-10 python batch \(no data/labels\)\.$"):
+    with pytest.raises(
+        ValueError, match=r"data_batch_3 is not a CIFAR-10 python batch \(no data/labels\)\.$"
+    ):
         load_cifar10(str(tmp_path), val_size=1)
 
 
@@ -426,12 +437,21 @@ def test_digits_split_sizes_stratification_and_scaling():
 
 def test_split_counts_features_and_classes_over_train_and_test():
     z = np.zeros
-    s = Split(z((4, 2, 3)), np.array([0, 1, 1, 0]), z((1, 2, 3)), np.array([7]), z((2, 2, 3)), np.array([4, 0]))
+    s = Split(
+        z((4, 2, 3)),
+        np.array([0, 1, 1, 0]),
+        z((1, 2, 3)),
+        np.array([7]),
+        z((2, 2, 3)),
+        np.array([4, 0]),
+    )
     assert s.n_features == 6 and s.n_classes == 5 and s.name == ""
     s = Split(z((2, 5)), np.array([0, 6]), z((1, 5)), np.array([0]), z((1, 5)), np.array([2]), "x")
     assert s.n_features == 5 and s.n_classes == 7
 
 
 def test_unknown_names_are_refused_with_the_choices():
-    with pytest.raises(ValueError, match=r"^Unknown dataset 'Digits'; use 'digits', 'mnist' or 'fashion-mnist'\.$"):
+    with pytest.raises(
+        ValueError, match=r"^Unknown dataset 'Digits'; use 'digits', 'mnist' or 'fashion-mnist'\.$"
+    ):
         load_dataset("Digits")

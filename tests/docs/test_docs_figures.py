@@ -112,14 +112,19 @@ def test_seed_methods_table():
         )
     # its magnitude reference at 95.7 % comes from the reduced Table 1 run (same protocol)
     t1 = _load("table1_reduced")
-    ref = next(r for r in t1["summary"] if r["method"] == "magnitude [global]" and r["sparsity"] == 0.957)
+    ref = next(
+        r for r in t1["summary"] if r["method"] == "magnitude [global]" and r["sparsity"] == 0.957
+    )
     seeds = _load("seed_methods")["protocol"]["seeds"]
     per_seed = [
         f"{r['test_error']:.2f}"
         for seed in seeds
         for r in t1["runs"]
-        if r["method"] == "magnitude" and r.get("normalize_scope") == "global"
-        and r["sparsity"] == 0.957 and r["seed"] == seed and r.get("reading") in (None, "input")
+        if r["method"] == "magnitude"
+        and r.get("normalize_scope") == "global"
+        and r["sparsity"] == 0.957
+        and r["seed"] == seed
+        and r.get("reading") in (None, "input")
     ]
     flat = " ".join(text.split())
     assert f"{ref['test err % mean']:.2f} ± {ref['std']:.2f} %" in flat
@@ -191,8 +196,12 @@ def test_small_net_overhead_table():
 def test_cold_start_table():
     text = _section("Cold start (issue 19)")
     for r in _load("cold_start")["table"]:
-        _row_with(text, r["data"], f"{r['first fit ms (median)']:.1f}",
-                  f"{r['peak memory growth MB (median)']:.1f}")
+        _row_with(
+            text,
+            r["data"],
+            f"{r['first fit ms (median)']:.1f}",
+            f"{r['peak memory growth MB (median)']:.1f}",
+        )
 
 
 def test_channel_speed_and_size_ranges():
@@ -260,7 +269,9 @@ def test_result_file_has_provenance_after_the_redesign(name):
         if _git("cat-file", "-e", f"{b['git_commit']}^{{commit}}").returncode != 0:
             pytest.skip(f"commit {b['git_commit']} not in this clone")
         res = _git("merge-base", "--is-ancestor", REDESIGN, b["git_commit"])
-        assert res.returncode == 0, f"results/{name}.json: commit {b['git_commit']} predates the redesign"
+        assert res.returncode == 0, (
+            f"results/{name}.json: commit {b['git_commit']} predates the redesign"
+        )
 
 
 def _citing_text():

@@ -250,3 +250,37 @@ def test_channel_statistics_only_in_pruning_epochs(split):
     n_batches = -(-len(X) // 512)
     assert counter.hooked == {1: n_batches, 2: 0, 3: 0}
     assert net.history[-1, "sparsity"] == pytest.approx(0.5, abs=0.1)
+
+
+def test_an_epoch_of_one_class_prunes_by_magnitude_with_a_warning(digits):
+    # partial_fit on a stream that brings one class per call (classes given up front): the
+    # F-test needs two classes; the step is decided by the magnitude term, and said so
+    X, y = digits
+
+    def make(**kw):
+        torch.manual_seed(0)
+        return ScreeningPrunedNet(
+            make_mlp,
+            module__n_inputs=X.shape[1],
+            module__hidden=(16,),
+            module__n_classes=10,
+            sparsity=0.5,
+            prune_epochs=2,
+            max_epochs=1,
+            lr=0.1,
+            train_split=None,
+            verbose=0,
+            **kw,
+        )
+
+    net = make(alpha=0.5)
+    with pytest.warns(UserWarning, match=r"hold 1 class\(es\): the ANOVA F-test needs two"):
+        net.partial_fit(X[y == 3], y[y == 3], classes=np.arange(10))
+    assert 0 < net.history[-1, "sparsity"] < 0.5  # the first step of the schedule was taken
+    # known truth: the same masks as magnitude pruning of the same training
+    ref = make(scorer="magnitude").partial_fit(X[y == 3], y[y == 3], classes=np.arange(10))
+    for a, b in zip(net.module_.modules(), ref.module_.modules()):
+        if isinstance(a, nn.Linear):
+            assert torch.equal(a.weight_mask, b.weight_mask)
+    net.partial_fit(X, y)  # an epoch of every class: screened, no warning needed
+    assert net.history[-1, "sparsity"] == pytest.approx(0.5, abs=1e-3)

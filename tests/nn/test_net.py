@@ -14,6 +14,7 @@ from sklearn.base import clone  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
+from skorch.callbacks import EpochTimer, PrintLog  # noqa: E402
 from torch.nn.utils import prune  # noqa: E402
 
 from skscreen.datasets import load_digits_split  # noqa: E402
@@ -257,14 +258,17 @@ def test_a_second_pruning_callback_on_the_net_is_refused(digits_300):
         net.fit(X, y)
 
 
-def test_set_params_on_the_callback_path_sets_the_nets_parameter(digits_300):
+def test_the_pruning_settings_are_the_nets_parameters_not_a_callbacks(digits_300):
     X, y = digits_300
     net = _half_net(max_epochs=2, prune_epochs=1)
-    net.set_params(callbacks__screening_pruning__sparsity=0.8)
-    assert net.sparsity == 0.8
-    net.fit(X, y)
+    with pytest.raises(ValueError, match=r"set_params\(sparsity=0.8"):
+        net.set_params(callbacks__screening_pruning__sparsity=0.8)
+    with pytest.raises(ValueError, match="not an entry of callbacks"):
+        net.set_params(callbacks__screening_pruning=None)
+    net.set_params(sparsity=0.8).fit(X, y)
     assert net.sparsity_ == pytest.approx(0.8, abs=1e-3)
-    assert net.get_params(deep=True)["callbacks__screening_pruning__sparsity"] == 0.8
+    assert net.pruning_.sparsity == 0.8  # pushed to the callback at fit
+    assert not any(k.startswith("callbacks__screening") for k in net.get_params(deep=True))
 
 
 def test_numpy_scalar_settings_from_a_grid_are_accepted(digits_300):
@@ -303,13 +307,22 @@ def test_a_regression_net_is_refused_with_a_clear_error(digits_300):
             net.fit(X, yr)
 
 
-@pytest.mark.parametrize("kw", [{"callbacks": "disable"}, {"callbacks__screening_pruning": None}])
-def test_removing_the_pruning_callback_is_refused_clearly(digits_300, kw):
-    # skorch's ways of switching callbacks off gave KeyError: 'screening_pruning'
+def test_pruning_goes_on_whatever_callbacks_holds(digits_300):
+    # the pruning callback is held in pruning_, beside callbacks_: skorch's ways of switching
+    # callbacks off (callbacks="disable", an entry set to None, callbacks_ = []) leave it be
     X, y = digits_300
-    with pytest.raises(ValueError, match="sparsity=0"):
-        _half_net().set_params(**kw).fit(X, y)
-    # the other callbacks can go
+    net = _half_net(callbacks="disable", max_epochs=2, prune_epochs=1).fit(X, y)
+    assert net.callbacks_ == []
+    assert net.sparsity_ == pytest.approx(0.5, abs=1e-3)
+    assert [r["pruning_epoch"] for r in net.history] == [1, 2]
     net = _half_net(verbose=1, max_epochs=1, prune_epochs=1)
     net.set_params(callbacks__print_log=None).fit(X, y)
+    assert net.sparsity_ == pytest.approx(0.5, abs=1e-3)
+    assert all(not isinstance(cb, ScreeningPruning) for _, cb in net.callbacks_)
+    mine = [("a", EpochTimer()), ("b", PrintLog())]  # callbacks_ exactly as skorch's
+    net = _half_net(callbacks=mine, max_epochs=1, prune_epochs=1).initialize()
+    plain = make_plain_net(callbacks=mine).initialize()
+    assert [n for n, _ in net.callbacks_] == [n for n, _ in plain.callbacks_]
+    net.callbacks_ = []
+    net.partial_fit(X, y)
     assert net.sparsity_ == pytest.approx(0.5, abs=1e-3)

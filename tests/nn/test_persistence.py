@@ -26,6 +26,7 @@ from skscreen import ScreeningPrunedNet  # noqa: E402
 from skscreen.datasets import load_digits_split  # noqa: E402
 from skscreen.models import make_mlp  # noqa: E402
 from skscreen.nn import ScreeningPruning  # noqa: E402
+from skscreen.nn._pruning import find_pruning_callback  # noqa: E402
 from skscreen.pruning.masks import get_mask  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
@@ -89,7 +90,7 @@ def _make(
 
 
 def _pruning(net):
-    return next(cb for _, cb in net.callbacks_ if isinstance(cb, ScreeningPruning))
+    return find_pruning_callback(net)  # ScreeningPrunedNet's pruning_ or a plain net's entry
 
 
 def _sparsity(net):

@@ -192,21 +192,6 @@ XFAIL = {
         [_CLF + "test_classes_with_gaps"],
     ),
     # ---- to fix in skscreen/nn (see the report of issue 18, items 9-10)
-    "pruning callback must be in callbacks_": (
-        "the pruning callback is an entry of callbacks_ that the net requires: "
-        "callbacks='disable' is refused, it shifts the user's callbacks in callbacks_, and "
-        "net.callbacks_ = [] or trim_for_prediction() then partial_fit raise KeyError "
-        "'screening_pruning' (pruning_ property)",
-        [
-            _NET + "test_callback_keeps_order",
-            _NET + "test_no_callbacks",
-            _NET + "test_predict_nonlinearity_called_with_predict",
-            _NET + "test_predict_nonlinearity_called_with_predict_proba",
-            "test_net.TestTrimForPrediction::test_try_trimmed_net_partial_fit_raises",
-            "test_net.TestTrimForPrediction::test_criteria_trimmed",
-            "test_net.TestMetadataRouting::test_partial_fit_with_extra_params_and_routing",
-        ],
-    ),
     "criterion='auto'": (
         "criterion='auto' is a string: a user's initialize_criterion that calls "
         "initialized_instance(self.criterion) gets the string",

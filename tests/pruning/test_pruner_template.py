@@ -20,12 +20,12 @@ from skscreen.pruning._base import (  # noqa: E402
     required_statistics,
 )
 from skscreen.pruning.pruner import WeightPruner  # noqa: E402
+from skscreen.pruning.schedules import OneShotSchedule  # noqa: E402
 from skscreen.pruning.scorers import (  # noqa: E402
     ActivationStatsScorer,
     HybridScreeningScorer,
     LAMPScorer,
 )
-from skscreen.pruning.schedules import OneShotSchedule  # noqa: E402
 
 
 class RecordingScorer:
@@ -121,7 +121,9 @@ def test_unknown_statistics_are_named_with_the_scorer_class():
     class Odd:
         requires = {"class_moments", "gradients"}
 
-    with pytest.raises(ValueError, match=r"^Odd\.requires names unknown statistics \['gradients'\]"):
+    with pytest.raises(
+        ValueError, match=r"^Odd\.requires names unknown statistics \['gradients'\]"
+    ):
         required_statistics(Odd())
 
 
@@ -237,13 +239,29 @@ def test_the_scorer_is_called_with_the_pruners_scope():
 def test_retarget_validates_and_sets_the_new_targets():
     p = _pruner(LAMPScorer(), sparsity=0.25, prune_epochs=2)
     with pytest.raises(ValueError, match="sparsity"):
-        p.retarget(sparsity=1.5, prune_epochs=2, scope="global", schedule=p.schedule, criterion=LAMPScorer())
+        p.retarget(
+            sparsity=1.5,
+            prune_epochs=2,
+            scope="global",
+            schedule=p.schedule,
+            criterion=LAMPScorer(),
+        )
     with pytest.raises(ValueError, match="prune_epochs"):
-        p.retarget(sparsity=0.5, prune_epochs=0, scope="global", schedule=p.schedule, criterion=LAMPScorer())
+        p.retarget(
+            sparsity=0.5,
+            prune_epochs=0,
+            scope="global",
+            schedule=p.schedule,
+            criterion=LAMPScorer(),
+        )
     with pytest.raises(ValueError, match="scope"):
-        p.retarget(sparsity=0.5, prune_epochs=2, scope="row", schedule=p.schedule, criterion=LAMPScorer())
+        p.retarget(
+            sparsity=0.5, prune_epochs=2, scope="row", schedule=p.schedule, criterion=LAMPScorer()
+        )
     schedule, scorer = OneShotSchedule(), RecordingScorer()
-    out = p.retarget(sparsity=0.5, prune_epochs=3, scope="layer", schedule=schedule, criterion=scorer)
+    out = p.retarget(
+        sparsity=0.5, prune_epochs=3, scope="layer", schedule=schedule, criterion=scorer
+    )
     assert out is p
     assert (p.sparsity, p.prune_epochs, p.scope) == (0.5, 3, "layer")
     assert isinstance(p.sparsity, float) and isinstance(p.prune_epochs, int)
@@ -269,7 +287,9 @@ def test_retarget_puts_a_policy_in_the_policy_slot_and_a_scorer_in_the_scorer_sl
     assert p.scorer is bare and p.policy is None and not p.decides_masks
     assert p.requires == frozenset({CLASS_MOMENTS})
     p2 = _pruner(policy)  # a policy in the scorer slot: retarget moves it to the policy slot
-    p2.retarget(sparsity=0.5, prune_epochs=1, scope="global", schedule=p2.schedule, criterion=policy)
+    p2.retarget(
+        sparsity=0.5, prune_epochs=1, scope="global", schedule=p2.schedule, criterion=policy
+    )
     p2.set_scorer(scorer)
     assert p2.policy is policy
 
@@ -425,7 +445,9 @@ def test_an_unscreened_layer_is_kept_dense_with_one_warning_and_the_budget_is_me
     b = p.model.b.weight_mask
     assert int(b.sum()) == 14 and b[1, 2] == 0  # dense but for the entry pruned before
     # warned once per layer: a later decision is silent
-    p.retarget(sparsity=0.8, prune_epochs=2, scope="global", schedule=OneShotSchedule(), criterion=scorer)
+    p.retarget(
+        sparsity=0.8, prune_epochs=2, scope="global", schedule=OneShotSchedule(), criterion=scorer
+    )
     _forward(p)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -472,7 +494,9 @@ def test_tied_modules_with_their_own_masks_get_one_merged_mask():
     m1[0, 0] = 0
     m2[1, 1] = 0
     model = nn.Sequential(first, nn.ReLU(), second, nn.ReLU(), nn.Linear(4, 2))
-    p = WeightPruner(model, RecordingScorer(), OneShotSchedule(), sparsity=0.5, prune_epochs=1, n_classes=2)
+    p = WeightPruner(
+        model, RecordingScorer(), OneShotSchedule(), sparsity=0.5, prune_epochs=1, n_classes=2
+    )
     assert [u.name for u in p.units] == ["0", "4"]
     unit = p.units[0]
     assert list(unit.modules) == ["0", "2"]

@@ -256,8 +256,10 @@ def test_lazy_worker_starts_one_thread_on_first_use_and_again_after_a_fork():
     assert w._executor is None
     e1 = w.get()
     assert w.get() is e1
-    assert e1.submit(lambda: threading.current_thread().name).result().startswith(
-        "skscreen-test-worker"
+    assert (
+        e1.submit(lambda: threading.current_thread().name)
+        .result()
+        .startswith("skscreen-test-worker")
     )
     lock = w._lock
     w._forget()  # what a forked child runs
@@ -270,9 +272,16 @@ def test_lazy_worker_starts_one_thread_on_first_use_and_again_after_a_fork():
 
 # ------------------------------------------------------------------ the sparse kernel
 def _class_stats(D, yidx, k):
-    mean = np.array([D[yidx == c].mean(axis=0) if (yidx == c).any() else np.zeros(D.shape[1]) for c in range(k)])
+    mean = np.array(
+        [D[yidx == c].mean(axis=0) if (yidx == c).any() else np.zeros(D.shape[1]) for c in range(k)]
+    )
     m2 = np.array(
-        [((D[yidx == c] - mean[c]) ** 2).sum(axis=0) if (yidx == c).any() else np.zeros(D.shape[1]) for c in range(k)]
+        [
+            ((D[yidx == c] - mean[c]) ** 2).sum(axis=0)
+            if (yidx == c).any()
+            else np.zeros(D.shape[1])
+            for c in range(k)
+        ]
     )
     return mean, m2
 
@@ -372,7 +381,9 @@ def _truth(X, yidx, k):
     return mean, m2
 
 
-def test_numpy_path_is_never_the_kernel_and_a_chunk_of_exactly_two_halves_splits(fake_numba, monkeypatch):
+def test_numpy_path_is_never_the_kernel_and_a_chunk_of_exactly_two_halves_splits(
+    fake_numba, monkeypatch
+):
     monkeypatch.setattr(_kernels, "KERNEL_THREADS", 2)
     monkeypatch.setattr(_kernels, "_SPLIT_ROWS", 100)
     X, yidx, pivot = _chunk(n=(150, 3, 0, 47))  # 200 rows = 2 * _SPLIT_ROWS: split
@@ -442,7 +453,9 @@ def test_dense_moments_against_two_pass_truth_with_known_pivots_and_an_absent_cl
     count, mean, m2, out_scale, fired = _dense(X, yidx, 4, shift, pivot, known, scale)
     assert not fired and np.array_equal(out_scale, scale)
     assert count.tolist() == [80.0, 80.0, 0.0, 40.0] and count.dtype == np.float64
-    np.testing.assert_allclose(mean * scale + shift * (count[:, None] > 0), mean0, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        mean * scale + shift * (count[:, None] > 0), mean0, rtol=1e-12, atol=1e-12
+    )
     np.testing.assert_allclose(m2 * scale**2, m20, rtol=1e-12)
     assert np.all(mean[2] == 0.0) and np.all(m2[2] == 0.0)
     # without a scale: means relative to the shift, data units
@@ -516,7 +529,15 @@ def test_tiny_deviations_get_the_power_of_two_above_the_largest_deviation_from_t
     whose sum S is 0, count as deviations too)."""
     d = 1e-100
     yidx = np.zeros(5, dtype=np.int64)
-    X = np.array([[1e-95, 0.0], [1e-95 + d, d], [1e-95 - d, -d], [1e-95 + 2 * d, 2 * d], [1e-95 - 2 * d, -2 * d]])
+    X = np.array(
+        [
+            [1e-95, 0.0],
+            [1e-95 + d, d],
+            [1e-95 - d, -d],
+            [1e-95 + 2 * d, 2 * d],
+            [1e-95 - 2 * d, -2 * d],
+        ]
+    )
     dev = np.abs(X - X[0]).max(axis=0)
     count, mean, m2, scale, _ = _dense(X, yidx, 1)
     assert scale is not None
@@ -594,7 +615,9 @@ def test_sparse_moments_rescale_a_finite_spread_above_two_to_the_600():
 def test_sparse_moments_keep_the_scales_of_the_other_features():
     D = np.c_[np.arange(8.0), np.tile([2.0**350, -(2.0**350)], 4)]
     yidx = np.repeat([0, 1], 4).astype(np.int64)
-    count, mean, m2, scale = _kernels.sparse_moments(sp.csr_matrix(D), yidx, 2, np.array([4.0, 1.0]))
+    count, mean, m2, scale = _kernels.sparse_moments(
+        sp.csr_matrix(D), yidx, 2, np.array([4.0, 1.0])
+    )
     assert scale[0] == 4.0 and scale[1] >= 2.0**350
     np.testing.assert_allclose(mean[:, 0] * 4.0, [1.5, 5.5], rtol=1e-15)
 
@@ -675,7 +698,9 @@ def test_the_guards_second_pass_subtracts_the_residual_mean():
     k = np.tile([0.0, 1.0], n // 2)
     X = (2.0**40 + k * 2.0**-12)[:, None]
     yidx = np.zeros(n, dtype=np.int64)
-    count, mean, m2, scale, fired = _dense(X, yidx, 1, np.zeros(1), np.zeros((1, 1)), np.array([True]))
+    count, mean, m2, scale, fired = _dense(
+        X, yidx, 1, np.zeros(1), np.zeros((1, 1)), np.array([True])
+    )
     assert fired and scale is None
     np.testing.assert_allclose(m2[0, 0], n / 4 * 2.0**-24, rtol=1e-9)
 
