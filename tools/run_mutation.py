@@ -78,6 +78,7 @@ MODULES = {
         "tests/stats/test_stats.py",
         "tests/stats/test_kernels.py",
         "tests/stats/test_anova.py",
+        "tests/stats/test_anova_array_types.py",
         "tests/feature_selection/test_selection_rules.py",
     ],
     "skscreen/feature_selection/_selection_rules.py": [
@@ -91,6 +92,7 @@ MODULES = {
     "skscreen/pruning/selection.py": [
         "tests/pruning/test_pruning_core.py",
         "tests/pruning/test_selection.py",
+        "tests/pruning/test_selection_top.py",
     ],
     "skscreen/pruning/regularizers.py": [
         "tests/pruning/test_regularizers.py",
@@ -209,6 +211,8 @@ MODULES = {
         *_NET,
     ],
     "skscreen/nn/_net.py": _NET,
+    "skscreen/nn/_inputs.py": ["tests/nn/test_inputs.py", "tests/nn/test_net_inputs.py"],
+    "skscreen/nn/_labels.py": ["tests/nn/test_labels.py", "tests/nn/test_net_inputs.py"],
     "skscreen/nn/_callbacks.py": ["tests/nn/test_net.py", "tests/nn/test_skorch_port.py"],
     "skscreen/nn/_criterion.py": ["tests/nn/test_criterion.py"],
     "skscreen/nn/_early_stopping.py": ["tests/nn/test_early_stopping.py"],

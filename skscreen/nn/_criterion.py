@@ -2,16 +2,18 @@
 
 skorch's ``NeuralNetClassifier`` expects a module that ends in a softmax and trains it with
 ``NLLLoss`` on the log of the probabilities; most PyTorch code outputs logits for
-``CrossEntropyLoss``. :class:`~skscreen.ScreeningPrunedNet` accepts both with
-``criterion="auto"``: deciding which one a module follows is this module's job (one rule,
-applied to an output the net computed anyway); the net applies the decision.
+``CrossEntropyLoss``. :class:`~skscreen.ScreeningPrunedNet` accepts both with its default
+``criterion=AutoLoss`` (or ``"auto"``): deciding which one a module follows is this module's
+job (one rule, applied to an output the net computed anyway); the net applies the decision.
+``AutoLoss`` is also a working loss on its own, for code that builds the criterion itself
+(skorch's ``initialized_instance(net.criterion, ...)`` in a user's ``initialize_criterion``).
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["AUTO", "looks_like_probabilities", "criterion_for_output"]
+__all__ = ["AUTO", "AutoLoss", "looks_like_probabilities", "criterion_for_output"]
 
 AUTO = "auto"
 
@@ -20,7 +22,7 @@ _CE_ONLY = ("label_smoothing",)
 
 
 def _is_auto(criterion):
-    return isinstance(criterion, str) and criterion == AUTO
+    return criterion is AutoLoss or (isinstance(criterion, str) and criterion == AUTO)
 
 
 def looks_like_probabilities(out, atol=1e-4):
@@ -71,3 +73,43 @@ def criterion_for_output(output_kind, kwargs):
             "the final softmax to train on logits with CrossEntropyLoss, or drop the parameter."
         )
     return torch.nn.NLLLoss(**kwargs)
+
+
+class AutoLoss(torch.nn.Module):
+    """The classification loss for either convention, decided from the first outputs.
+
+    ``NLLLoss`` on the log of the outputs when they are probabilities (a module ending in
+    softmax: skorch's convention), ``CrossEntropyLoss`` on logits otherwise
+    (:func:`looks_like_probabilities`). Keyword arguments go to the chosen loss.
+
+    :class:`~skscreen.ScreeningPrunedNet` (whose default criterion this is) makes the same
+    decision itself and exposes the concrete loss as ``criterion_``; instantiated directly,
+    as a user's ``initialize_criterion`` may do, this class decides at its first call and
+    records it in ``output_`` (``"probabilities"`` or ``"logits"``) and ``loss_``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skscreen.nn import AutoLoss
+    >>> logits, y = torch.randn(4, 3), torch.tensor([0, 2, 1, 0])
+    >>> loss = AutoLoss()
+    >>> bool(torch.isclose(loss(torch.softmax(logits, 1), y),
+    ...                    torch.nn.functional.cross_entropy(logits, y)))
+    True
+    >>> loss.output_
+    'probabilities'
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.kwargs = kwargs
+        self.output_ = None
+        self.loss_ = None
+
+    def forward(self, y_pred, y_true):
+        if self.loss_ is None:
+            self.output_ = "probabilities" if looks_like_probabilities(y_pred) else "logits"
+            self.loss_ = criterion_for_output(self.output_, self.kwargs).to(y_pred.device)
+        if self.output_ == "probabilities":
+            y_pred = torch.log(y_pred + torch.finfo(y_pred.dtype).eps)  # as skorch does
+        return self.loss_(y_pred, y_true)

@@ -20,7 +20,12 @@ from skorch import NeuralNetClassifier
 from skorch.dataset import Dataset
 from skorch.utils import is_dataset, to_numpy
 
-from skscreen.nn._criterion import _is_auto, criterion_for_output, looks_like_probabilities
+from skscreen.nn._criterion import (
+    AutoLoss,
+    _is_auto,
+    criterion_for_output,
+    looks_like_probabilities,
+)
 from skscreen.nn._inputs import check_features, head, module_dtype, prepare_X, takes_indices
 from skscreen.nn._labels import LabelledDataset, check_labels, first_encoding
 from skscreen.nn._pruning import (
@@ -103,8 +108,9 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         random decision of the criterion: two fits with the same settings give identical
         nets. A module *instance* keeps the initial weights it was built with (copied at
         every fit); pass the class and ``module__*`` parameters to seed those too.
-    criterion : "auto" or torch criterion class, default="auto"
-        ``"auto"`` accepts both conventions: a module that outputs logits trains with
+    criterion : AutoLoss, "auto" or torch criterion class, default=AutoLoss
+        :class:`~skscreen.nn.AutoLoss` (or its alias ``"auto"``) accepts both conventions: a
+        module that outputs logits trains with
         ``CrossEntropyLoss`` (``predict_proba`` applies a softmax), a module that ends in a
         softmax (skorch's ``NeuralNetClassifier`` convention) trains with ``NLLLoss`` on the
         log of its probabilities (``predict_proba`` returns them as they are). The choice is
@@ -200,7 +206,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         reg_lambda=0.0,
         gamma_l1=0.0,
         random_state=None,
-        criterion="auto",
+        criterion=AutoLoss,
         **kwargs,
     ):
         super().__init__(module, *args, criterion=criterion, **kwargs)
@@ -438,7 +444,8 @@ class ScreeningPrunedNet(NeuralNetClassifier):
 
     # ------------------------------------------------------------------ criterion
     def initialize_criterion(self):
-        """``criterion="auto"``: ``CrossEntropyLoss`` until the module's output is seen."""
+        """``criterion=AutoLoss`` (or ``"auto"``): ``CrossEntropyLoss`` until the module's output
+        is seen."""
         self.module_output_ = None
         if not _is_auto(self.criterion):
             if isinstance(self.criterion, str):
@@ -459,7 +466,9 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             return
         kind = "probabilities" if looks_like_probabilities(out) else "logits"
         if _is_auto(self.criterion):
-            if kind == "probabilities":
+            # (a subclass whose initialize_criterion registers its loss under another name,
+            # e.g. an AutoLoss instance of its own, has no criterion_ to replace)
+            if kind == "probabilities" and "criterion_" in self.__dict__:
                 criterion = criterion_for_output(kind, self.get_params_for("criterion"))
                 self.criterion_ = criterion.to(self.device) if self.device else criterion
             self.module_output_ = kind

@@ -69,7 +69,7 @@ def anova_f_scores(moments):
     >>> X = torch.tensor([[1.0, 5.0], [2.0, 5.5], [3.0, 4.0], [4.0, 4.5]])
     >>> m = ClassMoments().update(X, torch.tensor([0, 0, 1, 1]), n_classes=2)
     >>> anova_f_scores(m)
-    tensor([8.0000, 3.2000], dtype=torch.float64)
+    tensor([8., 8.], dtype=torch.float64)
     """
     return _f_statistic(moments)[0]
 
@@ -104,10 +104,9 @@ def _f_statistic(m):
     # in units of the state's per-feature scale (F does not depend on it), so nothing
     # overflows near 1e154.
     resolution = (16 * _EPS * abs(mean)) ** 2
-    zero = 0.0 * m2  # a zero of the state's type, dtype and device
-    ssw = _where(m2 <= count[:, None] * resolution, zero, m2).sum(0)
+    ssw = _where(m2 <= count[:, None] * resolution, 0.0, m2).sum(0)
     floor = n * (resolution.max(0).values if torch_state else resolution.max(axis=0))
-    ssb = _where(ssb <= floor, zero[0], ssb)
+    ssb = _where(ssb <= floor, 0.0, ssb)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # F > 1.8e308: inf
         f = (ssb / dfb) / (ssw / dfw)
     constant = (ssw == 0) & (ssb == 0)

@@ -10,6 +10,7 @@ from skorch import NeuralNetClassifier  # noqa: E402
 from torch import nn  # noqa: E402
 
 from skscreen import ScreeningPrunedNet  # noqa: E402
+from skscreen.nn import AutoLoss  # noqa: E402
 from skscreen.nn._criterion import looks_like_probabilities  # noqa: E402
 
 
@@ -37,8 +38,7 @@ def data():
 
 
 def _fit(cls, data, **kw):
-    params = dict(module=_MLP, max_epochs=8, lr=0.2, batch_size=32, train_split=None,
-                  verbose=0)
+    params = dict(module=_MLP, max_epochs=8, lr=0.2, batch_size=32, train_split=None, verbose=0)
     if cls is ScreeningPrunedNet:
         params.update(sparsity=0.5, random_state=0)
     else:
@@ -76,11 +76,14 @@ def test_auto_criterion_trains_both_conventions_like_skorch(data, softmax):
     assert ours.module_output_ == expected
     assert isinstance(ours.criterion_, nn.NLLLoss if softmax else nn.CrossEntropyLoss)
     peer = _fit(
-        NeuralNetClassifier, data, module__softmax=softmax,
+        NeuralNetClassifier,
+        data,
+        module__softmax=softmax,
         criterion=nn.NLLLoss if softmax else nn.CrossEntropyLoss,
     )
-    np.testing.assert_allclose(ours.history[:, "train_loss"], peer.history[:, "train_loss"],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        ours.history[:, "train_loss"], peer.history[:, "train_loss"], rtol=1e-5
+    )
     proba = ours.predict_proba(X)
     np.testing.assert_allclose(proba, peer.predict_proba(X), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)  # never soft-maxed twice
@@ -115,13 +118,17 @@ def test_explicit_criterion_wins(data):
 
 def test_criterion_params_go_to_the_chosen_loss(data):
     w = torch.tensor([1.0, 2.0, 0.5])
-    net = _fit(ScreeningPrunedNet, data, module__softmax=True, criterion__weight=w,
-               max_epochs=1)
+    net = _fit(ScreeningPrunedNet, data, module__softmax=True, criterion__weight=w, max_epochs=1)
     assert type(net.criterion_) is nn.NLLLoss
     torch.testing.assert_close(net.criterion_.weight, w)
     with pytest.raises(ValueError, match="label_smoothing"):
-        _fit(ScreeningPrunedNet, data, module__softmax=True, criterion__label_smoothing=0.1,
-             max_epochs=1)
+        _fit(
+            ScreeningPrunedNet,
+            data,
+            module__softmax=True,
+            criterion__label_smoothing=0.1,
+            max_epochs=1,
+        )
     net = _fit(ScreeningPrunedNet, data, criterion__label_smoothing=0.1, max_epochs=1)
     assert net.criterion_.label_smoothing == 0.1
 
@@ -144,3 +151,68 @@ def test_decision_is_reset_by_fit_and_made_at_prediction_after_load(data, tmp_pa
 def test_string_criterion_other_than_auto_refused(data):
     with pytest.raises(ValueError, match="'auto' or a torch criterion"):
         _fit(ScreeningPrunedNet, data, criterion="nll")
+
+
+# --------------------------------------------------------------------------- AutoLoss
+# The default criterion is a class: code that builds the criterion itself (skorch's
+# initialized_instance in a user's initialize_criterion) gets a working loss for both
+# conventions; the net itself exposes the concrete loss as criterion_.
+
+
+def test_autoloss_is_the_loss_of_either_convention():
+    g = torch.Generator().manual_seed(0)
+    logits, y = torch.randn(6, 4, generator=g), torch.tensor([0, 3, 1, 2, 2, 0])
+    w = torch.tensor([1.0, 2.0, 0.5, 1.0])
+    ref = nn.functional.cross_entropy(logits, y, weight=w)
+    on_logits = AutoLoss(weight=w)
+    torch.testing.assert_close(on_logits(logits, y), ref)
+    assert on_logits.output_ == "logits" and type(on_logits.loss_) is nn.CrossEntropyLoss
+    on_proba = AutoLoss(weight=w)
+    torch.testing.assert_close(on_proba(torch.softmax(logits, 1), y), ref, rtol=1e-5, atol=1e-6)
+    assert on_proba.output_ == "probabilities" and type(on_proba.loss_) is nn.NLLLoss
+    # the decision is made once: later outputs of the same module use the same loss
+    torch.testing.assert_close(
+        on_proba(torch.softmax(2 * logits, 1), y),
+        nn.functional.cross_entropy(2 * logits, y, weight=w),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    with pytest.raises(ValueError, match="label_smoothing"):
+        AutoLoss(label_smoothing=0.1)(torch.softmax(logits, 1), y)
+
+
+def test_autoloss_is_the_default_and_auto_its_alias(digits_300):
+    X, y = digits_300
+    assert ScreeningPrunedNet(nn.Linear(64, 10)).get_params()["criterion"] is AutoLoss
+
+    class OwnCriterion(ScreeningPrunedNet):  # skorch's test of a criterion under another name
+        def initialize_criterion(self):
+            self.mycriterion_ = self.initialized_instance(
+                self.criterion, self.get_params_for("criterion")
+            )
+            return self
+
+        def get_loss(self, y_pred, y_true, *args, **kwargs):
+            return self.mycriterion_(y_pred, torch.as_tensor(y_true))
+
+    module = nn.Sequential(nn.Linear(64, 10), nn.Softmax(dim=-1))
+    for criterion in (AutoLoss, "auto"):
+        torch.manual_seed(0)
+        net = ScreeningPrunedNet(
+            module,
+            criterion=criterion,
+            max_epochs=2,
+            lr=0.1,
+            train_split=None,
+            verbose=0,
+            sparsity=0.5,
+            prune_epochs=1,
+        )
+        net.fit(X, y)
+        assert type(net.criterion_) is nn.NLLLoss and net.module_output_ == "probabilities"
+    torch.manual_seed(0)
+    own = OwnCriterion(
+        module, max_epochs=2, lr=0.1, train_split=None, verbose=0, sparsity=0.5, prune_epochs=1
+    ).fit(X, y)
+    assert own.mycriterion_.output_ == "probabilities"
+    np.testing.assert_allclose(own.predict_proba(X), net.predict_proba(X), rtol=1e-5, atol=1e-6)

@@ -192,19 +192,12 @@ XFAIL = {
         [_CLF + "test_classes_with_gaps"],
     ),
     # ---- to fix in skscreen/nn (see the report of issue 18, items 9-10)
-    "criterion='auto'": (
-        "criterion='auto' is a string: a user's initialize_criterion that calls "
-        "initialized_instance(self.criterion) gets the string",
-        [
-            _NET + "test_custom_criterion_attribute_name_predict_works",
-        ],
-    ),
     "capacity at 90 %": (
         "90 % of the 320 weights of skorch's toy MLP (20-10-10-2, dropout 0.5), ranked "
         "globally, keeps ~3-6 of 200 input and 2-7 of 20 output weights: the net misses "
         "skorch's accuracy threshold (0.65), and with some seeds no input-output path is "
-        "left (constant output, so dropout changes nothing; ScreeningPruning warns of it at "
-        "the end of the schedule, tests/nn/test_disconnected_output.py)",
+        "left (constant output, so dropout changes nothing; ScreeningPruning warns of it in "
+        "the first epoch after the schedule, tests/nn/test_disconnected_output.py)",
         [
             "sparsity90:" + _NET + "test_clone_results_in_uninitialized_net",
             "sparsity90:" + _NET + "test_dropout",

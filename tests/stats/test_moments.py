@@ -319,7 +319,9 @@ def test_in_data_units_folds_the_power_of_two_scale_into_a_copy():
     np.testing.assert_allclose(plain.mean_[:, 0], m.mean_[:, 0] * m.scale_[0], rtol=0)
     np.testing.assert_allclose(plain.mean_[:, 1:], m.mean_[:, 1:] * m.scale_[1:], rtol=0)
     np.testing.assert_allclose(plain.m2_[:, 1:], m.m2_[:, 1:] * m.scale_[1:] ** 2, rtol=0)
-    np.testing.assert_allclose(anova_f(plain)[0][1:], anova_f(m)[0][1:], rtol=1e-12)
+    with np.errstate(over="ignore", invalid="ignore"):  # feature 0 overflows in data units
+        f_plain = anova_f(plain)[0]
+    np.testing.assert_allclose(f_plain[1:], anova_f(m)[0][1:], rtol=1e-12)
     unscaled = ClassMoments().update(X[:, 1:], y)
     assert unscaled.in_data_units().scale_ is None
 
