@@ -77,7 +77,7 @@ class DeferredMoments:
         self.block_rows = int(block_rows)
         self._state = None  # ClassMoments: numpy (kernel path) or torch (torch path)
         self._by_torch = None  # the path, chosen at the first fold
-        self._nonfinite = None  # features that received NaN/inf (numpy, or torch on device)
+        self._nonfinite = None  # kernel path: features that received NaN/inf
         self._pending = []
         self._pending_rows = 0
         self._future = None  # the CPU fold in flight
@@ -121,9 +121,8 @@ class DeferredMoments:
             y = ys[0] if len(ys) == 1 else torch.cat(ys)
             if self._state is None:
                 self._state = ClassMoments(np.arange(self.n_classes))
+            # NaN/inf in a block reach its class sums: found on the state when it is read
             self._state.update(X, y.long(), n_classes=self.n_classes)
-            bad = ~torch.isfinite(X).all(0)  # on the device: no synchronisation
-            self._nonfinite = bad if self._nonfinite is None else self._nonfinite | bad
         elif wait:
             # the state is read next: a hand-over to the worker and back would only add its
             # wake-up latency
@@ -174,10 +173,15 @@ class DeferredMoments:
             return ClassMoments(np.arange(self.n_classes))
         bad = self._nonfinite
         if self._state.is_torch:
-            if self._state.count_.device.type == "cpu":
-                out, bad = self._state.numpy(), bad.numpy()
+            import torch
+
+            s = self._state
+            # a feature that received NaN/inf has a non-finite sum in some class: nan in all
+            bad = ~(torch.isfinite(s.mean_).all(0) & torch.isfinite(s.m2_).all(0))
+            if s.count_.device.type == "cpu":
+                out, bad = s.numpy(), bad.numpy()
             else:
-                out = self._state.copy()
+                out = s.copy()
                 out.mean_.masked_fill_(bad, float("nan"))
                 out.m2_.masked_fill_(bad, float("nan"))
                 return out
