@@ -46,3 +46,16 @@ def test_select_global_on_tied_scores_keeps_the_first_positions():
     assert int(sum(m.sum() for m in masks)) == 7
     assert masks[0].reshape(-1).tolist() == [True] * 6 + [False] * 6
     assert masks[1].reshape(-1).tolist() == [True] + [False] * 5
+
+
+def test_select_global_over_three_layers_with_a_constrained_first_layer():
+    # rows kept in a layer that is not the last, and the flat order sliced back into three
+    # layers: known truth from a hand count
+    a = torch.tensor([[0.1, 0.9], [0.2, 0.3]])  # rows: keeps 0.9 and 0.3
+    b = torch.tensor([[0.8, 0.05, 0.7]])
+    c = torch.tensor([[0.6], [0.01]])
+    masks = select_global([a, b, c], 5, [True, False, False])
+    # forced: a's row bests (0.9, 0.3), b's best (0.8), c's best (0.6); then the next, 0.7
+    assert masks[0].tolist() == [[False, True], [False, True]]
+    assert masks[1].tolist() == [[True, False, True]]
+    assert masks[2].tolist() == [[True], [False]]
