@@ -53,9 +53,9 @@ def test_select_global_over_three_layers_with_a_constrained_first_layer():
     # layers: known truth from a hand count
     a = torch.tensor([[0.1, 0.9], [0.2, 0.3]])  # rows: keeps 0.9 and 0.3
     b = torch.tensor([[0.8, 0.05, 0.7]])
-    c = torch.tensor([[0.6], [0.01]])
-    masks = select_global([a, b, c], 5, [True, False, False])
-    # forced: a's row bests (0.9, 0.3), b's best (0.8), c's best (0.6); then the next, 0.7
+    c = torch.tensor([[0.6], [0.65]])
+    masks = select_global([a, b, c], 6, [True, False, False])
+    # forced: a's row bests (0.9, 0.3), b's best (0.8), c's best (0.65); then 0.7 and 0.6
     assert masks[0].tolist() == [[False, True], [False, True]]
     assert masks[1].tolist() == [[True, False, True]]
-    assert masks[2].tolist() == [[True], [False]]
+    assert masks[2].tolist() == [[True], [True]]
