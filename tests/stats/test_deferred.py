@@ -134,3 +134,78 @@ def test_large_blocks_read_at_once_are_folded_by_the_kernel(monkeypatch):
     m = _feed(DeferredMoments(3, block_rows=10_000), X, y, size=500)
     assert used == [3000]
     np.testing.assert_allclose(anova_f(m)[0], f_classif(X, y)[0], rtol=1e-10)
+
+
+def test_the_fold_path_is_chosen_once_by_device_size_and_when_read():
+    X, y = _data(n=3000, p=64, seed=5)
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    small = DeferredMoments(3, block_rows=10_000)
+    assert small._by_torch is None and small.n_samples == 0
+    small.update(Xt[:10], yt[:10])
+    assert small.n_samples == 10  # pending rows count before any fold
+    small.to_moments()
+    assert small._by_torch is True and small._state.is_torch  # small, read at once
+    # exactly the threshold is not small: 2**17 values
+    from skscreen.stats._deferred import _SMALL_FOLD
+
+    rows = _SMALL_FOLD // 64
+    at = DeferredMoments(3, block_rows=10_000)
+    at.update(Xt[:rows], yt[:rows])
+    assert Xt[:rows].numel() == _SMALL_FOLD
+    at.to_moments()
+    assert at._by_torch is False and not at._state.is_torch
+    flushed = DeferredMoments(3, block_rows=100)  # a full block in update: the kernel
+    flushed.update(Xt[:100], yt[:100])
+    assert flushed._by_torch is False
+    flushed.update(Xt[100:110], yt[100:110])
+    flushed.to_moments()  # the small remainder, read at once, keeps the state's path
+    assert flushed._by_torch is False and not flushed._state.is_torch
+
+
+def test_an_empty_accumulator_has_its_classes_and_no_samples():
+    m = DeferredMoments(4).to_moments()
+    np.testing.assert_array_equal(m.classes_, [0, 1, 2, 3])
+    assert m.n_samples == 0 and m.count_ is None
+
+
+def test_an_error_in_an_earlier_background_fold_surfaces(monkeypatch):
+    # blocks fold in the background, each after the previous one: the first block's error
+    # (a label outside the classes) is raised when the state is read, though later blocks
+    # were fine
+    X, y = _data(n=300)
+    acc = DeferredMoments(3, block_rows=100)
+    bad = torch.as_tensor(y[:100]).clone()
+    bad[5] = 7
+    acc.update(torch.as_tensor(X[:100]), bad)
+    for a in range(100, 300, 100):
+        acc.update(torch.as_tensor(X[a : a + 100]), torch.as_tensor(y[a : a + 100]))
+    with pytest.raises(ValueError, match="not in classes"):
+        acc.to_moments()
+
+
+def test_folds_never_overlap_when_the_state_is_read_mid_fold(monkeypatch):
+    # one writer: a fold read at once waits for the background fold in flight
+    import threading
+    import time
+
+    active, overlaps = [0], []
+    lock = threading.Lock()
+    original = DeferredMoments._fold_cpu
+
+    def slow(self, X, y):
+        with lock:
+            active[0] += 1
+            overlaps.append(active[0])
+        time.sleep(0.05)
+        original(self, X, y)
+        with lock:
+            active[0] -= 1
+
+    monkeypatch.setattr(DeferredMoments, "_fold_cpu", slow)
+    X, y = _data(n=300, p=600)  # 300 x 600 values: the kernel path
+    acc = DeferredMoments(3, block_rows=200)
+    acc.update(torch.as_tensor(X[:200]), torch.as_tensor(y[:200]))  # in the background
+    acc.update(torch.as_tensor(X[200:]), torch.as_tensor(y[200:]))
+    m = acc.to_moments()  # the remainder, folded here
+    assert max(overlaps) == 1
+    np.testing.assert_allclose(anova_f(m)[0], f_classif(X, y)[0], rtol=1e-9)
