@@ -59,3 +59,34 @@ def test_select_global_over_three_layers_with_a_constrained_first_layer():
     assert masks[0].tolist() == [[False, True], [False, True]]
     assert masks[1].tolist() == [[True, False, True]]
     assert masks[2].tolist() == [[True], [True]]
+
+
+def test_shortfall_messages_state_the_numbers_and_point_at_the_caller():
+    import warnings
+
+    from skscreen.pruning.selection import BudgetShortfallWarning, select_per_layer
+
+    a, b = torch.rand(4, 3), torch.rand(2, 5)  # 22 weights; the head (b) keeps one per row
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        select_global([a, b], 2, [False, True])
+    (w,) = caught
+    assert w.category is BudgetShortfallWarning and w.filename == __file__
+    assert str(w.message) == (
+        "Kept 3 of 22 weights (sparsity 0.8636) for a budget of 2 (sparsity 0.9091): the "
+        "budget is below the 3 weights the selection always keeps (every layer keeps at least "
+        "one weight (2 layers) and each output unit of the classifier head keeps an input "
+        "(2 units))."
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        select_per_layer([a, b, torch.rand(10, 10)], 0.1, [False, True, False])
+    (w,) = caught
+    assert w.filename == __file__
+    # shares: round(12 * 0.1) = 1, round(10 * 0.1) = 1, round(100 * 0.1) = 10; b keeps 2
+    assert str(w.message) == (
+        "Kept 13 of 122 weights (sparsity 0.8934) for a budget of 12 (sparsity 0.9016): in 1 "
+        "of 3 layers the layer's share of the budget is below the weights that layer always "
+        "keeps (every layer keeps at least one weight (3 layers) and each output unit of the "
+        "classifier head keeps an input (2 units))."
+    )
