@@ -22,7 +22,19 @@ _CE_ONLY = ("label_smoothing",)
 
 
 def _is_auto(criterion):
-    return criterion is AutoLoss or (isinstance(criterion, str) and criterion == AUTO)
+    """``"auto"``, :class:`AutoLoss`, a subclass of it or an instance of either."""
+    if isinstance(criterion, str):
+        return criterion == AUTO
+    if isinstance(criterion, type):
+        return issubclass(criterion, AutoLoss)
+    return isinstance(criterion, AutoLoss)
+
+
+def auto_kwargs(criterion, params):
+    """The parameters of the chosen loss: an :class:`AutoLoss` instance's own, then the net's
+    ``criterion__*`` (which win)."""
+    own = criterion.kwargs if isinstance(criterion, AutoLoss) else {}
+    return {**own, **params}
 
 
 def looks_like_probabilities(out, atol=1e-4):
@@ -48,9 +60,10 @@ def looks_like_probabilities(out, atol=1e-4):
     if out.shape[1] < 2 or out.numel() == 0:
         return False
     out = out.detach()
-    # summed in float64, with room for the rounding of the output's own dtype (a float16
-    # softmax of 3 classes sums to 1 within ~3e-4 only)
-    atol = max(atol, 4 * out.shape[1] * torch.finfo(out.dtype).eps)
+    # summed in float64, with room for the rounding of the output's own dtype: each
+    # probability carries a relative error of eps/2, so the row sum is 1 within about eps
+    # whatever the number of classes (a float16 softmax of 3 classes: ~3e-4)
+    atol = max(atol, 4 * torch.finfo(out.dtype).eps)
     sums = out.to(torch.float64).sum(dim=1)
     return bool((out >= 0).all()) and bool(
         torch.allclose(sums, torch.ones_like(sums), atol=atol, rtol=0)
@@ -82,10 +95,14 @@ class AutoLoss(torch.nn.Module):
     softmax: skorch's convention), ``CrossEntropyLoss`` on logits otherwise
     (:func:`looks_like_probabilities`). Keyword arguments go to the chosen loss.
 
-    :class:`~skscreen.ScreeningPrunedNet` (whose default criterion this is) makes the same
-    decision itself and exposes the concrete loss as ``criterion_``; instantiated directly,
-    as a user's ``initialize_criterion`` may do, this class decides at its first call and
-    records it in ``output_`` (``"probabilities"`` or ``"logits"``) and ``loss_``.
+    :class:`~skscreen.ScreeningPrunedNet` (whose default criterion this is; an instance or a
+    subclass works the same) makes the same decision itself, exposes the concrete loss as
+    ``criterion_`` and applies the matching ``predict_proba``. Instantiated directly, as a
+    user's ``initialize_criterion`` may do, this class decides at its first call and records
+    it in ``output_`` (``"probabilities"`` or ``"logits"``) and ``loss_`` (not a submodule:
+    the state dict stays empty, so ``save_params``/``load_params`` round-trip). With a plain
+    skorch net, which cannot know the decision, pass ``predict_nonlinearity`` for a logits
+    module (skorch applies none for an unknown criterion).
 
     Examples
     --------
@@ -104,12 +121,16 @@ class AutoLoss(torch.nn.Module):
         super().__init__()
         self.kwargs = kwargs
         self.output_ = None
-        self.loss_ = None
+        self.__dict__["loss_"] = None
 
     def forward(self, y_pred, y_true):
         if self.loss_ is None:
             self.output_ = "probabilities" if looks_like_probabilities(y_pred) else "logits"
-            self.loss_ = criterion_for_output(self.output_, self.kwargs).to(y_pred.device)
+            # kept out of the submodules: it exists after the first call only, and a state
+            # dict saved before it must load into one made after it (and the other way)
+            self.__dict__["loss_"] = criterion_for_output(self.output_, self.kwargs).to(
+                y_pred.device
+            )
         if self.output_ == "probabilities":
             y_pred = torch.log(y_pred + torch.finfo(y_pred.dtype).eps)  # as skorch does
         return self.loss_(y_pred, y_true)

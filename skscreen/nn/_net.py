@@ -13,6 +13,7 @@ the module outputs logits when the criterion is ``CrossEntropyLoss``.
 from __future__ import annotations
 
 import copy
+from functools import partial
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ from skorch.utils import is_dataset, to_numpy
 from skscreen.nn._criterion import (
     AutoLoss,
     _is_auto,
+    auto_kwargs,
     criterion_for_output,
     looks_like_probabilities,
 )
@@ -164,8 +166,9 @@ class ScreeningPrunedNet(NeuralNetClassifier):
 
     The pruning callback is not an entry of ``callbacks_`` (which stays exactly as skorch
     builds it from ``callbacks``, ``"disable"`` included): it is held in ``pruning_`` and
-    notified by the net's own ``on_*`` hooks, after the net's history bookkeeping and before
-    every callback. Its settings are the net's parameters; ``sparsity=0`` for no pruning.
+    notified by the net's ``notify`` after the net's own ``on_*`` method (skorch's history
+    bookkeeping) and before every callback, whatever a subclass does with its ``on_*``
+    methods. Its settings are the net's parameters; ``sparsity=0`` for no pruning.
 
     Examples
     --------
@@ -407,40 +410,20 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             batch = cb_kwargs.get("batch")
             if isinstance(batch, list | tuple) and len(batch) == 2 and batch[1] is not None:
                 cb_kwargs["batch"] = (batch[0], encoding.decode(batch[1]))
-        return super().notify(method_name, **cb_kwargs)
-
-    # the pruning callback's events: after the net's own bookkeeping (history rows), before
-    # every callback of callbacks_ (PrintLog shows the epoch's sparsity, Checkpoint and
-    # EarlyStopping see the pruned module, LoadInitState loads into a prepared one)
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        super().on_train_begin(net, X=X, y=y, **kwargs)
-        # one home for each setting: the net's parameters, pushed to the callback now
-        self.pruning_.set_params(**self._pruning_settings())
-        self.pruning_.on_train_begin(net, X=X, y=y, **kwargs)
-
-    def on_train_end(self, net, X=None, y=None, **kwargs):
-        super().on_train_end(net, X=X, y=y, **kwargs)
-        self.pruning_.on_train_end(net, X=X, y=y, **kwargs)
-
-    def on_epoch_begin(self, net, **kwargs):
-        super().on_epoch_begin(net, **kwargs)
-        self.pruning_.on_epoch_begin(net, **kwargs)
-
-    def on_epoch_end(self, net, **kwargs):
-        super().on_epoch_end(net, **kwargs)
-        self.pruning_.on_epoch_end(net, **kwargs)
-
-    def on_batch_begin(self, net, **kwargs):
-        super().on_batch_begin(net, **kwargs)
-        self.pruning_.on_batch_begin(net, **kwargs)
-
-    def on_batch_end(self, net, **kwargs):
-        super().on_batch_end(net, **kwargs)
-        self.pruning_.on_batch_end(net, **kwargs)
-
-    def on_grad_computed(self, net, named_parameters, **kwargs):
-        super().on_grad_computed(net, named_parameters, **kwargs)
-        self.pruning_.on_grad_computed(net, named_parameters, **kwargs)
+        # skorch's notify, with the pruning callback (held in pruning_, not in callbacks_)
+        # between the net's own hook (history bookkeeping) and every callback: PrintLog shows
+        # the epoch's sparsity, Checkpoint and EarlyStopping see the pruned module,
+        # LoadInitState loads into a prepared one. Dispatched here, not from the net's on_*
+        # methods, so that a subclass overriding those without super() still prunes.
+        getattr(self, method_name)(self, **cb_kwargs)
+        pruning = self.__dict__.get("pruning_")
+        if pruning is not None:
+            if method_name == "on_train_begin":
+                # one home for each setting: the net's parameters, pushed to it now
+                pruning.set_params(**self._pruning_settings())
+            getattr(pruning, method_name)(self, **cb_kwargs)
+        for _, cb in self.callbacks_:
+            getattr(cb, method_name)(self, **cb_kwargs)
 
     # ------------------------------------------------------------------ criterion
     def initialize_criterion(self):
@@ -454,7 +437,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
                     f"{self.criterion!r}."
                 )
             return super().initialize_criterion()
-        kwargs = self.get_params_for("criterion")
+        kwargs = auto_kwargs(self.criterion, self.get_params_for("criterion"))
         self.criterion_ = criterion_for_output("logits", kwargs)
         return self
 
@@ -469,7 +452,9 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             # (a subclass whose initialize_criterion registers its loss under another name,
             # e.g. an AutoLoss instance of its own, has no criterion_ to replace)
             if kind == "probabilities" and "criterion_" in self.__dict__:
-                criterion = criterion_for_output(kind, self.get_params_for("criterion"))
+                criterion = criterion_for_output(
+                    kind, auto_kwargs(self.criterion, self.get_params_for("criterion"))
+                )
                 self.criterion_ = criterion.to(self.device) if self.device else criterion
             self.module_output_ = kind
         elif kind == "probabilities" and isinstance(self.criterion_, torch.nn.CrossEntropyLoss):
@@ -500,6 +485,18 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         return super().get_loss(y_pred, y_true, X=X, training=training)
 
     # ------------------------------------------------------------------ predictions
+    def _nonlinearity(self):
+        """skorch's ``predict_nonlinearity`` (its own checks first); for ``"auto"`` with an
+        :class:`AutoLoss` as ``criterion_`` (a subclass's ``initialize_criterion`` built it),
+        which skorch cannot read, the softmax of logits or the probabilities as they are."""
+        nonlin = self._get_predict_nonlinearity()
+        criterion = self.__dict__.get("criterion_")
+        if self.predict_nonlinearity == "auto" and isinstance(criterion, AutoLoss):
+            kind = self.__dict__.get("module_output_") or criterion.output_
+            if kind == "logits":
+                return partial(torch.softmax, dim=-1)
+        return nonlin
+
     def predict_proba(self, X):
         """Class probabilities (softmax of logits, or the module's own probabilities), one
         column per entry of ``classes_``.
@@ -508,13 +505,13 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         indices of three outputs) gives the probabilities over the outputs of the classes.
         """
         check_features(self, X, reset=False)
-        nonlin = self._get_predict_nonlinearity()  # skorch's own checks first
+        nonlin = self._nonlinearity()
         probas = []
         for out in self.forward_iter(X, training=False):
             if _is_auto(self.criterion) and getattr(self, "module_output_", None) is None:
                 # not trained in this process (e.g. load_params): the first batch decides
                 self._decide_output(out)
-                nonlin = self._get_predict_nonlinearity()
+                nonlin = self._nonlinearity()
             out = nonlin(out[0] if isinstance(out, tuple) else out)
             if out.dtype == torch.bfloat16:  # numpy has no bfloat16
                 out = out.float()

@@ -41,7 +41,7 @@ import weakref
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback, EarlyStopping, LoadInitState
+from skorch.callbacks import Callback, Checkpoint, EarlyStopping, LoadInitState
 from skorch.dataset import unpack_data
 
 from skscreen.pruning._layers import CHANNEL_NORMS
@@ -156,6 +156,8 @@ class _SameOutputs:
             self.same = False  # cannot be told: no claim
             return
         y_pred = y_pred.detach()
+        if not self.across_batches and y_pred.shape[0] < 2:
+            return  # a batch of one row says nothing about samples within it
         if self.first is None or not self.across_batches:
             self.first = y_pred[:1]
         if self.same:
@@ -683,6 +685,15 @@ class ScreeningPruning(Callback):
                     "usually one before the last channels were removed, which a channel-pruned "
                     "module cannot take back. Use skscreen.nn.EarlyStoppingAfterPruning("
                     "load_best=True), which only watches the epochs after the pruning schedule."
+                )
+            if isinstance(cb, Checkpoint) and getattr(cb, "load_best", False):
+                raise ValueError(
+                    "Checkpoint(load_best=True) would load its best epoch's parameters at the "
+                    "end of training, usually saved before the last channels were removed, "
+                    "which a channel-pruned module cannot take back. Use load_best=False, or "
+                    "a monitor that saves only after the pruning schedule, such as "
+                    "EarlyStoppingAfterPruning's (skscreen.nn.EarlyStoppingAfterPruning("
+                    "load_best=True) restores the best epoch after the schedule)."
                 )
             restoring = isinstance(cb, LoadInitState)
             hooked = any(

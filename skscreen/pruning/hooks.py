@@ -153,6 +153,12 @@ class InputStatsRecorder:
         samples, labels = as_samples(x, self._targets, mode)
         if samples is None:
             return  # not the batch the targets belong to
+        if self.source == "output" and samples.untyped_storage().data_ptr() == (
+            x.untyped_storage().data_ptr()
+        ):
+            # a module's output is not saved by autograd: an in-place op after it (BatchNorm
+            # -> ReLU(inplace=True)) would change it before the deferred fold reads it
+            samples = samples.clone()
         if self.track_class:
             if name not in self.accumulators:
                 self.accumulators[name] = DeferredMoments(self.n_classes)

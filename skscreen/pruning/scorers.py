@@ -144,6 +144,28 @@ def normalize(values, method="minmax"):
     raise ValueError(f"Unknown normalize={method!r}; use one of {NORMALIZERS}.")
 
 
+def f_test_possible(moments):
+    """Whether the ANOVA F-test can be computed from ``moments``: two classes with samples,
+    and more samples than such classes (an epoch of one class, or of a handful of rows, has
+    no between-class evidence)."""
+    if moments is None or moments.count_ is None:
+        return False
+    count = torch.as_tensor(moments.count_)
+    present = int((count > 0).sum())
+    return present >= 2 and float(count.sum()) > present
+
+
+def warn_no_f_test(stacklevel=3):
+    """The warning of a step decided without the screening term (see :func:`f_test_possible`)."""
+    warnings.warn(
+        "The statistics of this epoch cannot give an ANOVA F-test (it needs samples of two "
+        "classes, more samples than classes): this step ranks by magnitude alone. Give each "
+        "partial_fit call (epoch) samples of at least two classes for screening to count.",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+
+
 def input_f_scores(moments, device):
     """F-score of each input unit for ranking, a float64 tensor on ``device``: nan (constant)
     -> 0, inf (separating) -> twice the largest finite F (at least 2).
@@ -151,19 +173,6 @@ def input_f_scores(moments, device):
     Computed in the statistics' own array type (numpy for CPU batches, torch on their
     device); only the F vector is converted, once.
     """
-    present = 0 if moments.count_ is None else int((torch.as_tensor(moments.count_) > 0).sum())
-    if present < 2:
-        # the epoch's batches held one class (partial_fit on a stream of one class at a
-        # time): no between-class evidence, so no input ranks above another on F
-        warnings.warn(
-            f"The statistics of this epoch hold {present} class(es): the ANOVA F-test needs "
-            "two, so the screening term gives every input the same score and the magnitude "
-            "term decides this step. Give each partial_fit call (epoch) samples of at least "
-            "two classes for screening to count.",
-            UserWarning,
-            stacklevel=2,
-        )
-        return torch.zeros(moments.n_features, dtype=torch.float64, device=device)
     f = torch.as_tensor(anova_f_scores(moments), dtype=torch.float64, device=device)
     f = torch.nan_to_num(f, nan=0.0, posinf=-1.0)  # -1: a marker below every F
     separating = f == -1.0
@@ -260,13 +269,17 @@ class HybridScreeningScorer(MixScorer):
 
     def __call__(self, layers, scope="global"):
         magnitude = [lv.weight.abs().to(torch.float64) for lv in layers]
+        alpha = self.alpha
+        if alpha > 0 and not all(f_test_possible(lv.moments) for lv in layers):
+            warn_no_f_test()
+            alpha = 0.0  # said so: magnitude decides this step, whatever alpha
         # with alpha 0 the screening term has weight 0 and is never computed
-        screening = self.screening_scores(layers) if self.alpha > 0 else magnitude
+        screening = self.screening_scores(layers) if alpha > 0 else magnitude
         alive = [lv.mask.bool() for lv in layers]
         return mix(
             [screening, magnitude],
             alive,
-            [self.alpha, 1.0 - self.alpha],
+            [alpha, 1.0 - alpha],
             self.normalization_scope(scope),
             self.normalize,
         )

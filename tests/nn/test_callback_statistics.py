@@ -9,6 +9,7 @@ statistics must be those of ``relu`` of the BatchNorm output, computed here on a
 """
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -252,10 +253,18 @@ def test_channel_statistics_only_in_pruning_epochs(split):
     assert net.history[-1, "sparsity"] == pytest.approx(0.5, abs=0.1)
 
 
-def test_an_epoch_of_one_class_prunes_by_magnitude_with_a_warning(digits):
-    # partial_fit on a stream that brings one class per call (classes given up front): the
-    # F-test needs two classes; the step is decided by the magnitude term, and said so
+@pytest.mark.parametrize("alpha", [0.5, 1.0])
+@pytest.mark.parametrize("chunk", ["one class", "two rows of two classes"])
+def test_an_epoch_without_an_f_test_prunes_by_magnitude_with_a_warning(digits, alpha, chunk):
+    # partial_fit on a stream that brings one class per call (classes given up front), or a
+    # handful of rows: the F-test needs two classes and more rows than classes; the step is
+    # decided by magnitude alone (alpha=1 included: no ranking by position), and said so
     X, y = digits
+    if chunk == "one class":
+        Xc, yc = X[y == 3], y[y == 3]
+    else:
+        first = [int(np.flatnonzero(y == 0)[0]), int(np.flatnonzero(y == 1)[0])]
+        Xc, yc = X[first], y[first]
 
     def make(**kw):
         torch.manual_seed(0)
@@ -273,12 +282,15 @@ def test_an_epoch_of_one_class_prunes_by_magnitude_with_a_warning(digits):
             **kw,
         )
 
-    net = make(alpha=0.5)
-    with pytest.warns(UserWarning, match=r"hold 1 class\(es\): the ANOVA F-test needs two"):
-        net.partial_fit(X[y == 3], y[y == 3], classes=np.arange(10))
+    net = make(alpha=alpha)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net.partial_fit(Xc, yc, classes=np.arange(10))
+    said = [w for w in caught if "cannot give an ANOVA F-test" in str(w.message)]
+    assert len(said) == 1  # once per step, not once per layer
     assert 0 < net.history[-1, "sparsity"] < 0.5  # the first step of the schedule was taken
     # known truth: the same masks as magnitude pruning of the same training
-    ref = make(scorer="magnitude").partial_fit(X[y == 3], y[y == 3], classes=np.arange(10))
+    ref = make(scorer="magnitude").partial_fit(Xc, yc, classes=np.arange(10))
     for a, b in zip(net.module_.modules(), ref.module_.modules()):
         if isinstance(a, nn.Linear):
             assert torch.equal(a.weight_mask, b.weight_mask)

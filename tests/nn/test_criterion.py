@@ -216,3 +216,48 @@ def test_autoloss_is_the_default_and_auto_its_alias(digits_300):
     ).fit(X, y)
     assert own.mycriterion_.output_ == "probabilities"
     np.testing.assert_allclose(own.predict_proba(X), net.predict_proba(X), rtol=1e-5, atol=1e-6)
+
+
+def test_an_autoloss_instance_or_subclass_and_a_built_one_give_probabilities(digits_300):
+    X, y = digits_300
+    w = torch.linspace(0.5, 1.5, 10)
+
+    class Sub(AutoLoss):
+        pass
+
+    class Built(ScreeningPrunedNet):  # the user's initialize_criterion makes an AutoLoss
+        def initialize_criterion(self):
+            self.criterion_ = AutoLoss(**self.get_params_for("criterion"))
+            return self
+
+    common = dict(max_epochs=2, lr=0.1, train_split=None, verbose=0, sparsity=0.0)
+    logits = nn.Linear(64, 10)
+    for net in (
+        ScreeningPrunedNet(logits, criterion=AutoLoss(weight=w), **common),
+        ScreeningPrunedNet(logits, criterion=Sub, **common),
+        Built(logits, **common),
+    ):
+        torch.manual_seed(0)
+        net.fit(X, y)
+        proba = net.predict_proba(X)
+        assert proba.min() >= 0
+        np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
+    # the instance's parameters reach the chosen loss
+    inst = ScreeningPrunedNet(logits, criterion=AutoLoss(weight=w), **common).initialize()
+    torch.testing.assert_close(inst.criterion_.weight, w)
+
+
+def test_autoloss_state_dict_is_empty_before_and_after_its_first_call():
+    w = torch.tensor([1.0, 2.0, 3.0])
+    fresh, used = AutoLoss(weight=w), AutoLoss(weight=w)
+    used(torch.randn(4, 3), torch.tensor([0, 1, 2, 0]))
+    assert fresh.state_dict() == {} and used.state_dict() == {}
+    fresh.load_state_dict(used.state_dict())  # save_params/load_params(f_criterion=...)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_many_non_negative_scores_summing_far_from_one_are_not_probabilities(dtype):
+    # the tolerance is the rounding of one softmax row (about eps), not eps per class
+    out = torch.full((4, 100), 0.004, dtype=dtype)  # rows sum to 0.4
+    assert not looks_like_probabilities(out)
+    assert looks_like_probabilities(torch.softmax(torch.randn(4, 100), 1).to(dtype))

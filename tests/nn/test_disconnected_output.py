@@ -101,8 +101,10 @@ def test_a_module_pruned_to_no_path_is_warned_once(digits):
 def test_validation_outputs_are_used_when_there_is_a_split(digits):
     net, _, warned = _fit(digits, _Positional(), max_epochs=3, train_split=ValidSplit(5))
     assert len(warned) == 1 and "validation samples" in warned[0]
-    n_valid = sum(len(b[1]) for b in net.get_iterator(net.get_split_datasets(
-        digits.X_train, digits.y_train)[1]))  # skorch's stratified split
+    n_valid = sum(
+        len(b[1])
+        for b in net.get_iterator(net.get_split_datasets(digits.X_train, digits.y_train)[1])
+    )  # skorch's stratified split
     assert f"the same output to all {n_valid} validation samples" in warned[0]
 
 
@@ -115,4 +117,10 @@ def test_a_module_that_keeps_its_paths_is_not_warned(digits):
     net, linears, warned = _fit(digits, "magnitude", sparsity=0.5)
     assert int((linears[0].weight != 0).sum()) > 100
     assert np.ptp(net.predict_proba(digits.X_test), axis=0).max() > 1e-3
+    assert warned == []
+
+
+def test_batches_of_one_row_make_no_claim(digits):
+    # each training batch of one row is trivially "the same" within itself: no warning
+    _, _, warned = _fit(digits, "magnitude", sparsity=0.5, batch_size=1)
     assert warned == []

@@ -243,6 +243,21 @@ def test_channel_level_load_best_is_refused_before_training_with_the_fix(digits)
     assert len(net.history) == 0
 
 
+def test_channel_level_checkpoint_load_best_is_refused_before_training(digits, tmp_path):
+    # skorch's Checkpoint(load_best=True) restores its best epoch at train end, as
+    # EarlyStopping(load_best=True) does: refused before any training, not after it
+    from skorch.callbacks import Checkpoint
+
+    X, y = digits
+    net = _channel_net([Checkpoint(load_best=True, dirname=str(tmp_path))])
+    with pytest.raises(ValueError, match=r"Checkpoint\(load_best=True\).*load_best=False"):
+        net.fit(X.reshape(-1, 1, 8, 8), y)
+    assert len(net.history) == 0
+    net = _channel_net([Checkpoint(monitor=None, dirname=str(tmp_path))])  # trains
+    net.set_params(max_epochs=4).fit(X.reshape(-1, 1, 8, 8), y)
+    assert net.sparsity_ > 0
+
+
 def test_channel_level_early_stopping_after_pruning(digits):
     X, y = digits
     net = _channel_net([Rising(), _stopper(EarlyStoppingAfterPruning, load_best=True)])

@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
-from _nets import SGD_MOMENTUM, make_net, make_plain_net  # noqa: E402
+from _nets import DIGITS_MLP, SGD_MOMENTUM, make_net, make_plain_net  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
@@ -17,6 +17,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from skorch.callbacks import EpochTimer, PrintLog  # noqa: E402
 from torch.nn.utils import prune  # noqa: E402
 
+from skscreen import ScreeningPrunedNet  # noqa: E402
 from skscreen.datasets import load_digits_split  # noqa: E402
 from skscreen.nn import ScreeningPruning  # noqa: E402
 from skscreen.pruning import MagnitudeScorer  # noqa: E402
@@ -326,3 +327,24 @@ def test_pruning_goes_on_whatever_callbacks_holds(digits_300):
     net.callbacks_ = []
     net.partial_fit(X, y)
     assert net.sparsity_ == pytest.approx(0.5, abs=1e-3)
+
+
+def test_a_subclass_overriding_the_nets_hooks_without_super_still_prunes(digits_300):
+    # skorch's own on_epoch_end/on_train_begin are no-ops, so subclasses override them
+    # without super(): pruning must not depend on them
+    X, y = digits_300
+    seen = []
+
+    class Mine(ScreeningPrunedNet):
+        def on_epoch_end(self, net, **kwargs):
+            seen.append(len(net.history))
+
+        def on_train_begin(self, net, **kwargs):
+            seen.append("begin")
+
+    params = dict(DIGITS_MLP, lr=0.1, train_split=None, verbose=0, random_state=0)
+    net = Mine(**params, sparsity=0.5, max_epochs=2, prune_epochs=1).fit(X, y)
+    assert seen == ["begin", 1, 2]
+    assert net.sparsity_ == pytest.approx(0.5, abs=1e-3)
+    net.set_params(sparsity=0.8).fit(X, y)  # a refit with new settings reaches them
+    assert net.sparsity_ == pytest.approx(0.8, abs=1e-3)

@@ -303,3 +303,22 @@ def test_a_pickled_recorder_comes_back_detached_without_labels():
     back.remove()
     assert rec.attached  # the original keeps its hooks
     rec.remove()
+
+
+def test_a_recorded_output_changed_in_place_later_keeps_its_recorded_values():
+    # BatchNorm1d -> ReLU(inplace=True): the BN output is not saved by autograd, and the
+    # recorder keeps a reference until the deferred fold; the statistics must be those of
+    # the BN output as it was (f_classif on a copy), not of the ReLU's overwrite
+    torch.manual_seed(0)
+    bn = nn.BatchNorm1d(6)
+    model = nn.Sequential(nn.Linear(4, 6), bn, nn.ReLU(inplace=True), nn.Linear(6, 2)).train()
+    rec = InputStatsRecorder({"bn": bn}, n_classes=2, source="output")
+    seen = []
+    bn.register_forward_hook(lambda m, i, o: seen.append(o.detach().clone()))
+    x, y = torch.randn(40, 4), torch.arange(40) % 2
+    rec.set_targets(y)
+    model(x).sum().backward()
+    rec.remove()
+    want = f_classif(seen[0].double().numpy(), y.numpy())[0]
+    assert (seen[0] < 0).any()  # the ReLU would have changed these values
+    np.testing.assert_allclose(anova_f(rec.moments_of("bn"))[0], want, rtol=1e-9)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from skscreen.pruning.scorers import MixScorer, input_f_scores, mix
+from skscreen.pruning.scorers import (
+    MixScorer,
+    f_test_possible,
+    input_f_scores,
+    mix,
+    warn_no_f_test,
+)
 
 __all__ = ["ChannelScreeningScorer"]
 
@@ -38,10 +44,10 @@ class ChannelScreeningScorer(MixScorer):
             count.index_add_(0, pos, torch.ones(len(pos), dtype=torch.float64))
         return total / count.clamp_min(1.0)
 
-    def _components(self, units):
+    def _components(self, units, alpha):
         gammas = [self._unit_mean(u, lambda bn: bn.weight.abs()) for u in units]
         fs = []
-        if self.alpha > 0:
+        if alpha > 0:
             for u in units:
                 if any(u.moments.get(bn) is None for bn, _, _ in u.members):
                     raise RuntimeError("Channel screening needs statistics from a training epoch.")
@@ -49,7 +55,13 @@ class ChannelScreeningScorer(MixScorer):
         return gammas, fs
 
     def __call__(self, units, scope="global"):
-        gammas, fs = self._components(units)
+        alpha = self.alpha
+        if alpha > 0 and not all(
+            f_test_possible(m) for u in units for m in u.moments.values() if m is not None
+        ):
+            warn_no_f_test()
+            alpha = 0.0  # said so: |gamma| decides this step, whatever alpha
+        gammas, fs = self._components(units, alpha)
         alive = [torch.ones(g.shape, dtype=torch.bool) for g in gammas]
-        weights = [self.alpha, 1.0 - self.alpha]
+        weights = [alpha, 1.0 - alpha]
         return mix([fs, gammas], alive, weights, self.normalization_scope(scope), self.normalize)
