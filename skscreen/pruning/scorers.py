@@ -262,19 +262,22 @@ class HybridScreeningScorer(MixScorer):
 
     def screening_scores(self, layers):
         """The screening component, one tensor per layer shaped like its weight: the F of the
-        input unit each weight reads. A subclass may read another per-weight feature."""
+        input unit each weight reads; None when the epoch's statistics cannot give an F-test
+        (:func:`f_test_possible`). A subclass may read another per-weight feature."""
         if any(lv.moments is None for lv in layers):
             raise RuntimeError("Screening scores need input statistics from a training epoch.")
+        if not all(f_test_possible(lv.moments) for lv in layers):
+            return None
         return [lv.broadcast(input_f_scores(lv.moments, lv.weight.device)) for lv in layers]
 
     def __call__(self, layers, scope="global"):
         magnitude = [lv.weight.abs().to(torch.float64) for lv in layers]
         alpha = self.alpha
-        if alpha > 0 and not all(f_test_possible(lv.moments) for lv in layers):
-            warn_no_f_test()
-            alpha = 0.0  # said so: magnitude decides this step, whatever alpha
         # with alpha 0 the screening term has weight 0 and is never computed
         screening = self.screening_scores(layers) if alpha > 0 else magnitude
+        if screening is None:
+            warn_no_f_test()
+            screening, alpha = magnitude, 0.0  # said so: magnitude decides, whatever alpha
         alive = [lv.mask.bool() for lv in layers]
         return mix(
             [screening, magnitude],

@@ -333,9 +333,12 @@ def test_channel_checkpoint_load_best_of_an_earlier_epoch_names_the_fix(digits, 
         dirname=str(tmp_path), monitor=lambda net: len(net.history) == 1, load_best=True
     )
     net = _make("subclass", "channel", [cp], max_epochs=3, prune_epochs=3)
-    with pytest.raises(ValueError, match="EarlyStoppingAfterPruning"):
-        _quiet(net.fit, X, y)
-    # the checkpoint itself loads into a fresh net
+    with pytest.raises(ValueError, match=r"Checkpoint\(load_best=True\).*EarlyStoppingAfter"):
+        _quiet(net.fit, X, y)  # refused before training
+    assert len(net.history) == 0
+    # without load_best, the checkpoint of that epoch loads into a fresh net
+    cp = Checkpoint(dirname=str(tmp_path), monitor=lambda net: len(net.history) == 1)
+    _quiet(_make("subclass", "channel", [cp], max_epochs=3, prune_epochs=3).fit, X, y)
     fresh = _make("subclass", "channel")
     fresh.load_params(checkpoint=cp)
     assert fresh.history[:, "pruning_epoch"] == [1]
