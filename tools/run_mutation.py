@@ -213,6 +213,11 @@ MODULES = {
     ],
     "skscreen/nn/_net.py": _NET,
     "skscreen/nn/_inputs.py": ["tests/nn/test_inputs.py", "tests/nn/test_net_inputs.py"],
+    "skscreen/nn/_persistence.py": [
+        "tests/nn/test_persistence.py",
+        "tests/nn/test_early_stopping.py",
+    ],
+    "skscreen/nn/_output_watch.py": ["tests/nn/test_disconnected_output.py"],
     "skscreen/nn/_labels.py": ["tests/nn/test_labels.py", "tests/nn/test_net_inputs.py"],
     "skscreen/nn/_callbacks.py": ["tests/nn/test_net.py", "tests/nn/test_skorch_port.py"],
     "skscreen/nn/_criterion.py": ["tests/nn/test_criterion.py"],

@@ -42,7 +42,6 @@ from skscreen.pruning.masks import remove_masks, to_torch_prune
 __all__ = ["ScreeningPrunedNet"]
 
 
-
 class ScreeningPrunedNet(NeuralNetClassifier):
     """A skorch classifier that prunes its network by screening while it trains.
 

@@ -44,7 +44,15 @@ import torch
 from skorch.callbacks import Callback, Checkpoint, EarlyStopping, LoadInitState
 from skorch.dataset import unpack_data
 
-from skscreen.pruning._layers import CHANNEL_NORMS
+from skscreen.nn._output_watch import OutputWatch
+from skscreen.nn._persistence import (
+    _bn_sizes,
+    _channel_records,
+    _hook_once,
+    _pruning_rows,
+    _RebuildChannels,
+    _ReportLoad,
+)
 from skscreen.pruning.factory import (
     attach_prunable_masks,
     make_criterion,
@@ -137,38 +145,6 @@ def probe_output_width(net, Xi):
     return int(out.shape[-1]) if out.ndim >= 2 else None
 
 
-class _SameOutputs:
-    """Whether a module gave the same output to every sample, from the outputs (``y_pred``) the
-    net computed anyway: within each batch, and across batches when ``across_batches`` (the
-    validation batches of an epoch; training batches are compared within each batch only,
-    as the weights move between them)."""
-
-    def __init__(self, across_batches):
-        self.across_batches = across_batches
-        self.first = None
-        self.n = 0
-        self.same = True
-
-    def add(self, y_pred):
-        if isinstance(y_pred, tuple | list) and y_pred:
-            y_pred = y_pred[0]
-        if not torch.is_tensor(y_pred) or y_pred.ndim < 1 or y_pred.shape[0] == 0:
-            self.same = False  # cannot be told: no claim
-            return
-        y_pred = y_pred.detach()
-        if not self.across_batches and y_pred.shape[0] < 2:
-            return  # a batch of one row says nothing about samples within it
-        if self.first is None or not self.across_batches:
-            self.first = y_pred[:1]
-        if self.same:
-            self.same = y_pred.shape[1:] == self.first.shape[1:] and bool(
-                (y_pred == self.first).all()
-            )
-        if self.across_batches and self.n == 0:
-            self.first = self.first.clone()  # kept past this batch
-        self.n += int(y_pred.shape[0])
-
-
 def find_pruning_callback(net):
     """The :class:`ScreeningPruning` callback of an initialised skorch net, or None:
     :class:`~skscreen.ScreeningPrunedNet`'s own (``pruning_``, held beside ``callbacks_``), or
@@ -180,133 +156,6 @@ def find_pruning_callback(net):
         if isinstance(cb, ScreeningPruning):
             return cb
     return None
-
-
-def _pruning_rows(history):
-    return [row for row in history if "pruning_epoch" in row]
-
-
-def _bn_sizes(module):
-    modules = module.named_modules()
-    return {n: int(m.num_features) for n, m in modules if isinstance(m, CHANNEL_NORMS)}
-
-
-def _channel_records(history):
-    """``(removals, structure)`` of a channel-level history: every recorded removal in order
-    (Torch-Pruning's ``[name, out?, indices]``) and the structure of the dense module."""
-    removals, structure = [], None
-    for row in _pruning_rows(history):
-        removals.extend(row.get("event_pruned_channels", ()))
-        if structure is None:
-            structure = row.get("event_channel_structure")
-    return removals, structure
-
-
-def _shape_mismatches(module, state_dict, prefix):
-    out = []
-    for key, value in module.state_dict().items():
-        saved = state_dict.get(prefix + key)
-        if torch.is_tensor(saved) and tuple(saved.shape) != tuple(value.shape):
-            out.append((key, tuple(saved.shape), tuple(value.shape)))
-    return out
-
-
-class _NetHook:
-    """A module hook acting for a skorch net, held weakly (the module does not keep the net
-    alive). A pickled or deep-copied module carries it inert; ``prepare`` re-arms it."""
-
-    def __init__(self, net=None):
-        self.arm(net)
-
-    def arm(self, net):
-        self._net = None if net is None else weakref.ref(net)
-        return self
-
-    @property
-    def net(self):
-        return None if self._net is None else self._net()
-
-    def __reduce__(self):
-        return (type(self), ())
-
-
-class _RebuildChannels(_NetHook):
-    """Load pre-hook (channel level): a state dict of a channel-pruned module is loaded into
-    a dense one by first removing the same channels, replayed from ``net.history``."""
-
-    def __call__(self, module, state_dict, prefix, *args):
-        net = self.net
-        if net is None:
-            return
-        mismatches = _shape_mismatches(module, state_dict, prefix)
-        if not mismatches:
-            return
-        key, saved, here = mismatches[0]
-        where = f"({key}: {saved} saved, {here} in the module)"
-        removals, structure = _channel_records(net.history)
-        if not removals or structure is None:
-            raise ValueError(
-                f"The state dict comes from a channel-pruned module {where}, but the net's "
-                "history records no channel removal to rebuild its structure from. Load the "
-                "history with it: net.load_params(f_params=..., f_history=...) (Checkpoint and "
-                "LoadInitState save and load the history by default)."
-            )
-        from skscreen.pruning.channels import replay_pruning
-
-        device = next(iter(module.state_dict().values())).device
-        example = torch.zeros(
-            [1, *structure["input_shape"]],
-            dtype=getattr(torch, structure["input_dtype"]),
-            device=device,
-        )
-        expected = {
-            k[len(prefix) :]: v.shape
-            for k, v in state_dict.items()
-            if k.startswith(prefix) and torch.is_tensor(v)
-        }
-        optimizer = getattr(net, "optimizer_", None)
-        try:
-            replay_pruning(
-                module,
-                removals,
-                example,
-                [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else [],
-                expected_shapes=expected,
-            )
-        except Exception as exc:
-            raise ValueError(
-                f"Cannot load a channel-pruned state dict into this module {where}: replaying "
-                f"the history's channel removals on it failed ({type(exc).__name__}: {exc}). "
-                "The record starts from the dense module, and this one has had channels "
-                "removed already (EarlyStopping(load_best=True) or Checkpoint(load_best=True) "
-                "restoring an epoch from before the last removal?). Load into a freshly "
-                "initialised net (net.initialize(), then load_params), or early-stop with "
-                "skscreen.nn.EarlyStoppingAfterPruning, which restores only epochs after the "
-                "pruning schedule."
-            ) from exc
-        cb = find_pruning_callback(net)
-        if cb is not None and cb.pruner_ is not None and cb.pruner_.model is module:
-            cb._drop_pruner()  # rebuilt on the new structure at the next training batch
-
-
-class _ReportLoad(_NetHook):
-    """Load post-hook: tell the pruning callback that the module's state was replaced."""
-
-    def __call__(self, module, incompatible_keys):
-        net = self.net
-        cb = find_pruning_callback(net) if net is not None else None
-        if cb is not None and getattr(net, "module_", None) is module:
-            cb._state_loaded(net)
-
-
-def _hook_once(hooks, cls, register, net):
-    for hook in hooks.values():
-        hook = getattr(hook, "hook", hook)  # torch wraps load pre-hooks
-        if isinstance(hook, cls):
-            return hook.arm(net)
-    hook = cls(net)
-    register(hook)
-    return hook
 
 
 def _is_prune_epochs(value):
@@ -903,7 +752,7 @@ class ScreeningPruning(Callback):
 
     def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
         if self._watch is not None:
-            self._watch["train" if training else "valid"].add(y_pred)
+            self._watch.add(training, y_pred)
         if training and self.pruner_ is not None:
             self.pruner_.set_targets(None)
             if self.regularizer_ is not None:
@@ -963,42 +812,22 @@ class ScreeningPruning(Callback):
             self._warn_if_same_outputs(net)
 
     def _watch_outputs(self, net):
-        """In the first epoch with the final masks (the schedule done, something pruned), the
-        outputs the net computes anyway (validation batches, else training batches) are
-        compared: a module that gives every sample the same output is warned at epoch end."""
+        """Watch the outputs of the first epoch with the final masks (the schedule done,
+        something pruned), once per pruned state (:class:`OutputWatch`)."""
         self._watch = None
         if self.pruner_ is None or not self.schedule_done(net):
             return
         kept, total = self.counts(net)
         if kept < total and getattr(self, "_paths_checked_at", None) != kept:
-            self._watch = {
-                "train": _SameOutputs(across_batches=False),
-                "valid": _SameOutputs(across_batches=True),
-                "kept": kept,
-            }
+            self._watch = OutputWatch(kept)
 
     def _warn_if_same_outputs(self, net):
         watch, self._watch = self._watch, None
-        self._paths_checked_at = watch["kept"]
-        which = "validation" if watch["valid"].n else "training"
-        seen = watch[which[:5]]
-        if seen.n < 2 or not seen.same:
-            return
+        self._paths_checked_at = watch.kept
         kept, total = self.counts(net)
-        samples = (
-            f"all {seen.n} validation samples"
-            if which == "validation"
-            else f"every sample of each training batch ({seen.n} samples)"
-        )
-        warnings.warn(
-            f"In epoch {len(net.history)}, after pruning to sparsity {1.0 - kept / total:.4f} "
-            f"({kept} of {total} kept), the module gave the same output to {samples}: no "
-            "input-output path is left (or none is active), so it cannot tell samples apart. "
-            "Lower sparsity, use scope='layer' (every layer keeps its share), or a larger "
-            "module.",
-            UserWarning,
-            stacklevel=2,
-        )
+        message = watch.warning(len(net.history), kept, total)
+        if message is not None:
+            warnings.warn(message, UserWarning, stacklevel=2)
 
     def _step(self, pruner, epoch, optimizer):
         """``pruner.step``; a budget the constraints cannot meet is warned once per run, with
