@@ -217,7 +217,10 @@ MODULES = {
         "tests/nn/test_persistence.py",
         "tests/nn/test_early_stopping.py",
     ],
-    "skscreen/nn/_output_watch.py": ["tests/nn/test_disconnected_output.py"],
+    "skscreen/nn/_output_watch.py": [
+        "tests/nn/test_output_watch.py",
+        "tests/nn/test_disconnected_output.py",
+    ],
     "skscreen/nn/_labels.py": ["tests/nn/test_labels.py", "tests/nn/test_net_inputs.py"],
     "skscreen/nn/_callbacks.py": ["tests/nn/test_net.py", "tests/nn/test_skorch_port.py"],
     "skscreen/nn/_criterion.py": ["tests/nn/test_criterion.py"],

@@ -261,3 +261,28 @@ def test_many_non_negative_scores_summing_far_from_one_are_not_probabilities(dty
     out = torch.full((4, 100), 0.004, dtype=dtype)  # rows sum to 0.4
     assert not looks_like_probabilities(out)
     assert looks_like_probabilities(torch.softmax(torch.randn(4, 100), 1).to(dtype))
+
+
+def test_probability_detection_edges():
+    assert looks_like_probabilities(torch.tensor([[0.3, 0.7], [1.0, 0.0]]))  # two classes
+    assert not looks_like_probabilities(torch.empty(0, 3))  # nothing seen: no claim
+    assert not looks_like_probabilities(torch.ones(4, 1))  # one column: not classes
+    # a float16 softmax over many classes sums to one only in float64
+    p = torch.softmax(torch.randn(8, 1000) * 3, 1).half()
+    assert looks_like_probabilities(p)
+
+
+def test_autoloss_before_its_first_call_and_on_exact_zero_probabilities():
+    loss = AutoLoss()
+    assert loss.output_ is None and loss.loss_ is None
+    p = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # exact zeros: log(p + eps)
+    value = loss(p, torch.tensor([0, 2]))
+    assert torch.isfinite(value) and loss.output_ == "probabilities"
+    with pytest.raises(ValueError) as err:
+        AutoLoss(label_smoothing=0.1)(p, torch.tensor([0, 1]))
+    assert str(err.value) == (
+        "The module outputs probabilities (a final softmax), so criterion='auto' trains it "
+        "with NLLLoss, which has no parameter 'label_smoothing' (criterion__label_smoothing). "
+        "Remove the final softmax to train on logits with CrossEntropyLoss, or drop the "
+        "parameter."
+    )
