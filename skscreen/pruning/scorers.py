@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from skscreen.pruning._base import ABS_MOMENTS, CLASS_MOMENTS
-from skscreen.stats import anova_f_scores
+from skscreen.stats import anova_f_scores, f_test_possible
 
 __all__ = [
     "LayerView",
@@ -142,17 +142,6 @@ def normalize(values, method="minmax"):
         r = rankdata(values.cpu().numpy(), method="average") - 1.0
         return torch.as_tensor(r / (values.numel() - 1), dtype=torch.float64, device=values.device)
     raise ValueError(f"Unknown normalize={method!r}; use one of {NORMALIZERS}.")
-
-
-def f_test_possible(moments):
-    """Whether the ANOVA F-test can be computed from ``moments``: two classes with samples,
-    and more samples than such classes (an epoch of one class, or of a handful of rows, has
-    no between-class evidence)."""
-    if moments is None or moments.count_ is None:
-        return False
-    count = torch.as_tensor(moments.count_)
-    present = int((count > 0).sum())
-    return present >= 2 and float(count.sum()) > present
 
 
 def warn_no_f_test(stacklevel=3):

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from scipy import special
 
-__all__ = ["anova_f", "anova_f_scores", "ranking_scores"]
+__all__ = ["anova_f", "anova_f_scores", "f_test_possible", "ranking_scores"]
 
 
 def anova_f(moments, *, warn_constant=True):
@@ -74,13 +74,35 @@ def anova_f_scores(moments):
     return _f_statistic(moments)[0]
 
 
+def _classes_present(m):
+    """``(present, n_classes, n)``: the classes with samples (a mask of the state's type),
+    their number and the samples in them; the rule of :func:`f_test_possible`."""
+    present = m.count_ > 0
+    return present, int(present.sum()), float(m.count_[present].sum())
+
+
+def f_test_possible(moments):
+    """Whether :func:`anova_f` can be computed from ``moments``: samples of at least two
+    classes, and more samples than such classes (an epoch of one class, or of a handful of
+    rows, has no between-class evidence).
+
+    >>> import numpy as np
+    >>> from skscreen.stats import ClassMoments, f_test_possible
+    >>> f_test_possible(ClassMoments().update(np.ones((3, 1)), np.zeros(3, dtype=int)))
+    False
+    """
+    if moments is None or moments.count_ is None:
+        return False
+    _, n_classes, n = _classes_present(moments)
+    return n_classes >= 2 and n > n_classes
+
+
 def _f_statistic(m):
     """``(F, dfb, dfw, constant, separating)`` of a state, in its array type (numpy/torch)."""
     if m.count_ is None:
         raise ValueError("No samples have been seen yet.")
     torch_state = m.is_torch
-    present = m.count_ > 0
-    n_classes = int(present.sum())
+    present, n_classes, n = _classes_present(m)
     if n_classes < 2:
         raise ValueError(
             f"The ANOVA F-test needs samples of at least 2 classes; got {n_classes} "
@@ -89,7 +111,6 @@ def _f_statistic(m):
     count = m.count_[present]
     mean = m.mean_[present]
     m2 = m.m2_[present]
-    n = float(count.sum())
     if n <= n_classes:
         raise ValueError(f"The ANOVA F-test needs more samples ({n:g}) than classes ({n_classes}).")
     grand = (count[:, None] * mean).sum(0) / n

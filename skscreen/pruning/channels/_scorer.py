@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from skscreen.pruning.scorers import (
-    MixScorer,
-    f_test_possible,
-    input_f_scores,
-    mix,
-    warn_no_f_test,
-)
+from skscreen.pruning.scorers import MixScorer, input_f_scores, mix, warn_no_f_test
+from skscreen.stats import f_test_possible
 
 __all__ = ["ChannelScreeningScorer"]
 
