@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["AUTO", "AutoLoss", "looks_like_probabilities", "criterion_for_output"]
+__all__ = ["AUTO", "AutoLoss", "looks_like_probabilities", "output_kind", "criterion_for_output"]
 
 AUTO = "auto"
 
@@ -68,6 +68,12 @@ def looks_like_probabilities(out, atol=1e-4):
     return bool((out >= 0).all()) and bool(
         torch.allclose(sums, torch.ones_like(sums), atol=atol, rtol=0)
     )
+
+
+def output_kind(out):
+    """``"probabilities"`` for outputs :func:`looks_like_probabilities` accepts, else
+    ``"logits"``."""
+    return "probabilities" if looks_like_probabilities(out) else "logits"
 
 
 def criterion_for_output(output_kind, kwargs):
@@ -125,7 +131,7 @@ class AutoLoss(torch.nn.Module):
 
     def forward(self, y_pred, y_true):
         if self.loss_ is None:
-            self.output_ = "probabilities" if looks_like_probabilities(y_pred) else "logits"
+            self.output_ = output_kind(y_pred)
             # kept out of the submodules: it exists after the first call only, and a state
             # dict saved before it must load into one made after it (and the other way)
             self.__dict__["loss_"] = criterion_for_output(self.output_, self.kwargs).to(

@@ -26,7 +26,7 @@ from skscreen.nn._criterion import (
     _is_auto,
     auto_kwargs,
     criterion_for_output,
-    looks_like_probabilities,
+    output_kind,
 )
 from skscreen.nn._inputs import check_features, head, module_dtype, prepare_X, takes_indices
 from skscreen.nn._labels import LabelledDataset, check_labels, first_encoding
@@ -436,9 +436,15 @@ class ScreeningPrunedNet(NeuralNetClassifier):
                     f"{self.criterion!r}."
                 )
             return super().initialize_criterion()
-        kwargs = auto_kwargs(self.criterion, self.get_params_for("criterion"))
-        self.criterion_ = criterion_for_output("logits", kwargs)
+        self.criterion_ = self._auto_loss("logits")
         return self
+
+    def _auto_loss(self, kind):
+        """The loss ``criterion="auto"`` chooses for outputs of ``kind``, with the parameters
+        of an :class:`AutoLoss` instance and the net's ``criterion__*``."""
+        return criterion_for_output(
+            kind, auto_kwargs(self.criterion, self.get_params_for("criterion"))
+        )
 
     def _decide_output(self, out):
         """Record what the module outputs; with ``criterion="auto"`` choose the loss."""
@@ -446,14 +452,12 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             out = out[0]
         if not torch.is_tensor(out):
             return
-        kind = "probabilities" if looks_like_probabilities(out) else "logits"
+        kind = output_kind(out)
         if _is_auto(self.criterion):
             # (a subclass whose initialize_criterion registers its loss under another name,
             # e.g. an AutoLoss instance of its own, has no criterion_ to replace)
             if kind == "probabilities" and "criterion_" in self.__dict__:
-                criterion = criterion_for_output(
-                    kind, auto_kwargs(self.criterion, self.get_params_for("criterion"))
-                )
+                criterion = self._auto_loss(kind)
                 self.criterion_ = criterion.to(self.device) if self.device else criterion
             self.module_output_ = kind
         elif kind == "probabilities" and isinstance(self.criterion_, torch.nn.CrossEntropyLoss):
