@@ -105,7 +105,6 @@ class DeferredMoments:
     def flush(self, wait=False):
         """Fold the pending batches into the state (CPU blocks in the background, unless
         ``wait``: then here, after the fold in flight)."""
-        import torch
 
         if not self._pending:
             return self
@@ -116,9 +115,7 @@ class DeferredMoments:
                 wait and sum(x.numel() for x, _ in pending) < _SMALL_FOLD
             )
         if self._by_torch:
-            xs, ys = zip(*pending)
-            X = xs[0] if len(xs) == 1 else torch.cat(xs)
-            y = ys[0] if len(ys) == 1 else torch.cat(ys)
+            X, y = _joined(pending)
             if self._state is None:
                 self._state = ClassMoments(np.arange(self.n_classes))
             # NaN/inf in a block reach its class sums: found on the state when it is read
@@ -135,14 +132,10 @@ class DeferredMoments:
         return self
 
     def _fold_cpu_batches(self, pending, previous):
-        import torch
 
         if previous is not None:
             previous.result()  # an earlier fold's error surfaces here too
-        xs, ys = zip(*pending)
-        X = xs[0] if len(xs) == 1 else torch.cat(xs)
-        y = ys[0] if len(ys) == 1 else torch.cat(ys)
-        self._fold_cpu(X, y)
+        self._fold_cpu(*_joined(pending))
 
     def _fold_cpu(self, X, y):
         import torch
@@ -199,3 +192,13 @@ class DeferredMoments:
         state = dict(self.__dict__)
         state["_future"] = None
         return state
+
+
+def _joined(pending):
+    """One ``(X, y)`` block from the pending ``(X, y)`` batches (a single batch as it is)."""
+    import torch
+
+    xs, ys = zip(*pending)
+    if len(xs) == 1:
+        return xs[0], ys[0]
+    return torch.cat(xs), torch.cat(ys)
