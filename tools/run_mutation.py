@@ -17,6 +17,8 @@ Usage (from the repository root, in the test virtualenv; ``mutmut>=3`` is needed
         --merge-into benchmarks/results/mutation.json             # record the result
     python tools/run_mutation.py --list                           # modules and their tests
     python tools/run_mutation.py --check                          # every module mapped?
+    python tools/run_mutation.py --argue skscreen/pruning/hooks.py 7 "equivalent: ..."
+    python tools/run_mutation.py --sync-docs                      # docs/testing.rst's table
 
 Runs single-threaded (``max_children=1``, ``OMP_NUM_THREADS=1``). Writes
 ``<out>/mutation.json`` (scores per module) and ``<out>/mutation_survivors.txt`` (diffs);
@@ -419,6 +421,55 @@ def merge_result(path, entry):
     path.write_text(json.dumps(data, indent=1) + "\n")
 
 
+def argue(path, module, equivalent, argument):
+    """Record the argument about ``module``'s survivors in the results file ``path``.
+
+    ``equivalent`` of the survivors are argued equivalent (``argument`` says why, and what the
+    others are); the score over the non-equivalent mutants follows from it.
+    """
+    data = json.loads(path.read_text())
+    (entry,) = [m for m in data["modules"] if m["module"] == module] or [None]
+    if entry is None:
+        raise SystemExit(f"{module} has no entry in {path}: run it with --merge-into first")
+    not_killed = entry["mutants"] - entry["killed"]
+    if not 0 <= equivalent <= not_killed:
+        raise SystemExit(f"--equivalent must be in [0, {not_killed}] (the mutants not killed)")
+    non_equivalent = entry["mutants"] - equivalent
+    entry.update(
+        equivalent_survivors=equivalent,
+        non_equivalent=non_equivalent,
+        score_non_equivalent=entry["killed"] / non_equivalent if non_equivalent else 1.0,
+        survivors_argued=argument,
+    )
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    return entry
+
+
+def sync_docs(results, page):
+    """Rewrite the score table of ``page`` (docs/testing.rst) from the results file."""
+    data = json.loads(results.read_text())
+    rows = []
+    for m in data["modules"]:
+        if "score_non_equivalent" not in m:
+            continue  # run but not argued yet: no figure to cite
+        rows.append(
+            f"   ``{m['module'].removeprefix('skscreen/')}``, {m['mutants']}, {m['killed']}, "
+            f"{m['survived']}, {m['no_tests']}, {m['equivalent_survivors']}, "
+            f"{100 * m['score_non_equivalent']:.1f} %"
+        )
+    lines = page.read_text().split("\n")
+    head = next(
+        i for i, ln in enumerate(lines) if ln.startswith("   :header: module, mutants, killed")
+    )
+    start = head + 2  # the header line, then one blank line
+    end = start
+    while end < len(lines) and lines[end].startswith("   ``"):
+        end += 1
+    lines[start:end] = rows
+    page.write_text("\n".join(lines))
+    return len(rows)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("modules", nargs="*", help="module paths (default: the five least churned)")
@@ -437,7 +488,29 @@ def main(argv=None):
         metavar="JSON",
         help="also merge each module's result into this file (replacing that module's entry)",
     )
+    ap.add_argument(
+        "--argue",
+        nargs=3,
+        metavar=("MODULE", "N_EQUIVALENT", "ARGUMENT"),
+        help="record in --merge-into (default benchmarks/results/mutation.json) that "
+        "N_EQUIVALENT of MODULE's survivors are equivalent, and the argument for each survivor",
+    )
+    ap.add_argument(
+        "--sync-docs",
+        action="store_true",
+        help="rewrite docs/testing.rst's score table from --merge-into "
+        "(default benchmarks/results/mutation.json)",
+    )
     args = ap.parse_args(argv)
+    results = Path(args.merge_into or ROOT / "benchmarks" / "results" / "mutation.json")
+    if args.argue:
+        module, n, argument = args.argue
+        entry = argue(results, module, int(n), argument)
+        print(f"{module}: {100 * entry['score_non_equivalent']:.1f} % of non-equivalent killed")
+        return 0
+    if args.sync_docs:
+        print(f"{sync_docs(results, ROOT / 'docs' / 'testing.rst')} rows written")
+        return 0
     if args.list:
         for m, t in MODULES.items():
             tests = " ".join(f"{x}{'' if (ROOT / x).exists() else ' (missing)'}" for x in t)
