@@ -200,12 +200,8 @@ MODULES = {
         "tests/pruning/test_compaction.py",
         "tests/pruning/test_channels.py",
     ],
-    "skscreen/pruning/factory.py": [
-        "tests/pruning/test_factory.py",
-        "tests/nn/test_callback_statistics.py",
-        "tests/nn/test_net.py",
-        "tests/nn/test_skorch_substitute.py",
-    ],
+    # its unit file covers every setting; the nets' tests (tests/nn) only reach it through fits
+    "skscreen/pruning/factory.py": ["tests/pruning/test_factory.py"],
     "skscreen/pruning/distributed.py": ["tests/pruning/test_distributed.py"],
     "skscreen/pruning/__init__.py": ["tests/pruning/test_pruning_core.py"],
     # --- skorch estimator and callbacks
