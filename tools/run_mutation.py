@@ -272,6 +272,7 @@ def _write_config(dest, module, tests):
         f"source_paths={module}",
         "also_copy=",
         "    skscreen",
+        "    benchmarks",  # tests that load a benchmark script (test_normalize_scope.py)
         "pytest_add_cli_args_test_selection=",
         *(f"    {t}" for t in tests),
         "pytest_add_cli_args=-p no:cacheprovider -o addopts= -q",
