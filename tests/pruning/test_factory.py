@@ -6,6 +6,7 @@ the expected values written out by hand from the documented mapping.
 
 import types
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -386,3 +387,43 @@ def test_a_module_a_pruner_would_refuse_is_left_alone(kw):
     model = _mlp()
     attach_prunable_masks(model, **kw)  # no error: building the pruner reports it
     assert all(get_mask(m) is None for m in model.modules())
+
+
+def test_a_criterion_object_is_deep_copied():
+    """The copy's generator is its own: drawing from it leaves the caller's where it was."""
+    mine = ExtremeValuePruning(random_state=np.random.default_rng(0))
+    got = make_criterion(mine)
+    assert got.random_state is not mine.random_state
+    got.random_state.random(5)
+    assert mine.random_state.random() == np.random.default_rng(0).random()
+
+
+def test_no_prunable_channels_without_exclusions_says_only_what_to_do(monkeypatch):
+    """The wording when no unit was excluded (a stand-in pruner with no channels)."""
+    from skscreen.pruning import factory
+
+    removed = []
+
+    class Empty:
+        def __init__(self, *args, **kwargs):
+            self.n_total, self.excluded_units = 0, {}
+
+        def remove_hooks(self):
+            removed.append(True)
+
+    monkeypatch.setattr(factory, "ChannelPruner", Empty)
+    with pytest.raises(ValueError) as err:
+        make_pruner(
+            _cnn(),
+            make_criterion(granularity="channel"),
+            "fsa",
+            granularity="channel",
+            sparsity=0.5,
+            prune_epochs=2,
+            n_classes=2,
+            example_inputs=torch.zeros(1, 1, 4, 4),
+        )
+    assert str(err.value) == (
+        "The module has no prunable channels. Check ignored_layers, or use granularity='weight'."
+    )
+    assert removed == [True]
