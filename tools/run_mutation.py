@@ -220,7 +220,7 @@ MODULES = {
         "tests/nn/test_disconnected_output.py",
     ],
     "skscreen/nn/_labels.py": ["tests/nn/test_labels.py", "tests/nn/test_net_inputs.py"],
-    "skscreen/nn/_callbacks.py": ["tests/nn/test_net.py", "tests/nn/test_skorch_port.py"],
+    "skscreen/nn/_callbacks.py": ["tests/nn/test_callbacks.py", "tests/nn/test_net.py"],
     "skscreen/nn/_criterion.py": ["tests/nn/test_criterion.py"],
     "skscreen/nn/_early_stopping.py": ["tests/nn/test_early_stopping.py"],
     "skscreen/nn/__init__.py": ["tests/nn/test_net.py"],
