@@ -175,6 +175,164 @@ def test_labelled_dataset_is_skorchs_dataset_with_indices_in_its_items():
     np.testing.assert_array_equal(data_from_dataset(Subset(ds, [2, 0]))[1], y[[2, 0]])
 
 
+# ---------------------------------------------------------------- exact words and edges
+def test_labels_as_tensors_with_grad_and_arrow_arrays():
+    # a tensor is detached first (numpy refuses one that requires grad)
+    y = torch.tensor([0.0, 1.0, 1.0], requires_grad=True)
+    np.testing.assert_array_equal(check_labels(y), [0.0, 1.0, 1.0])
+    # only pandas is read through to_numpy: pyarrow's to_numpy refuses to copy strings
+    pa = pytest.importorskip("pyarrow")
+    np.testing.assert_array_equal(check_labels(pa.array(["a", "b", "a"])), ["a", "b", "a"])
+
+
+def test_two_class_rule_message_exactly():
+    tail = (
+        "a classifier needs at least two. A first partial_fit whose batch holds only some "
+        "of the labels names them all: partial_fit(X, y, classes=all_labels)."
+    )
+    for found, head in (
+        (np.array([3]), "y has 1 class ([3]); "),
+        (np.array([], dtype=int), "y has 0 classes ([]); "),
+    ):
+        with pytest.raises(ValueError) as info:
+            require_two_classes(found)
+        assert str(info.value) == head + tail
+
+
+def test_width_refusal_message_names_the_output_indices():
+    with pytest.raises(ValueError) as info:
+        first_encoding(np.array(["a", "b", "c"]), output_width=lambda: 2)
+    assert str(info.value) == (
+        "The module outputs 2 scores per sample but y has 3 classes ['a', 'b', 'c']: make the "
+        "module output 3 scores (e.g. module__n_classes=3), or pass labels 0..1."
+    )
+
+
+def test_net_classes_that_are_also_index_values_read_y_as_indices():
+    # skorch's meaning first: y of 0..n-1 is output indices even when the names are 1 and 0
+    enc = first_encoding(np.array([0, 1, 1]), classes_param=[1, 0])
+    assert not enc.names and enc.given
+    np.testing.assert_array_equal(enc.encode(np.array([0, 1])), [0, 1])
+    np.testing.assert_array_equal(enc.label_of_column([0, 1]), [0, 1])
+    enc = first_encoding(np.array([1, 1]), classes_param=[2, 1])
+    assert not enc.names  # 1 < 2: an index
+
+
+def test_net_classes_unhashable_names_with_output_indices():
+    names = [{"label": "neg"}, {"label": "pos"}]
+    enc = first_encoding(np.array([0, 1, 1]), classes_param=names)
+    assert not enc.names
+    np.testing.assert_array_equal(enc.encode(np.array([1, 0])), [1, 0])
+
+
+def test_output_indices_given_with_classes_encode_and_refuse_exactly():
+    enc = first_encoding(np.array([0, 1, 1]), classes_param=["neg", "pos"])
+    got = enc.encode(np.array([0, 1, 0]))
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, [0, 1, 0])
+    empty = enc.encode(np.array([], dtype=np.int64))
+    assert empty.dtype == np.int64 and empty.size == 0
+    # the classes as they are shown aside (see the xfail below)
+    head = "y contains labels {} not in classes "
+    tail = (
+        ": with classes=..., y must hold output indices 0..1 or the class names themselves "
+        "(the same kind in every call)."
+    )
+    for y, unknown in (([1, 2], "[2]"), ([-1, 0], "[-1]"), (["neg"], "['neg']")):
+        with pytest.raises(ValueError) as info:
+            enc.encode(np.array(y))
+        assert str(info.value).startswith(head.format(unknown))
+        assert str(info.value).endswith(tail)
+    with pytest.raises(ValueError) as info:  # the fallback of the first call words it the same
+        first_encoding(np.array([1, 2]), classes_param=["neg", "pos"])
+    assert str(info.value).startswith(head.format("[2]")) and str(info.value).endswith(tail)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="source bug (reported): with classes=..., LabelEncoding._unknown shows the classes "
+    "as list(numpy array), whose items numpy 2 writes np.str_('neg') (the other message "
+    "converts with .tolist())",
+)
+def test_messages_with_classes_show_the_classes_as_given():
+    enc = first_encoding(np.array([0, 1, 1]), classes_param=["neg", "pos"])
+    with pytest.raises(ValueError) as info:
+        enc.encode(np.array([1, 2]))
+    assert "not in classes ['neg', 'pos']: " in str(info.value)
+
+
+def test_names_given_with_classes_refuse_exactly():
+    enc = first_encoding(np.array(["neg", "pos"]), classes_param=["pos", "neg"])
+    with pytest.raises(ValueError) as info:
+        enc.encode(np.array(["pos", "x"]))
+    assert str(info.value).startswith("y contains labels ['x'] not in classes ")
+    assert str(info.value).endswith(
+        ": the first call gave the class names, give them again (not output indices)."
+    )
+
+
+def test_unknown_labels_message_exactly():
+    enc = first_encoding(np.array(["a", "b"]), output_width=lambda: 2)
+    msg = (
+        "y contains labels {} not seen in the first fit (classes ['a', 'b']); call fit() to "
+        "start again with new labels."
+    )
+    with pytest.raises(ValueError) as info:
+        enc.encode(np.array(["a", "z"]))
+    assert str(info.value) == msg.format("['z']")
+    with pytest.raises(ValueError) as info:
+        enc.index("z")
+    assert str(info.value) == msg.format("['z']")
+
+
+def test_unhashable_labels_are_named_not_a_type_error():
+    enc = first_encoding(np.array(["a", "b"]), output_width=lambda: 2)
+    y = np.empty(2, dtype=object)
+    y[0], y[1] = [0], [1]
+    with pytest.raises(ValueError, match=r"labels \[\[0\], \[1\]\] not seen"):
+        enc.encode(y)
+
+
+def test_names_encoding_of_no_labels_is_int64():
+    enc = first_encoding(np.array(["a", "b"]), output_width=lambda: 2)
+    got = enc.encode(np.array([], dtype=str))
+    assert got.dtype == np.int64 and got.size == 0
+
+
+def test_index_of_a_tensor_or_numpy_scalar_label():
+    enc = first_encoding(np.array([5, 7, 9]), output_width=lambda: 3)
+    assert enc.names
+    assert enc.index(torch.tensor(7)) == 1  # a tensor hashes by identity: its item is read
+    assert enc.index(np.int64(9)) == 2
+    assert enc.index(5) == 0
+
+
+def test_repr_says_what_y_holds():
+    assert repr(first_encoding(np.array(["a", "b"]), output_width=lambda: 2)) == (
+        "LabelEncoding(['a', 'b'], y holds names)"
+    )
+    assert repr(first_encoding(np.array([0, 1]))) == (
+        "LabelEncoding([0, 1], y holds output indices)"
+    )
+
+
+def test_columns_refused_when_a_class_has_no_output():
+    enc = first_encoding(np.array([0, 2, 2]), output_width=lambda: 3)  # outputs 0 and 2
+    with pytest.raises(ValueError, match=r"outputs 2 scores.*2 classes \[0, 2\]"):
+        enc.columns(2)  # as many outputs as classes, but output 2 does not exist
+    enc = first_encoding(np.arange(10) % 5)  # outputs 0..4
+    with pytest.raises(ValueError, match=r"outputs 4 scores.*5 classes"):
+        enc.columns(4)
+
+
+def test_labelled_dataset_passes_its_length_on():
+    X = np.arange(12, dtype=np.float32).reshape(6, 2)
+    y = np.array([0, 1, 0, 1, 0, 1])
+    enc = first_encoding(y)
+    assert len(LabelledDataset(X, y, enc, length=4)) == len(Dataset(X, y, length=4)) == 4
+    assert len(LabelledDataset(X, y, enc)) == 6
+
+
 # ---------------------------------------------------------------- the net (issue 18)
 @pytest.fixture(scope="module")
 def data():
