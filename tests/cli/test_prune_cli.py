@@ -97,7 +97,14 @@ def test_interrupted_training_writes_nothing_and_exits_130(tmp_path, capsys, mon
     )
     out = tmp_path / "out"
     before = _old_run(out)
-    rc = main(["prune", "--epochs", "6", "--hidden", "16", "--out", str(out), "--quiet"])
+    # Ctrl-C raises KeyboardInterrupt in a plain Python process; a runner that ignores
+    # SIGINT (mutmut's fork server sets SIG_IGN, inherited by the test process) would make
+    # the signal a no-op, so the test installs Python's default handler for its duration
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        rc = main(["prune", "--epochs", "6", "--hidden", "16", "--out", str(out), "--quiet"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert rc == 130
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "interrupted after 1 of 6 epochs" in err

@@ -359,3 +359,107 @@ def test_merging_string_and_integer_label_states_is_refused():
     with pytest.raises(ValueError, match="number labels.*string labels"):
         a.merge(b)
     assert pickle.dumps(a) == before
+
+
+# ------------------------------------------------ mutation survivors (issue 20, item 2)
+def test_in_data_units_of_scaled_values_equals_the_direct_sums():
+    # |x| ~ 1e100: squares beyond 2^600, so the state keeps them in units of a power of two,
+    # but the M2 in data units (~1e200) is finite: it must equal the direct two-pass sums
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(7, 2)) * 1e100
+    X[:, 1] += 3e100
+    y = np.array([0, 0, 0, 1, 1, 1, 2])
+    m = ClassMoments().update(X, y)
+    assert m.scale_ is not None and (m.scale_ > 1).all()
+    plain = m.in_data_units()
+    means = np.array([X[y == c].mean(0) for c in range(3)])
+    m2 = np.array([((X[y == c] - means[c]) ** 2).sum(0) for c in range(3)])
+    np.testing.assert_allclose(plain.mean_ + plain.shift_, means, rtol=1e-12)
+    np.testing.assert_allclose(plain.m2_, m2, rtol=1e-12)
+    assert plain.m2_[2].tolist() == [0.0, 0.0]  # one sample: no spread
+
+
+def test_in_data_units_overflow_is_silent():
+    # |x| ~ 1e160: M2 overflows in data units (documented: inf, no floating-point warning)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(7, 2)) * 1e160
+    y = np.array([0, 0, 0, 1, 1, 1, 2])
+    m = ClassMoments().update(X, y)
+    with np.errstate(all="raise"):
+        plain = m.in_data_units()
+    assert np.isinf(plain.m2_[:2]).all()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="source bug (reported): in_data_units multiplies by scale_**2, which overflows to "
+    "inf for |x| ~ 1e160, so an M2 of exactly 0 (a class of one sample) becomes 0 * inf = nan",
+)
+def test_in_data_units_keeps_a_zero_m2_zero():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(7, 2)) * 1e160
+    y = np.array([0, 0, 0, 1, 1, 1, 2])
+    plain = ClassMoments().update(X, y).in_data_units()
+    assert plain.m2_[2].tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([[3, 1], [1, 2]]),  # 2-D: np.unique flattens
+        np.array([], dtype=np.int64),  # empty
+        np.array([-(2**50), 0, 2**50]),  # a range far too large for a bincount
+        np.array([7], dtype=np.uint8),
+    ],
+    ids=["2d", "empty", "huge-range", "one"],
+)
+def test_unique_labels_equals_np_unique_off_the_fast_path(y):
+    got = unique_labels(y)
+    want = np.unique(y)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_no_labels_never_conflict_in_type():
+    # an empty label set has no type: adding none to string classes (or strings to none)
+    # is not a mix of label types
+    known = np.array(["a", "b"])
+    np.testing.assert_array_equal(combined_classes(known, np.array([]), strict=True), known)
+    np.testing.assert_array_equal(
+        combined_classes(np.array([]), np.array(["b", "a"]), strict=False), known
+    )
+
+
+def test_label_mix_message_quotes_the_first_five_labels_of_each_side():
+    known = np.arange(7)
+    labels = np.array(list("abcdefg"))
+    with pytest.raises(ValueError) as exc:
+        combined_classes(known, labels, strict=False)
+    msg = str(exc.value)
+    assert "['a', 'b', 'c', 'd', 'e']," in msg and "'f'" not in msg
+    assert "([0, 1, 2, 3, 4], dtype" in msg and " 5," not in msg
+
+
+def test_torch_state_is_float64_whatever_the_input_dtype():
+    torch = pytest.importorskip("torch")
+    X, y = _data()
+    Xt = torch.as_tensor(X, dtype=torch.float32)
+    m = ClassMoments().update(Xt, torch.as_tensor(y), n_classes=3)
+    for name in ("count_", "mean_", "m2_", "shift_"):
+        assert getattr(m, name).dtype == torch.float64, name
+    torch.testing.assert_close(m.shift_, Xt[0].to(torch.float64), rtol=0, atol=0)
+
+
+def test_torch_state_stays_on_the_device_of_the_data():
+    # the "meta" device (shapes only) stands for a GPU: every tensor of the state is made
+    # on the data's device, never on the default one (CPU)
+    torch = pytest.importorskip("torch")
+    X = torch.empty(6, 3, device="meta")
+    y = torch.empty(6, dtype=torch.int64, device="meta")
+    a = ClassMoments().update(X[:4], y[:4], n_classes=2)
+    b = ClassMoments().update(X, y, n_classes=3)
+    merged = a.merge(b)  # a's two class rows are expanded to three on the device
+    for state in (a, b, merged):
+        for name in ("count_", "mean_", "m2_", "shift_"):
+            assert getattr(state, name).device.type == "meta", name
+    assert tuple(merged.mean_.shape) == (3, 3)
