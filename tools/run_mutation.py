@@ -173,14 +173,16 @@ MODULES = {
         "tests/pruning/test_pruner.py",
     ],
     "skscreen/pruning/scorers.py": [
+        "tests/pruning/test_scorers.py",
+        "tests/pruning/test_factory.py",
         "tests/pruning/test_pruning_core.py",
         "tests/pruning/test_pruner.py",
         "tests/pruning/test_normalize_scope.py",
         "tests/pruning/test_seed_methods.py",
         "tests/pruning/test_weight_level_arch.py",
     ],
-    **{
-        f"skscreen/pruning/channels/{m}.py": _CHANNELS
+    **{  # each module's unit file (tests/pruning/test_channel_<module>.py) first
+        f"skscreen/pruning/channels/{m}.py": [f"tests/pruning/test_channel{m}.py", *_CHANNELS]
         for m in (
             "__init__",
             "_io",
