@@ -229,7 +229,7 @@ MODULES = {
     # --- faces: command lines, data, models, plots
     "skscreen/cli.py": _CLI,
     "skscreen/_prune_cli.py": ["tests/cli/test_prune_cli.py", "tests/cli/test_cli_errors.py"],
-    "skscreen/_cli_common.py": _CLI,
+    "skscreen/_cli_common.py": ["tests/cli/test_cli_common.py", *_CLI],
     "skscreen/io.py": ["tests/io/test_io_readers.py", *_CLI],
     "skscreen/datasets.py": [
         "tests/data/test_datasets.py",
