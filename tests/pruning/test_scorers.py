@@ -1,0 +1,275 @@
+"""skscreen.pruning.scorers: each function against values worked out by hand (or sklearn's
+f_classif) on tiny inputs: broadcasting, validation, normalisation, the F vector's nan/inf
+handling, LAMP, the activation criterion, the no-F-test fallback and the name map."""
+
+import os
+import pathlib
+import types
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from sklearn.feature_selection import f_classif  # noqa: E402
+
+from skscreen.pruning import scorers  # noqa: E402
+from skscreen.pruning.extreme_value import ExtremeValuePruning  # noqa: E402
+from skscreen.pruning.scorers import (  # noqa: E402
+    ActivationStatsScorer,
+    HybridScreeningScorer,
+    LAMPScorer,
+    LayerView,
+    MagnitudeScorer,
+    broadcast_to_weight,
+    check_mix,
+    input_f_scores,
+    lamp_scores,
+    make_scorer,
+    normalize,
+)
+from skscreen.stats import ClassMoments  # noqa: E402
+
+F64 = torch.float64
+
+
+def _moments(X, y):
+    return ClassMoments().update(np.asarray(X, dtype=float), np.asarray(y))
+
+
+# ------------------------------------------------------------------ broadcast_to_weight
+def test_broadcast_default_is_one_group():
+    got = broadcast_to_weight(torch.tensor([1.0, 2.0]), (3, 2))
+    assert got.tolist() == [[1.0, 2.0]] * 3
+
+
+def test_broadcast_groups_read_their_own_inputs():
+    got = broadcast_to_weight(torch.tensor([1.0, 2.0, 3.0, 4.0]), (4, 1, 2, 2), groups=4)
+    assert got.shape == (4, 1, 2, 2)
+    assert got[:, 0, 0, 0].tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_broadcast_refuses_statistics_of_another_input():
+    with pytest.raises(ValueError) as err:
+        broadcast_to_weight(torch.ones(3), (2, 4))
+    assert str(err.value) == (
+        "3 input statistics for a weight of shape (2, 4) with groups=1: the layer's input "
+        "is not what its statistics were taken on."
+    )
+
+
+# ------------------------------------------------------------------ validation
+def test_check_mix_bounds_and_messages():
+    assert check_mix(1, "rank") == (1.0, "rank") and type(check_mix(1, "rank")[0]) is float
+    assert check_mix(0.0, "max") == (0.0, "max")
+    for bad in (1.5, -0.1):
+        with pytest.raises(ValueError) as err:
+            check_mix(bad, "minmax")
+        assert str(err.value) == f"alpha must be in [0, 1], got {bad}."
+    with pytest.raises(ValueError) as err:
+        check_mix(0.5, "zscore")
+    assert str(err.value) == ("Unknown normalize='zscore'; use one of ('minmax', 'max', 'rank').")
+
+
+# ------------------------------------------------------------------ normalize
+def test_normalize_default_is_minmax_in_float64():
+    got = normalize(torch.tensor([1.0, 3.0, 2.0], dtype=torch.float32))
+    assert got.dtype == F64 and got.tolist() == [0.0, 1.0, 0.5]
+
+
+@pytest.mark.parametrize("method", ["minmax", "max", "rank"])
+def test_normalize_empty_and_single(method):
+    empty = normalize(torch.zeros(0), method)
+    assert empty.numel() == 0 and empty.dtype == F64
+    # one value: minmax has no span, rank no order: 0; max divides by itself: 1
+    one = normalize(torch.tensor([5.0]), method)
+    assert one.tolist() == ([1.0] if method == "max" else [0.0])
+
+
+@pytest.mark.parametrize("method", ["minmax", "max"])
+def test_normalize_without_spread_is_zero(method):
+    values = torch.full((3,), 2.0) if method == "minmax" else torch.zeros(3)
+    got = normalize(values, method)
+    assert got.tolist() == [0.0, 0.0, 0.0] and got.dtype == F64
+
+
+def test_normalize_max_divides_by_the_largest_magnitude():
+    got = normalize(torch.tensor([1.0, -4.0, 2.0]), "max")
+    assert got.tolist() == [0.25, -1.0, 0.5]
+
+
+def test_normalize_rank_of_two_and_of_ties():
+    assert normalize(torch.tensor([7.0, 3.0]), "rank").tolist() == [1.0, 0.0]
+    got = normalize(torch.tensor([1.0, 2.0, 2.0, 5.0, 0.0]), "rank")
+    # ranks 1, 2.5, 2.5, 4, 0 (ties averaged) over 4
+    assert got.tolist() == [0.25, 0.625, 0.625, 1.0, 0.0] and got.dtype == F64
+
+
+def test_normalize_unknown_method():
+    with pytest.raises(ValueError, match=r"^Unknown normalize='z'; use one of"):
+        normalize(torch.ones(2), "z")
+
+
+# ------------------------------------------------------------------ input_f_scores
+def test_f_scores_constant_is_zero_separating_twice_the_largest():
+    # columns: constant (nan F), separating (inf F), F = 5 by hand (means 1.5 and 4,
+    # SSB = 6.25, SSW = 2.5 on 2 degrees of freedom)
+    X = [[1.0, 0, 1], [1, 0, 2], [1, 1, 3], [1, 1, 5]]
+    y = [0, 0, 1, 1]
+    got = input_f_scores(_moments(X, y), "cpu")
+    assert got.dtype == F64
+    torch.testing.assert_close(got, torch.tensor([0.0, 10.0, 5.0], dtype=F64))
+
+
+def test_f_scores_separating_at_least_two():
+    # the finite F are below 1: a separating input scores 2 (twice the floor of 1)
+    X = [[0.0, 1.0], [0, 3.0], [1, 2.0], [1, 3.0]]  # F = 0.25 / 1.25 = 0.2
+    y = [0, 0, 1, 1]
+    f = f_classif(np.array(X)[:, 1:], y)[0]
+    assert 0 < f[0] < 1
+    got = input_f_scores(_moments(X, y), "cpu")
+    torch.testing.assert_close(got, torch.tensor([2.0, f[0]], dtype=F64))
+
+
+def test_f_scores_floor_is_one_not_more():
+    # finite F = 1.5 (by sklearn): the separating input gets 3, not 4
+    X = [[0.0, 1.0], [0, 2.0], [0, 3.0], [1, 2.0], [1, 3.0], [1, 4.5]]
+    y = [0, 0, 0, 1, 1, 1]
+    f = f_classif(np.array(X)[:, 1:], y)[0][0]
+    assert 1 < f < 2
+    got = input_f_scores(_moments(X, y), "cpu")
+    torch.testing.assert_close(got, torch.tensor([2 * f, f], dtype=F64))
+
+
+def test_f_scores_all_separating_and_none():
+    got = input_f_scores(_moments([[0.0], [0.0], [1.0], [1.0]], [0, 0, 1, 1]), "cpu")
+    assert got.tolist() == [2.0]
+    got = input_f_scores(_moments(np.zeros((4, 0)), [0, 0, 1, 1]), "cpu")
+    assert got.shape == (0,) and got.dtype == F64
+
+
+# ------------------------------------------------------------------ lamp_scores
+def test_lamp_single_zero_and_small_weights():
+    assert lamp_scores(torch.tensor([3.0])).tolist() == [1.0]
+    assert lamp_scores(torch.zeros(3)).tolist() == [0.0, 0.0, 0.0]
+    # squares 0.25 and 0.01: denominators 0.25 and 0.26, below 1
+    got = lamp_scores(torch.tensor([[0.5], [0.1]]))
+    torch.testing.assert_close(got, torch.tensor([[1.0], [0.01 / 0.26]], dtype=F64))
+    empty = lamp_scores(torch.zeros(0, 3))
+    assert empty.shape == (0, 3) and empty.dtype == F64
+
+
+def test_lamp_scorer_ranks_pruned_weights_last():
+    view = LayerView("fc", torch.tensor([[3.0, 0.0], [2.0, 1.0]]), torch.tensor([[1.0, 0], [1, 1]]))
+    (got,) = LAMPScorer()([view])
+    # alive squares 9, 4, 1: 9/9, 4/13, 1/14
+    assert got.tolist() == [[1.0, -float("inf")], [4 / 13, 1 / 14]]
+    assert repr(LAMPScorer()) == "LAMPScorer()"
+
+
+# ------------------------------------------------------------------ activation scorer
+def test_activation_scores_by_hand():
+    # |a| of 3 inputs over 4 rows: means 1, 2, 0.5; stds (population) 0, 1, 0.5
+    A = np.array([[1.0, 1, 0], [1, 3, 1], [1, 1, 0], [1, 3, 1]])
+    m = ClassMoments().update(A, np.zeros(4, dtype=int))
+    w = torch.tensor([[1.0, -2.0, 4.0], [0.5, 1.0, -1.0]])
+    mask = torch.tensor([[1.0, 1, 1], [1, 0, 1]])
+    view = LayerView("fc", w * mask, mask, abs_moments=m)
+    (got,) = ActivationStatsScorer(z=2.0)([view])
+    unit = torch.tensor([1.0 + 0, 2 + 2 * 1, 0.5 + 2 * 0.5], dtype=F64)
+    want = w.abs().double() * unit
+    want[1, 1] = -torch.inf
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    assert ActivationStatsScorer().z == 0.0
+    assert repr(ActivationStatsScorer(z=2)) == "ActivationStatsScorer(z=2.0)"
+
+
+def test_activation_needs_statistics():
+    view = LayerView("fc", torch.ones(1, 2), torch.ones(1, 2))
+    with pytest.raises(RuntimeError) as err:
+        ActivationStatsScorer()([view])
+    assert str(err.value) == "Activation statistics need a training epoch with recorded inputs."
+
+
+# ------------------------------------------------------------------ hybrid scorer
+def _two_layers():
+    return [
+        LayerView("a", torch.tensor([[1.0, 2.0]]), torch.ones(1, 2)),
+        LayerView("b", torch.tensor([[4.0, 8.0]]), torch.ones(1, 2)),
+    ]
+
+
+def test_hybrid_default_scope_is_global():
+    got = HybridScreeningScorer(alpha=0.0, normalize="max")(_two_layers())
+    assert [s.tolist() for s in got] == [[[0.125, 0.25]], [[0.5, 1.0]]]
+
+
+def test_hybrid_needs_statistics():
+    with pytest.raises(RuntimeError) as err:
+        HybridScreeningScorer(alpha=0.5)(_two_layers())
+    assert str(err.value) == "Screening scores need input statistics from a training epoch."
+
+
+def _one_class_views():
+    m = _moments([[0.0, 1.0], [1.0, 3.0]], [0, 0])  # one class: no F-test
+    return [LayerView("a", torch.tensor([[1.0, -3.0], [2.0, 0.5]]), torch.ones(2, 2), m)]
+
+
+NO_F_TEST = (
+    "The statistics of this epoch cannot give an ANOVA F-test (it needs samples of two "
+    "classes, more samples than classes): this step ranks by magnitude alone. Give each "
+    "partial_fit call (epoch) samples of at least two classes for screening to count."
+)
+
+
+def test_without_an_f_test_magnitude_decides_with_a_warning():
+    views = _one_class_views()
+    with pytest.warns(UserWarning) as rec:
+        got = HybridScreeningScorer(alpha=0.7)(views, "global")
+    assert [str(w.message) for w in rec] == [NO_F_TEST]
+    assert rec[0].category is UserWarning
+    # magnitude alone, min-max over |w| = 1, 3, 2, 0.5
+    want = torch.tensor([[0.2, 1.0], [0.6, 0.0]], dtype=F64)
+    torch.testing.assert_close(got[0], want, rtol=0, atol=1e-12)
+    under_mutmut = (
+        "MUTANT_UNDER_TEST" in os.environ or "mutants" in pathlib.Path(scorers.__file__).parts
+    )
+    if not under_mutmut:  # mutmut's trampolines add frames
+        assert rec[0].filename == __file__  # the frame of the scorer's caller
+
+
+# ------------------------------------------------------------------ repr and names
+def test_reprs():
+    assert repr(HybridScreeningScorer(alpha=1, normalize="rank", normalize_scope="layer")) == (
+        "HybridScreeningScorer(alpha=1.0, normalize='rank', normalize_scope='layer')"
+    )
+    assert repr(MagnitudeScorer()) == (
+        "MagnitudeScorer(alpha=0.0, normalize='minmax', normalize_scope=None)"
+    )
+
+
+def test_make_scorer_by_name():
+    s = make_scorer("screening", alpha=0.3, normalize="rank")
+    assert type(s) is HybridScreeningScorer and (s.alpha, s.normalize) == (0.3, "rank")
+    m = make_scorer("magnitude", normalize="max")
+    assert type(m) is MagnitudeScorer and m.normalize == "max"
+    assert type(make_scorer("lamp")) is LAMPScorer
+    assert make_scorer("activation", z=1.5).z == 1.5
+    for name in ("extreme-value", "extreme_value", "dpp"):
+        ev = make_scorer(name, block_size=4)
+        assert type(ev) is ExtremeValuePruning and ev.block_size == 4
+
+
+def test_make_scorer_unknown_name():
+    with pytest.raises(ValueError) as err:
+        make_scorer("lampp")
+    assert str(err.value) == (
+        "Unknown scorer 'lampp'; use 'screening', 'magnitude', 'lamp', 'activation' or "
+        "'extreme-value'."
+    )
+
+
+def test_layer_view_defaults():
+    view = LayerView("fc", torch.ones(2, 2), torch.ones(2, 2))
+    assert (view.moments, view.abs_moments, view.groups) == (None, None, 1)
+    assert isinstance(view, object) and not isinstance(view, types.SimpleNamespace)
