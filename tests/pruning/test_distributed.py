@@ -313,3 +313,278 @@ def test_ranks_with_different_models_get_an_error_not_a_hang(ranks):
     for r in ranks:
         assert "different layers" in r["mismatches"]["names"]
         assert "different numbers of features" in r["mismatches"]["features"]
+
+
+# ------------------------------------------------------------------ in-process collectives
+# The functions of skscreen.pruning.distributed against a stand-in for torch.distributed
+# whose ranks are threads of this process (mutation testing sees their calls, not those of
+# the spawned processes above); known truths: the moments of the union of the shards
+# (sklearn's f_classif on the concatenated rows), rank 0's seed and masks.
+import threading  # noqa: E402
+import types  # noqa: E402
+
+from skscreen.pruning import distributed as dist_module  # noqa: E402
+from skscreen.pruning.distributed import (  # noqa: E402
+    ReducedMoments,
+    agree_masks,
+    agreed_seed,
+    check_channel_pruning,
+    reduce_moments,
+)
+from skscreen.stats import ClassMoments  # noqa: E402
+
+
+class _ThreadRanks:
+    """torch.distributed's calls used by distributed.py, for ``world`` ranks as threads."""
+
+    ReduceOp = types.SimpleNamespace(MAX="max")
+
+    def __init__(self, world, backend="gloo", initialized=True, available=True, group_root=0):
+        self.world, self.backend = world, backend
+        self.initialized, self.available, self.group_root = initialized, available, group_root
+        self.barrier = threading.Barrier(world, timeout=20)  # a rank left alone: broken
+        self.slots = [None] * world
+        self.local = threading.local()
+        self.local.rank = 0
+        self.sources = []
+
+    def is_available(self):
+        return self.available
+
+    def is_initialized(self):
+        return self.initialized
+
+    def get_world_size(self, group=None):
+        return self.world
+
+    def get_backend(self, group=None):
+        return self.backend
+
+    def get_global_rank(self, group, rank):
+        assert rank == 0
+        return self.group_root
+
+    def _exchange(self, t):
+        self.slots[self.local.rank] = t.clone()
+        self.barrier.wait()
+        every = list(self.slots)
+        self.barrier.wait()
+        return every
+
+    def all_gather(self, out, t, group=None):
+        assert len(out) == self.world
+        for o, e in zip(out, self._exchange(t)):
+            o.copy_(e)
+
+    def all_reduce(self, t, op=None, group=None):
+        assert op == "max"
+        t.copy_(torch.stack(self._exchange(t)).amax(0))
+
+    def broadcast(self, t, src, group=None):
+        self.sources.append(src)
+        t.copy_(self._exchange(t)[src])
+
+    def run(self, fn):
+        """``fn(rank)`` on every rank at once; the results (or exceptions) in rank order."""
+        results = [None] * self.world
+
+        def main(rank):
+            self.local.rank = rank
+            try:
+                results[rank] = fn(rank)
+            except Exception as exc:  # noqa: BLE001 - returned to the test
+                results[rank] = exc
+
+        threads = [threading.Thread(target=main, args=(r,)) for r in range(self.world)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        return results
+
+
+@pytest.fixture
+def fake_dist(monkeypatch):
+    def make(*args, **kwargs):
+        fake = _ThreadRanks(*args, **kwargs)
+        monkeypatch.setattr(dist_module, "_dist", lambda: fake)
+        return fake
+
+    return make
+
+
+def test_is_distributed_needs_an_initialised_group_of_two(fake_dist):
+    assert dist_module.is_distributed() is False  # no process group in this process
+    assert fake_dist(2).run(lambda r: dist_module.is_distributed()) == [True, True]
+    assert fake_dist(1).run(lambda r: dist_module.is_distributed()) == [False]
+    assert fake_dist(2, initialized=False).run(lambda r: dist_module.is_distributed()) == [
+        False,
+        False,
+    ]
+    assert fake_dist(2, available=False).run(lambda r: dist_module.is_distributed()) == [
+        False,
+        False,
+    ]
+
+
+@pytest.mark.parametrize("backend", ["gloo", "nccl"])
+def test_collectives_run_on_the_cpu_without_cuda(fake_dist, backend):
+    fake_dist(2, backend=backend)
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU fallback")
+    assert dist_module._device(None) == torch.device("cpu")
+
+
+def test_source_is_the_groups_rank_0(fake_dist):
+    fake = fake_dist(2, group_root=1)
+    assert dist_module._src(None) == 0
+    assert dist_module._src("a-group") == 1
+    got = fake.run(lambda r: agreed_seed(10 + r, group="a-group"))
+    assert got == [11, 11] and fake.sources == [1, 1]
+
+
+def test_agreed_seed_of_ints_generators_and_none(fake_dist):
+    fake = fake_dist(2)
+    assert fake.run(lambda r: agreed_seed(5 + r)) == [5, 5]
+    assert fake.sources == [0, 0]
+    want = int(np.random.default_rng(3).integers(2**62))
+    assert fake.run(lambda r: agreed_seed(np.random.default_rng(3 + r))) == [want, want]
+    want = int(np.random.RandomState(4).randint(2**31 - 1))
+    assert fake.run(lambda r: agreed_seed(np.random.RandomState(4 + r))) == [want, want]
+    fresh = fake.run(lambda r: agreed_seed(None))
+    assert fresh[0] == fresh[1] and isinstance(fresh[0], int)
+    # a bool is no seed (True would be 1 on every run): fresh entropy, agreed
+    flags = fake.run(lambda r: agreed_seed(True))
+    assert flags[0] == flags[1] and flags[0] not in (0, 1)
+    assert all(type(s) is int for s in fresh + flags)
+
+
+def test_agree_masks_applies_rank_0s(fake_dist):
+    fake = fake_dist(2)
+    assert agree_masks([]) == []
+    a = [torch.tensor([[True, False], [False, True]]), torch.tensor([True, True, False])]
+    b = [torch.tensor([[False, False], [True, True]]), torch.tensor([False, True, True])]
+    got = fake.run(lambda r: agree_masks(a if r == 0 else b))
+    for masks in got:
+        assert [m.dtype for m in masks] == [torch.bool, torch.bool]
+        assert [m.tolist() for m in masks] == [m.tolist() for m in a]
+    assert fake.sources == [0, 0]
+    assert got[1][0] is not a[0]
+
+
+def test_channel_pruning_refused_only_under_several_ranks(fake_dist):
+    assert fake_dist(1).run(lambda r: check_channel_pruning()) == [None]
+    (err, _) = fake_dist(2).run(lambda r: check_channel_pruning())
+    assert isinstance(err, ValueError)
+    assert str(err) == (
+        "Channel pruning removes channels physically, which DistributedDataParallel cannot "
+        "follow (its gradient buckets are built for the original shapes); this process group "
+        "has 2 ranks. Use weight level instead: WeightPruner, or granularity='weight' (masks "
+        "keep the shapes, and the statistics are reduced across ranks)."
+    )
+
+
+def test_reduced_moments_stand_in():
+    m = ClassMoments().update(np.array([[1.0], [2.0], [4.0]]), np.array([0, 1, 1]))
+    r = ReducedMoments(m)
+    assert r.n_samples == 3.0
+    copy_ = r.to_moments()
+    assert copy_ is not m and copy_.n_samples == 3.0
+    np.testing.assert_array_equal(copy_.mean_, m.mean_)
+    with pytest.raises(RuntimeError) as err:
+        r.update(np.ones((1, 1)), np.zeros(1))
+    assert str(err.value) == (
+        "These statistics were already reduced across ranks for this epoch's decision; "
+        "reset the recorder (pruner.step does) before recording more batches."
+    )
+
+
+def _shard_rows():
+    rng = np.random.default_rng(0)
+    X0 = rng.normal(size=(9, 3)) * [1.0, 1e3, 0.01] + 5.0
+    y0 = np.array([0, 1, 0, 1, 0, 1, 0, 1, 1])  # rank 0 sees classes 0 and 1
+    X1 = rng.normal(size=(7, 3)) * [1.0, 1e3, 0.01] + 5.0
+    y1 = np.array([2, 0, 2, 1, 2, 0, 1])  # rank 1 sees three classes
+    X1[y1 == 2] += 3.0
+    return (X0, y0), (X1, y1)
+
+
+def _f_of(m):
+    from skscreen.stats import anova_f_scores
+
+    return np.asarray(torch.as_tensor(anova_f_scores(m)))
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_reduced_moments_are_those_of_the_union(fake_dist, kind):
+    shards = _shard_rows()
+    X = np.concatenate([s[0] for s in shards])
+    y = np.concatenate([s[1] for s in shards])
+
+    def local(rank):
+        Xr, yr = shards[rank]
+        if kind == "numpy":
+            m = ClassMoments(np.arange(int(yr.max()) + 1)).update(Xr, yr)
+        else:
+            m = ClassMoments().update(
+                torch.tensor(Xr), torch.tensor(yr), n_classes=int(yr.max()) + 1
+            )
+        return reduce_moments({"fc": m, "idle": None})
+
+    fake = fake_dist(2)
+    got = fake.run(local)
+    for out in got:
+        assert out["idle"] is None
+        m = out["fc"]
+        assert torch.is_tensor(m.count_) and m.count_.dtype == torch.float64
+        assert m.count_.tolist() == [float((y == k).sum()) for k in range(3)]
+        np.testing.assert_allclose(_f_of(m), f_classif(X, y)[0], rtol=1e-9)
+        means = np.stack([X[y == k].mean(0) for k in range(3)])
+        np.testing.assert_allclose((m.mean_ + m.shift_).numpy(), means, rtol=1e-12, atol=1e-9)
+    # the same numbers on every rank
+    assert torch.equal(got[0]["fc"].m2_, got[1]["fc"].m2_)
+
+
+def test_a_unit_only_one_rank_recorded(fake_dist):
+    (X0, y0), _ = _shard_rows()
+
+    def local(rank):
+        m = ClassMoments().update(X0, y0) if rank == 1 else ClassMoments()
+        return reduce_moments({"fc": m})
+
+    got = fake_dist(2).run(local)
+    ref = f_classif(X0, y0)[0]
+    for out in got:
+        assert out["fc"].count_.tolist() == [4.0, 5.0]
+        np.testing.assert_allclose(_f_of(out["fc"]), ref, rtol=1e-9)
+
+
+def test_ranks_with_other_units_or_widths_raise_on_every_rank(fake_dist):
+    (X0, y0), (X1, y1) = _shard_rows()
+    m = ClassMoments().update(X0, y0)
+
+    def names(rank):
+        return reduce_moments({"fc" if rank == 0 else "other": m})
+
+    for err in fake_dist(2).run(names):
+        assert isinstance(err, RuntimeError)
+        assert str(err) == (
+            "The ranks record statistics of different layers (their models differ); every "
+            "rank must build the same model and pruner before training."
+        )
+
+    def order(rank):
+        return reduce_moments({"a": m, "b": m} if rank == 0 else {"b": m, "a": m})
+
+    assert all(isinstance(e, RuntimeError) for e in fake_dist(2).run(order))
+
+    def widths(rank):
+        X = X0 if rank == 0 else X0[:, :2]
+        return reduce_moments({"fc": ClassMoments().update(X, y0), "ok": None})
+
+    for err in fake_dist(2).run(widths):
+        assert isinstance(err, RuntimeError)
+        assert str(err) == (
+            "The ranks recorded different numbers of features for ['fc']; every rank must "
+            "train the same model on inputs of the same shape."
+        )
