@@ -216,6 +216,19 @@ def test_early_stopping_after_pruning_needs_the_pruning_callback(digits):
         _plain([EarlyStoppingAfterPruning()]).fit(X, y)
 
 
+def test_early_stopping_after_pruning_without_the_callback_message_exactly(digits):
+    X, y = digits
+    net = _plain([EarlyStoppingAfterPruning()])
+    with pytest.raises(ValueError) as info:
+        net.fit(X, y)
+    assert str(info.value) == (
+        "EarlyStoppingAfterPruning waits for the pruning schedule of a ScreeningPruning "
+        "callback, and this net has none: add ScreeningPruning(...) to its callbacks "
+        "(or use skscreen.ScreeningPrunedNet), or use skorch's EarlyStopping."
+    )
+    assert len(net.history) == 0  # refused before the first epoch
+
+
 # ---------------------------------------------------------------- channel level
 def _channel_net(callbacks):
     return ScreeningPrunedNet(
