@@ -113,3 +113,8 @@ def test_lbfgs_without_change_keeps_its_history():
     opt._numel_cache = 4
     remap_optimizer(opt, {})
     assert "x" in opt.state[p] and opt._numel_cache == 4
+
+
+def test_a_cut_keeping_nothing_gives_empty_state():
+    got = _slice_state({"v": torch.ones(2, 3)}, (2, 3), [(0, [])])
+    assert got["v"].shape == (0, 3)
