@@ -21,6 +21,7 @@ from skorch import NeuralNetClassifier
 from skorch.dataset import Dataset
 from skorch.utils import is_dataset, to_numpy
 
+from skscreen.nn._class_rows import probe_output_width
 from skscreen.nn._criterion import (
     AutoLoss,
     _is_auto,
@@ -30,12 +31,7 @@ from skscreen.nn._criterion import (
 )
 from skscreen.nn._inputs import check_features, head, module_dtype, prepare_X, takes_indices
 from skscreen.nn._labels import LabelledDataset, check_labels, first_encoding
-from skscreen.nn._pruning import (
-    PRUNING_PARAMS,
-    ScreeningPruning,
-    find_pruning_callback,
-    probe_output_width,
-)
+from skscreen.nn._pruning import PRUNING_PARAMS, ScreeningPruning, find_pruning_callback
 from skscreen.pruning.compaction import count_parameters
 from skscreen.pruning.masks import remove_masks, to_torch_prune
 

@@ -35,64 +35,37 @@ State model
 
 from __future__ import annotations
 
-import numbers
 import warnings
 import weakref
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback, Checkpoint, EarlyStopping, LoadInitState
+from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 
+from skscreen.nn._callback_checks import check_channel_callbacks
+from skscreen.nn._class_rows import first_tensor, statistics_rows
+from skscreen.nn._module_state import (
+    alive_counts,
+    alive_fractions,
+    epoch_row,
+    prepare_module,
+    report_replaced_state,
+    resume_budget,
+)
 from skscreen.nn._output_watch import OutputWatch
-from skscreen.nn._persistence import (
-    _bn_sizes,
-    _channel_records,
-    _hook_once,
-    _pruning_rows,
-    _RebuildChannels,
-    _ReportLoad,
+from skscreen.nn._reports import (
+    step_and_report_shortfall,
+    structural_change_message,
+    unfinished_schedule_message,
 )
-from skscreen.pruning.factory import (
-    attach_prunable_masks,
-    make_criterion,
-    make_pruner,
-    make_regularizer,
-)
+from skscreen.nn._settings import PRUNING_PARAMS, PruningSettings
+from skscreen.pruning.factory import make_pruner, make_regularizer
 from skscreen.pruning.hooks import _noop_hook_factory
-from skscreen.pruning.masks import MaskEnforcer, get_mask, masks_from_zeros, reset_masks
+from skscreen.pruning.masks import MaskEnforcer, masks_from_zeros, reset_masks
 from skscreen.pruning.schedules import make_schedule
-from skscreen.pruning.scorers import NORMALIZERS
-from skscreen.pruning.selection import BudgetShortfallWarning
 
 __all__ = ["ScreeningPruning", "PRUNING_PARAMS", "find_pruning_callback"]
-
-#: The callback's parameters (surfaced at top level by :class:`ScreeningPrunedNet`).
-PRUNING_PARAMS = (
-    "alpha",
-    "sparsity",
-    "schedule",
-    "prune_epochs",
-    "scope",
-    "normalize",
-    "normalize_scope",
-    "scorer",
-    "granularity",
-    "layer_types",
-    "ignored_layers",
-    "post_relu",
-    "reg_lambda",
-    "gamma_l1",
-    "random_state",
-)
-# settings that decide *what* is prunable: fixed once pruning has started
-_STRUCTURAL = ("granularity", "layer_types", "ignored_layers", "post_relu")
-
-
-def _is_real(x):
-    """A real number, numpy scalars included (np.float32 from a grid), booleans not."""
-    return isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_)
-
 
 _REGRESSION_LOSSES = (
     torch.nn.MSELoss,
@@ -117,34 +90,6 @@ def _check_classification(net):
         )
 
 
-def _first_tensor(x):
-    """The first tensor of a batch's X (tensor, array, dict or list of them)."""
-    if isinstance(x, dict):
-        x = next(iter(x.values()))
-    elif isinstance(x, list | tuple):
-        x = x[0]
-    return torch.as_tensor(np.asarray(x)) if not torch.is_tensor(x) else x
-
-
-def probe_output_width(net, Xi):
-    """Scores per sample of ``net.module_``: the last dimension of its (first) output.
-
-    From a forward pass of ``Xi`` in eval mode without gradients (the module's mode is
-    restored); None for an output without a class dimension.
-    """
-    module = net.module_
-    was = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            out = net.infer(Xi)
-    finally:
-        module.train(was)
-    if isinstance(out, tuple | list):
-        out = out[0]
-    return int(out.shape[-1]) if out.ndim >= 2 else None
-
-
 def find_pruning_callback(net):
     """The :class:`ScreeningPruning` callback of an initialised skorch net, or None:
     :class:`~skscreen.ScreeningPrunedNet`'s own (``pruning_``, held beside ``callbacks_``), or
@@ -158,83 +103,7 @@ def find_pruning_callback(net):
     return None
 
 
-def _is_prune_epochs(value):
-    return value is None or (not isinstance(value, bool) and isinstance(value, int | np.integer))
-
-
-def _hybrid(cb):
-    return cb.scorer is None or cb.scorer == "screening"
-
-
-#: Every setting's constraint, declared once and checked in order at every fit
-#: (:meth:`ScreeningPruning.check_params`): ``(setting, test(callback, value), message)``.
-_PARAMETER_CONSTRAINTS = (
-    (
-        "sparsity",
-        lambda cb, v: _is_real(v) and 0.0 <= v < 1.0,
-        "sparsity must be a number in [0, 1), got {value!r}.",
-    ),
-    (
-        "alpha",
-        lambda cb, v: not _hybrid(cb) or (_is_real(v) and 0.0 <= v <= 1.0),
-        "alpha must be in [0, 1], got {value!r}.",
-    ),
-    (
-        "scope",
-        lambda cb, v: v in ("global", "layer"),
-        "scope must be 'global' or 'layer', got {value!r}.",
-    ),
-    (
-        "normalize",
-        lambda cb, v: v in NORMALIZERS,
-        f"normalize must be one of {NORMALIZERS}, got {{value!r}}.",
-    ),
-    (
-        "normalize_scope",
-        lambda cb, v: v in (None, "global", "layer"),
-        "normalize_scope must be None, 'global' or 'layer', got {value!r}.",
-    ),
-    (
-        "prune_epochs",
-        lambda cb, v: _is_prune_epochs(v),
-        "prune_epochs must be None or an int >= 1, got {value!r}.",
-    ),
-    (
-        "prune_epochs",
-        lambda cb, v: v is None or int(v) >= 1,
-        "prune_epochs must be >= 1, got {value!r}.",
-    ),
-    (
-        "granularity",
-        lambda cb, v: v in ("weight", "channel"),
-        "granularity must be 'weight' or 'channel', got {value!r}.",
-    ),
-    (
-        "reg_lambda",
-        lambda cb, v: _is_real(v) and v >= 0.0,
-        "reg_lambda must be >= 0, got {value!r}.",
-    ),
-    ("gamma_l1", lambda cb, v: _is_real(v) and v >= 0.0, "gamma_l1 must be >= 0, got {value!r}."),
-    (
-        "reg_lambda",
-        lambda cb, v: not float(v) > 0 or cb.granularity == "weight",
-        "reg_lambda applies to granularity='weight' only.",
-    ),
-    (
-        "gamma_l1",
-        lambda cb, v: not float(v) > 0 or cb.granularity == "channel",
-        "gamma_l1 applies to granularity='channel' only.",
-    ),
-    (
-        "layer_types",
-        lambda cb, v: v is None or cb.granularity == "weight",
-        "layer_types applies to granularity='weight' only (channel level prunes the "
-        "channels of BatchNorm layers; exclude some with ignored_layers).",
-    ),
-)
-
-
-class ScreeningPruning(Callback):
+class ScreeningPruning(PruningSettings, Callback):
     """Prune a skorch net's module by screening while it trains (a skorch callback).
 
     During each training epoch, forward hooks collect per-class moments of the inputs of
@@ -358,47 +227,6 @@ class ScreeningPruning(Callback):
         self.gamma_l1 = gamma_l1
         self.random_state = random_state
 
-    # ------------------------------------------------------------------ settings
-    def _get_param_names(self):
-        # skorch's Callback takes every public-looking attribute as a parameter, private
-        # state included (then clone(net) fails on ScreeningPruning(_enforcer=...))
-        return list(PRUNING_PARAMS)
-
-    def settings(self):
-        """The current value of every pruning parameter (a dict)."""
-        return {k: getattr(self, k) for k in PRUNING_PARAMS}
-
-    def check_params(self):
-        """Validate every setting against :data:`_PARAMETER_CONSTRAINTS`, then the schedule and
-        the criterion (built once, and dropped); raises ``ValueError`` naming the bad one."""
-        for name, test, message in _PARAMETER_CONSTRAINTS:
-            value = getattr(self, name)
-            if not test(self, value):
-                raise ValueError(message.format(value=value))
-        make_schedule(self.schedule)
-        self.make_scorer()
-        return self
-
-    def make_scorer(self):
-        """A fresh criterion from the settings (:func:`~skscreen.pruning.factory.make_criterion`;
-        a scorer object is deep-copied)."""
-        return make_criterion(
-            self.scorer,
-            granularity=self.granularity,
-            alpha=self.alpha,
-            normalize=self.normalize,
-            normalize_scope=self.normalize_scope,
-            random_state=self.random_state,
-        )
-
-    def _n_prune_epochs(self, net):
-        if self.prune_epochs is not None:
-            return int(self.prune_epochs)
-        return max(1, int(net.max_epochs) // 2)
-
-    def _structure(self):
-        return {k: getattr(self, k) for k in _STRUCTURAL}
-
     # ------------------------------------------------------------------ skorch hooks
     def initialize(self):
         # skorch calls this on net.initialize() and on set_params(callbacks__...): the
@@ -433,137 +261,29 @@ class ScreeningPruning(Callback):
         With a plain net, call it after ``net.initialize()`` to ``load_params`` a
         channel-pruned state dict before any ``fit``.
         """
-        module = net.module_
-        if self.granularity == "weight":
-            if self.pruner_ is None or self.pruner_.model is not module:  # else masks exist
-                attach_prunable_masks(module, self.layer_types, self.ignored_layers)
-        else:
-            _hook_once(
-                module._load_state_dict_pre_hooks,
-                _RebuildChannels,
-                module.register_load_state_dict_pre_hook,
-                net,
-            )
-        _hook_once(
-            module._load_state_dict_post_hooks,
-            _ReportLoad,
-            module.register_load_state_dict_post_hook,
-            net,
+        return prepare_module(
+            net, self.granularity, self.pruner_, self.layer_types, self.ignored_layers
         )
-        return net
 
     def counts(self, net):
         """``(kept, total)``: prunable weights (channels) alive in ``net.module_`` now, and
         in the dense module."""
-        p = self.pruner_
-        module = net.module_
-        if p is not None and p.model is module:
-            return p.n_kept(), p.n_total
-        if self.granularity == "channel":
-            rows = _pruning_rows(net.history)
-            if rows and rows[-1].get("event_channels") == _bn_sizes(module):
-                return int(rows[-1]["n_kept"]), int(rows[-1]["n_prunable"])
-            n = sum(_bn_sizes(module).values())
-            return n, n
-        masks = {id(get_mask(m)): get_mask(m) for m in module.modules() if get_mask(m) is not None}
-        kept = int(sum(int(m.sum()) for m in masks.values()))
-        return kept, int(sum(m.numel() for m in masks.values()))
+        return alive_counts(net, self.granularity, self.pruner_)
 
     def kept_fractions(self, net):
         """Fraction of the weights (channels) of each prunable layer alive in the module."""
-        p = self.pruner_
-        module = net.module_
-        if p is not None and p.model is module:
-            return p.kept_fractions()
-        if self.granularity == "channel":
-            sizes = _bn_sizes(module)
-            rows = _pruning_rows(net.history)
-            _, structure = _channel_records(net.history)
-            if rows and structure and rows[-1].get("event_channels") == sizes:
-                initial = structure["initial_channels"]
-                return {n: sizes[n] / initial[n] for n in sizes if n in initial}
-            return {n: 1.0 for n in sizes}
-        return {
-            n: float(get_mask(m).mean())
-            for n, m in module.named_modules()
-            if get_mask(m) is not None
-        }
+        return alive_fractions(net, self.granularity, self.pruner_)
 
     def _state_loaded(self, net):
-        """A state dict was loaded into the module: report it if it changed the pruning the
-        history's last row states (a callback restored another epoch's weights)."""
-        history = net.history
-        recorded = [row for row in history if "n_kept" in row]
-        if not recorded:
-            return
-        last = recorded[-1]
-        kept, total = self.counts(net)
-        if kept == int(last.get("restored_n_kept", last["n_kept"])):
-            return
-        sparsity = 1.0 - kept / total if total else 0.0
-        history.record("restored_n_kept", int(kept))
-        history.record("restored_sparsity", float(sparsity))
-        warnings.warn(
-            f"The module's weights were replaced after epoch {history[-1, 'epoch']} (a "
-            "callback such as EarlyStopping(load_best=True) restored an earlier epoch, or "
-            f"load_params loaded another state): the module now has sparsity {sparsity:.4f} "
-            f"({kept} of {total} kept), not the {last['sparsity']:.4f} recorded for epoch "
-            f"{last.get('epoch', '?')}; recorded as history[-1, 'restored_sparsity']. To "
-            "early-stop a pruned run at its target, use skscreen.nn.EarlyStoppingAfterPruning.",
-            UserWarning,
-            stacklevel=2,
-        )
-
-    def _check_callbacks(self, net):
-        """What cannot work at channel level, refused before training with the fix."""
-        if self.granularity != "channel":
-            return
-        names = [cb for _, cb in net.callbacks_]
-        if self in names:
-            here = names.index(self)
-        else:  # held by the net (ScreeningPrunedNet.pruning_): notified before callbacks_
-            here = -1 if net.__dict__.get("pruning_") is self else len(names)
-        for i, cb in enumerate(names):
-            if (
-                isinstance(cb, EarlyStopping)
-                and getattr(cb, "load_best", False)
-                and not getattr(cb, "waits_for_pruning", False)
-            ):
-                raise ValueError(
-                    "EarlyStopping(load_best=True) would restore the weights of its best epoch, "
-                    "usually one before the last channels were removed, which a channel-pruned "
-                    "module cannot take back. Use skscreen.nn.EarlyStoppingAfterPruning("
-                    "load_best=True), which only watches the epochs after the pruning schedule."
-                )
-            if isinstance(cb, Checkpoint) and getattr(cb, "load_best", False):
-                raise ValueError(
-                    "Checkpoint(load_best=True) would load its best epoch's parameters at the "
-                    "end of training, usually saved before the last channels were removed, "
-                    "which a channel-pruned module cannot take back. Use load_best=False, or "
-                    "a monitor that saves only after the pruning schedule, such as "
-                    "EarlyStoppingAfterPruning's (skscreen.nn.EarlyStoppingAfterPruning("
-                    "load_best=True) restores the best epoch after the schedule)."
-                )
-            restoring = isinstance(cb, LoadInitState)
-            hooked = any(
-                isinstance(getattr(h, "hook", h), _RebuildChannels)
-                for h in net.module_._load_state_dict_pre_hooks.values()
-            )
-            if restoring and i < here and not hooked:
-                raise ValueError(
-                    "At channel level, list ScreeningPruning before LoadInitState in callbacks: "
-                    "LoadInitState loads the checkpoint at the start of training, and a "
-                    "channel-pruned checkpoint only loads once ScreeningPruning has prepared the "
-                    "module (or use skscreen.ScreeningPrunedNet, which prepares it at "
-                    "initialize())."
-                )
+        # a state dict was loaded into the module (the load post-hook of ``prepare``)
+        report_replaced_state(net, lambda: self.counts(net))
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         self.check_params()
         _check_classification(net)
         if not hasattr(self, "_enforcer"):
             self.initialize()
-        self._check_callbacks(net)
+        check_channel_callbacks(self, net)
         fresh = self._pruning_epochs_done(net) == 0
         bound = self.pruner_ is not None and self.pruner_.model is net.module_
         if fresh:
@@ -575,12 +295,7 @@ class ScreeningPruning(Callback):
             self._shortfall_warned = False
             self._paths_checked_at = None
         elif bound and self._structure() != self.structure_:
-            changed = [k for k in _STRUCTURAL if self._structure()[k] != self.structure_[k]]
-            raise ValueError(
-                f"{', '.join(changed)} cannot change once pruning has started (the pruner "
-                f"was built with {', '.join(f'{k}={self.structure_[k]!r}' for k in changed)}); "
-                "call fit() to start again."
-            )
+            raise ValueError(structural_change_message(self._structure(), self.structure_))
         elif not bound:
             self._drop_pruner()  # rebuilt from the module's masks at the first batch
         self._epoch_ran = False
@@ -607,40 +322,11 @@ class ScreeningPruning(Callback):
         training), which spares it a probe forward pass of its own at the first batch."""
         self._output_width = (weakref.ref(module), int(width))
 
-    def _n_classes(self, net, Xi, yi):
-        """Rows of the statistics: every label index the batches may carry.
-
-        Labels are output indices: the larger of the number of classes the net knows, its
-        largest integer class + 1 (a classifier trained on labels {0, 2} carries index 2),
-        this batch's largest index + 1, and the module's output width. The width is the one
-        the net reported (:meth:`output_width_seen`); a net whose later calls may bring any
-        label below the width (skorch's own classifiers) gets it from a forward pass of a few
-        rows; :class:`~skscreen.ScreeningPrunedNet` refuses labels its first call did not
-        have, so its classes suffice and no forward pass is made.
-        """
-        n = 2
-        try:
-            classes = np.asarray(net.classes_)
-            n = max(n, len(classes))
-            if classes.dtype.kind in "iu" and classes.size:
-                n = max(n, int(classes.max()) + 1)
-        except (AttributeError, TypeError, ValueError):
-            pass
-        if yi is not None:
-            y = yi if torch.is_tensor(yi) else torch.as_tensor(np.asarray(yi))
-            if y.numel() and not y.is_floating_point() and y.dtype != torch.bool:
-                n = max(n, int(y.max()) + 1)
-        seen = getattr(self, "_output_width", None)
-        if seen is not None and seen[0]() is net.module_:
-            return max(n, seen[1])
-        if getattr(net, "_labels_fixed_by_first_call", False):
-            return n
-        head = Xi[:8] if hasattr(Xi, "__getitem__") and torch.is_tensor(Xi) else Xi
-        return max(n, probe_output_width(net, head) or 2)
-
     def _build_pruner(self, net, Xi, yi=None):
+        first = first_tensor(Xi)
         # a few training inputs, kept to trace the network when compacting it
-        self.example_inputs_ = _first_tensor(Xi)[:8].detach().cpu().clone()
+        self.example_inputs_ = first[:8].detach().cpu().clone()
+        seen = getattr(self, "_output_width", None)
         pruner = make_pruner(
             net.module_,
             self.make_scorer(),
@@ -648,42 +334,17 @@ class ScreeningPruning(Callback):
             granularity=self.granularity,
             sparsity=self.sparsity,
             prune_epochs=self._n_prune_epochs(net),
-            n_classes=self._n_classes(net, Xi, yi),
+            n_classes=statistics_rows(
+                net, Xi, yi, seen[1] if seen is not None and seen[0]() is net.module_ else None
+            ),
             scope=self.scope,
-            example_inputs=_first_tensor(Xi)[:1].to(net.device),
+            example_inputs=first[:1].to(net.device),
             layer_types=self.layer_types,
             ignored_layers=self.ignored_layers,
             post_relu=self.post_relu,
             random_state=self.random_state,
         )
-        history = [row for row in net.history if "pruning_epoch" in row]
-        if history and "n_prunable" in history[-1]:
-            # continuing from a history (load_params, Checkpoint, a re-made callback):
-            # the budget is a fraction of the original, not of what is left
-            recorded = int(history[-1]["n_prunable"])
-            found = pruner.n_total  # dense count (weight level); what is left (channels)
-            if found > recorded or (self.granularity == "weight" and found != recorded):
-                pruner.remove_hooks()
-                unit = "weights" if self.granularity == "weight" else "channels"
-                raise ValueError(
-                    f"The module has {found} prunable {unit} "
-                    f"but the history was recorded on one with {recorded}: the module was "
-                    "re-initialised with other parameters (set_params(module__...)) or is not "
-                    "the one the history belongs to. Call fit() to start again."
-                )
-            pruner.n_total = recorded
-            _, structure = _channel_records(net.history)
-            if self.granularity == "channel" and structure is not None:
-                # fractions and per-unit budgets are of the dense module, not what is left
-                pruner.initial_channels = {
-                    n: int(structure["initial_channels"].get(n, c))
-                    for n, c in pruner.initial_channels.items()
-                }
-                pruner.initial_units = {
-                    n: int(structure["initial_units"].get(n, c))
-                    for n, c in pruner.initial_units.items()
-                }
-        self.pruner_ = pruner
+        self.pruner_ = resume_budget(pruner, net.history, self.granularity)
         self.structure_ = self._structure()
         self._attach_enforcement(net)
 
@@ -780,31 +441,10 @@ class ScreeningPruning(Callback):
         n_kept = self._step(p, epoch, getattr(net, "optimizer_", None))
         if target_keep is None:  # the criterion sets its own sparsity
             target_keep = n_kept
-        total = p.n_total
-        row = {
-            "pruning_epoch": epoch,
-            "target_sparsity": 1.0 - target_keep / total,
-            "sparsity": 1.0 - n_kept / total,
-            "n_kept": int(n_kept),
-            "n_prunable": int(total),
-        }
-        if self._penalties:
-            row["penalty"] = float(np.mean(self._penalties))
-        if self.granularity == "channel":
-            # what a dense module needs to take this one's state dict (event_*: not printed)
-            if _channel_records(net.history)[1] is None:
-                row["event_channel_structure"] = {
-                    "input_shape": [int(d) for d in self.example_inputs_.shape[1:]],
-                    "input_dtype": str(self.example_inputs_.dtype).replace("torch.", ""),
-                    "initial_channels": dict(p.initial_channels),
-                    "initial_units": dict(p.initial_units),
-                }
-            removed = p.history[n_removals:]
-            if removed:
-                row["event_pruned_channels"] = [
-                    [str(n), bool(o), [int(i) for i in idx]] for n, o, idx in removed
-                ]
-            row["event_channels"] = _bn_sizes(net.module_)
+        removed = p.history[n_removals:] if self.granularity == "channel" else None
+        row = epoch_row(
+            net, p, epoch, target_keep, n_kept, self._penalties, removed, self.example_inputs_
+        )
         for key, value in row.items():
             net.history.record(key, value)
         self._attach_enforcement(net)  # channel pruning may have replaced parameters
@@ -830,32 +470,14 @@ class ScreeningPruning(Callback):
             warnings.warn(message, UserWarning, stacklevel=2)
 
     def _step(self, pruner, epoch, optimizer):
-        """``pruner.step``; a budget the constraints cannot meet is warned once per run, with
-        its cause (the selection's warning) and what the module reached."""
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            n_kept = pruner.step(epoch, optimizer)
-        for w in caught:
-            if not issubclass(w.category, BudgetShortfallWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
-            elif not getattr(self, "_shortfall_warned", False):
-                self._shortfall_warned = True
-                total = pruner.n_total
-                head = getattr(pruner, "head_", None)
-                fixes = []
-                if head:
-                    fixes.append(f"leave the classifier head dense with ignored_layers=[{head!r}]")
-                if self.scope == "layer":
-                    fixes.append("use scope='global'")
-                fixes.append("use a larger module")
-                warnings.warn(
-                    f"sparsity={self.sparsity} cannot be reached on this module: {w.message} "
-                    f"After epoch {epoch} the module has sparsity {1.0 - n_kept / total:.4f} "
-                    f"({n_kept} of {total} kept). To prune further, "
-                    f"{', '.join(fixes[:-1])}{' or ' if len(fixes) > 1 else ''}{fixes[-1]}.",
-                    BudgetShortfallWarning,
-                    stacklevel=3,
-                )
+        n_kept, self._shortfall_warned = step_and_report_shortfall(
+            pruner,
+            epoch,
+            optimizer,
+            sparsity=self.sparsity,
+            scope=self.scope,
+            warned=getattr(self, "_shortfall_warned", False),
+        )
         return n_kept
 
     def on_train_end(self, net, **kwargs):
@@ -870,16 +492,10 @@ class ScreeningPruning(Callback):
             net.history.record("sparsity", float(sparsity))
             net.history.record("n_kept", int(kept))
             net.history.record("n_prunable", int(total))
-        done = self._pruning_epochs_done(net)
-        if done < self._n_prune_epochs(net) and not getattr(self.pruner_, "decides_masks", False):
-            warnings.warn(
-                f"Training stopped after {done} pruning epochs, before the schedule reached "
-                f"sparsity={self.sparsity} (prune_epochs={self._n_prune_epochs(net)}); the "
-                f"module has sparsity {sparsity:.4f} ({kept} of {total} kept). Continue with "
-                "partial_fit or raise max_epochs; to early-stop a pruned run, use "
-                "skscreen.nn.EarlyStoppingAfterPruning.",
-                UserWarning,
-            )
+        done, planned = self._pruning_epochs_done(net), self._n_prune_epochs(net)
+        if done < planned and not getattr(self.pruner_, "decides_masks", False):
+            message = unfinished_schedule_message(done, planned, self.sparsity, kept, total)
+            warnings.warn(message, UserWarning)
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self):
