@@ -205,7 +205,10 @@ MODULES = {
     # its unit file covers every setting; the nets' tests (tests/nn) only reach it through fits
     "skscreen/pruning/factory.py": ["tests/pruning/test_factory.py"],
     "skscreen/pruning/distributed.py": ["tests/pruning/test_distributed.py"],
-    "skscreen/pruning/__init__.py": ["tests/pruning/test_pruning_core.py"],
+    "skscreen/pruning/__init__.py": [
+        "tests/pruning/test_pruning_init.py",
+        "tests/pruning/test_pruning_core.py",
+    ],
     # --- skorch estimator and callbacks
     "skscreen/nn/_pruning.py": [
         "tests/nn/test_callback_statistics.py",
