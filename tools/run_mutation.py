@@ -215,6 +215,25 @@ MODULES = {
         *_NET,
     ],
     "skscreen/nn/_net.py": _NET,
+    # the callback's parts (split out of nn/_pruning.py): their unit files, then the fits
+    "skscreen/nn/_settings.py": ["tests/nn/test_settings.py", *_NET],
+    "skscreen/nn/_module_state.py": [
+        "tests/nn/test_module_state.py",
+        "tests/nn/test_persistence.py",
+        "tests/nn/test_early_stopping.py",
+        *_NET,
+    ],
+    "skscreen/nn/_class_rows.py": ["tests/nn/test_class_rows.py", *_NET],
+    "skscreen/nn/_callback_checks.py": [
+        "tests/nn/test_callback_checks.py",
+        "tests/nn/test_persistence.py",
+        "tests/nn/test_early_stopping.py",
+    ],
+    "skscreen/nn/_reports.py": [
+        "tests/nn/test_reports.py",
+        "tests/pruning/test_budget_shortfall.py",
+        "tests/nn/test_net.py",
+    ],
     "skscreen/nn/_inputs.py": ["tests/nn/test_inputs.py", "tests/nn/test_net_inputs.py"],
     "skscreen/nn/_persistence.py": [
         "tests/nn/test_persistence.py",
