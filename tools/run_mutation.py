@@ -95,7 +95,6 @@ MODULES = {
         "tests/pruning/test_pruning_core.py",
         "tests/pruning/test_selection.py",
         "tests/pruning/test_selection_top.py",
-        "tests/pruning/test_budget_shortfall.py",
     ],
     "skscreen/pruning/regularizers.py": [
         "tests/pruning/test_regularizers.py",
