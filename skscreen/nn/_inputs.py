@@ -140,11 +140,11 @@ def check_features(estimator, X, reset):
     from sklearn.utils.validation import validate_data
     from skorch.utils import is_dataset
 
-    if is_dataset(X):
-        return
-    if reset:
+    if reset:  # a fit forgets the previous fit's features, whatever X is
         for name in ("n_features_in_", "feature_names_in_"):
             estimator.__dict__.pop(name, None)
+    if is_dataset(X):
+        return
     shape = getattr(X, "shape", None)
     if shape is not None and len(shape) >= 1 and shape[0] == 0:
         raise ValueError(

@@ -283,12 +283,6 @@ def test_a_reset_forgets_the_features_whatever_the_dimension(X):
         assert not hasattr(est, "n_features_in_") and not hasattr(est, "feature_names_in_")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source bug (reported): check_features returns before the reset for a Dataset, so "
-    "a refit on a Dataset keeps n_features_in_ of the previous fit and predict on arrays of "
-    "the new width is refused",
-)
 def test_a_reset_on_a_dataset_forgets_the_previous_features(X):
     est = _Stub()
     check_features(est, X, reset=True)
