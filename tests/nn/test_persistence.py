@@ -412,3 +412,217 @@ def test_pickling_mid_epoch_from_a_batch_callback(digits):
     restored.partial_fit(X, y)
     assert restored.sparsity_ == pytest.approx(0.5, abs=1e-3)
     assert _n_pruned_nonzero(restored.module_) == 0
+
+
+# ---------------------------------------------------------------- the load hooks as units
+# skscreen/nn/_persistence.py's hooks called as torch calls them, with a stand-in for the net
+# (its history, optimizer and pruning callback); the known truth is the trained net's own
+# state dict (shapes and values) and torch's optimizer and hook registries.
+from skscreen.nn._persistence import (  # noqa: E402
+    _channel_records,
+    _hook_once,
+    _RebuildChannels,
+    _ReportLoad,
+)
+
+
+class _Stand:
+    """What the hooks read of a skorch net (weakly referenced, as a net is)."""
+
+    def __init__(self, history=(), **attrs):
+        self.history = list(history)
+        self.__dict__.update(attrs)
+
+
+@pytest.fixture(scope="module")
+def channel_run(digits):
+    """A channel-pruned state dict and the history that records its removals."""
+    X, y = _data(digits, "channel")
+    net = _make("subclass", "channel", max_epochs=2, prune_epochs=2)
+    _quiet(net.fit, X, y)
+    state = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+    return state, list(net.history)
+
+
+def _dense():
+    torch.manual_seed(1)
+    return _archs.ResidualBNCNN(width=8)
+
+
+def _call(hook, module, state, prefix=""):
+    hook(module, state, prefix, {}, True, [], [], [])
+
+
+def _rebuild(net, module, state):
+    """The pre-hook of ``net`` (held here: the hook holds it weakly) called on ``module``."""
+    _call(_RebuildChannels(net), module, state)
+
+
+def _shapes(state):
+    return {k: tuple(v.shape) for k, v in state.items()}
+
+
+def test_rebuild_hook_replays_the_removals_and_the_optimizer_follows(channel_run):
+    state, history = channel_run
+    module = _dense()
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
+    net = _Stand(history, optimizer_=optimizer)
+    # an entry that is no tensor (a module's extra state) is no shape to rebuild
+    _rebuild(net, module, {**state, "extra": "v1"})
+    assert _shapes(module.state_dict()) == _shapes(state)
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    assert len(params) == len(list(module.parameters()))
+    assert all(any(p is q for q in module.parameters()) for p in params)
+    module.load_state_dict(state)
+    # a net without an optimizer (yet): the removals alone
+    module = _dense()
+    _rebuild(_Stand(history), module, state)
+    assert _shapes(module.state_dict()) == _shapes(state)
+
+
+def test_rebuild_hook_example_on_the_modules_device_and_dtype(channel_run):
+    state, history = channel_run
+    # torch's default device elsewhere: the traced example follows the module's device
+    module = _dense()
+    with torch.device("meta"):
+        _rebuild(_Stand(history), module, state)
+    assert _shapes(module.state_dict()) == _shapes(state)
+    assert next(module.parameters()).device.type == "cpu"
+    # a float64 run: the example has the recorded dtype
+    removals, structure = _channel_records(history)
+    history64 = [dict(r) for r in history]
+    for row in history64:
+        if row.get("event_channel_structure") is not None:
+            row["event_channel_structure"] = {**structure, "input_dtype": "float64"}
+    module = _dense().double()
+    _rebuild(_Stand(history64), module, {k: v.double() for k, v in state.items()})
+    assert _shapes(module.state_dict()) == _shapes(state)
+
+
+def test_rebuild_hook_without_removals_names_the_first_mismatch_and_the_fix(channel_run):
+    state, history = channel_run
+    first = next(
+        (k, tuple(state[k].shape), tuple(v.shape))
+        for k, v in _dense().state_dict().items()
+        if tuple(state[k].shape) != tuple(v.shape)
+    )
+    where = f"({first[0]}: {first[1]} saved, {first[2]} in the module)"
+    msg = (
+        f"The state dict comes from a channel-pruned module {where}, but the net's history "
+        "records no channel removal to rebuild its structure from. Load the history with it: "
+        "net.load_params(f_params=..., f_history=...) (Checkpoint and LoadInitState save and "
+        "load the history by default)."
+    )
+    # no history; a structure but no removal; removals but no structure
+    no_removals = [{k: v for k, v in r.items() if k != "event_pruned_channels"} for r in history]
+    no_structure = [
+        {k: v for k, v in r.items() if k != "event_channel_structure"} for r in history
+    ]
+    for hist in ([], no_removals, no_structure):
+        module = _dense()
+        with pytest.raises(ValueError) as info:
+            _rebuild(_Stand(hist), module, state)
+        assert str(info.value) == msg
+    # a dense state dict, or a dead net: nothing to do
+    module = _dense()
+    _rebuild(_Stand([]), module, _dense().state_dict())
+    _rebuild(None, module, state)
+    assert _shapes(module.state_dict()) == _shapes(_dense().state_dict())
+
+
+def test_rebuild_hook_replay_failure_names_the_cause_and_the_fix(channel_run):
+    state, history = channel_run
+    removals, _ = _channel_records(history)
+    assert len(removals) > 1
+    # the record of the first removal only: the rebuilt shapes are not those saved
+    short = []
+    for row in history:
+        row = dict(row)
+        if "event_pruned_channels" in row:
+            row["event_pruned_channels"] = row["event_pruned_channels"][:1] if not short else []
+        short.append(row)
+    module = _dense()
+    before = _shapes(module.state_dict())
+    with pytest.raises(ValueError) as info:
+        _rebuild(_Stand(short), module, state)
+    text = str(info.value)
+    assert text.startswith("Cannot load a channel-pruned state dict into this module (")
+    assert ": replaying the history's channel removals on it failed (ValueError: " in text
+    assert text.endswith(
+        "). The record starts from the dense module, and this one has had channels removed "
+        "already (EarlyStopping(load_best=True) or Checkpoint(load_best=True) restoring an "
+        "epoch from before the last removal?). Load into a freshly initialised net "
+        "(net.initialize(), then load_params), or early-stop with "
+        "skscreen.nn.EarlyStoppingAfterPruning, which restores only epochs after the pruning "
+        "schedule."
+    )
+    assert isinstance(info.value.__cause__, ValueError)
+    assert _shapes(module.state_dict()) == before  # left as it was
+
+
+class _Recording(ScreeningPruning):
+    """The pruning callback, recording what the hooks tell it."""
+
+    def _state_loaded(self, net):
+        self.loaded = [*getattr(self, "loaded", []), net]
+
+
+class _Pruner:
+    def __init__(self, model):
+        self.model = model
+        self.removed = False
+
+    def remove_hooks(self):
+        self.removed = True
+
+
+def test_rebuild_hook_drops_the_pruner_of_this_module_only(channel_run):
+    state, history = channel_run
+    for whose, dropped in (("this", True), ("another", False)):
+        module = _dense()
+        cb = _Recording(granularity="channel").initialize()
+        cb.pruner_ = pruner = _Pruner(module if whose == "this" else _dense())
+        _rebuild(_Stand(history, pruning_=cb), module, state)
+        assert (cb.pruner_ is None) is dropped and pruner.removed is dropped
+    module = _dense()  # a callback without a pruner yet, and a net without a callback
+    cb = _Recording(granularity="channel").initialize()
+    _rebuild(_Stand(history, pruning_=cb), module, state)
+    assert cb.pruner_ is None
+    _rebuild(_Stand(history), _dense(), state)
+
+
+def test_report_hook_tells_the_callback_of_the_nets_module_only():
+    module = _dense()
+    cb = _Recording()
+    net = _Stand(pruning_=cb, module_=module)
+    _ReportLoad(net)(module, None)
+    assert cb.loaded == [net]
+    _ReportLoad(net)(_dense(), None)  # another module (an earlier module_)
+    bare = _Stand(pruning_=cb)  # held here: the hook holds its net weakly
+    _ReportLoad(bare)(module, None)  # a net without module_
+    assert cb.loaded == [net]
+    alone = _Stand(module_=module)
+    _ReportLoad(alone)(module, None)  # a net without the callback
+    _ReportLoad(None)(module, None)  # no net: inert
+
+
+def test_hooks_registered_once_and_rearmed():
+    module = _dense()
+    first, second = _Stand(), _Stand()
+    for hooks, cls, register in (
+        (module._load_state_dict_pre_hooks, _RebuildChannels,
+         module.register_load_state_dict_pre_hook),
+        (module._load_state_dict_post_hooks, _ReportLoad,
+         module.register_load_state_dict_post_hook),
+    ):
+        hook = _hook_once(hooks, cls, register, first)
+        assert isinstance(hook, cls) and hook.net is first
+        assert _hook_once(hooks, cls, register, second) is hook and hook.net is second
+        assert len(hooks) == 1
+
+
+def test_hooks_pickle_and_copy_inert():
+    net = _Stand()
+    for cls in (_RebuildChannels, _ReportLoad):
+        for back in (pickle.loads(pickle.dumps(cls(net))), __import__("copy").deepcopy(cls(net))):
+            assert type(back) is cls and back.net is None
