@@ -336,3 +336,26 @@ def test_predict_on_zero_samples_says_what_scikit_learn_says(data):
         with pytest.raises(ValueError) as info:
             method(X[:0])
         assert str(info.value) == expected
+
+
+def test_a_refit_on_a_dataset_forgets_the_array_fit_s_width(data):
+    # bug: check_features returned before its reset for a Dataset, so the second fit kept
+    # n_features_in_=6 and predict on the 4-column arrays it was trained on was refused
+    X, y = data
+    net = _net(make_mlp, module__n_inputs=6, module__hidden=(8,), module__n_classes=3)
+    net.fit(X, y)
+    assert net.n_features_in_ == 6
+    X4 = X[:, :4].astype(np.float32)
+    net.set_params(module__n_inputs=4)
+    net.fit(Dataset(X4, y))  # skorch's own Dataset: its arrays are checked
+    assert net.n_features_in_ == 4
+
+    class MyDataset(Dataset):  # a user's Dataset: skorch's business, not checked
+        pass
+
+    net.set_params(module__n_inputs=6)
+    net.fit(X, y)
+    net.set_params(module__n_inputs=4)
+    net.fit(MyDataset(X4, y), None)
+    assert not hasattr(net, "n_features_in_")
+    assert net.predict(X4).shape == (len(y),)
