@@ -64,7 +64,6 @@ _CLI = [
 _CHANNELS = [
     "tests/pruning/test_channels.py",
     "tests/pruning/test_architectures_channel.py",
-    "tests/pruning/test_normalize_scope.py",
     "tests/pruning/test_hooks.py",
 ]
 _NET = [
@@ -176,7 +175,7 @@ MODULES = {
         "tests/pruning/test_factory.py",
         "tests/pruning/test_pruning_core.py",
         "tests/pruning/test_pruner.py",
-        "tests/pruning/test_normalize_scope.py",
+        "tests/pruning/test_benchmark_runs.py",
         "tests/pruning/test_seed_methods.py",
         "tests/pruning/test_weight_level_arch.py",
     ],
@@ -295,7 +294,7 @@ def _write_config(dest, module, tests):
         f"source_paths={module}",
         "also_copy=",
         "    skscreen",
-        "    benchmarks",  # tests that load a benchmark script (test_normalize_scope.py)
+        "    benchmarks",  # tests that load a benchmark script (test_benchmark_runs.py)
         "pytest_add_cli_args_test_selection=",
         *(f"    {t}" for t in tests),
         "pytest_add_cli_args=-p no:cacheprovider -o addopts= -q",

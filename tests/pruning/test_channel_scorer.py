@@ -129,3 +129,29 @@ def test_units_without_moments_do_not_block_the_f_test():
     with pytest.warns(UserWarning):
         got = ChannelScreeningScorer(alpha=0.5)(units)
     assert [s.tolist() for s in got] == [[0.0, 1.0], [1.0, 0.0]]
+
+
+def test_channel_scorer_normalize_scope():
+    bns = [torch.nn.BatchNorm2d(3), torch.nn.BatchNorm2d(2)]
+    with torch.no_grad():
+        bns[0].weight.copy_(torch.tensor([0.1, 0.2, 0.3]))
+        bns[1].weight.copy_(torch.tensor([-2.0, 4.0]))
+    units = [
+        ChannelUnit(
+            f"u{i}", bn, list(range(len(bn.weight))), [(bn, torch.arange(n), torch.arange(n))]
+        )
+        for i, (bn, n) in enumerate((bn, len(bn.weight)) for bn in bns)
+    ]
+    # gammas are float32: compare within float32 rounding
+    layer = ChannelScreeningScorer(alpha=0.0, normalize="max", normalize_scope="layer")
+    got = torch.cat(layer(units, "global")).tolist()
+    assert got == pytest.approx([1 / 3, 2 / 3, 1.0, 0.5, 1.0], rel=1e-6)
+    glob = ChannelScreeningScorer(alpha=0.0, normalize="max", normalize_scope="global")
+    got = torch.cat(glob(units, "global")).tolist()
+    assert got == pytest.approx([0.025, 0.05, 0.075, 0.5, 1.0], rel=1e-6)
+    # None: within each layer whatever the budget scope (the validated channel default)
+    default = ChannelScreeningScorer(alpha=0.0, normalize="max")
+    for budget in ("global", "layer"):
+        assert torch.cat(default(units, budget)).tolist() == pytest.approx(
+            [1 / 3, 2 / 3, 1.0, 0.5, 1.0], rel=1e-6
+        )

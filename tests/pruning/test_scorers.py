@@ -28,6 +28,7 @@ from skscreen.pruning.scorers import (  # noqa: E402
     make_scorer,
     normalize,
 )
+from skscreen.pruning.selection import select_global  # noqa: E402
 from skscreen.stats import ClassMoments  # noqa: E402
 
 F64 = torch.float64
@@ -273,3 +274,116 @@ def test_layer_view_defaults():
     view = LayerView("fc", torch.ones(2, 2), torch.ones(2, 2))
     assert (view.moments, view.abs_moments, view.groups) == (None, None, 1)
     assert isinstance(view, object) and not isinstance(view, types.SimpleNamespace)
+
+
+# (from the former test_normalize_scope.py) LAMP by hand; the normalisation scope of the
+# hybrid scorers against a numpy reference (min-max of each component within each layer, or
+# over all layers, then the weighted sum); a layer scaled by 100 takes the whole global
+# magnitude budget but only its share once normalised per layer.
+def _view(w, mask=None, moments=None, name="fc"):
+    w = torch.as_tensor(w, dtype=torch.float32)
+    mask = torch.ones_like(w) if mask is None else torch.as_tensor(mask, dtype=torch.float32)
+    return LayerView(name, w * mask, mask, moments)
+
+
+# ---------------------------------------------------------------------------- LAMP
+def test_lamp_by_hand():
+    # w^2 = 9, 1, 4, 0.25; sorted 9 > 4 > 1 > 0.25, suffix sums 9, 13, 14, 14.25
+    got = lamp_scores(torch.tensor([[3.0, -1.0], [2.0, 0.5]]))
+    expected = torch.tensor([[9 / 9, 1 / 14], [4 / 13, 0.25 / 14.25]], dtype=torch.float64)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-15)
+
+
+def test_lamp_ties_count_each_other_and_zero_weight_scores_zero():
+    # |2| twice: each sees 4 + 4 in its denominator, whatever the order
+    got = lamp_scores(torch.tensor([2.0, 1.0, -2.0, 0.0]))
+    expected = torch.tensor([4 / 8, 1 / 9, 4 / 8, 0.0], dtype=torch.float64)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-15)
+
+
+def test_lamp_scorer_dead_weights_stay_minus_inf_and_leave_the_sums():
+    # the pruned 10 (left in the raw weight here) would dominate the denominators if counted
+    view = LayerView("fc", torch.tensor([[3.0, 10.0, 1.0]]), torch.tensor([[1.0, 0.0, 1.0]]))
+    (s,) = LAMPScorer()([view], "global")
+    assert s[0, 1] == -torch.inf
+    torch.testing.assert_close(s[0, [0, 2]], torch.tensor([1.0, 1 / 10], dtype=torch.float64))
+
+
+def test_lamp_is_layer_adaptive_under_a_global_budget():
+    # layer b is 100x larger: magnitude keeps only b, LAMP keeps each layer's best
+    a = _view([[1.0, 2.0, 3.0, 4.0]], name="a")
+    b = _view([[100.0, 200.0, 300.0, 400.0]], name="b")
+    mag = select_global(MagnitudeScorer()([a, b], "global"), 4)
+    lamp = select_global(LAMPScorer()([a, b], "global"), 4)
+    assert [int(m.sum()) for m in mag] == [1, 3]  # 1 = the forced survivor of a
+    assert [int(m.sum()) for m in lamp] == [2, 2]
+    assert lamp[0][0, 3] and lamp[1][0, 3]  # within a layer LAMP ranks like |w|
+
+
+def test_make_scorer_lamp_and_validation():
+    assert isinstance(make_scorer("lamp"), LAMPScorer)
+    assert make_scorer("magnitude", normalize_scope="layer").normalize_scope == "layer"
+    with pytest.raises(ValueError, match="normalize_scope"):
+        HybridScreeningScorer(normalize_scope="unit")
+    with pytest.raises(ValueError, match="lamp"):
+        make_scorer("lampp")
+
+
+# ---------------------------------------------------------------- normalisation scope
+def _minmax(v):
+    return (v - v.min()) / (v.max() - v.min())
+
+
+def _problem():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 20)
+    X1 = rng.normal(size=(60, 4)) + np.outer(y, [0.0, 0.5, 2.0, 0.1])
+    X2 = rng.normal(size=(60, 3)) * 5 + np.outer(y, [4.0, 0.0, 1.0])
+    w1 = rng.normal(size=(3, 4)).astype(np.float32).astype(np.float64)  # what the view holds
+    w2 = (rng.normal(size=(2, 3)) * 10).astype(np.float32).astype(np.float64)
+    mask1 = np.ones((3, 4))
+    mask1[0, 2] = mask1[2, 0] = 0  # already pruned
+    views = [
+        _view(w1, mask1, _moments(X1, y), "a"),
+        _view(w2, None, _moments(X2, y), "b"),
+    ]
+    return views, [(X1, w1 * mask1, mask1), (X2, w2, np.ones((2, 3)))], y
+
+
+def test_layer_normalisation_matches_a_numpy_reference():
+    views, data, y = _problem()
+    alpha = 0.3
+    scores = HybridScreeningScorer(alpha=alpha, normalize_scope="layer")(views, "global")
+    for s, (X, w, mask) in zip(scores, data):
+        alive = mask.astype(bool)
+        f = np.broadcast_to(f_classif(X, y)[0], w.shape)
+        ref = alpha * _minmax(f[alive]) + (1 - alpha) * _minmax(np.abs(w[alive]))
+        np.testing.assert_allclose(s.numpy()[alive], ref, rtol=1e-9, atol=1e-12)
+        assert torch.isinf(s[~torch.as_tensor(alive)]).all()  # dead weights stay -inf
+        assert (s[~torch.as_tensor(alive)] < 0).all()
+
+
+def test_global_normalisation_matches_a_numpy_reference():
+    views, data, y = _problem()
+    alpha = 0.3
+    scores = HybridScreeningScorer(alpha=alpha, normalize_scope="global")(views, "layer")
+    f_all = np.concatenate(
+        [np.broadcast_to(f_classif(X, y)[0], w.shape)[m.astype(bool)] for X, w, m in data]
+    )
+    w_all = np.concatenate([np.abs(w[m.astype(bool)]) for _, w, m in data])
+    ref = alpha * _minmax(f_all) + (1 - alpha) * _minmax(w_all)
+    got = np.concatenate([s.numpy()[m.astype(bool)] for s, (_, _, m) in zip(scores, data)])
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
+
+
+def test_layer_scope_each_layer_spans_zero_to_one():
+    views, data, _ = _problem()
+    for scorer in (MagnitudeScorer(normalize_scope="layer"), HybridScreeningScorer(alpha=1.0)):
+        scope = "global" if scorer.normalize_scope else "layer"  # None follows the budget
+        for s in scorer(views, scope):
+            alive = torch.isfinite(s)
+            assert s[alive].min() == 0 and s[alive].max() == 1
+    # global normalisation: only the larger layer reaches 1
+    mags = MagnitudeScorer(normalize_scope="global")(views, "layer")
+    assert [float(s[torch.isfinite(s)].max()) for s in mags][1] == 1.0
+    assert float(mags[0][torch.isfinite(mags[0])].max()) < 0.5
