@@ -339,8 +339,8 @@ def test_predict_on_zero_samples_says_what_scikit_learn_says(data):
 
 
 def test_a_refit_on_a_dataset_forgets_the_array_fit_s_width(data):
-    # the net-level guard of check_features' reset (the function's own bug, a Dataset
-    # keeping the previous width, is tested above; the net also forgets it at fit)
+    # bug: check_features returned before its reset for a Dataset, so the second fit kept
+    # n_features_in_=6 and predict on the 4-column arrays it was trained on was refused
     X, y = data
     net = _net(make_mlp, module__n_inputs=6, module__hidden=(8,), module__n_classes=3)
     net.fit(X, y)
