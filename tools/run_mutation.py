@@ -91,7 +91,6 @@ MODULES = {
         "tests/pruning/test_schedules.py",
     ],
     "skscreen/pruning/selection.py": [
-        "tests/pruning/test_pruning_core.py",
         "tests/pruning/test_selection.py",
         "tests/pruning/test_selection_top.py",
     ],
@@ -120,7 +119,6 @@ MODULES = {
         "tests/stats/test_deferred.py",
         "tests/stats/test_stats.py",
         "tests/pruning/test_hooks.py",
-        "tests/pruning/test_pruning_core.py",
     ],
     "skscreen/stats/_reference.py": _STATS,
     "skscreen/stats/__init__.py": ["tests/stats/test_stats.py"],
@@ -136,20 +134,18 @@ MODULES = {
     ],
     "skscreen/pruning/compaction.py": [
         "tests/pruning/test_compaction.py",
-        "tests/pruning/test_pruning_core.py",
         "tests/pruning/test_weight_level_arch.py",
     ],
     "skscreen/pruning/hooks.py": [
         "tests/pruning/test_recorder.py",
         "tests/pruning/test_hooks.py",
-        "tests/pruning/test_pruning_core.py",
         "tests/pruning/test_seed_methods.py",
         "tests/pruning/test_weight_level_arch.py",
         "tests/pruning/test_distributed.py",
     ],
     "skscreen/pruning/masks.py": [
         "tests/pruning/test_masks.py",
-        "tests/pruning/test_pruning_core.py",
+        "tests/pruning/test_compaction.py",
         "tests/pruning/test_weight_level_arch.py",
         "tests/pruning/test_pruner.py",
     ],
@@ -160,20 +156,17 @@ MODULES = {
     "skscreen/pruning/_base.py": [
         "tests/pruning/test_pruner_template.py",
         "tests/pruning/test_weight_level_arch.py",
-        "tests/pruning/test_pruning_core.py",
         "tests/pruning/test_hooks.py",
     ],
     "skscreen/pruning/pruner.py": [
         "tests/pruning/test_pruner_template.py",
         "tests/pruning/test_hooks.py",
         "tests/pruning/test_weight_level_arch.py",
-        "tests/pruning/test_pruning_core.py",
         "tests/pruning/test_pruner.py",
     ],
     "skscreen/pruning/scorers.py": [
         "tests/pruning/test_scorers.py",
         "tests/pruning/test_factory.py",
-        "tests/pruning/test_pruning_core.py",
         "tests/pruning/test_pruner.py",
         "tests/pruning/test_benchmark_runs.py",
         "tests/pruning/test_seed_methods.py",
@@ -205,7 +198,6 @@ MODULES = {
     "skscreen/pruning/distributed.py": ["tests/pruning/test_distributed.py"],
     "skscreen/pruning/__init__.py": [
         "tests/pruning/test_pruning_init.py",
-        "tests/pruning/test_pruning_core.py",
     ],
     # --- skorch estimator and callbacks
     "skscreen/nn/_pruning.py": [

@@ -8,11 +8,13 @@ that closed form, computed here by hand.
 
 import warnings
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
 from torch import nn  # noqa: E402
+from torch.nn.utils import prune  # noqa: E402
 
 from skscreen.models import make_mlp  # noqa: E402
 from skscreen.pruning.compaction import (  # noqa: E402
@@ -21,6 +23,7 @@ from skscreen.pruning.compaction import (  # noqa: E402
     compact_module,
     compact_sequential,
     count_parameters,
+    export_onnx,
     fold_masks,
     load_compact,
     save_compact,
@@ -448,3 +451,52 @@ def test_compaction_folds_through_other_activations(act):
     X = torch.randn(16, 6)
     with torch.no_grad():
         torch.testing.assert_close(small(X), model(X), rtol=1e-6, atol=1e-6)
+
+
+# (from the former test_pruning_core.py) a randomly pruned MLP with dead units: compacted,
+# saved and loaded, exported to ONNX
+def _random_pruned_mlp(seed=0):
+    torch.manual_seed(seed)
+    model = make_mlp(12, (10, 8), 3)
+    lins = [m for m in model if isinstance(m, nn.Linear)]
+    for lin in lins:
+        update_mask(lin, torch.rand_like(lin.weight) > 0.6)
+    # force dead neurons: hidden unit 0 of layer 1 without inputs, unit 1 without outputs
+    update_mask(lins[0], torch.ones_like(lins[0].weight).index_fill(0, torch.tensor([0]), 0).bool())
+    update_mask(lins[1], torch.ones_like(lins[1].weight).index_fill(1, torch.tensor([1]), 0).bool())
+    with torch.no_grad():
+        lins[0].bias[0] = 0.7  # a constant ReLU output that must be folded
+    return model
+
+
+def test_compact_same_outputs_and_fewer_parameters():
+    model = _random_pruned_mlp().eval()
+    small = compact_sequential(model)
+    X = torch.randn(64, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(small(X), model(X), rtol=1e-5, atol=1e-6)
+    assert count_parameters(small) < count_parameters(model)
+    assert small[1].out_features < 10
+    assert not any(prune.is_pruned(m) for m in small.modules())
+
+
+def test_compact_save_load_weights_only_and_onnx(tmp_path):
+    model = _random_pruned_mlp().eval()
+    small = compact_sequential(model)
+    path = tmp_path / "small.pt"
+    save_compact(small, path)
+    back = load_compact(path)
+    X = torch.randn(5, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(back(X), small(X))
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    export_onnx(small, tmp_path / "small.onnx", n_features=12)
+    sess = ort.InferenceSession(str(tmp_path / "small.onnx"))
+    out = sess.run(None, {"x": X.numpy()})[0]
+    np.testing.assert_allclose(out, small(X).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_compact_rejects_unsupported_models():
+    with pytest.raises(TypeError, match="supports Sequential MLPs"):
+        compact_sequential(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2, 2)))

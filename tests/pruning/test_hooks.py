@@ -21,6 +21,7 @@ torch = pytest.importorskip("torch")
 from sklearn.feature_selection import f_classif  # noqa: E402
 from torch import nn  # noqa: E402
 
+from skscreen.models import make_mlp  # noqa: E402
 from skscreen.pruning import WeightPruner  # noqa: E402
 from skscreen.pruning.hooks import InputStatsRecorder, as_samples  # noqa: E402
 from skscreen.pruning.schedules import OneShotSchedule  # noqa: E402
@@ -322,3 +323,32 @@ def test_a_recorded_output_changed_in_place_later_keeps_its_recorded_values():
     want = f_classif(seen[0].double().numpy(), y.numpy())[0]
     assert (seen[0] < 0).any()  # the ReLU would have changed these values
     np.testing.assert_allclose(anova_f(rec.moments_of("bn"))[0], want, rtol=1e-9)
+
+
+def test_hook_statistics_equal_screener_on_recorded_inputs():
+    torch.manual_seed(0)
+    model = make_mlp(8, (6,), 3)
+    rec = InputStatsRecorder({"1": model[1], "3": model[3]}, n_classes=3)
+    inputs = {"1": [], "3": []}
+    model[1].register_forward_hook(lambda m, i, o: inputs["1"].append(i[0].detach().clone()))
+    model[3].register_forward_hook(lambda m, i, o: inputs["3"].append(i[0].detach().clone()))
+    ys = []
+    for _ in range(5):
+        xb, yb = torch.randn(16, 8), torch.randint(0, 3, (16,))
+        rec.set_targets(yb)
+        model(xb)
+        ys.append(yb)
+    rec.set_targets(None)
+    model.eval()
+    model(torch.randn(4, 8))  # eval passes are not recorded
+    y = torch.cat(ys).numpy()
+    for name in ("1", "3"):
+        X = torch.cat(inputs[name][:5]).numpy().astype(np.float64)
+        from skscreen import OnlineFClassifScreener
+
+        ref = OnlineFClassifScreener(k="all").fit(X, y)
+        from skscreen.stats import anova_f
+
+        f, _ = anova_f(rec.moments_of(name), warn_constant=False)
+        np.testing.assert_allclose(f, ref.scores_, rtol=1e-10, equal_nan=True)
+        assert rec.moments_of(name).n_samples == 80

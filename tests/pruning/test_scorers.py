@@ -387,3 +387,51 @@ def test_layer_scope_each_layer_spans_zero_to_one():
     mags = MagnitudeScorer(normalize_scope="global")(views, "layer")
     assert [float(s[torch.isfinite(s)].max()) for s in mags][1] == 1.0
     assert float(mags[0][torch.isfinite(mags[0])].max()) < 0.5
+
+
+# (from the former test_pruning_core.py) the hybrid scorer at its two ends, pruned weights
+# last, the normalisers on ties
+def _view_xy(w, X=None, y=None, name="l"):
+    mask = torch.ones_like(w)
+    m = None
+    if X is not None:
+        m = ClassMoments(range(int(y.max()) + 1)).update(
+            torch.as_tensor(X), torch.as_tensor(y), n_classes=int(y.max()) + 1
+        )
+    return LayerView(name, w, mask, m)
+
+
+def test_alpha_zero_is_pure_magnitude_ranking():
+    w = torch.randn(5, 7, dtype=torch.float64)
+    X, y = np.random.default_rng(0).normal(size=(50, 7)), np.arange(50) % 3
+    s = HybridScreeningScorer(alpha=0.0)([_view_xy(w, X, y)])[0]
+    assert torch.equal(torch.argsort(s.ravel()), torch.argsort(w.abs().ravel()))
+
+
+def test_alpha_one_ranks_inputs_by_f_score():
+    rng = np.random.default_rng(0)
+    y = np.arange(300) % 3
+    X = rng.normal(size=(300, 6)) + np.outer(y, [0, 2, 0.5, 0, 1, 0.1])
+    w = torch.randn(4, 6, dtype=torch.float64)
+    s = HybridScreeningScorer(alpha=1.0)([_view_xy(w, X, y)])[0]
+    f = f_classif(X, y)[0]
+    # every row carries its input's (normalised) F: column order = F order
+    np.testing.assert_allclose(s[0].numpy(), (f - f.min()) / (f.max() - f.min()), rtol=1e-9)
+    assert torch.all(s == s[0])
+
+
+def test_pruned_weights_rank_below_everything():
+    w = torch.randn(3, 4, dtype=torch.float64)
+    v = _view_xy(w)
+    v.mask[0, 0] = 0
+    s = HybridScreeningScorer(alpha=0.0)([v])[0]
+    assert s[0, 0] == -torch.inf and torch.isfinite(s.ravel()[1:]).all()
+
+
+def test_normalizers():
+    x = torch.tensor([3.0, 1.0, 2.0, 2.0])
+    np.testing.assert_allclose(normalize(x, "minmax"), [1, 0, 0.5, 0.5])
+    np.testing.assert_allclose(normalize(x, "max"), [1, 1 / 3, 2 / 3, 2 / 3])
+    np.testing.assert_allclose(normalize(x, "rank"), [1, 0, 0.5, 0.5])
+    with pytest.raises(ValueError, match="normalize"):
+        normalize(x, "zscore")

@@ -171,3 +171,27 @@ def test_no_shortfall_warning_when_the_target_is_reachable():
         warnings.simplefilter("error", BudgetShortfallWarning)
         net.fit(X, y)
     assert net.sparsity_ == pytest.approx(0.5, abs=0.01)
+
+
+def test_select_global_exact_count_and_constraints():
+    torch.manual_seed(0)
+    scores = [
+        torch.randn(30, 20, dtype=torch.float64),
+        torch.randn(10, 30, dtype=torch.float64) - 100,
+    ]
+    masks = select_global(scores, 57, keep_each_row=[False, True])
+    assert sum(int(m.sum()) for m in masks) == 57
+    assert (masks[1].sum(1) >= 1).all()  # each output unit keeps an input
+    # which ones: layer 2 (scores ~ -100) keeps only its forced weights, the best input of
+    # each of its 10 units; the other 47 are layer 1's 47 highest scores
+    expected_2 = torch.zeros(10, 30, dtype=torch.bool)
+    expected_2[torch.arange(10), scores[1].argmax(dim=1)] = True
+    assert torch.equal(masks[1], expected_2)
+    top = torch.zeros(600, dtype=torch.bool)
+    top[torch.argsort(scores[0].reshape(-1), descending=True)[:47]] = True
+    assert torch.equal(masks[0], top.reshape(30, 20))
+    # pruned weights (-inf) are never kept, even when the budget exceeds the live ones
+    dead = [s.clone() for s in scores]
+    dead[0][:, :10] = -torch.inf
+    masks = select_global(dead, 10_000)
+    assert not masks[0][:, :10].any() and masks[0][:, 10:].all() and masks[1].all()
