@@ -155,3 +155,16 @@ def test_channel_scorer_normalize_scope():
         assert torch.cat(default(units, budget)).tolist() == pytest.approx(
             [1 / 3, 2 / 3, 1.0, 0.5, 1.0], rel=1e-6
         )
+
+
+def test_slimming_never_asks_for_an_f_test():
+    # alpha 0 reads |gamma| only: statistics of one class are not a reason to warn
+    import warnings
+
+    bn = _bn(3.0, 1.0, 2.0)
+    one_class = _moments([[0.0, 1.0, 2.0], [1.0, 0.0, 4.0]], [0, 0])
+    unit = _unit("u", bn, moments={bn: one_class})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (got,) = ChannelScreeningScorer(alpha=0.0)([unit])
+    assert got.tolist() == [1.0, 0.0, 0.5]
