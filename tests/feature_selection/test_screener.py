@@ -535,3 +535,234 @@ def test_csr_duplicates_documented_example():
     assert f_classif(X.toarray(), y)[0][0] == pytest.approx(2.0)
     s = OnlineFClassifScreener(k="all").fit(X, y)
     assert s.scores_[0] == pytest.approx(2.0, rel=1e-12)
+
+
+# ------------------------------------------------ mutation survivors (issue 20, item 2)
+def test_two_class_rule_messages_name_the_classes_seen():
+    from skscreen.feature_selection._online_f import _check_two_classes
+
+    X, y = _data()
+    s = OnlineFClassifScreener(k=2).partial_fit(X[y == 0], y[y == 0], classes=[0, 1, 2])
+    with pytest.raises(ValueError) as exc:
+        s.get_support()
+    assert str(exc.value) == (
+        "Only one class ([0]) has been seen so far; the F-test needs at least two. "
+        "Call partial_fit with samples of another class first."
+    )
+    s.partial_fit(X[y == 2], y[y == 2])  # an absent class (1) is not a class seen
+    assert s.get_support().sum() == 2
+    # a state with nothing in it: no class seen
+    with pytest.raises(ValueError) as exc:
+        _check_two_classes(ClassMoments(), fitting=True)
+    assert str(exc.value) == (
+        "The ANOVA F-test needs samples of at least 2 classes; y has only one class: []."
+    )
+
+
+def test_fit_on_dask_input_reduces_its_blocks(monkeypatch):
+    da = pytest.importorskip("dask.array")
+    import skscreen.feature_selection._dask as dask_mod
+
+    calls = []
+    real = dask_mod.dask_state
+    monkeypatch.setattr(dask_mod, "dask_state", lambda X, y: calls.append(1) or real(X, y))
+    X, y = _data()
+    s = OnlineFClassifScreener(k=3).fit(da.from_array(X, chunks=(100, 20)), y)
+    assert calls == [1]
+    np.testing.assert_allclose(s.scores_, f_classif(X, y)[0], rtol=1e-10)
+    s = OnlineFClassifScreener(k=3).fit(X, da.from_array(y, chunks=100))  # a Dask y alone
+    assert calls == [1, 1]
+    OnlineFClassifScreener(k=3).fit(X, y)  # numpy: no Dask
+    assert calls == [1, 1]
+
+
+def test_merge_messages():
+    X, y = _data()
+    a = OnlineFClassifScreener(k=3).fit(X[:250], y[:250])
+    with pytest.raises(TypeError) as exc:
+        a.merge(ClassMoments())
+    assert str(exc.value) == (
+        "Can only merge an OnlineFClassifScreener, got "
+        "<class 'skscreen.stats._moments.ClassMoments'>."
+    )
+    with pytest.raises(ValueError) as exc:
+        a.merge(OnlineFClassifScreener(k=3).fit(X[:, :5], y))
+    assert str(exc.value) == "Cannot merge: 5 features vs 20."
+    with pytest.raises(ValueError) as exc:
+        a.merge(a)
+    assert str(exc.value) == (
+        "Cannot merge a screener with itself (or with a copy that shares its statistics): "
+        "that data would be counted twice. Merge only screeners fitted on other data; in a "
+        "loop over parts, skip the accumulator."
+    )
+
+
+def test_merge_of_named_screeners_keeps_and_checks_the_names():
+    pd = pytest.importorskip("pandas")
+    X, y = _data()
+    names = [f"f{i}" for i in range(X.shape[1])]
+    df = pd.DataFrame(X, columns=names)
+    a = OnlineFClassifScreener(k=3).fit(df[:250], y[:250])
+    b = OnlineFClassifScreener(k=3).fit(df[250:], y[250:])
+    a.merge(b)  # the same names: merged, names kept
+    np.testing.assert_array_equal(a.feature_names_in_, names)
+    assert a.n_samples_seen_ == 500
+    fresh = OnlineFClassifScreener(k=3).merge(b)  # into an unfitted one: names taken
+    np.testing.assert_array_equal(fresh.feature_names_in_, names)
+    assert fresh.feature_names_in_ is not b.feature_names_in_  # a copy
+    message = "Cannot merge screeners fitted on different feature names."
+    other = OnlineFClassifScreener(k=3).fit(df.rename(columns={"f0": "zz"}), y)
+    for bad in (other, OnlineFClassifScreener(k=3).fit(X, y)):  # other names; no names
+        with pytest.raises(ValueError) as exc:
+            a.merge(bad)
+        assert str(exc.value) == message
+    with pytest.raises(ValueError) as exc:
+        OnlineFClassifScreener(k=3).fit(X, y).merge(b)  # no names, then names
+    assert str(exc.value) == message
+
+
+def test_partial_fit_continues_with_the_same_feature_names():
+    pd = pytest.importorskip("pandas")
+    X, y = _data()
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "fitted without feature names" warning either
+        s = OnlineFClassifScreener(k=3).partial_fit(df[:250], y[:250])
+        s.partial_fit(df[250:], y[250:])
+    assert s.n_samples_seen_ == 500
+    np.testing.assert_array_equal(s.feature_names_in_, df.columns)
+    np.testing.assert_allclose(s.scores_, f_classif(X, y)[0], rtol=1e-10)
+
+
+def test_an_unfitted_screener_pickles():
+    s = pickle.loads(pickle.dumps(OnlineFClassifScreener(k=7)))
+    assert s.k == 7 and "_state_lock" not in s.__dict__
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        (
+            {"alpha": 0.01},
+            "alpha=0.01 without a mode: alpha is the threshold of mode='fpr', 'fdr' or 'fwe' "
+            "(as SelectFpr, SelectFdr, SelectFwe); name one, e.g. "
+            "OnlineFClassifScreener(mode='fdr', alpha=0.01).",
+        ),
+        (
+            {"k": 5, "percentile": 20},
+            "k=5 and percentile=20: set one of them (k: the k best features, as SelectKBest; "
+            "percentile: as SelectPercentile), or name the mode.",
+        ),
+        (
+            {"mode": "fdr", "k": 3, "percentile": 20},
+            "mode='fdr' selects by alpha, but k=3 and percentile=20 is also set and would be "
+            "ignored: remove it, or use mode='k_best' or 'percentile'.",
+        ),
+        (
+            {"mode": "k_best", "alpha": 0.1},
+            "mode='k_best' selects by k, but alpha=0.1 is also set and would be ignored: "
+            "remove it, or use mode='fpr', 'fdr' or 'fwe'.",
+        ),
+    ],
+)
+def test_parameter_messages_word_for_word(params, message):
+    X, y = _data()
+    with pytest.raises(ValueError) as exc:
+        OnlineFClassifScreener(**params).fit(X, y)
+    assert str(exc.value) == message
+
+
+@pytest.mark.parametrize(
+    "params,n_selected",
+    [
+        ({}, 10),  # k=10 by default (SelectKBest)
+        ({"percentile": 50}, 10),
+        ({"mode": "percentile"}, 2),  # percentile=10 by default: 2 of 20
+        ({"mode": "k_best", "k": 4}, 4),
+        ({"mode": "fwe"}, None),  # alpha=0.05 by default
+    ],
+)
+def test_defaults_of_each_mode(params, n_selected):
+    X, y = _data()
+    s = OnlineFClassifScreener(**params).fit(X, y)
+    if n_selected is None:
+        p = f_classif(X, y)[1]
+        np.testing.assert_array_equal(s.get_support(), p < 0.05 / X.shape[1])
+    else:
+        assert s.get_support().sum() == n_selected
+
+
+def test_score_func_message_word_for_word():
+    from sklearn.feature_selection import chi2
+
+    X, y = _data()
+    with pytest.raises(ValueError) as exc:
+        OnlineFClassifScreener(chi2, k=3).fit(np.abs(X), y)
+    assert str(exc.value) == (
+        "score_func=chi2 is not supported: OnlineFClassifScreener computes the ANOVA F-test "
+        "of sklearn.feature_selection.f_classif from streaming statistics, and no other "
+        "score. Leave score_func out (or pass f_classif), or use scikit-learn's selector, "
+        "e.g. SelectKBest(chi2, k=...)."
+    )
+
+    class Scorer:
+        def __call__(self, X, y):
+            return X[0], X[0]
+
+        def __repr__(self):
+            return "Scorer()"
+
+    with pytest.raises(ValueError, match=r"^score_func=Scorer\(\) is not supported"):
+        OnlineFClassifScreener(Scorer(), k=3).fit(X, y)
+
+
+def test_changed_classes_message_names_the_first_ones():
+    X, y = _data()
+    s = OnlineFClassifScreener().partial_fit(X[:50], y[:50], classes=[2, 0, 1])
+    with pytest.raises(ValueError) as exc:
+        s.partial_fit(X[50:60], y[50:60], classes=[0, 1, 2, 3])
+    assert str(exc.value) == (
+        "classes=[0, 1, 2, 3] is not the same as on the first call to partial_fit ([0, 1, 2])."
+    )
+    s.partial_fit(X[60:70], y[60:70], classes=[1, 2, 0])  # the same set: accepted
+    assert s.n_samples_seen_ == 60
+    loose = OnlineFClassifScreener().partial_fit(X[:50], y[:50])  # no classes at first
+    with pytest.raises(ValueError) as exc:
+        loose.partial_fit(X[50:60], y[50:60], classes=[0, 1, 2])
+    assert str(exc.value) == (
+        "classes=[0, 1, 2] is not the same as on the first call to partial_fit (None)."
+    )
+
+
+def test_rows_and_labels_of_another_length_word_for_word():
+    X, y = _data()
+    with pytest.raises(ValueError) as exc:
+        OnlineFClassifScreener().partial_fit(X[:10], y[:9])
+    assert str(exc.value) == "X has 10 samples but y has 9."
+
+
+def test_k_above_the_features_warns_once_word_for_word():
+    X, y = _data(p=6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = OnlineFClassifScreener(k=7).partial_fit(X[:100], y[:100])
+        s.partial_fit(X[100:], y[100:])
+        OnlineFClassifScreener(k=6).fit(X, y)
+        OnlineFClassifScreener(k="all").fit(X, y)
+        OnlineFClassifScreener(mode="percentile", percentile=100).fit(X, y)
+    assert [str(w.message) for w in caught] == [
+        "k=7 is greater than n_features=6. All the features will be returned."
+    ]
+    assert s.get_support().all()
+
+
+def test_all_nan_scores_message_word_for_word():
+    X = np.arange(6.0).reshape(3, 2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = OnlineFClassifScreener(k="all").fit(X, [0, 1, 2])
+    assert np.isnan(s.scores_).all() and np.isnan(s.pvalues_).all()
+    assert [str(w.message) for w in caught] == [
+        "All F-scores are nan: 3 samples of 3 classes; the F-test needs more samples than "
+        "classes (scikit-learn's selectors rank nan scores last, and so does this one)."
+    ]
