@@ -103,8 +103,10 @@ def test_replay_checks_the_expected_shapes_and_undoes():
     shapes["c1.weight"] = (1, 2, 3, 3)
     with pytest.raises(ValueError) as err:
         replay_pruning(dense, history, _x(), expected_shapes=shapes)
-    assert str(err.value).startswith("c0.weight: (2, 1, 3, 3) rebuilt, (3, 1, 3, 3) expected")
-    assert "c1.weight: (2, 2, 3, 3) rebuilt, (1, 2, 3, 3) expected" in str(err.value)
+    assert str(err.value) == (
+        "c0.weight: (2, 1, 3, 3) rebuilt, (3, 1, 3, 3) expected; "
+        "c1.weight: (2, 2, 3, 3) rebuilt, (1, 2, 3, 3) expected"
+    )
     assert dense.c0.weight is weight and dense.training
     for k, v in dense.state_dict().items():
         assert torch.equal(v, before[k]), k
@@ -127,3 +129,33 @@ def test_a_history_that_does_not_fit_leaves_the_module_whole():
     with pytest.raises(Exception):  # noqa: B017 - whatever Torch-Pruning raises
         replay_pruning(dense, [["no_such_module", True, [0]]], _x())
     assert dense.c0.weight is weight and dense.b0.num_features == 4
+
+
+def test_load_uses_the_map_location(tmp_path):
+    model, history = _pruned()
+    save_pruned(model, history, tmp_path / "m.pt")
+    seen = []
+
+    def where(storage, location):
+        seen.append(location)
+        return storage
+
+    load_pruned(_Net(), tmp_path / "m.pt", _x()[:1], map_location=where)
+    assert seen and set(seen) == {"cpu"}
+
+
+class _NotWeights:
+    pass
+
+
+def test_load_reads_weights_only(tmp_path):
+    torch.save({"pruning_history": [], "state_dict": {}, "extra": _NotWeights()}, tmp_path / "m.pt")
+    with pytest.raises(Exception, match="weights_only"):
+        load_pruned(_Net(), tmp_path / "m.pt", _x()[:1])
+
+
+def test_replay_follows_the_direction_of_each_entry():
+    # out-channel 0 of c1 (and its BatchNorm); an input-channel entry would shrink c0 instead
+    model = replay_pruning(_Net(), [["c1", True, [0]]], _x())
+    assert (model.c1.out_channels, model.b1.num_features, model.fc.in_features) == (2, 2, 2)
+    assert (model.c0.out_channels, model.c1.in_channels) == (4, 4)
