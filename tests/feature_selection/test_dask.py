@@ -169,3 +169,107 @@ def test_wrong_length_of_a_local_y_is_reported_first(length):
         OnlineFClassifScreener().fit(Xm, np.resize(y, n + 1))
     with pytest.raises(ValueError, match=f"X has {n + 1} samples but y has {n}"):
         OnlineFClassifScreener().fit(np.resize(X, (n + 1, 15)), _masked()[3])
+
+
+# ------------------------------------------------ mutation survivors (issue 20, item 2)
+def test_block_state_checks_its_block_word_for_word():
+    from skscreen.feature_selection._dask import _block_state
+
+    with pytest.raises(ValueError) as exc:
+        _block_state(np.zeros(4), np.zeros(4))
+    assert str(exc.value) == "Each block of X must be 2-dimensional, got shape (4,)."
+    with pytest.raises(ValueError) as exc:
+        _block_state(np.zeros((4, 2)), np.zeros(3))
+    assert str(exc.value).startswith("X has 4 samples but y has 3 in a pair of blocks (X and y")
+    with pytest.raises(ValueError, match="Unknown label type"):
+        _block_state(np.zeros((2, 2)), np.array([0.5, 1.5]))
+    # a column vector of labels is raveled; a sparse block stays sparse
+    import scipy.sparse as sp
+
+    X = np.array([[1.0, 0.0], [3.0, 2.0], [0.0, 4.0]])
+    m = _block_state(sp.csr_matrix(X), np.array([[0], [1], [1]]))
+    np.testing.assert_array_equal(m.count_, [1, 2])
+    np.testing.assert_allclose(m.in_data_units().mean_ + m.shift_, [[1, 0], [1.5, 3]])
+
+
+def test_tree_reduce_merges_with_the_given_fan_in():
+    import dask
+
+    from skscreen.feature_selection._dask import _merge_states, tree_reduce
+    from skscreen.stats import ClassMoments
+
+    X, y = _data()
+    parts = [ClassMoments().update(X[i : i + 100], y[i : i + 100]) for i in range(0, 3000, 100)]
+    whole = ClassMoments().update(X, y)
+    for split_every in (2, 8, 30):
+        reduced = tree_reduce([dask.delayed(p) for p in parts], split_every)
+        graph = dict(reduced.__dask_graph__())
+        merges = [v for k, v in graph.items() if str(k).startswith("_merge_states")]
+        # 30 states: 15+8+4+2+1 merges of two; 4+1 merges of at most eight; one of thirty
+        assert len(merges) == {2: 30, 8: 5, 30: 1}[split_every]
+        (state,) = dask.compute(reduced)
+        np.testing.assert_array_equal(state.count_, whole.count_)
+        np.testing.assert_allclose(state.m2_, whole.m2_, rtol=1e-12)
+    single = ClassMoments().update(X, y)
+    assert tree_reduce([single]) is single  # nothing to merge
+    assert _merge_states().count_ is None
+
+
+def test_known_and_sized():
+    from skscreen.feature_selection._dask import _known, _sized
+
+    assert _known((3, 4)) and not _known((3, np.nan)) and _known(())
+    a = da.arange(10, chunks=5)
+    assert _sized(a) is a
+    masked = a[a > 3]
+    sized = _sized(masked)
+    assert sized.chunks == ((1, 5),) and np.isnan(masked.shape[0])
+
+
+def test_one_dimensional_x_is_refused_word_for_word():
+    from skscreen.feature_selection._dask import dask_state
+
+    x1 = np.arange(6.0)
+    y = np.array([0, 1] * 3)
+    message = "X must be 2-dimensional, got 1 dimensions."
+    for X, yy in ((da.from_array(x1, chunks=3), y), (x1, da.from_array(y, chunks=3))):
+        with pytest.raises(ValueError) as exc:
+            dask_state(X, yy)
+        assert str(exc.value) == message
+    with pytest.raises(ValueError) as exc:
+        dask_state(da.from_array(x1, chunks=3), da.from_array(y, chunks=3))
+    assert str(exc.value) == message
+
+
+def test_a_local_x_is_split_as_the_dask_y():
+    X, y = _data()
+    yd = da.from_array(y, chunks=700)
+    s = OnlineFClassifScreener(k=4).fit(X, yd)
+    np.testing.assert_allclose(s.scores_, f_classif(X, y)[0], rtol=1e-10)
+    with pytest.raises(ValueError) as exc:
+        OnlineFClassifScreener().fit(X[:2999], yd)
+    assert str(exc.value) == "X has 2999 samples but y has 3000."
+
+
+def test_known_sizes_of_other_lengths_are_refused():
+    X, y = _data()
+    with pytest.raises(ValueError) as exc:
+        OnlineFClassifScreener().fit(
+            da.from_array(X, chunks=(500, 15)), da.from_array(y[:2900], chunks=300)
+        )
+    assert str(exc.value) == "X has 3000 samples but y has 2900."
+
+
+def test_no_rows_and_names_that_are_not_strings():
+    pd = pytest.importorskip("pandas")
+    from skscreen.feature_selection._dask import dask_state
+
+    with pytest.raises(ValueError) as exc:
+        dask_state(da.zeros((0, 3), chunks=(1, 3)), np.zeros(0, dtype=int))
+    assert str(exc.value) == "X has no samples."
+    X, y = _data()
+    state, n_features, names = dask_state(dd.from_pandas(pd.DataFrame(X), npartitions=3), y)
+    assert n_features == 15 and names is None  # integer column names: no feature names
+    df = pd.DataFrame(X, columns=[f"c{i}" for i in range(15)])
+    state, n_features, names = dask_state(dd.from_pandas(df, npartitions=3), y)
+    assert list(names) == list(df.columns)
