@@ -41,6 +41,9 @@ def test_bar_counts_epochs_and_shows_loss_accuracy_sparsity(capsys):
                         "dur": 3.0})
     cb.on_epoch_end(net)
     assert bar.n == 1
+    # the figures are drawn with the epoch's count, never beside the previous count
+    frames = capsys.readouterr().err.split("\r")
+    assert not [f for f in frames if "0/4" in f and "train_loss" in f]
     # the three figures with 4 decimals, in this order, nothing else of the row
     assert bar.postfix == "train_loss=0.5000, valid_acc=0.2500, sparsity=0.1250"
     net.history.append({"epoch": 2, "train_loss": 1 / 3})  # no validation, no pruning
@@ -67,6 +70,8 @@ def test_total_given_wins_over_max_epochs_and_disable_is_passed():
 
 
 def test_pickled_without_its_bar():
+    fresh = pickle.loads(pickle.dumps(EpochProgressBar(total=3)))  # before any training
+    assert fresh.total == 3 and not hasattr(fresh, "bar_")
     net = _net()
     cb = EpochProgressBar(total=3, disable=True)
     cb.on_train_begin(net)
