@@ -204,7 +204,7 @@ MODULES = {
         "tests/nn/test_callback_statistics.py",
         *_NET,
     ],
-    "skscreen/nn/_net.py": _NET,
+    "skscreen/nn/_net.py": [*_NET, "tests/nn/test_criterion.py"],  # its criterion methods
     # the callback's parts (split out of nn/_pruning.py): their unit files, then the fits
     "skscreen/nn/_settings.py": ["tests/nn/test_settings.py", *_NET],
     "skscreen/nn/_module_state.py": [
