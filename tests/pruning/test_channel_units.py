@@ -227,3 +227,45 @@ def test_check_units_names_the_unit_that_changes_the_output():
     units, _ = find_units(build_graph(model, _x()), [])
     assert [u.name for u in units] == ["b0", "b1"]
     assert check_units(model, units, _x(), []) == ["b1"]
+
+
+class _Mixed(nn.Module):
+    """Two units (ba, bb: 2 channels each) concatenated into a conv of 2 groups: group 0
+    reads ba's channels, group 1 bb's, so no position can go from every group at once."""
+
+    def __init__(self):
+        super().__init__()
+        self.ca, self.ba = nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2)
+        self.cb, self.bb = nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2)
+        self.g, self.bg = nn.Conv2d(4, 4, 1, groups=2), nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        h = torch.cat([self.ba(self.ca(x)), self.bb(self.cb(x))], 1)
+        return self.fc(torch.relu(self.bg(self.g(h))).mean((2, 3)))
+
+
+def test_groups_mixing_units_are_refused_naming_them():
+    model = _Mixed()
+    with pytest.raises(ValueError) as err:
+        find_units(build_graph(model, _x()), [])
+    # ba's channels are inputs 0, 1 of g: position 0 (input 0 % 2) is in 1 of its 2 groups
+    why = (
+        "g: its 2 channel groups of 2 hold channels of other units (position 0 is in 1 of "
+        "them from this unit)"
+    )
+    assert str(err.value) == (
+        f"Channel-level pruning cannot remove channels of these units consistently: ba ({why}); "
+        f"bb ({why}). A grouped convolution must lose the same positions in every channel "
+        "group, which is impossible when one group holds channels of several units. Leave them "
+        "whole with ignored_layers=['ba', 'bb'], or use granularity='weight'."
+    )
+
+
+def test_ignoring_the_mixed_units_leaves_them_whole_without_error():
+    model = _Mixed()
+    units, excluded = find_units(build_graph(model, _x()), ["ca", "cb"])
+    assert excluded == {"ba": "ignored layer 'ca'", "bb": "ignored layer 'cb'"}
+    assert [u.name for u in units] == ["bg"]
+    # bg is g's output: its positions p and p + 2 are g's two output groups, tied
+    assert units[0].ties.tolist() == [0, 1, 0, 1] and units[0].min_classes == 2
