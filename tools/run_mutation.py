@@ -208,7 +208,7 @@ MODULES = {
     # the callback's parts (split out of nn/_pruning.py): their unit files, then the fits
     # _settings, _module_state, _class_rows: unit file + one net file (with every _NET file
     # a run is estimated well over 15 minutes on the shared 2-core machine: ~6 s per mutant
-    # with the unit tests alone, and the nets. tests cover every function here)
+    # with the unit tests alone, and the nets' tests cover every function here)
     "skscreen/nn/_settings.py": ["tests/nn/test_settings.py", "tests/nn/test_net.py"],
     "skscreen/nn/_module_state.py": [
         "tests/nn/test_module_state.py",
