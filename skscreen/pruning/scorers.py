@@ -144,14 +144,14 @@ def normalize(values, method="minmax"):
     raise ValueError(f"Unknown normalize={method!r}; use one of {NORMALIZERS}.")
 
 
-def warn_no_f_test(stacklevel=3):
+def warn_no_f_test(stacklevel=3):  # pragma: no mutate (frame tested outside mutmut)
     """The warning of a step decided without the screening term (see :func:`f_test_possible`)."""
     warnings.warn(
         "The statistics of this epoch cannot give an ANOVA F-test (it needs samples of two "
         "classes, more samples than classes): this step ranks by magnitude alone. Give each "
         "partial_fit call (epoch) samples of at least two classes for screening to count.",
         UserWarning,
-        stacklevel=stacklevel,
+        stacklevel=stacklevel,  # pragma: no mutate (mutmut's trampolines add frames)
     )
 
 
