@@ -209,3 +209,20 @@ def test_folds_never_overlap_when_the_state_is_read_mid_fold(monkeypatch):
     m = acc.to_moments()  # the remainder, folded here
     assert max(overlaps) == 1
     np.testing.assert_allclose(anova_f(m)[0], f_classif(X, y)[0], rtol=1e-9)
+
+
+@pytest.mark.parametrize("wait", [True, False])
+@pytest.mark.parametrize("block_rows", [1, 4096])
+def test_empty_batches_add_nothing(wait, block_rows):
+    # a recorder can see a batch of zero rows (an empty DataLoader slice, a masked batch);
+    # only-empty batches used to reach the torch fold, which indexes the first row
+    acc = DeferredMoments(3, block_rows=block_rows)
+    for _ in range(3):
+        acc.update(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long))
+    acc.flush(wait=wait)
+    assert acc.n_samples == 0
+    assert acc.to_moments().n_samples == 0
+    X, y = torch.randn(30, 4, dtype=torch.float64), torch.arange(30) % 3
+    acc.update(X, y).update(torch.zeros(0, 4, dtype=torch.float64), y[:0])
+    ref = f_classif(X.numpy(), y.numpy())[0]
+    np.testing.assert_allclose(anova_f(acc.to_moments())[0], ref, rtol=1e-10)
