@@ -348,3 +348,128 @@ def test_a_subclass_overriding_the_nets_hooks_without_super_still_prunes(digits_
     assert net.sparsity_ == pytest.approx(0.5, abs=1e-3)
     net.set_params(sparsity=0.8).fit(X, y)  # a refit with new settings reaches them
     assert net.sparsity_ == pytest.approx(0.8, abs=1e-3)
+
+
+# ----------------------------- nn/_net.py word for word: defaults, refusals, small contracts
+def test_defaults_are_the_documented_ones():
+    from skscreen.nn import AutoLoss
+
+    net = ScreeningPrunedNet(torch.nn.Linear(4, 2))
+    params = net.get_params(deep=False)
+    assert {k: params[k] for k in ScreeningPrunedNet.__init__.__kwdefaults__} == {
+        "alpha": 0.25,
+        "sparsity": 0.9,
+        "schedule": "logistic",
+        "prune_epochs": None,
+        "scope": "global",
+        "normalize": "minmax",
+        "normalize_scope": None,
+        "scorer": None,
+        "granularity": "weight",
+        "layer_types": None,
+        "ignored_layers": None,
+        "post_relu": False,
+        "reg_lambda": 0.0,
+        "gamma_l1": 0.0,
+        "random_state": None,
+        "criterion": AutoLoss,
+    }
+    # every setting given reaches the net and its callback unchanged
+    given = dict(
+        alpha=0.5, sparsity=0.3, schedule="cubic", prune_epochs=3, scope="layer",
+        normalize="rank", normalize_scope="layer", scorer="magnitude", granularity="weight",
+        layer_types=(torch.nn.Linear,), ignored_layers=["0"], post_relu=True, reg_lambda=0.1,
+        gamma_l1=0.2, random_state=7,
+    )
+    net = ScreeningPrunedNet(torch.nn.Linear(4, 2), **given)
+    assert {k: net.get_params()[k] for k in given} == given
+    given.update(gamma_l1=0.0, post_relu=False)  # channel-level settings: refused at weight level
+    net = ScreeningPrunedNet(torch.nn.Linear(4, 2), **given).initialize()
+    assert {k: getattr(net.pruning_, k) for k in given if k != "random_state"} == {
+        k: v for k, v in given.items() if k != "random_state"
+    }
+
+
+def test_the_stale_callback_setting_message_exactly():
+    net = make_net()
+    with pytest.raises(ValueError) as info:
+        net.set_params(callbacks__screening_pruning__sparsity=0.8)
+    assert str(info.value) == (
+        "'callbacks__screening_pruning__sparsity': ScreeningPrunedNet's pruning is not an "
+        "entry of callbacks (it is held in pruning_, whatever callbacks holds); its settings "
+        "are the net's own parameters: set_params(sparsity=0.8, alpha=...), sparsity=0 for no "
+        "pruning."
+    )
+    net.set_params(sparsity=0.8)  # the net's own setting is fine
+    assert net.sparsity == 0.8
+
+
+def test_a_second_pruning_callback_message_exactly(digits_300):
+    X, y = digits_300
+    net = _half_net(callbacks=[("mine", ScreeningPruning(sparsity=0.8)), ("timer", EpochTimer())])
+    with pytest.raises(ValueError) as info:
+        net.fit(X, y)
+    assert str(info.value) == (
+        "ScreeningPrunedNet prunes with its own ScreeningPruning callback; the callbacks "
+        "['mine'] would prune the same module a second time. Pass the pruning settings as "
+        "parameters of the net (sparsity=..., alpha=...), or use skorch's NeuralNetClassifier "
+        "with the ScreeningPruning callback."
+    )
+
+
+def test_string_criterion_message_and_pruner_before_training():
+    net = make_net(criterion="cross_entropy")
+    with pytest.raises(ValueError) as info:
+        net.initialize()
+    assert str(info.value) == (
+        "criterion must be 'auto' or a torch criterion (class or instance), got "
+        "'cross_entropy'."
+    )
+    net = make_net().initialize()
+    with pytest.raises(AttributeError) as info:
+        net.pruner_  # noqa: B018
+    assert str(info.value) == (
+        "pruner_ exists after the first training batch (the net has not trained yet)."
+    )
+    assert net.regularizer_ is None
+
+
+def test_the_callback_is_kept_across_initialisations_and_follows_the_settings():
+    net = make_net(sparsity=0.5).initialize()
+    pruning = net.pruning_
+    net.set_params(sparsity=0.7)
+    net.initialize()
+    assert net.pruning_ is pruning and pruning.sparsity == 0.7
+
+
+def test_the_module_instance_passed_is_never_modified(digits_300):
+    X, y = digits_300
+    from skscreen.models import make_mlp
+
+    module = make_mlp(64, (32,), 10)
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    net = ScreeningPrunedNet(module, sparsity=0.5, max_epochs=2, lr=0.1, train_split=None,
+                             verbose=0).fit(X, y)
+    assert net.module_ is not module
+    assert all(torch.equal(v, before[k]) for k, v in module.state_dict().items())
+    assert not any(k.endswith("_mask") for k in dict(module.named_buffers()))
+
+
+def test_counts_and_results_of_a_fitted_net(digits_300):
+    X, y = digits_300
+    net = _half_net(max_epochs=2, prune_epochs=1).fit(X, y)
+    n = 64 * 32 + 32 * 10
+    assert net.n_weights_ == n
+    kept = sum(int(get_mask(m).sum()) for m in net.module_.modules() if get_mask(m) is not None)
+    assert net.sparsity_ == pytest.approx(1 - kept / n)
+    assert net.kept_fraction_ == {
+        name: pytest.approx(float(get_mask(m).mean())) for name, m in net.pruner_.layers.items()
+    }
+    total = sum(p.numel() for p in net.module_.parameters())
+    nonzero = sum(int((p != 0).sum()) for p in net.module_.parameters())
+    assert net.n_parameters(nonzero=False) == total
+    assert net.n_parameters() == nonzero < total
+    proba = net.predict_proba(X)
+    net.remove_masks()
+    assert not any(get_mask(m) is not None for m in net.module_.modules())
+    np.testing.assert_array_equal(net.predict_proba(X), proba)
