@@ -238,7 +238,7 @@ MODULES = {
         "tests/nn/test_disconnected_output.py",
     ],
     "skscreen/nn/_labels.py": ["tests/nn/test_labels.py", "tests/nn/test_net_inputs.py"],
-    "skscreen/nn/_callbacks.py": ["tests/nn/test_callbacks.py", "tests/nn/test_net.py"],
+    "skscreen/nn/_callbacks.py": ["tests/nn/test_callbacks.py"],  # the CLI tests run it too
     "skscreen/nn/_criterion.py": ["tests/nn/test_criterion.py"],
     "skscreen/nn/_early_stopping.py": ["tests/nn/test_early_stopping.py"],
     "skscreen/nn/__init__.py": ["tests/nn/test_net.py"],
