@@ -68,6 +68,7 @@ _CHANNELS = [
 ]
 _NET = [
     "tests/nn/test_net.py",
+    "tests/nn/test_pickling.py",
     "tests/nn/test_net_inputs.py",
     "tests/nn/test_persistence.py",
     "tests/nn/test_callback_statistics.py",
@@ -243,7 +244,7 @@ MODULES = {
     "skscreen/nn/_early_stopping.py": ["tests/nn/test_early_stopping.py"],
     "skscreen/nn/__init__.py": ["tests/nn/test_net.py"],
     # --- faces: command lines, data, models, plots
-    "skscreen/cli.py": _CLI,
+    "skscreen/cli.py": ["tests/cli/test_cli_main.py", *_CLI],
     "skscreen/_prune_cli.py": ["tests/cli/test_prune_cli.py", "tests/cli/test_cli_errors.py"],
     "skscreen/_cli_common.py": ["tests/cli/test_cli_common.py", *_CLI],
     "skscreen/io.py": ["tests/io/test_io_readers.py", *_CLI],
