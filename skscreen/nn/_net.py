@@ -240,6 +240,10 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         else:  # its derived state follows the module and the history: kept
             pruning.set_params(**self._pruning_settings())
         self.pruning_ = pruning.initialize()
+        if "pruning_" not in self.cuda_dependent_attributes_:
+            # pickled with the module, through skorch's map_location (a CUDA net's statistics
+            # and layer references load on a CPU machine), in one memo with module_
+            self.cuda_dependent_attributes_ = [*self.cuda_dependent_attributes_, "pruning_"]
         return self
 
     def set_params(self, **kwargs):
