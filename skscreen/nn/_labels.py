@@ -102,11 +102,11 @@ class LabelEncoding:
         return f"LabelEncoding({self.classes.tolist()!r}, y holds {kind})"
 
     def _unknown(self, unknown):
-        shown = list(self.classes)
+        shown = np.asarray(self.classes).tolist()  # Python scalars: 'neg', not np.str_('neg')
         if not self.given:
             return (
                 f"y contains labels {unknown!r} not seen in the first fit (classes "
-                f"{np.asarray(shown).tolist()!r}); call fit() to start again with new labels."
+                f"{shown!r}); call fit() to start again with new labels."
             )
         if self.names:
             return (

@@ -248,12 +248,6 @@ def test_output_indices_given_with_classes_encode_and_refuse_exactly():
     assert str(info.value).startswith(head.format("[2]")) and str(info.value).endswith(tail)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source bug (reported): with classes=..., LabelEncoding._unknown shows the classes "
-    "as list(numpy array), whose items numpy 2 writes np.str_('neg') (the other message "
-    "converts with .tolist())",
-)
 def test_messages_with_classes_show_the_classes_as_given():
     enc = first_encoding(np.array([0, 1, 1]), classes_param=["neg", "pos"])
     with pytest.raises(ValueError) as info:
