@@ -239,3 +239,223 @@ def test_unavailable_device_is_refused_before_loading_data(
     err = capsys.readouterr().err
     assert message in err and "bug" not in err
     assert not out.exists()
+
+
+# ------------------------------------------------ mutation survivors (issue 20, item 2)
+import argparse  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import skscreen._prune_cli as pc  # noqa: E402
+from skscreen._cli_common import UsageError  # noqa: E402
+
+
+@pytest.mark.parametrize("text,sizes", [("300,100", (300, 100)), ("1", (1,)), (" 7 , 2", (7, 2))])
+def test_hidden_sizes_parse(text, sizes):
+    assert pc._hidden_sizes(text) == sizes
+
+
+@pytest.mark.parametrize("text", ["", "0", "3,0", "a,2", "2,,3", "-1"])
+def test_hidden_sizes_message(text):
+    with pytest.raises(argparse.ArgumentTypeError) as exc:
+        pc._hidden_sizes(text)
+    assert str(exc.value) == (
+        f"expected comma-separated positive layer sizes such as 300,100, got {text!r}"
+    )
+
+
+@pytest.mark.parametrize("text,x", [("0", 0.0), ("0.9", 0.9), ("0.999", 0.999)])
+def test_fraction_parse(text, x):
+    assert pc._fraction(text) == x
+
+
+@pytest.mark.parametrize("text", ["1", "1.0", "-0.1", "x", "nan"])
+def test_fraction_message(text):
+    with pytest.raises(argparse.ArgumentTypeError) as exc:
+        pc._fraction(text)
+    assert str(exc.value) == f"expected a number in [0, 1), got {text!r}"
+
+
+def test_prune_defaults():
+    from skscreen.cli import build_parser
+
+    args = build_parser().parse_args(["prune"])
+    assert (args.dataset, args.data_home, args.hidden) == ("digits", None, (300, 100))
+    assert (args.alpha, args.sparsity, args.schedule, args.scope) == (
+        0.25,
+        0.9,
+        "logistic",
+        "global",
+    )
+    assert (args.epochs, args.prune_epochs, args.lr, args.lr_halve_every) == (60, None, 0.1, 15)
+    assert (args.batch_size, args.weight_decay, args.seed, args.device) == (64, 1e-4, 0, "cpu")
+    assert (args.out, args.no_plots, args.quiet) == ("skscreen_out", False, False)
+
+
+def test_make_net_follows_the_paper_protocol():
+    import torch
+
+    args = argparse.Namespace(
+        hidden="8,4",
+        alpha=0.5,
+        sparsity=0.7,
+        schedule="cubic",
+        scope="layer",
+        prune_epochs=3,
+        epochs=5,
+        lr=0.05,
+        batch_size=16,
+        weight_decay=1e-3,
+        device="cpu",
+        seed=3,
+        lr_halve_every=2,
+    )
+    net = pc.make_net(args, 10, 3)
+    p = net.get_params()
+    assert p["module__n_inputs"] == 10 and p["module__hidden"] == (8, 4)
+    assert p["module__n_classes"] == 3
+    assert (p["alpha"], p["sparsity"], p["schedule"], p["scope"]) == (0.5, 0.7, "cubic", "layer")
+    assert (p["prune_epochs"], p["max_epochs"], p["lr"], p["batch_size"]) == (3, 5, 0.05, 16)
+    assert p["optimizer"] is torch.optim.SGD
+    assert p["optimizer__momentum"] == 0.9 and p["optimizer__nesterov"] is True
+    assert p["optimizer__weight_decay"] == 1e-3 and p["iterator_train__shuffle"] is True
+    assert (p["train_split"], p["device"], p["random_state"], p["verbose"]) == (None, "cpu", 3, 0)
+    ((name, sched),) = p["callbacks"]
+    assert name == "lr_halving"
+    assert sched.policy is torch.optim.lr_scheduler.StepLR
+    assert sched.kwargs == {"step_size": 2, "gamma": 0.5}
+    X = np.zeros((4, 10), dtype=np.float32)
+    with_val = pc.make_net(args, 10, 3, X, np.zeros(4, dtype=np.int64), callbacks=[("x", None)])
+    assert with_val.train_split is not None
+    assert [n for n, _ in with_val.callbacks] == ["lr_halving", "x"]
+
+
+def test_out_folder_checks_word_for_word(tmp_path, monkeypatch):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(UsageError) as exc:
+        pc._check_out_folder(str(f))
+    assert str(exc.value) == f"--out {f} is a file; --out names a folder (choose another name)."
+    inside = f / "sub" / "deeper"
+    with pytest.raises(UsageError) as exc:
+        pc._check_out_folder(str(inside))
+    assert str(exc.value) == f"--out {inside}: {f} is a file; choose another folder."
+    pc._check_out_folder(str(tmp_path / "new" / "deeper"))  # made later, nothing now
+    assert not (tmp_path / "new").exists()
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".skscreen-check-")]
+    import tempfile
+
+    def refuse(*a, **k):
+        assert k == {"dir": str(tmp_path), "prefix": ".skscreen-check-"}
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)
+    with pytest.raises(UsageError) as exc:
+        pc._check_out_folder(str(tmp_path / "out"))
+    assert str(exc.value) == (
+        f"--out {tmp_path / 'out'}: cannot write in {tmp_path} (Permission denied); "
+        "choose another folder."
+    )
+
+
+def test_publish_moves_results_last_and_removes_stale_outputs(tmp_path, monkeypatch):
+    staging, out = tmp_path / "s", tmp_path / "o"
+    staging.mkdir()
+    out.mkdir()
+    for name in ("results.json", "schedule.png", "zzz.png"):
+        (staging / name).write_text("new " + name)
+    for name in ("weights_hist.png", "schedule.png", "mine.txt"):
+        (out / name).write_text("old " + name)
+    moved = []
+    real = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: moved.append(os.path.basename(b)) or real(a, b))
+    pc._publish(str(staging), str(out))
+    assert moved[-1] == "results.json" and sorted(moved) == [
+        "results.json",
+        "schedule.png",
+        "zzz.png",
+    ]
+    assert sorted(os.listdir(out)) == ["mine.txt", "results.json", "schedule.png", "zzz.png"]
+    assert (out / "schedule.png").read_text() == "new schedule.png"
+    assert os.listdir(staging) == []
+
+
+def test_device_messages_word_for_word(monkeypatch):
+    import torch
+
+    pc._check_device("cpu")
+    with pytest.raises(UsageError) as exc:
+        pc._check_device("gpu")
+    assert str(exc.value) == "--device 'gpu' is not a torch device; use cpu, cuda, cuda:N or mps."
+    with pytest.raises(UsageError) as exc:
+        pc._check_device("meta")
+    assert str(exc.value) == "--device meta: only cpu, cuda and mps are supported."
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UsageError) as exc:
+        pc._check_device("cuda")
+    assert str(exc.value) == (
+        "--device cuda: no CUDA GPU is available to torch here (torch.cuda.is_available() is "
+        "False); use --device cpu."
+    )
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    pc._check_device("cuda")
+    pc._check_device("cuda:1")
+    with pytest.raises(UsageError) as exc:
+        pc._check_device("cuda:2")
+    assert str(exc.value) == "--device cuda:2: this machine has 2 CUDA device(s), numbered from 0."
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(UsageError) as exc:
+        pc._check_device("mps")
+    assert str(exc.value) == "--device mps: MPS is not available here; use --device cpu."
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    pc._check_device("mps")
+
+
+def test_where_the_results_went():
+    assert pc._where(None, "o", False) == (
+        "the results could not be saved anywhere (is the disk full?); earlier outputs in o "
+        "are untouched."
+    )
+    assert pc._where("/tmp/r.json", "o", True) == (
+        "the results were saved to /tmp/r.json instead; o may hold some of this run's plots "
+        "beside the earlier results."
+    )
+    here = os.path.dirname(os.path.abspath(__file__))
+    assert pc._where(here, "o", False) == (
+        f"the results were kept in {os.path.join(here, 'results.json')}; earlier outputs in o "
+        "are untouched."
+    )
+
+
+def test_rescue_prefers_a_temporary_file_then_a_complete_staging_copy(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    path = pc._rescue("{}\n", None)
+    assert os.path.basename(path).startswith("skscreen_results_") and path.endswith(".json")
+    assert open(path).read() == "{}\n"
+    monkeypatch.setattr(pc, "rescue_file", lambda *a, **k: None)
+    staging = tmp_path / "st"
+    staging.mkdir()
+    assert pc._rescue("{}\n", str(staging)) is None  # no results.json there
+    (staging / "results.json").write_text("{")
+    assert pc._rescue("{}\n", str(staging)) is None  # incomplete
+    (staging / "results.json").write_text("{}\n")
+    assert pc._rescue("{}\n", str(staging)) == str(staging)
+    assert pc._rescue("{}\n", None) is None
+
+
+def test_write_outputs_without_plots(tmp_path):
+    out = tmp_path / "o"
+    pc._write_outputs({"a": 1}, str(out), None)
+    assert os.listdir(out) == ["results.json"]  # no staging folder left
+    assert (out / "results.json").read_text() == '{\n "a": 1\n}\n'
+
+
+def test_epoch_counter_counts_epochs():
+    counter = pc._epoch_counter().initialize()
+    assert counter.done_ == 0
+    counter.on_epoch_end(None)
+    counter.on_epoch_end(None)
+    assert counter.done_ == 2
