@@ -131,23 +131,22 @@ MODULES = {
     "skscreen/pruning/extreme_value.py": [
         "tests/pruning/test_extreme_value.py",
         "tests/pruning/test_seed_methods.py",
-        "tests/pruning/test_weight_level_arch.py",
+        "tests/pruning/test_pruner.py",
     ],
     "skscreen/pruning/compaction.py": [
         "tests/pruning/test_compaction.py",
-        "tests/pruning/test_weight_level_arch.py",
+        "tests/pruning/test_pruner.py",
     ],
     "skscreen/pruning/hooks.py": [
         "tests/pruning/test_recorder.py",
         "tests/pruning/test_hooks.py",
         "tests/pruning/test_seed_methods.py",
-        "tests/pruning/test_weight_level_arch.py",
+        "tests/pruning/test_pruner.py",
         "tests/pruning/test_distributed.py",
     ],
     "skscreen/pruning/masks.py": [
         "tests/pruning/test_masks.py",
         "tests/pruning/test_compaction.py",
-        "tests/pruning/test_weight_level_arch.py",
         "tests/pruning/test_pruner.py",
     ],
     "skscreen/pruning/_atomic.py": [
@@ -156,13 +155,12 @@ MODULES = {
     ],
     "skscreen/pruning/_base.py": [
         "tests/pruning/test_pruner_template.py",
-        "tests/pruning/test_weight_level_arch.py",
+        "tests/pruning/test_pruner.py",
         "tests/pruning/test_hooks.py",
     ],
     "skscreen/pruning/pruner.py": [
         "tests/pruning/test_pruner_template.py",
         "tests/pruning/test_hooks.py",
-        "tests/pruning/test_weight_level_arch.py",
         "tests/pruning/test_pruner.py",
     ],
     "skscreen/pruning/scorers.py": [
@@ -171,7 +169,6 @@ MODULES = {
         "tests/pruning/test_pruner.py",
         "tests/pruning/test_benchmark_runs.py",
         "tests/pruning/test_seed_methods.py",
-        "tests/pruning/test_weight_level_arch.py",
     ],
     **{  # each module's unit file (tests/pruning/test_channel_<module>.py) first
         f"skscreen/pruning/channels/{m}.py": [f"tests/pruning/test_channel{m}.py", *_CHANNELS]
@@ -190,7 +187,7 @@ MODULES = {
     },
     "skscreen/pruning/_layers.py": [
         "tests/pruning/test_layers.py",
-        "tests/pruning/test_weight_level_arch.py",
+        "tests/pruning/test_pruner.py",
         "tests/pruning/test_compaction.py",
         "tests/pruning/test_channels.py",
     ],

@@ -500,3 +500,153 @@ def test_compact_save_load_weights_only_and_onnx(tmp_path):
 def test_compact_rejects_unsupported_models():
     with pytest.raises(TypeError, match="supports Sequential MLPs"):
         compact_sequential(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2, 2)))
+
+
+# (from the former test_weight_level_arch.py: real-architecture patterns, plain torch)
+
+from _archs import ARCHS, ResidualBNCNN, make  # noqa: E402
+from _weight_pruning import _pruner, _train  # noqa: E402
+from torch import nn  # noqa: E402
+
+from skscreen.pruning.masks import get_mask  # noqa: E402
+
+
+class _TwoOutputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 4, 1)
+        self.aux = nn.Linear(8, 2)
+
+    def forward(self, x):
+        h = torch.relu(self.conv1(x))
+        return {"main": self.conv2(h).mean((2, 3)), "aux": self.aux(h.mean((2, 3)))}
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("name", sorted(ARCHS))
+def test_every_pattern_trains_pruned_and_compacts_to_the_same_function(name, optimizer):
+    pytest.importorskip("torch_pruning")
+    model, x = make(name)
+    y = torch.arange(x.shape[0]) % 10
+    pruner = _pruner(model, sparsity=0.8, alpha=1.0, n_classes=10)
+    _train(model, pruner, x, y, optimizer, enforcer=optimizer == "adam")
+    assert pruner.n_kept() == pruner.target_keep(3)
+    for m in pruner.layers.values():  # pruned weights are still exactly zero
+        assert torch.all(m.weight[get_mask(m) == 0] == 0)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # tracing notes, channel-shuffle fallback
+        expected = model(x)
+        small = compact_module(model, x)
+        torch.testing.assert_close(small(x), expected, rtol=1e-4, atol=1e-5)
+        # masks folded into plain parameters: loads into a fresh copy of the architecture
+        folded = fold_masks(model)
+        fresh = ARCHS[name][0]().eval()
+        fresh.load_state_dict(folded.state_dict())
+        torch.testing.assert_close(fresh(x), expected, rtol=1e-5, atol=1e-6)
+    assert not any(b.endswith("_mask") for b, _ in folded.named_buffers())
+    assert count_parameters(small) <= count_parameters(model)
+
+
+def test_compact_removes_exactly_the_channels_nothing_reads():
+    pytest.importorskip("torch_pruning")  # as the whole former file
+    model = ResidualBNCNN().eval()
+    x = torch.randn(4, 1, 8, 8)
+    n_params = count_parameters(model)
+    # stem/block channels 0 and 1 (coupled by the residual addition): read by conv and conv2
+    update_mask(model.conv, torch.ones_like(model.conv.weight).index_fill(1, torch.arange(2), 0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        small = compact_module(model, x)
+    assert small.stem[0].out_channels == 32  # conv2 still reads them: nothing removed
+    update_mask(model.conv2, torch.ones_like(model.conv2.weight).index_fill(1, torch.arange(2), 0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        small = compact_module(model, x)
+    assert small.stem[0].out_channels == small.conv.out_channels == small.bn.num_features == 30
+    assert small.conv.in_channels == small.conv2.in_channels == 30
+    # removed: 2 stem filters, 2 x 2 BatchNorm entries, conv 32x32 -> 30x30, 2 conv2 inputs
+    removed = 2 * 9 + 2 * 2 * 2 + (32 * 32 - 30 * 30) * 9 + 64 * 2 * 9
+    assert count_parameters(small) == n_params - removed
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), model(x), rtol=1e-5, atol=1e-6)
+    assert get_mask(model.conv) is not None  # the masked model is left as it was
+
+
+def test_compact_module_on_a_sequential_mlp_removes_dead_neurons():
+    pytest.importorskip("torch_pruning")  # as the whole former file
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3)).eval()
+    update_mask(mlp[2], torch.ones(3, 8).index_fill(1, torch.arange(3), 0))  # 3 unread neurons
+    small = compact_module(mlp)
+    assert isinstance(small, nn.Sequential) and small[0].out_features == 5
+    x = torch.randn(10, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), mlp(x))
+
+
+def test_compact_without_example_inputs_folds_masks_only():
+    pytest.importorskip("torch_pruning")  # as the whole former file
+    model, x = make("se_block")
+    model.eval()
+    update_mask(model.conv, torch.rand_like(model.conv.weight) > 0.5)
+    out = compact_module(model)
+    assert count_parameters(out) == count_parameters(model)
+    assert "conv.weight_mask" not in out.state_dict()
+    with torch.no_grad():
+        torch.testing.assert_close(out(x), model(x))
+
+
+def test_compact_module_on_a_dict_output_and_a_protected_layer():
+    pytest.importorskip("torch_pruning")  # as the whole former file
+    model = _TwoOutputs().eval()
+    x = torch.randn(2, 3, 6, 6)
+    # conv1 channels 0-2: conv2 and aux read none of them
+    update_mask(model.conv2, torch.ones(4, 8, 1, 1).index_fill(1, torch.arange(3), 0))
+    update_mask(model.aux, torch.ones(2, 8).index_fill(1, torch.arange(3), 0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        small = compact_module(model, x)
+        kept = compact_module(model, x, protected=[model.conv1])
+    assert small.conv1.out_channels == 5 and small.aux.in_features == 5
+    assert kept.conv1.out_channels == 8  # its outputs stay whole
+    with torch.no_grad():
+        for out in (small(x), kept(x)):
+            torch.testing.assert_close(out, model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_compact_folds_channels_without_inputs_into_the_next_linear_bias():
+    pytest.importorskip("torch_pruning")  # as the whole former file
+    # SE block: fc1 neurons 0 and 1 lose every input and emit relu(b): fc2 absorbs them
+    model, x = make("se_block")
+    model.eval()
+    with torch.no_grad():
+        model.fc1.bias.copy_(torch.tensor([0.7, -0.3, 0.2, 0.1]))
+    update_mask(model.fc1, torch.ones(4, 16).index_fill(0, torch.arange(2), 0))
+    # conv -> BatchNorm -> ReLU -> flatten -> Linear: channels 2 and 3 have no filter left
+    torch.manual_seed(0)
+    flat = nn.Sequential(
+        nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.Flatten(), nn.Linear(96, 5)
+    )
+    with torch.no_grad():
+        flat[1].running_mean.uniform_(-1, 1)
+        flat[1].running_var.uniform_(0.5, 2)
+        flat[1].bias.uniform_(0, 1)  # the constant channels are non-zero after the ReLU
+    update_mask(flat[0], torch.ones(6, 3, 3, 3).index_fill(0, torch.tensor([2, 3]), 0))
+    flat.eval()
+    xf = torch.randn(4, 3, 4, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        small_se, small_flat = compact_module(model, x), compact_module(flat, xf)
+    assert small_se.fc1.out_features == 2 and small_se.fc2.in_features == 2
+    assert small_flat[0].out_channels == 4 and small_flat[4].in_features == 64
+    with torch.no_grad():
+        torch.testing.assert_close(small_se(x), model(x), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(small_flat(xf), flat(xf), rtol=1e-5, atol=1e-6)
+    # one example makes every input look constant: only the structure may decide
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        from_one = compact_module(flat, xf[:1])
+    assert from_one[0].out_channels == 4
+    with torch.no_grad():
+        torch.testing.assert_close(from_one(xf), flat(xf), rtol=1e-5, atol=1e-6)

@@ -236,3 +236,51 @@ def test_extreme_value_kept_fraction_follows_the_fitted_law():
     assert entry["kept_fraction"] == pytest.approx(expected_fraction, abs=4 * sd / w.numel())
     # the weights kept at random are the larger ones: mean p of kept > mean p of dropped
     assert p[between & keep].mean() > p[between & ~keep].mean()
+
+
+# (from the former test_weight_level_arch.py: real-architecture patterns, plain torch)
+
+from _weight_pruning import _train  # noqa: E402
+from torch import nn  # noqa: E402
+
+from skscreen.pruning import WeightPruner  # noqa: E402
+from skscreen.pruning.extreme_value import ExtremeValuePruning  # noqa: E402
+from skscreen.pruning.masks import get_mask  # noqa: E402
+from skscreen.pruning.schedules import OneShotSchedule  # noqa: E402
+from skscreen.pruning.scorers import (  # noqa: E402
+    MagnitudeScorer,
+)
+
+
+def _ev_fit(random_state=None, policy_state=None, as_policy=True):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 3))
+    x, y = torch.randn(48, 20), torch.arange(48) % 3
+    policy = ExtremeValuePruning(block_size=4, random_state=policy_state)
+    kw = {"policy": policy} if as_policy else {"scorer": policy}
+    pruner = WeightPruner(
+        model,
+        kw.pop("scorer", MagnitudeScorer()),
+        OneShotSchedule(),
+        sparsity=0.0,
+        prune_epochs=2,
+        n_classes=3,
+        random_state=random_state,
+        **kw,
+    )
+    assert pruner.decides_masks and pruner.target_keep(1) is None
+    _train(model, pruner, x, y, epochs=2, enforcer=False)
+    return torch.cat([get_mask(m).reshape(-1) for m in pruner.layers.values()])
+
+
+def test_extreme_value_masks_derive_from_random_state():
+    a = _ev_fit(random_state=0)
+    assert 0 < int((a == 0).sum()) < a.numel()  # it did prune, and sampled
+    assert torch.equal(a, _ev_fit(random_state=0))
+    assert torch.equal(a, _ev_fit(random_state=0, as_policy=False))  # the scorer slot too
+    assert not torch.equal(a, _ev_fit(random_state=1))
+    # the policy's own seed wins over the pruner's
+    assert torch.equal(_ev_fit(random_state=5, policy_state=0), _ev_fit(policy_state=0))
+    # freshly seeded generators give the same masks
+    g1, g2 = np.random.default_rng(3), np.random.default_rng(3)
+    assert torch.equal(_ev_fit(random_state=g1), _ev_fit(random_state=g2))

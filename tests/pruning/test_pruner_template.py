@@ -561,3 +561,98 @@ def test_a_restored_pruner_is_detached_and_a_change_of_criterion_keeps_it_so():
     assert not back.recorder.attached
     back.attach_hooks()
     assert back.recorder.attached
+
+
+# (from the former test_weight_level_arch.py: real-architecture patterns, plain torch)
+
+from _weight_pruning import _pruner as _weight_pruner  # noqa: E402
+from torch import nn  # noqa: E402
+
+from skscreen.pruning.schedules import make_schedule  # noqa: E402
+from skscreen.pruning.scorers import (  # noqa: E402
+    ActivationStatsScorer,
+    HybridScreeningScorer,
+    MagnitudeScorer,
+)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"sparsity": 1.0}, "sparsity"),
+        ({"sparsity": "0.5"}, "sparsity"),
+        ({"prune_epochs": 0}, "prune_epochs"),
+        ({"prune_epochs": None}, "prune_epochs"),
+        ({"prune_epochs": 2.5}, "prune_epochs"),
+        ({"scope": "layers"}, "scope"),
+        ({"n_classes": 0}, "n_classes"),
+    ],
+)
+def test_base_pruner_validates_its_parameters(kw, match):
+    params = {"sparsity": 0.5, "prune_epochs": 2, "n_classes": 3, "scope": "global"} | kw
+    with pytest.raises(ValueError, match=match):
+        BasePruner(MagnitudeScorer(), OneShotSchedule(), **params)
+
+
+def test_scorer_protocol_declares_statistics():
+    class Needs:
+        requires = {"abs_moments", "class_moments"}
+
+    class Bad:
+        requires = {"gradients"}
+
+    assert required_statistics(Needs()) == {"abs_moments", "class_moments"}
+    assert required_statistics(ActivationStatsScorer()) == {"abs_moments"}
+    assert required_statistics(HybridScreeningScorer(alpha=0.3)) == {"class_moments"}
+    assert required_statistics(HybridScreeningScorer(alpha=0.0)) == frozenset()
+    with pytest.raises(ValueError, match="unknown statistics"):
+        required_statistics(Bad())
+    # no statistics needed: no hooks at all
+    assert _weight_pruner(nn.Linear(3, 2), scorer=MagnitudeScorer()).recorder is None
+
+
+def test_the_pruner_ranks_pruned_weights_last_whatever_the_scorer_returns():
+    class Random:  # forgets about already-pruned weights: the pruner handles them
+        requires = ()
+
+        def __init__(self):
+            self.gen = torch.Generator().manual_seed(0)
+
+        def __call__(self, views, scope):
+            return [torch.rand(v.weight.shape, generator=self.gen).double() for v in views]
+
+    lin = nn.Linear(10, 10)
+    pruner = WeightPruner(
+        lin, Random(), make_schedule("logistic"), sparsity=0.9, prune_epochs=3, n_classes=2
+    )
+    before = None
+    for epoch in (1, 2, 3):
+        pruner.step(epoch)
+        mask = get_mask(lin).bool()
+        if before is not None:
+            assert not (mask & ~before).any()  # nothing revived
+        assert int(mask.sum()) == pruner.target_keep(epoch)
+        before = mask.clone()
+
+
+def test_a_policy_with_the_older_decide_signature_still_works():
+    class KeepFirstColumn:  # decide(views, epoch, keep_each_row): no random_state
+        decides_masks = True
+        requires = ()
+
+        def applies_at(self, epoch, prune_epochs):
+            return epoch == prune_epochs
+
+        def decide(self, views, epoch, keep_each_row):
+            masks = []
+            for v in views:
+                keep = torch.zeros(v.weight.shape, dtype=torch.bool)
+                keep[:, 0] = True
+                masks.append(keep)
+            return masks
+
+    lin = nn.Linear(4, 3)
+    pruner = WeightPruner(
+        lin, KeepFirstColumn(), OneShotSchedule(), sparsity=0.0, prune_epochs=2, n_classes=2
+    )
+    assert pruner.step(1) == 12 and pruner.step(2) == 3
