@@ -269,3 +269,25 @@ def test_ignoring_the_mixed_units_leaves_them_whole_without_error():
     assert [u.name for u in units] == ["bg"]
     # bg is g's output: its positions p and p + 2 are g's two output groups, tied
     assert units[0].ties.tolist() == [0, 1, 0, 1] and units[0].min_classes == 2
+
+
+def test_a_unit_the_graph_cannot_follow_is_named_with_what_to_do():
+    import _archs
+
+    model, x = _archs.make("channel_shuffle")  # stem.1's channels are shuffled into branches
+    units, excluded = find_units(build_graph(model, x), [])
+    assert [u.name for u in units] == ["stem.1"] and excluded == {}
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError) as err:
+        check_units(model, units, x, [])
+    # the dry run's own check: the BatchNorms past the shuffle lost other counts than asked
+    assert str(err.value) == (
+        "Torch-Pruning cannot prune these channel units consistently (tried on a copy before "
+        "training): stem.1 (RuntimeError: BatchNorm sizes inconsistent after pruning: "
+        "['branch.1.1', 'branch.0.1']). Its dependency graph does not follow every tensor "
+        "operation (a channel shuffle, say). Leave them whole with ignored_layers=['stem.1'] "
+        "(or the modules around the operation), or use granularity='weight'."
+    )
+    after = model.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # only the copy was cut
