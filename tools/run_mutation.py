@@ -102,14 +102,13 @@ MODULES = {
     # --- statistics core
     "skscreen/stats/_moments.py": [
         "tests/stats/test_moments.py",
-        "tests/stats/test_moments_reset.py",
         *_STATS,
         "tests/feature_selection/test_selection_rules.py",
         "tests/feature_selection/test_screener.py",
     ],
     "skscreen/stats/_kernels.py": [
         *_STATS,
-        "tests/stats/test_moments_reset.py",
+        "tests/stats/test_moments.py",
         "tests/stats/test_kernel_paths.py",
     ],
     "skscreen/stats/_numba_kernels.py": [
@@ -249,7 +248,6 @@ MODULES = {
     "skscreen/io.py": ["tests/io/test_io_readers.py", *_CLI],
     "skscreen/datasets.py": [
         "tests/data/test_datasets.py",
-        "tests/data/test_dataset_loaders.py",
     ],
     "skscreen/models.py": [
         "tests/nn/test_net.py",
