@@ -197,3 +197,15 @@ def test_probe_result_is_a_lower_bound():
     assert statistics_rows(net, torch.zeros(3, 2), None) == 3
     net = _Net(make=lambda X: torch.zeros(len(X), 1))
     assert statistics_rows(net, torch.zeros(3, 2), None) == 2
+
+
+def test_tensor_labels_are_read_as_they_are():
+    # a tensor batch is read in place, whatever its dtype: bfloat16 targets (numpy has no
+    # bfloat16) carry no index, as other float targets; integer ones are read as well
+    net = _Net(_labels_fixed_by_first_call=True, classes_=np.array([0, 1]))
+    X = torch.zeros(3, 2)
+    assert statistics_rows(net, X, torch.tensor([0.0, 9.0], dtype=torch.bfloat16)) == 2
+    assert statistics_rows(net, X, torch.tensor([4, 1], dtype=torch.int16)) == 5
+    # targets that require grad (soft labels from a graph) are not converted through numpy
+    soft = torch.tensor([0.0, 1.0], requires_grad=True)
+    assert statistics_rows(net, X, soft) == 2

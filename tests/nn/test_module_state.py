@@ -172,8 +172,8 @@ def test_alive_counts_channel_level():
         {
             "epoch": 1,
             "pruning_epoch": 1,
-            "n_kept": 5,
-            "n_prunable": 9,
+            "n_kept": np.int64(5),
+            "n_prunable": np.int64(9),
             "event_channels": {"1": 4, "3": 3},
         }
     )
@@ -388,18 +388,20 @@ def test_resume_weight_level_needs_the_same_dense_module():
 
 def test_resume_channel_level_takes_the_dense_budget():
     structure = {
-        "initial_channels": {"a": 8, "b": 6},
-        "initial_units": {"a": 16, "b": 12},
+        "initial_channels": {"a": np.int64(8), "b": 6},
+        "initial_units": {"a": np.int64(16), "b": 12},
     }
     h = _history(
         {"pruning_epoch": 1, "n_prunable": np.int64(14), "event_channel_structure": structure},
-        {"pruning_epoch": 2, "n_prunable": 14},
+        {"pruning_epoch": 2, "n_prunable": np.int64(14)},
     )
     pruner = _Pruner(n_total=9, channels={"a": 4, "b": 5, "c": 2}, units={"a": 8, "c": 3})
     assert resume_budget(pruner, h, "channel") is pruner
     assert pruner.n_total == 14 and type(pruner.n_total) is int and pruner.removed == 0
     assert pruner.initial_channels == {"a": 8, "b": 6, "c": 2}
     assert pruner.initial_units == {"a": 16, "c": 3}
+    for sizes in (pruner.initial_channels, pruner.initial_units):
+        assert all(type(v) is int for v in sizes.values())
     # the dense count itself is accepted
     pruner = _Pruner(n_total=14, channels={"a": 8})
     resume_budget(pruner, h, "channel")

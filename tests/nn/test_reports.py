@@ -221,3 +221,18 @@ def test_structural_change_message_names_the_changed_settings_in_order():
         "post_relu cannot change once pruning has started (the pruner was built with "
         "post_relu=False); call fit() to start again."
     )
+
+
+def test_pass_through_warnings_keep_their_source():
+    # the object a ResourceWarning is about (warn(..., source=obj)) reaches the caller's
+    # record with it, as if the step had not intercepted the warning
+    source = object()
+
+    class SourcePruner(_Pruner):
+        def step(self, epoch, optimizer):
+            warnings.warn("unclosed", ResourceWarning, stacklevel=1, source=source)
+            return self.n_kept
+
+    _, caught = _step(SourcePruner())
+    assert [(w.category, str(w.message)) for w in caught] == [(ResourceWarning, "unclosed")]
+    assert caught[0].source is source
