@@ -137,10 +137,12 @@ def test_build_graph_says_what_to_do_when_it_cannot_trace():
     model = Bad().train()
     with pytest.raises(ValueError) as err:
         build_graph(model, _x())
-    assert str(err.value).startswith(
-        "Torch-Pruning could not trace this model (RuntimeError: no trace). "
+    assert str(err.value) == (
+        "Torch-Pruning could not trace this model (RuntimeError: no trace). Its dependency "
+        "graph does not follow every tensor operation; channel shuffles (ShuffleNet) are a "
+        "known case. Channel-level pruning needs that graph for the whole model, so "
+        "ignored_layers cannot help here: use granularity='weight', which needs no graph."
     )
-    assert "use granularity='weight', which needs no graph." in str(err.value)
     assert isinstance(err.value.__cause__, RuntimeError)
     assert model.training  # mode restored on the error too
 
@@ -291,3 +293,30 @@ def test_a_unit_the_graph_cannot_follow_is_named_with_what_to_do():
     after = model.state_dict()
     assert before.keys() == after.keys()
     assert all(torch.equal(before[k], after[k]) for k in before)  # only the copy was cut
+
+
+def test_every_unit_is_tried_after_one_that_prunes_cleanly():
+    import _archs
+
+    class ShuffleThenMore(_archs.ChannelShuffleNet):
+        """The shuffle net with one more conv + BatchNorm unit after the shuffle."""
+
+        def __init__(self):
+            super().__init__()
+            self.more = _archs._cbr(16, 16)
+
+        def forward(self, x):
+            x = self.stem(x)
+            a, b = x.chunk(2, dim=1)
+            x = _archs.channel_shuffle(torch.cat([a, self.branch(b)], 1), 2)
+            return self.head(self.more(x))
+
+    torch.manual_seed(0)
+    model, x = ShuffleThenMore(), torch.randn(4, 3, 8, 8)
+    units, _ = find_units(build_graph(model, x), [])
+    assert [u.name for u in units] == ["stem.1", "more.1"]
+    # more.1 (tried first, later roots first) prunes cleanly; stem.1 is still tried
+    with pytest.raises(ValueError) as err:
+        check_units(model, units, x, [])
+    assert ": stem.1 (RuntimeError: BatchNorm sizes inconsistent after pruning:" in str(err.value)
+    assert "ignored_layers=['stem.1']" in str(err.value)
