@@ -204,10 +204,10 @@ MODULES = {
     "skscreen/nn/_net.py": [*_NET, "tests/nn/test_criterion.py"],  # its criterion methods
     # the callback's parts (split out of nn/_pruning.py): their unit files, then the fits
     # _settings, _module_state, _class_rows: unit file + one net file (with every _NET file
-    # a run is estimated well over 15 minutes on the shared 2-core machine: ~6 s per mutant
-    # with the unit tests alone, and the nets' tests cover every function here)
-    # (not test_net.py: its GridSearchCV(n_jobs=2) hangs in mutmut's forked children, each
-    # surviving mutant then waits out the timeout)
+    # a run was estimated at well over 15 minutes on the shared 2-core machine: the nets'
+    # tests cover every function here, and a surviving mutant runs all of them)
+    # (not test_net.py: with it a surviving mutant's run stalled for minutes, likely in its
+    # GridSearchCV(n_jobs=2)'s worker processes started from mutmut's forked child)
     "skscreen/nn/_settings.py": ["tests/nn/test_settings.py", "tests/nn/test_net_inputs.py"],
     "skscreen/nn/_module_state.py": [
         "tests/nn/test_module_state.py",
