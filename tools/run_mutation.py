@@ -224,7 +224,7 @@ MODULES = {
     ],
     "skscreen/nn/_reports.py": [  # not test_net.py: see _settings above
         "tests/nn/test_reports.py",
-        "tests/pruning/test_budget_shortfall.py",
+        "tests/pruning/test_selection.py",  # the net-level shortfall tests (moved there)
         "tests/nn/test_callback_statistics.py",
     ],
     "skscreen/nn/_inputs.py": ["tests/nn/test_inputs.py", "tests/nn/test_net_inputs.py"],
