@@ -474,3 +474,73 @@ def test_counts_and_results_of_a_fitted_net(digits_300):
     net.remove_masks()
     assert not any(get_mask(m) is not None for m in net.module_.modules())
     np.testing.assert_array_equal(net.predict_proba(X), proba)
+
+
+def test_pickle_of_a_net_whose_module_failed_to_initialise():
+    net = make_net(module__hidden=(-1,))  # torch refuses a layer of -1 units
+    with pytest.raises(RuntimeError):
+        net.initialize()
+    assert "pruning_" in net.__dict__ and "module_" not in net.__dict__
+    back = pickle.loads(pickle.dumps(net))
+    assert isinstance(back.pruning_, ScreeningPruning) and "module_" not in back.__dict__
+
+
+def test_the_statistics_cover_every_output_the_net_measured(digits_300):
+    # labels {3, 5} on a module of 7 outputs: output indices (below the width); the net's
+    # probe of the width reaches the callback, whose statistics then have a row per output
+    X, y = digits_300
+    y35 = np.where(y < 5, 3, 5)
+    net = make_net(module__n_classes=7, sparsity=0.5, max_epochs=1, prune_epochs=1).fit(X, y35)
+    assert list(net.classes_) == [3, 5]
+    assert net.pruner_.n_classes == 7
+
+
+def test_a_module_without_a_class_dimension_fails_training_with_torchs_error(digits_300):
+    # labels that need the module's width; its output (N,) has none: no width is passed on,
+    # and training raises the loss's own error
+    X, y = digits_300
+    names = np.array(list("abcdefghij"))[y]
+    flat = torch.nn.Sequential(torch.nn.Linear(64, 1), torch.nn.Flatten(0))
+    net = ScreeningPrunedNet(flat, max_epochs=1, train_split=None, verbose=0, sparsity=0.5)
+    with pytest.raises(RuntimeError, match="Expected floating point type for target"):
+        net.fit(X, names)
+
+
+def test_compact_at_channel_level_is_an_independent_copy(digits_300):
+    import _archs
+
+    X, y = digits_300
+    X = X.reshape(-1, 1, 8, 8)
+    torch.manual_seed(0)
+    net = ScreeningPrunedNet(
+        _archs.ResidualBNCNN(width=8), granularity="channel", sparsity=0.5, prune_epochs=1,
+        max_epochs=1, lr=0.05, train_split=None, verbose=0, random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net.fit(X, y)
+    net.module_.train()
+    small = net.compact()
+    assert type(small) is type(net.module_) and not small.training and net.module_.training
+    mine = {id(p) for p in net.module_.parameters()}
+    assert not any(id(p) in mine for p in small.parameters())
+    assert [tuple(p.shape) for p in small.parameters()] == [
+        tuple(p.shape) for p in net.module_.parameters()
+    ]
+    net.module_.eval()
+    with torch.no_grad():
+        x = torch.as_tensor(X[:16])
+        torch.testing.assert_close(small(x), net.module_(x))
+
+
+def test_compact_of_a_net_loaded_without_training(digits_300, tmp_path):
+    X, y = digits_300
+    src = _half_net(max_epochs=2, prune_epochs=1).fit(X, y)
+    src.save_params(f_params=tmp_path / "p.pt")
+    dst = _half_net().initialize()
+    dst.load_params(f_params=tmp_path / "p.pt")
+    assert getattr(dst.pruning_, "example_inputs_", None) is None  # no training batch here
+    small = dst.compact()  # the masks folded, without example inputs to trace
+    with torch.no_grad():
+        x = torch.as_tensor(X[:16], dtype=torch.float32)
+        torch.testing.assert_close(small(x), dst.module_.eval()(x))
