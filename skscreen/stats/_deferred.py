@@ -166,23 +166,19 @@ class DeferredMoments:
         self._wait()
         if self._state is None:
             return ClassMoments(np.arange(self.n_classes))
-        bad = self._nonfinite
         if self._state.is_torch:
             import torch
 
-            s = self._state
+            out = self._state.copy()
             # a feature that received NaN/inf has a non-finite mean in its class: nan in all
-            # (finite values whose squares overflow keep their inf M2, as on the kernel path)
-            bad = ~torch.isfinite(s.mean_).all(0)
-            if s.count_.device.type == "cpu":
-                out, bad = s.numpy(), bad.numpy()
-            else:
-                out = s.copy()
-                out.mean_.masked_fill_(bad, float("nan"))
-                out.m2_.masked_fill_(bad, float("nan"))
-                return out
-        else:
-            out = self._state.in_data_units()
+            # (finite values whose squares overflow keep their inf M2, as on the kernel path);
+            # one code path for every device, numpy at the end for the CPU
+            bad = ~torch.isfinite(out.mean_).all(0)
+            out.mean_.masked_fill_(bad, float("nan"))
+            out.m2_.masked_fill_(bad, float("nan"))
+            return out.numpy() if out.count_.device.type == "cpu" else out
+        out = self._state.in_data_units()
+        bad = self._nonfinite
         if bad is not None:
             out.mean_[:, bad] = np.nan
             out.m2_[:, bad] = np.nan
