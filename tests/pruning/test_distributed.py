@@ -339,14 +339,18 @@ class _ThreadRanks:
 
     ReduceOp = types.SimpleNamespace(MAX="max")
 
-    def __init__(self, world, backend="gloo", initialized=True, available=True, group_root=0):
+    def __init__(
+        self, world, backend="gloo", initialized=True, available=True, group_root=0, group=None
+    ):
         self.world, self.backend = world, backend
         self.initialized, self.available, self.group_root = initialized, available, group_root
+        self.group = group  # the process group of ``world`` ranks; any other has one rank
         self.barrier = threading.Barrier(world, timeout=20)  # a rank left alone: broken
         self.slots = [None] * world
         self.local = threading.local()
         self.local.rank = 0
         self.sources = []
+        self.groups = []  # the group each call named
 
     def is_available(self):
         return self.available
@@ -355,9 +359,11 @@ class _ThreadRanks:
         return self.initialized
 
     def get_world_size(self, group=None):
-        return self.world
+        self.groups.append(group)
+        return self.world if group == self.group else 1
 
     def get_backend(self, group=None):
+        self.groups.append(group)
         return self.backend
 
     def get_global_rank(self, group, rank):
@@ -372,15 +378,18 @@ class _ThreadRanks:
         return every
 
     def all_gather(self, out, t, group=None):
+        self.groups.append(group)
         assert len(out) == self.world
         for o, e in zip(out, self._exchange(t)):
             o.copy_(e)
 
     def all_reduce(self, t, op=None, group=None):
+        self.groups.append(group)
         assert op == "max"
         t.copy_(torch.stack(self._exchange(t)).amax(0))
 
     def broadcast(self, t, src, group=None):
+        self.groups.append(group)
         self.sources.append(src)
         t.copy_(self._exchange(t)[src])
 
@@ -588,3 +597,94 @@ def test_ranks_with_other_units_or_widths_raise_on_every_rank(fake_dist):
             "The ranks recorded different numbers of features for ['fc']; every rank must "
             "train the same model on inputs of the same shape."
         )
+
+
+def test_every_call_names_the_callers_group(fake_dist):
+    (X0, y0), (X1, y1) = _shard_rows()
+    fake = fake_dist(2, group="g", group_root=1)
+
+    def everything(rank):
+        m = ClassMoments().update(*((X0, y0) if rank == 0 else (X1, y1)))
+        out = reduce_moments({"fc": m}, group="g")
+        seed = agreed_seed(rank, group="g")
+        masks = agree_masks([torch.tensor([rank == 0, True])], group="g")
+        return out["fc"].count_.tolist(), seed, masks[0].tolist()
+
+    got = fake.run(everything)
+    assert got[0] == got[1]
+    assert got[0][0] == [float((np.r_[y0, y1] == k).sum()) for k in range(3)]
+    assert got[0][1] == 1 and got[0][2] == [False, True]  # the group's rank 0 is rank 1
+    assert fake.groups and set(fake.groups) == {"g"}
+    assert fake.sources == [1] * 4
+
+
+def test_channel_pruning_refusal_counts_the_given_group(fake_dist):
+    fake = fake_dist(3, group="g")
+    assert dist_module.is_distributed() is False  # the default group: one rank here
+    (err,) = set(type(e) for e in fake.run(lambda r: check_channel_pruning("g")))
+    assert err is ValueError
+    (msg,) = {str(e) for e in fake.run(lambda r: check_channel_pruning("g"))}
+    assert "this process group has 3 ranks." in msg
+    assert fake.run(lambda r: check_channel_pruning()) == [None, None, None]
+
+
+def test_agree_masks_of_three_units(fake_dist):
+    fake = fake_dist(2)
+    a = [torch.tensor([True, False]), torch.tensor([[False], [True], [True]]), torch.ones(2, 2)]
+    b = [torch.tensor([False, True]), torch.tensor([[True], [False], [False]]), torch.zeros(2, 2)]
+    got = fake.run(lambda r: agree_masks(a if r == 0 else b))
+    want = [[True, False], [[False], [True], [True]], [[True, True], [True, True]]]
+    for masks in got:
+        assert [m.tolist() for m in masks] == want
+        assert [m.shape for m in masks] == [m.shape for m in a]
+
+
+def test_fresh_seeds_span_the_int62_range(fake_dist):
+    fake = fake_dist(2)
+    seeds = [fake.run(lambda r: agreed_seed(None))[0] for _ in range(4)]
+    assert max(seeds) > 2**40 and all(0 <= s < 2**62 for s in seeds)
+
+
+def test_several_units_in_any_order(fake_dist):
+    """A unit no rank recorded before the others, units of other widths, a unit one rank
+    did not record, a numpy state kept in scaled units: each reduced on its own."""
+    rng = np.random.default_rng(1)
+    y0, y1 = np.array([0, 1, 0, 1, 1]), np.array([1, 0, 0, 1])
+    data = {
+        "narrow": [rng.normal(size=(5, 2)), rng.normal(size=(4, 2))],
+        "wide": [rng.normal(size=(5, 130)), rng.normal(size=(4, 130))],  # 130 > 124
+        "huge": [rng.normal(size=(5, 3)) * 1e300, rng.normal(size=(4, 3)) * 1e300],
+    }
+
+    def local(rank):
+        y = y0 if rank == 0 else y1
+        named = {"none": None}
+        for name, parts in data.items():
+            named[name] = ClassMoments(np.arange(2)).update(parts[rank], y)
+        named["wide"] = named["wide"] if rank == 0 else None  # rank 1 did not record it
+        return reduce_moments(named)
+
+    got = fake_dist(2).run(local)
+    y = np.r_[y0, y1]
+    for out in got:
+        assert list(out) == ["none", "narrow", "wide", "huge"] and out["none"] is None
+        m = out["narrow"]
+        X = np.concatenate(data["narrow"])
+        np.testing.assert_allclose(_f_of(m), f_classif(X, y)[0], rtol=1e-9)
+        m = out["wide"]
+        assert m.count_.tolist() == [2.0, 3.0] and m.mean_.shape == (2, 130)
+        np.testing.assert_allclose(_f_of(m), f_classif(data["wide"][0], y0)[0], rtol=1e-9)
+        m = out["huge"]
+        X = np.concatenate(data["huge"])
+        means = np.stack([X[y == k].mean(0) for k in range(2)])
+        np.testing.assert_allclose((m.mean_ + m.shift_).numpy(), means, rtol=1e-9)
+
+
+def test_collectives_run_on_the_current_cuda_device_under_nccl(fake_dist, monkeypatch):
+    """The device choice of the nccl branch, with CUDA stood in for (no tensor is made)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    fake_dist(2, backend="nccl", group="g")
+    assert dist_module._device("g") == torch.device("cuda", 1)
+    fake_dist(2, backend="gloo", group="g")
+    assert dist_module._device("g") == torch.device("cpu")
