@@ -182,16 +182,46 @@ def mix(components, alive, weights, scope, method):
         if w == 0:
             continue
         for group in groups:
-            flat = torch.cat([comp[i][alive[i]] for i in group])
-            normed = normalize(flat, method)
-            start = 0
-            for i in group:
-                n = int(alive[i].sum())
-                out[i][alive[i]] += w * normed[start : start + n]
-                start += n
+            if method == "rank":  # ranks need the alive values gathered
+                flat = torch.cat([comp[i][alive[i]] for i in group])
+                normed = normalize(flat, method)
+                start = 0
+                for i in group:
+                    n = int(alive[i].sum())
+                    out[i][alive[i]] += w * normed[start : start + n]
+                    start += n
+            else:
+                _add_scaled(out, comp, alive, group, w, method)
     for o, a in zip(out, alive):
-        o[~a] = -torch.inf
+        o.masked_fill_(~a, -torch.inf)
     return out
+
+
+def _add_scaled(out, comp, alive, group, w, method):
+    """``out[i] += w * normalize(alive values)`` for ``"minmax"``/``"max"``, computed on the
+    whole tensors (the dead entries are overwritten by the caller): the same arithmetic per
+    entry as :func:`normalize` on the gathered values, without gathering and scattering."""
+    group = [i for i in group if alive[i].any()]
+    if not group:
+        return
+    values = [comp[i].to(torch.float64) for i in group]
+    dead = [~alive[i] for i in group]
+    if method == "minmax":  # 0-d tensors, stacked: a NaN anywhere gives NaN, as in normalize
+        lo = torch.stack([v.masked_fill(d, torch.inf).min() for v, d in zip(values, dead)]).min()
+        hi = torch.stack([v.masked_fill(d, -torch.inf).max() for v, d in zip(values, dead)]).max()
+        span = hi - lo
+        if not span > 0:  # one value (or NaN): normalize gives zeros
+            return
+        for v, i in zip(values, group):
+            out[i] += w * ((v - lo) / span)
+    else:
+        hi = torch.stack(
+            [v.abs().masked_fill(d, -torch.inf).max() for v, d in zip(values, dead)]
+        ).max()
+        if not hi > 0:
+            return
+        for v, i in zip(values, group):
+            out[i] += w * (v / hi)
 
 
 class MixScorer:

@@ -435,3 +435,55 @@ def test_normalizers():
     np.testing.assert_allclose(normalize(x, "rank"), [1, 0, 0.5, 0.5])
     with pytest.raises(ValueError, match="normalize"):
         normalize(x, "zscore")
+
+
+def _mix_by_gathering(components, alive, weights, scope, method):
+    """Reference: normalise the gathered alive values (the definition), scatter them back."""
+    out = [torch.zeros(a.shape, dtype=torch.float64) for a in alive]
+    groups = [list(range(len(alive)))] if scope == "global" else [[i] for i in range(len(alive))]
+    for comp, w in zip(components, weights):
+        if w == 0:
+            continue
+        for group in groups:
+            flat = torch.cat([comp[i][alive[i]] for i in group])
+            normed = scorers.normalize(flat, method)
+            start = 0
+            for i in group:
+                n = int(alive[i].sum())
+                out[i][alive[i]] += w * normed[start : start + n]
+                start += n
+    for o, a in zip(out, alive):
+        o[~a] = -torch.inf
+    return out
+
+
+@pytest.mark.parametrize("method", ["minmax", "max", "rank"])
+@pytest.mark.parametrize("scope", ["global", "layer"])
+@pytest.mark.parametrize("case", ["dense", "pruned", "layer-dead", "nan", "inf", "constant"])
+def test_mix_equals_normalising_the_gathered_alive_values(method, scope, case):
+    # mix computes minmax/max on whole tensors (no gather/scatter): bit for bit the same
+    g = torch.Generator().manual_seed(0)
+    shapes = [(7, 5), (3, 7), (0, 3), (2, 3)]
+    comps = [[torch.randn(s, generator=g) * 3 for s in shapes] for _ in range(2)]
+    comps[1] = [c.abs().to(torch.float32) for c in comps[1]]  # a float32 component
+    alive = [torch.ones(s, dtype=torch.bool) for s in shapes]
+    if case != "dense":
+        alive = [torch.rand(s, generator=g) > 0.4 for s in shapes]
+    if case == "layer-dead":
+        alive[1][:] = False
+    if case == "nan":
+        comps[0][0][0, 0] = float("nan")
+        alive[0][0, 0] = True
+    if case == "inf":
+        comps[0][3][1, 1] = float("inf")
+        comps[0][0][0, 0] = float("-inf")
+        alive[3][1, 1] = alive[0][0, 0] = True
+    if case == "constant":
+        comps[0] = [torch.full(s, 2.5) for s in shapes]
+    for c, a in zip(comps[0], alive):  # dead entries hold anything (they are overwritten)
+        c[~a] = float("nan")
+    got = scorers.mix(comps, alive, [0.25, 0.75], scope, method)
+    want = _mix_by_gathering(comps, alive, [0.25, 0.75], scope, method)
+    for o, r in zip(got, want):
+        assert torch.equal(o.isnan(), r.isnan())
+        assert torch.equal(o.nan_to_num(0.5), r.nan_to_num(0.5))
