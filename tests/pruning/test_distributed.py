@@ -367,6 +367,7 @@ class _ThreadRanks:
         return self.backend
 
     def get_global_rank(self, group, rank):
+        self.groups.append(group)
         assert rank == 0
         return self.group_root
 
@@ -688,3 +689,17 @@ def test_collectives_run_on_the_current_cuda_device_under_nccl(fake_dist, monkey
     assert dist_module._device("g") == torch.device("cuda", 1)
     fake_dist(2, backend="gloo", group="g")
     assert dist_module._device("g") == torch.device("cpu")
+
+
+def test_a_rank_with_one_row_of_each_class_counts(fake_dist):
+    X0, y0 = np.array([[1.0, 5.0], [3.0, 2.0]]), np.array([0, 1])  # one row per class
+    X1, y1 = np.array([[2.0, 4.0], [0.5, 1.0], [4.0, 2.5], [1.5, 3.0]]), np.array([0, 0, 1, 1])
+
+    def local(rank):
+        X, y = (X0, y0) if rank == 0 else (X1, y1)
+        return reduce_moments({"fc": ClassMoments(np.arange(2)).update(X, y)})
+
+    for out in fake_dist(2).run(local):
+        assert out["fc"].count_.tolist() == [3.0, 3.0]
+        X, y = np.r_[X0, X1], np.r_[y0, y1]
+        np.testing.assert_allclose(_f_of(out["fc"]), f_classif(X, y)[0], rtol=1e-9)
