@@ -1,8 +1,11 @@
 """ScreeningPrunedNet: sklearn/skorch contract, exact sparsity, masks, compaction, errors."""
 
+import os
 import pickle
+import sys
 import warnings
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +25,11 @@ from skscreen.datasets import load_digits_split  # noqa: E402
 from skscreen.nn import ScreeningPruning  # noqa: E402
 from skscreen.pruning import MagnitudeScorer  # noqa: E402
 from skscreen.pruning.masks import get_mask  # noqa: E402
+
+
+_UNDER_MUTMUT = bool(os.environ.get("MUTANT_UNDER_TEST")) or "mutants" in Path(
+    sys.modules[ScreeningPrunedNet.__module__].__file__
+).parts
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +187,8 @@ def test_pipeline_and_grid_search(digits):
         pipe,
         {"net__alpha": [0.0, 0.5], "net__sparsity": [0.5, 0.9]},
         cv=2,
-        n_jobs=2,
+        # joblib's worker processes, started in mutmut's parent, hang its forked children
+        n_jobs=1 if _UNDER_MUTMUT else 2,
         error_score="raise",
     )
     with warnings.catch_warnings():
