@@ -320,3 +320,35 @@ def test_every_unit_is_tried_after_one_that_prunes_cleanly():
         check_units(model, units, x, [])
     assert ": stem.1 (RuntimeError: BatchNorm sizes inconsistent after pruning:" in str(err.value)
     assert "ignored_layers=['stem.1']" in str(err.value)
+
+
+def test_every_unit_that_fails_is_named_in_order():
+    import _archs
+
+    class Twice(nn.Module):
+        """Two shuffle nets in a row: each stem's unit fails on its own."""
+
+        def __init__(self):
+            super().__init__()
+            self.s1 = _archs.ChannelShuffleNet()
+            self.s1.head = nn.Identity()
+            self.s2 = _archs.ChannelShuffleNet(in_channels=16)
+
+        def forward(self, x):
+            return self.s2(self.s1(x))
+
+    torch.manual_seed(0)
+    model, x = Twice(), torch.randn(4, 3, 8, 8)
+    units, _ = find_units(build_graph(model, x), [])
+    with pytest.raises(ValueError) as err:
+        check_units(model, units, x, [])
+    # tried later roots first; the ignored_layers advice sorted
+    assert str(err.value) == (
+        "Torch-Pruning cannot prune these channel units consistently (tried on a copy before "
+        "training): s2.stem.1 (RuntimeError: BatchNorm sizes inconsistent after pruning: "
+        "['s2.branch.1.1', 's2.branch.0.1']); s1.stem.1 (RuntimeError: BatchNorm sizes "
+        "inconsistent after pruning: ['s1.branch.1.1', 's1.branch.0.1']). Its dependency graph "
+        "does not follow every tensor operation (a channel shuffle, say). Leave them whole with "
+        "ignored_layers=['s1.stem.1', 's2.stem.1'] (or the modules around the operation), or "
+        "use granularity='weight'."
+    )
