@@ -631,10 +631,14 @@ def test_channel_pruning_refusal_counts_the_given_group(fake_dist):
 
 def test_agree_masks_of_three_units(fake_dist):
     fake = fake_dist(2)
-    a = [torch.tensor([True, False]), torch.tensor([[False], [True], [True]]), torch.ones(2, 2)]
-    b = [torch.tensor([False, True]), torch.tensor([[True], [False], [False]]), torch.zeros(2, 2)]
+    a = [
+        torch.tensor([True, False]),
+        torch.tensor([[False], [True], [True]]),
+        torch.tensor([[True, False], [False, False]]),
+    ]
+    b = [~m for m in a]
     got = fake.run(lambda r: agree_masks(a if r == 0 else b))
-    want = [[True, False], [[False], [True], [True]], [[True, True], [True, True]]]
+    want = [[True, False], [[False], [True], [True]], [[True, False], [False, False]]]
     for masks in got:
         assert [m.tolist() for m in masks] == want
         assert [m.shape for m in masks] == [m.shape for m in a]
