@@ -459,7 +459,9 @@ def _mix_by_gathering(components, alive, weights, scope, method):
 
 @pytest.mark.parametrize("method", ["minmax", "max", "rank"])
 @pytest.mark.parametrize("scope", ["global", "layer"])
-@pytest.mark.parametrize("case", ["dense", "pruned", "layer-dead", "nan", "inf", "constant"])
+@pytest.mark.parametrize(
+    "case", ["dense", "pruned", "layer-dead", "nan", "inf", "constant", "zeros"]
+)
 def test_mix_equals_normalising_the_gathered_alive_values(method, scope, case):
     # mix computes minmax/max on whole tensors (no gather/scatter): bit for bit the same
     g = torch.Generator().manual_seed(0)
@@ -478,8 +480,8 @@ def test_mix_equals_normalising_the_gathered_alive_values(method, scope, case):
         comps[0][3][1, 1] = float("inf")
         comps[0][0][0, 0] = float("-inf")
         alive[3][1, 1] = alive[0][0, 0] = True
-    if case == "constant":
-        comps[0] = [torch.full(s, 2.5) for s in shapes]
+    if case in ("constant", "zeros"):  # no spread (and, for max, nothing to divide by)
+        comps[0] = [torch.full(s, 2.5 if case == "constant" else 0.0) for s in shapes]
     for c, a in zip(comps[0], alive):  # dead entries hold anything (they are overwritten)
         c[~a] = float("nan")
     got = scorers.mix(comps, alive, [0.25, 0.75], scope, method)
