@@ -180,7 +180,14 @@ def test_block_state_checks_its_block_word_for_word():
     assert str(exc.value) == "Each block of X must be 2-dimensional, got shape (4,)."
     with pytest.raises(ValueError) as exc:
         _block_state(np.zeros((4, 2)), np.zeros(3))
-    assert str(exc.value).startswith("X has 4 samples but y has 3 in a pair of blocks (X and y")
+    assert str(exc.value) == (
+        "X has 4 samples but y has 3 in a pair of blocks (X and y had unknown chunk sizes and "
+        "were paired block by block: give them the same row blocks, e.g. the same boolean "
+        "mask, or call compute_chunk_sizes() on both)."
+    )
+    # a block that is not an array yet (a list of rows) is read as one
+    m = _block_state([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [0, 1, 1])
+    np.testing.assert_array_equal(m.count_, [1, 2])
     with pytest.raises(ValueError, match="Unknown label type"):
         _block_state(np.zeros((2, 2)), np.array([0.5, 1.5]))
     # a column vector of labels is raveled; a sparse block stays sparse
