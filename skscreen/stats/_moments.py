@@ -452,7 +452,8 @@ class ClassMoments:
         if out.scale_ is not None:
             with np.errstate(over="ignore", invalid="ignore"):
                 out.mean_ = out.mean_ * out.scale_
-                out.m2_ = out.m2_ * (out.scale_ * out.scale_)
+                # an M2 of 0 stays 0 where the square of the scale overflows (0 * inf is nan)
+                out.m2_ = np.where(out.m2_ == 0.0, 0.0, out.m2_ * (out.scale_ * out.scale_))
             out.scale_ = None
         return out
 

@@ -390,11 +390,6 @@ def test_in_data_units_overflow_is_silent():
     assert np.isinf(plain.m2_[:2]).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source bug (reported): in_data_units multiplies by scale_**2, which overflows to "
-    "inf for |x| ~ 1e160, so an M2 of exactly 0 (a class of one sample) becomes 0 * inf = nan",
-)
 def test_in_data_units_keeps_a_zero_m2_zero():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(7, 2)) * 1e160
