@@ -96,7 +96,8 @@ def _check_finite(X, feats, path, first_row):
     rows = np.flatnonzero(~finite.all(axis=1))
     r = rows[0]
     c = np.flatnonzero(~finite[r])[0]
-    what = "empty (missing)" if np.isnan(X[r, c]) else f"{X[r, c]!r}"
+    # a Python float: 'inf', not numpy 2's 'np.float64(inf)'
+    what = "empty (missing)" if np.isnan(X[r, c]) else repr(float(X[r, c]))
     raise DataError(
         f"{path}: column {feats[c]!r}, data row {first_row + r + 1} is {what}; the F-test "
         "needs a finite number in every cell (impute or drop such rows first)."

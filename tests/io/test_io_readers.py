@@ -384,11 +384,6 @@ def test_screen_file_messages_name_the_rows(tmp_path):
     assert str(exc.value).startswith(f"{path}, data rows 1-2 (label column 'y'): X has 1 ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source bug (reported): _check_finite quotes the cell with repr() of a numpy "
-    "scalar, so the message reads 'is np.float64(inf)' (numpy >= 2) instead of 'is inf'",
-)
 def test_an_infinite_cell_is_quoted_as_a_number():
     X = np.array([[1.0, -np.inf]])
     with pytest.raises(skio.DataError) as exc:
