@@ -553,3 +553,29 @@ def test_compact_of_a_net_loaded_without_training(digits_300, tmp_path):
     with torch.no_grad():
         x = torch.as_tensor(X[:16], dtype=torch.float32)
         torch.testing.assert_close(small(x), dst.module_.eval()(x))
+
+
+def test_predict_proba_runs_the_module_in_eval_mode(digits_300):
+    # dropout is off at prediction: the probabilities are the softmax of the eval-mode module
+    X, y = digits_300
+    module = torch.nn.Sequential(
+        torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Dropout(0.5), torch.nn.Linear(32, 10)
+    )
+    net = ScreeningPrunedNet(module, max_epochs=1, train_split=None, verbose=0, sparsity=0.5,
+                             random_state=0).fit(X, y)
+    with torch.no_grad():
+        expected = torch.softmax(net.module_.eval()(torch.as_tensor(X[:32])), dim=-1).numpy()
+    np.testing.assert_allclose(net.predict_proba(X[:32]), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_an_explicit_criterion_is_not_checked_again_at_prediction(digits_300):
+    # with an explicit criterion the module's output is checked at the first training batch
+    # only; a net predicting without training (loaded weights) applies skorch's nonlinearity
+    X, _ = digits_300
+    module = torch.nn.Sequential(torch.nn.Linear(64, 10), torch.nn.Softmax(dim=-1))
+    net = ScreeningPrunedNet(module, criterion=torch.nn.CrossEntropyLoss, verbose=0).initialize()
+    with torch.no_grad():
+        out = net.module_(torch.as_tensor(X[:16]))
+    np.testing.assert_allclose(
+        net.predict_proba(X[:16]), torch.softmax(out, dim=-1).numpy(), rtol=1e-5, atol=1e-7
+    )
