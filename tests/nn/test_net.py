@@ -579,3 +579,23 @@ def test_an_explicit_criterion_is_not_checked_again_at_prediction(digits_300):
     np.testing.assert_allclose(
         net.predict_proba(X[:16]), torch.softmax(out, dim=-1).numpy(), rtol=1e-5, atol=1e-7
     )
+
+
+def test_a_built_autoloss_net_predicting_before_any_training_gives_probabilities(digits_300):
+    # the user's initialize_criterion makes an AutoLoss, never called here (weights loaded,
+    # no training): the first prediction batch decides "logits", and the softmax applies
+    from skscreen.nn import AutoLoss
+
+    class Built(ScreeningPrunedNet):
+        def initialize_criterion(self):
+            self.criterion_ = AutoLoss(**self.get_params_for("criterion"))
+            return self
+
+    X, _ = digits_300
+    net = Built(torch.nn.Linear(64, 10), verbose=0, sparsity=0.0).initialize()
+    assert net.criterion_.output_ is None
+    with torch.no_grad():
+        out = net.module_(torch.as_tensor(X[:16]))
+    np.testing.assert_allclose(
+        net.predict_proba(X[:16]), torch.softmax(out, dim=-1).numpy(), rtol=1e-5, atol=1e-7
+    )
