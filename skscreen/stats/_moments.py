@@ -274,14 +274,6 @@ class ClassMoments:
         uniq, idx = codes
         return np.searchsorted(new_classes, uniq)[idx], new_classes
 
-    def _grow(self, new_classes):
-        """Insert zero rows for newly seen classes (keeps rows sorted by label)."""
-        if self.count_ is None:
-            return
-        self.count_, self.mean_, self.m2_ = _expanded(
-            self.count_, self.mean_, self.m2_, self.classes_, new_classes
-        )
-
     # ------------------------------------------------------------------ updates
     def update(self, X, y, *, n_classes=None):
         """Fold a chunk ``(X, y)`` into the state and return ``self``.
