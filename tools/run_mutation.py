@@ -201,7 +201,13 @@ MODULES = {
         "tests/nn/test_callback_statistics.py",
         *_NET,
     ],
-    "skscreen/nn/_net.py": [*_NET, "tests/nn/test_criterion.py"],  # its criterion methods
+    # its criterion methods; predict_proba of bfloat16 modules and of classes on some outputs
+    "skscreen/nn/_net.py": [
+        *_NET,
+        "tests/nn/test_criterion.py",
+        "tests/nn/test_inputs.py",
+        "tests/nn/test_labels.py",
+    ],
     # the callback's parts (split out of nn/_pruning.py): their unit files, then the fits
     # _settings, _module_state, _class_rows: unit file + one net file (with every _NET file
     # a run was estimated at well over 15 minutes on the shared 2-core machine: the nets'
