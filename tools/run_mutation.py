@@ -166,7 +166,7 @@ MODULES = {
         "tests/pruning/test_scorers.py",
         "tests/pruning/test_factory.py",
         "tests/pruning/test_pruner.py",
-        "tests/pruning/test_benchmark_runs.py",
+        "tests/benchmarks/test_benchmark_runs.py",
         "tests/pruning/test_seed_methods.py",
     ],
     **{  # each module's unit file (tests/pruning/test_channel_<module>.py) first
