@@ -599,3 +599,10 @@ def test_a_built_autoloss_net_predicting_before_any_training_gives_probabilities
     np.testing.assert_allclose(
         net.predict_proba(X[:16]), torch.softmax(out, dim=-1).numpy(), rtol=1e-5, atol=1e-7
     )
+
+
+def test_fit_passes_its_fit_params_on(digits_300):
+    # skorch's fit_loop takes epochs=: fit(X, y, epochs=1) trains one epoch, not max_epochs
+    X, y = digits_300
+    net = _half_net(max_epochs=3).fit(X, y, epochs=1)
+    assert len(net.history) == 1
