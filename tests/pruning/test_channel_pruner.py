@@ -116,7 +116,9 @@ def test_units_that_cannot_lose_a_channel_are_excluded():
     assert pr.excluded_units == {"b0": "one channel"}
     assert [u.name for u in pr.units] == ["b1"]
     pr = _pruner(_Grouped(c=4))  # 4 channels tied into 2 classes, both kept
-    assert pr.excluded_units["b0"] == "grouped convolutions keep 2 of its 2 tied classes"
+    assert pr.excluded_units["b0"] == "grouped convolutions need 2 tied classes and it has 2"
+    pr = _pruner(_Grouped(c=2))  # 2 channels tied into 1 class (read "keep 2 of its 1" before)
+    assert pr.excluded_units["b0"] == "grouped convolutions need 2 tied classes and it has 1"
 
 
 def test_ignored_layers_by_module_or_name():

@@ -129,8 +129,8 @@ class ChannelPruner(BasePruner):
                 self.excluded_units[u.name] = (
                     "one channel"
                     if u.n_channels == 1
-                    else f"grouped convolutions keep {u.min_classes} of its {u.n_classes} "
-                    "tied classes"
+                    else f"grouped convolutions need {u.min_classes} tied classes and it has "
+                    f"{u.n_classes}"
                 )
         self.units = [u for u in self.units if u.name not in self.excluded_units]
         self._check_prunable()
