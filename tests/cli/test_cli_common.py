@@ -131,6 +131,12 @@ def test_write_atomic_writes_utf8_verbatim_with_the_usual_mode(tmp_path):
         os.umask(old)
     assert dest.read_bytes() == "é,x\r\nb\n".encode()  # newline="" : no translation
     assert stat.S_IMODE(dest.stat().st_mode) == 0o640  # 0o666 & ~umask, not mkstemp's 0o600
+    old = os.umask(0o022)
+    try:
+        write_atomic(dest, lambda fh: fh.write("x"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o644  # never executable
     assert os.listdir(tmp_path) == ["r.csv"]  # the temporary file was renamed
 
 
@@ -249,3 +255,27 @@ def test_silence_stdout_ignores_a_capture_without_a_file(monkeypatch):
 
     monkeypatch.setattr(sys, "stdout", NoFileno())
     silence_stdout()  # AttributeError: ignored
+
+
+def test_echo_to_stdout_escapes_with_the_console_encoding(monkeypatch):
+    raw = io.BytesIO()
+    console = io.TextIOWrapper(raw, encoding="latin-1", newline="\n")
+    monkeypatch.setattr(sys, "stdout", console)
+    echo("café ✓")  # no stream given: sys.stdout, and its encoding for the escapes
+    console.flush()
+    assert raw.getvalue() == "café \\u2713\n".encode("latin-1")
+
+
+def test_echo_on_a_stream_with_no_encoding_attribute():
+    class Bare:
+        def __init__(self):
+            self.parts = []
+
+        def write(self, s):
+            s.encode("ascii")
+            self.parts.append(s)
+
+    stream = Bare()
+    assert not hasattr(stream, "encoding")
+    echo("née", stream)
+    assert "".join(stream.parts) == "n\\xe9e\n"
