@@ -232,7 +232,7 @@ def test_output_indices_given_with_classes_encode_and_refuse_exactly():
     np.testing.assert_array_equal(got, [0, 1, 0])
     empty = enc.encode(np.array([], dtype=np.int64))
     assert empty.dtype == np.int64 and empty.size == 0
-    # the classes as they are shown aside (test_messages_with_classes_show_the_classes_as_given, below)
+    # the classes as they are shown aside (see the test after this one)
     head = "y contains labels {} not in classes "
     tail = (
         ": with classes=..., y must hold output indices 0..1 or the class names themselves "

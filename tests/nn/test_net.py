@@ -26,7 +26,6 @@ from skscreen.nn import ScreeningPruning  # noqa: E402
 from skscreen.pruning import MagnitudeScorer  # noqa: E402
 from skscreen.pruning.masks import get_mask  # noqa: E402
 
-
 _UNDER_MUTMUT = bool(os.environ.get("MUTANT_UNDER_TEST")) or "mutants" in Path(
     sys.modules[ScreeningPrunedNet.__module__].__file__
 ).parts
