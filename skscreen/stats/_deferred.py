@@ -27,6 +27,8 @@ every class, to a feature that received NaN or inf (diverged activations).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from skscreen.stats._kernels import LazyWorker
@@ -169,14 +171,16 @@ class DeferredMoments:
         if self._state.is_torch:
             import torch
 
-            out = self._state.copy()
+            s = self._state
             # a feature that received NaN/inf has a non-finite mean in its class: nan in all
             # (finite values whose squares overflow keep their inf M2, as on the kernel path);
-            # one code path for every device, numpy at the end for the CPU
-            bad = ~torch.isfinite(out.mean_).all(0)
-            out.mean_.masked_fill_(bad, float("nan"))
-            out.m2_.masked_fill_(bad, float("nan"))
-            return out.numpy() if out.count_.device.type == "cpu" else out
+            # one code path for every device: new tensors on a shallow copy (a deep copy of
+            # the state costs more than the small epochs' fold), numpy at the end on the CPU
+            bad = ~torch.isfinite(s.mean_).all(0)
+            out = copy.copy(s)
+            out.mean_ = s.mean_.masked_fill(bad, float("nan"))
+            out.m2_ = s.m2_.masked_fill(bad, float("nan"))
+            return out.numpy() if s.count_.device.type == "cpu" else out.copy()
         out = self._state.in_data_units()
         bad = self._nonfinite
         if bad is not None:
