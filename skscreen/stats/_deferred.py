@@ -98,8 +98,6 @@ class DeferredMoments:
 
     def update(self, X, y):
         """Add a batch: ``X`` (b, p) tensor, ``y`` (b,) integer class indices (same device)."""
-        if X.shape[0] == 0:
-            return self  # nothing to add (the torch fold indexes the first row)
         self._pending.append((X.detach(), y.detach()))
         self._pending_rows += X.shape[0]
         if self._pending_rows >= self.block_rows:

@@ -346,6 +346,8 @@ class ClassMoments:
             if self.classes_ is None:
                 raise ValueError("n_classes (or classes) is required for torch input.")
             n_classes = len(self.classes_)
+        if X.shape[0] == 0:
+            return self  # nothing to fold, as on the numpy path (and no first row to shift by)
         if self.shift_ is None:
             shift = X[0].detach().to(torch.float64)
         else:

@@ -556,3 +556,17 @@ def test_reset_of_a_merged_state_and_of_a_copy():
     X2, y2 = _chunk(11)
     a.update(X2, y2)
     np.testing.assert_allclose(anova_f(a)[0], f_classif(X2, y2)[0], rtol=1e-10)
+
+
+def test_an_empty_torch_chunk_changes_nothing_as_an_empty_numpy_chunk():
+    torch = pytest.importorskip("torch")
+    empty_t, none_t = torch.zeros(0, 4), torch.zeros(0, dtype=torch.long)
+    first = ClassMoments(np.arange(3)).update(empty_t, none_t, n_classes=3)  # no first row
+    ref = ClassMoments(np.arange(3)).update(np.zeros((0, 4)), np.zeros(0, dtype=int))
+    assert first.count_ is None and ref.count_ is None and first.n_samples == ref.n_samples == 0
+    X = torch.randn(5, 4, dtype=torch.float64)
+    y = torch.tensor([0, 1, 2, 0, 1])
+    after = ClassMoments(np.arange(3)).update(X, y, n_classes=3).update(empty_t.double(), none_t)
+    want = ClassMoments(np.arange(3)).update(X, y, n_classes=3)
+    for a, b in ((after.count_, want.count_), (after.mean_, want.mean_), (after.m2_, want.m2_)):
+        assert torch.equal(a, b)
