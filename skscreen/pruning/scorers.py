@@ -126,13 +126,9 @@ def normalize(values, method="minmax"):
     values = values.to(torch.float64)
     if values.numel() == 0:
         return values
-    if method == "minmax":
-        lo, hi = values.min(), values.max()
-        span = hi - lo
-        return (values - lo) / span if span > 0 else torch.zeros_like(values)
-    if method == "max":
-        hi = values.abs().max()
-        return values / hi if hi > 0 else torch.zeros_like(values)
+    if method in ("minmax", "max"):
+        scale = _linear_scale([values], [None], method)
+        return torch.zeros_like(values) if scale is None else _scaled(values, scale)
     if method == "rank":
         if values.numel() == 1:
             return torch.zeros_like(values)
@@ -197,31 +193,45 @@ def mix(components, alive, weights, scope, method):
     return out
 
 
+def _linear_scale(values, dead, method):
+    """``(lo, div)`` with which ``"minmax"`` (``lo`` the minimum, ``div`` the range) or ``"max"``
+    (``lo`` None, ``div`` the largest magnitude) maps the live entries of the float64 tensors
+    ``values`` (``dead``: their masks of entries left out, or None) onto ``[0, 1]``; None where
+    normalisation gives zeros (one value, all zero, NaN). A NaN anywhere gives NaN bounds (0-d
+    tensors, stacked), as a single reduction over the gathered values does."""
+
+    def live(v, d, fill):
+        return v if d is None else v.masked_fill(d, fill)
+
+    if method == "minmax":
+        lo = torch.stack([live(v, d, torch.inf).min() for v, d in zip(values, dead)]).min()
+        hi = torch.stack([live(v, d, -torch.inf).max() for v, d in zip(values, dead)]).max()
+        div = hi - lo
+    else:
+        lo = None
+        div = torch.stack([live(v.abs(), d, -torch.inf).max() for v, d in zip(values, dead)]).max()
+    return (lo, div) if div > 0 else None
+
+
+def _scaled(v, scale):
+    lo, div = scale
+    return (v if lo is None else v - lo) / div
+
+
 def _add_scaled(out, comp, alive, group, w, method):
     """``out[i] += w * normalize(alive values)`` for ``"minmax"``/``"max"``, computed on the
     whole tensors (the dead entries are overwritten by the caller): the same arithmetic per
-    entry as :func:`normalize` on the gathered values, without gathering and scattering."""
+    entry as :func:`normalize` on the gathered values (one :func:`_linear_scale` for both),
+    without gathering and scattering."""
     group = [i for i in group if alive[i].any()]
     if not group:
         return
     values = [comp[i].to(torch.float64) for i in group]
-    dead = [~alive[i] for i in group]
-    if method == "minmax":  # 0-d tensors, stacked: a NaN anywhere gives NaN, as in normalize
-        lo = torch.stack([v.masked_fill(d, torch.inf).min() for v, d in zip(values, dead)]).min()
-        hi = torch.stack([v.masked_fill(d, -torch.inf).max() for v, d in zip(values, dead)]).max()
-        span = hi - lo
-        if not span > 0:  # one value (or NaN): normalize gives zeros
-            return
-        for v, i in zip(values, group):
-            out[i] += w * ((v - lo) / span)
-    else:
-        hi = torch.stack(
-            [v.abs().masked_fill(d, -torch.inf).max() for v, d in zip(values, dead)]
-        ).max()
-        if not hi > 0:
-            return
-        for v, i in zip(values, group):
-            out[i] += w * (v / hi)
+    scale = _linear_scale(values, [~alive[i] for i in group], method)
+    if scale is None:  # normalize gives zeros
+        return
+    for v, i in zip(values, group):
+        out[i] += w * _scaled(v, scale)
 
 
 class MixScorer:

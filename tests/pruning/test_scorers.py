@@ -437,6 +437,17 @@ def test_normalizers():
         normalize(x, "zscore")
 
 
+def _normalized_by_definition(flat, method):
+    """minmax/max written out here (not scorers' shared scale), rank through scorers."""
+    if flat.numel() == 0 or method == "rank":
+        return scorers.normalize(flat, method)
+    if method == "minmax":
+        lo, hi = flat.min(), flat.max()
+        return (flat - lo) / (hi - lo) if hi - lo > 0 else torch.zeros_like(flat)
+    hi = flat.abs().max()
+    return flat / hi if hi > 0 else torch.zeros_like(flat)
+
+
 def _mix_by_gathering(components, alive, weights, scope, method):
     """Reference: normalise the gathered alive values (the definition), scatter them back."""
     out = [torch.zeros(a.shape, dtype=torch.float64) for a in alive]
@@ -445,8 +456,8 @@ def _mix_by_gathering(components, alive, weights, scope, method):
         if w == 0:
             continue
         for group in groups:
-            flat = torch.cat([comp[i][alive[i]] for i in group])
-            normed = scorers.normalize(flat, method)
+            flat = torch.cat([comp[i][alive[i]] for i in group]).to(torch.float64)
+            normed = _normalized_by_definition(flat, method)
             start = 0
             for i in group:
                 n = int(alive[i].sum())
