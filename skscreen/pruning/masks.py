@@ -191,13 +191,14 @@ class _GradMask:
 
     def __call__(self, param):
         mask = get_mask(self.module, self.name)
-        if mask is None or param.grad is None:
+        grad = param.grad
+        if mask is None or grad is None:
             return
         if mask is not self._mask or mask._version != self._version:
             self._mask, self._version = mask, mask._version
             self._active = not bool(mask.bool().all())
         if self._active:
-            param.grad.mul_(mask.to(param.grad.dtype))
+            grad.mul_(mask if mask.dtype == grad.dtype else mask.to(grad.dtype))
 
 
 class _StepEnforce:

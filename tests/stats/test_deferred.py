@@ -79,8 +79,8 @@ def test_the_device_code_with_an_absent_class_and_a_single_row_class():
 
 # --------------------------------------------------------------------------- fold paths
 # A block read at once and small (a small net's epoch, block_rows never reached) is folded
-# by torch in the reading thread; a larger one by the kernel (in the background while
-# training goes on). Both give the same moments, and a state keeps the path it started on.
+# by two numpy passes in the reading thread; a larger one by the kernel (in the background
+# while training goes on). Both give the same moments, and later blocks go to the kernel.
 
 
 @pytest.mark.parametrize("block_rows", [64, 10_000], ids=["kernel", "small-read-at-once"])
@@ -94,6 +94,78 @@ def test_both_fold_paths_match_f_classif_with_non_finite_features(block_rows):
     assert np.isnan(np.asarray(m.mean_)[:, :2]).all() and np.isnan(np.asarray(m.m2_)[:, :2]).all()
     np.testing.assert_allclose(anova_f(m)[0][2:], f_classif(centred[:, 2:], y)[0], rtol=1e-10)
     np.testing.assert_array_equal(np.asarray(m.count_), [100, 100, 100])
+
+
+def _in_data_units(m):
+    m = m.in_data_units()
+    return m.count_, m.mean_ + m.shift_, m.m2_
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_small_path_gives_the_kernels_moments(dtype, monkeypatch):
+    import skscreen.stats._deferred as deferred
+
+    kernel = []
+    original = DeferredMoments._fold_cpu
+    monkeypatch.setattr(
+        DeferredMoments, "_fold_cpu", lambda self, X, y: kernel.append(1) or original(self, X, y)
+    )
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 4, 700)
+    y[:3] = [3, 1, 3]  # class 2 absent from the first rows, present later; class 0 absent
+    y[y == 0] = 2
+    X = (rng.normal(size=(700, 6)) * [1, 1e-3, 1e3, 1, 1, 1] + 1e4 + 5.0 * y[:, None]).astype(
+        np.float32 if dtype == torch.float32 else np.float64
+    )
+    X[:, 4] = 3.0  # a constant feature: M2 exactly 0
+    acc = DeferredMoments(4, block_rows=10_000)
+    m = _feed(acc, X, y, size=128)
+    assert not kernel and not m.is_torch and m.scale_ is None  # the small path, numpy
+    ref = ClassMoments(np.arange(4)).update(X, y)
+    for got, want in zip(_in_data_units(m), _in_data_units(ref), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+    assert np.all(m.m2_[:, 4] == 0) and np.all(m.count_ == [0, *np.bincount(y)[1:]])
+    # a later block goes to the kernel and merges into the same state
+    acc.update(torch.as_tensor(X[:100]), torch.as_tensor(y[:100]))
+    acc.flush(wait=True)
+    assert kernel == [1]
+    both = ClassMoments(np.arange(4)).update(np.vstack([X, X[:100]]), np.r_[y, y[:100]])
+    for got, want in zip(_in_data_units(acc.to_moments()), _in_data_units(both), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+    assert deferred._small_cpu_state(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long), 2)
+
+
+@pytest.mark.parametrize(
+    "spread, offset",
+    [(1e200, 0.0), (1.0, 1e250), (1e-200, 0.0), (1e-200, 1.0)],
+    ids=["huge-deviations", "huge-offset-of-a-class", "tiny-deviations", "tiny-around-one"],
+)
+def test_the_small_path_hands_extreme_blocks_to_the_kernel(spread, offset):
+    import skscreen.stats._deferred as deferred
+
+    rng = np.random.default_rng(8)
+    y = np.arange(300) % 3
+    X = rng.normal(size=(300, 3)) * spread + offset * (y[:, None] == 2)
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    assert deferred._small_cpu_state(Xt, yt, 3) is None
+    acc = DeferredMoments(3, block_rows=10_000)
+    m = _feed(acc, X, y)
+    ref = ClassMoments(np.arange(3)).update(X, y)
+    assert ref.scale_ is not None  # the kernel keeps these in units of a power of two
+    np.testing.assert_array_equal(acc._state.scale_, ref.scale_)
+    state = acc._state  # (to_moments is in data units: M2 may overflow there, as squares do)
+    np.testing.assert_allclose(anova_f(state)[0], anova_f(ref)[0], rtol=1e-10)
+    if offset == 0:  # F is scale-free: the same as on data of unit spread
+        np.testing.assert_allclose(anova_f(state)[0], f_classif(X / spread, y)[0], rtol=1e-6)
+    assert m.n_samples == 300
+
+
+def test_the_small_path_refers_labels_outside_the_classes_to_the_kernels_message():
+    X, y = _data()
+    y = y.copy()
+    y[5] = 3  # four classes' labels for a three-class accumulator
+    with pytest.raises(ValueError, match="3"):
+        _feed(DeferredMoments(3, block_rows=10_000), X, y)
 
 
 def test_a_small_block_read_at_once_does_not_use_the_worker(monkeypatch):
@@ -144,7 +216,8 @@ def test_the_fold_path_is_chosen_once_by_device_size_and_when_read():
     small.update(Xt[:10], yt[:10])
     assert small.n_samples == 10  # pending rows count before any fold
     small.to_moments()
-    assert small._by_torch is True and small._state.is_torch  # small, read at once
+    # small, read at once: two numpy passes (a numpy state, as on the kernel path)
+    assert small._by_torch is False and not small._state.is_torch
     # exactly the threshold is not small: 2**17 values
     from skscreen.stats._deferred import _SMALL_FOLD
 
