@@ -25,6 +25,16 @@ class CommandError(Exception):
         self.code = code
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's help with every option's default appended, except where there is none to
+    show (``None``, an on/off flag) or the help already states it."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or not action.option_strings:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def positive_int(value):
     """argparse type: an integer >= 1."""
     try:

@@ -18,6 +18,7 @@ import time
 
 from skscreen._cli_common import (
     CommandError,
+    HelpFormatter,
     UsageError,
     echo,
     positive_int,
@@ -63,37 +64,80 @@ def add_prune_parser(sub):
     p = sub.add_parser(
         "prune",
         help="train + prune an MLP by screening (default: digits, bundled, < 2 min on CPU)",
+        description="Train an MLP with ScreeningPrunedNet (SGD with Nesterov momentum 0.9, "
+        "the learning rate halved at fixed intervals), pruning it by screening to --sparsity "
+        "over the first --prune-epochs epochs; print the test accuracy and the sparsity "
+        "reached, write results.json and plots into --out.",
+        formatter_class=HelpFormatter,
     )
-    p.add_argument("--dataset", default="digits", choices=["digits", "mnist", "fashion-mnist"])
-    p.add_argument("--data-home", default=None, help="folder of mnist.pkl.gz / Fashion IDX files")
+    p.add_argument(
+        "--dataset",
+        default="digits",
+        choices=["digits", "mnist", "fashion-mnist"],
+        help="digits is bundled with scikit-learn; mnist and fashion-mnist are read from "
+        "--data-home",
+    )
+    p.add_argument(
+        "--data-home",
+        default=None,
+        help="folder of mnist.pkl.gz (default: $SKSCREEN_DATA, else ~/skscreen_data) or of "
+        "the Fashion-MNIST IDX files (default: /usr/share/datasets/fashion-mnist)",
+    )
     p.add_argument(
         "--hidden",
         type=_hidden_sizes,
-        default=(300, 100),
-        help="hidden layer sizes, comma-separated (default: 300,100, LeNet-300-100)",
+        default="300,100",
+        help="hidden layer sizes, comma-separated (300,100 is LeNet-300-100)",
     )
-    p.add_argument("--alpha", type=float, default=0.25, help="weight on the screening score")
-    p.add_argument("--sparsity", type=_fraction, default=0.9, help="fraction of weights to remove")
     p.add_argument(
-        "--schedule", default="logistic", choices=["logistic", "fsa", "cubic", "one-shot"]
+        "--alpha",
+        type=float,
+        default=0.25,
+        help="weight of the screening score in the ranking: 0 is magnitude pruning, 1 pure "
+        "screening",
     )
-    p.add_argument("--scope", default="global", choices=["global", "layer"])
-    p.add_argument("--epochs", type=positive_int, default=60)
     p.add_argument(
-        "--prune-epochs", type=positive_int, default=None, help="default: half of --epochs"
+        "--sparsity", type=_fraction, default=0.9, help="fraction of the weights to remove"
     )
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--lr-halve-every", type=positive_int, default=15, metavar="EPOCHS")
-    p.add_argument("--batch-size", type=positive_int, default=64)
-    p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--schedule",
+        default="logistic",
+        choices=["logistic", "fsa", "cubic", "one-shot"],
+        help="how the sparsity grows over the pruning epochs",
+    )
+    p.add_argument(
+        "--scope",
+        default="global",
+        choices=["global", "layer"],
+        help="one ranking across layers, or the same sparsity in every layer",
+    )
+    p.add_argument("--epochs", type=positive_int, default=60, help="training epochs")
+    p.add_argument(
+        "--prune-epochs",
+        type=positive_int,
+        default=None,
+        help="epochs over which the sparsity grows (default: half of --epochs)",
+    )
+    p.add_argument("--lr", type=float, default=0.1, help="learning rate")
+    p.add_argument(
+        "--lr-halve-every",
+        type=positive_int,
+        default=15,
+        metavar="EPOCHS",
+        help="halve the learning rate every EPOCHS epochs",
+    )
+    p.add_argument("--batch-size", type=positive_int, default=64, help="mini-batch size")
+    p.add_argument("--weight-decay", type=float, default=1e-4, help="SGD weight decay")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the initialisation and the batch order"
+    )
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ...")
     p.add_argument(
         "--out",
         default="skscreen_out",
         help="folder for plots and results.json (made if missing; earlier outputs replaced)",
     )
-    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--no-plots", action="store_true", help="write results.json only")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_prune)
     return p

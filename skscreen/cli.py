@@ -19,6 +19,7 @@ import sys
 
 from skscreen._cli_common import (
     CommandError,
+    HelpFormatter,
     UsageError,
     check_destination,
     echo,
@@ -172,9 +173,22 @@ def _k(value):
     return n
 
 
+DESCRIPTION = (
+    "Streaming feature screening (skscreen screen) and network pruning by screening "
+    "(skscreen prune)."
+)
+EPILOG = (
+    "Exit status: 0 on success, 1 for a data error (a file whose content cannot be used), 2 "
+    "for a usage error (a bad option, a missing input, an unwritable destination), 130 when "
+    "interrupted. Errors are one line on stderr; SKSCREEN_DEBUG=1 shows the traceback."
+)
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="skscreen", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="skscreen", description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{screen,prune}")
 
     s = sub.add_parser(
         "screen",
@@ -182,6 +196,7 @@ def build_parser():
         description="Score every feature of a file against its label column (ANOVA F), "
         "reading it in chunks; write all scores, then print the top ones. gzip, bz2, xz "
         "and zstd files are read as they are (found from their first bytes).",
+        formatter_class=HelpFormatter,
     )
     s.add_argument("file", help="CSV, Parquet or .npy file (compressed or not); - for stdin")
     s.add_argument(
@@ -190,8 +205,10 @@ def build_parser():
         help="label column: a name, or an index (negative counts from the end; .npy columns "
         "are x0, x1, ...). A CSV's labels are read as text.",
     )
-    s.add_argument("--k", type=_k, default=20, help="how many top features to print")
-    s.add_argument("--chunksize", type=positive_int, default=100_000)
+    s.add_argument(
+        "--k", type=_k, default=20, help="how many top features to print ('all': every one)"
+    )
+    s.add_argument("--chunksize", type=positive_int, default=100_000, help="rows per chunk")
     s.add_argument(
         "--output",
         help="where to write all scores (.json, else CSV; - for CSV on stdout, the table "

@@ -248,9 +248,18 @@ MODULES = {
     "skscreen/nn/_early_stopping.py": ["tests/nn/test_early_stopping.py"],
     "skscreen/nn/__init__.py": ["tests/nn/test_net.py"],
     # --- faces: command lines, data, models, plots
-    "skscreen/cli.py": ["tests/cli/test_cli_main.py", *_CLI],
-    "skscreen/_prune_cli.py": ["tests/cli/test_prune_cli.py", "tests/cli/test_cli_errors.py"],
-    "skscreen/_cli_common.py": ["tests/cli/test_cli_common.py", *_CLI],
+    # the parsers' help: docs/cli.rst shows it (tests/docs/test_cli_reference.py)
+    "skscreen/cli.py": ["tests/cli/test_cli_main.py", "tests/docs/test_cli_reference.py", *_CLI],
+    "skscreen/_prune_cli.py": [
+        "tests/cli/test_prune_cli.py",
+        "tests/cli/test_cli_errors.py",
+        "tests/docs/test_cli_reference.py",
+    ],
+    "skscreen/_cli_common.py": [
+        "tests/cli/test_cli_common.py",
+        "tests/docs/test_cli_reference.py",
+        *_CLI,
+    ],
     "skscreen/io.py": ["tests/io/test_io_readers.py", *_CLI],
     "skscreen/datasets.py": [
         "tests/data/test_datasets.py",
@@ -295,6 +304,7 @@ def _write_config(dest, module, tests):
         "also_copy=",
         "    skscreen",
         "    benchmarks",  # tests that load a benchmark script (test_benchmark_runs.py)
+        "    docs",  # tests that read the docs (test_cli_reference.py, test_docs_figures.py)
         "pytest_add_cli_args_test_selection=",
         *(f"    {t}" for t in tests),
         "pytest_add_cli_args=-p no:cacheprovider -o addopts= -q",
