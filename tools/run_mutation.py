@@ -265,11 +265,12 @@ MODULES = {
         "tests/data/test_datasets.py",
     ],
     "skscreen/models.py": [
+        "tests/models/test_models.py",
         "tests/nn/test_net.py",
         "tests/pruning/test_channels.py",
         "tests/pruning/test_pruner.py",
     ],
-    "skscreen/plotting.py": ["tests/cli/test_prune_cli.py", "tests/docs/test_docs_figures.py"],
+    "skscreen/plotting.py": ["tests/plotting/test_plotting.py", "tests/cli/test_prune_cli.py"],
     "skscreen/__init__.py": ["tests/feature_selection/test_screener.py", "tests/nn/test_net.py"],
     "skscreen/_version.py": ["tests/docs/test_examples.py"],
 }
