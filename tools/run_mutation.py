@@ -297,11 +297,18 @@ def _scratch_copy(dest):
         shutil.copy2(ROOT / rel, target)
 
 
+# mutmut stops a mutant's tests after (their time + 1 s) x timeout_multiplier (15 by default)
+# of wall time; where mutants loop forever (dask's tree reduction with a broken stop test),
+# a smaller multiplier keeps each such mutant to minutes (still far above the tests' time)
+TIMEOUT_MULTIPLIER = {"skscreen/feature_selection/_dask.py": 4.0}
+
+
 def _write_config(dest, module, tests):
     tests = [t for t in tests if (dest / t).exists()]
     lines = [
         "[mutmut]",
         f"source_paths={module}",
+        f"timeout_multiplier={TIMEOUT_MULTIPLIER.get(module, 15.0)}",
         "also_copy=",
         "    skscreen",
         "    benchmarks",  # tests that load a benchmark script (test_benchmark_runs.py)
