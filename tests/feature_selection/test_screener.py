@@ -2,6 +2,7 @@
 careless user does (issue 11): merges that keep their own parameters, a rejected fit that
 leaves the earlier one, labels of two types, CSR duplicates, batches from two threads."""
 
+import os
 import pickle
 import sys
 import threading
@@ -12,13 +13,16 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_classification
-from sklearn.feature_selection import GenericUnivariateSelect, f_classif
+from sklearn.exceptions import DataConversionWarning
+from sklearn.feature_selection import GenericUnivariateSelect, SelectKBest, f_classif
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
+from sklearn.utils import assert_all_finite, get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skscreen import OnlineFClassifScreener
+from skscreen.feature_selection import _online_f
 from skscreen.stats import ClassMoments
 
 
@@ -766,3 +770,193 @@ def test_all_nan_scores_message_word_for_word():
         "All F-scores are nan: 3 samples of 3 classes; the F-test needs more samples than "
         "classes (scikit-learn's selectors rank nan scores last, and so does this one)."
     ]
+
+
+# ---------------------------------------------------------------- mutation survivors (issue 20)
+# mutmut's trampolines add frames between a function's body and its caller
+UNDER_MUTMUT = bool(os.environ.get("MUTANT_UNDER_TEST")) or "mutants" in _online_f.__file__
+
+
+def test_one_class_scores_are_nan_without_a_warning():
+    # one class seen: F is undefined (f_classif gives nan as well); neither score warning
+    # applies (no feature is named constant, and the all-nan one is about 2 classes or more)
+    X, y = _data()
+    y = np.zeros_like(y)
+    s = OnlineFClassifScreener().partial_fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f_ref, p_ref = f_classif(X, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scores, pvalues = s.scores_, s.pvalues_
+    assert np.isnan(f_ref).all() and np.isnan(p_ref).all()
+    np.testing.assert_array_equal(scores, f_ref)
+    np.testing.assert_array_equal(pvalues, p_ref)
+    assert [str(w.message) for w in caught] == []
+
+
+def test_y_is_a_required_target_as_for_generic_univariate_select():
+    # f_classif needs y: scikit-learn's filters tied to a supervised score say so in their
+    # tags (SelectKBest does not: its score function may ignore y)
+    ref = get_tags(GenericUnivariateSelect(f_classif)).target_tags.required
+    assert ref is True
+    assert get_tags(OnlineFClassifScreener()).target_tags.required is ref
+    X, _ = _data()
+    with pytest.raises(ValueError):
+        OnlineFClassifScreener().fit(X, None)
+
+
+def test_a_change_of_label_type_is_refused_naming_y():
+    # the message names the argument the caller passed, not an internal state
+    X, y = _data()
+    s = OnlineFClassifScreener().partial_fit(X[:100], y[:100].astype(str))
+    with pytest.raises(ValueError) as exc:
+        s.partial_fit(X[100:200], y[100:200])
+    assert str(exc.value).startswith("y has number labels ([0, 1, 2], dtype ")
+
+
+def _fit_between_validation_and_commit(s, X, y):
+    """The next ``partial_fit`` of ``s`` races a ``fit`` (another thread's) that lands
+    after the batch is validated and before it is committed."""
+    batch_state = s._batch_state
+
+    def racing(*args, **kwargs):
+        out = batch_state(*args, **kwargs)
+        del s._batch_state  # once: the racing fit uses the method
+        s.fit(X, y)
+        return out
+
+    s._batch_state = racing
+
+
+def test_a_batch_overtaken_by_a_fit_with_other_features_gets_sklearns_message():
+    X, y = _data()
+    wide = np.hstack([X, X[:, :1]])
+    # what validate_data says of this batch against a 21-feature fit, without the race
+    with pytest.raises(ValueError) as ref:
+        OnlineFClassifScreener().fit(wide, y).partial_fit(X[:50], y[:50])
+    s = OnlineFClassifScreener().fit(X, y)
+    _fit_between_validation_and_commit(s, wide, y)
+    with pytest.raises(ValueError) as exc:
+        s.partial_fit(X[:50], y[:50])
+    assert str(exc.value) == str(ref.value)
+    assert str(ref.value).startswith("X has 20 features, but OnlineFClassifScreener is")
+    assert s.n_features_in_ == 21 and s.n_samples_seen_ == 500  # the racing fit, intact
+
+
+def test_a_batch_overtaken_by_a_fit_with_other_names_gets_sklearns_message():
+    pd = pytest.importorskip("pandas")
+    X, y = _data()
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    renamed = df.rename(columns={"f0": "zz"})
+    with pytest.raises(ValueError) as ref:
+        OnlineFClassifScreener().fit(renamed, y).partial_fit(df[:50], y[:50])
+    s = OnlineFClassifScreener().fit(df, y)
+    _fit_between_validation_and_commit(s, renamed, y)
+    with pytest.raises(ValueError) as exc:
+        s.partial_fit(df[:50], y[:50])
+    # scikit-learn's first sentence (a list of the names that differ follows it there)
+    assert str(exc.value) == str(ref.value).splitlines()[0]
+    np.testing.assert_array_equal(s.feature_names_in_, renamed.columns)
+    assert s.n_samples_seen_ == 500
+
+
+def test_a_refit_without_names_forgets_them_as_select_k_best():
+    pd = pytest.importorskip("pandas")
+    X, y = _data()
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    ref = SelectKBest(f_classif, k=3).fit(df, y).fit(X, y)
+    s = OnlineFClassifScreener(k=3).fit(df, y).fit(X, y)
+    assert not hasattr(ref, "feature_names_in_")
+    assert not hasattr(s, "feature_names_in_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "fitted with feature names" warning
+        np.testing.assert_array_equal(s.transform(X), ref.transform(X))
+    assert list(s.get_feature_names_out()) == list(ref.get_feature_names_out())
+
+
+def test_scores_are_computed_once_per_state(monkeypatch):
+    # scores_: "Computed when first needed after a change of the statistics"
+    calls = []
+    anova_f = _online_f.anova_f
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return anova_f(*args, **kwargs)
+
+    monkeypatch.setattr(_online_f, "anova_f", counting)
+    X, y = _data()
+    s = OnlineFClassifScreener(k=5).fit(X[:300], y[:300])
+    assert len(calls) == 1  # fit scores at once
+    first = s.scores_
+    s.get_support(), s.transform(X), s.pvalues_
+    assert s.scores_ is first and len(calls) == 1  # the same array, as SelectKBest's
+    s.partial_fit(X[300:], y[300:])
+    assert len(calls) == 1  # not before it is needed
+    np.testing.assert_allclose(s.scores_, f_classif(X, y)[0], rtol=1e-10)
+    s.get_support(), s.transform(X), s.pvalues_
+    assert len(calls) == 2
+
+
+def test_a_column_vector_y_warns_as_select_k_best():
+    X, y = _data()
+    with warnings.catch_warnings(record=True) as ref:
+        warnings.simplefilter("always")
+        sel = SelectKBest(f_classif, k=5).fit(X, y[:, None])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = OnlineFClassifScreener(k=5).fit(X, y[:, None])
+    expected = [(w.category, str(w.message)) for w in ref]
+    assert [c for c, _ in expected] == [DataConversionWarning]
+    assert [(w.category, str(w.message)) for w in caught] == expected
+    np.testing.assert_array_equal(s.get_support(), sel.get_support())
+
+
+def test_non_finite_values_get_sklearns_message_whatever_the_container():
+    # scikit-learn's assert_all_finite message for X, the same for dense, sparse and Dask
+    # input (whose blocks are checked by the same kernel)
+    X, y = _data(n=60)
+    try:
+        import dask.array as da
+    except ImportError:  # pragma: no cover - dask is a test dependency
+        da = None
+    for value in (np.nan, np.inf, -np.inf):
+        Xb = X.copy()
+        Xb[3, 1] = value
+        with pytest.raises(ValueError) as ref:
+            assert_all_finite(Xb, input_name="X")
+        containers = [Xb, sp.csr_matrix(Xb), sp.csc_matrix(Xb)]
+        if da is not None:
+            containers.append(da.from_array(Xb, chunks=(20, -1)))
+        for Xi in containers:
+            with pytest.raises(ValueError) as exc:
+                OnlineFClassifScreener().fit(Xi, y)
+            assert str(exc.value) == str(ref.value), type(Xi)
+
+
+def test_the_scores_warning_names_the_line_that_reads_the_scores(monkeypatch):
+    scores = _online_f._scores
+    frames = []
+
+    def recording(*args):
+        f = sys._getframe()
+        while f is not None:
+            frames.append((f.f_code.co_filename, f.f_lineno))
+            f = f.f_back
+        return scores(*args)
+
+    monkeypatch.setattr(_online_f, "_scores", recording)
+    X, y = _data()
+    X[:, 2] = 1.0
+    s = OnlineFClassifScreener(k=2).partial_fit(X, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _ = s.scores_  # the line the warning names
+    line = sys._getframe().f_lineno - 1
+    (w,) = caught
+    assert w.category is UserWarning and str(w.message) == "Features [2] are constant."
+    # stacklevel=3 from _scored's body (frames[1], recording() being frames[0]): the third
+    # frame up from it (trampolines included under mutmut), without them this test's line
+    assert (w.filename, w.lineno) == frames[3]
+    if not UNDER_MUTMUT:
+        assert w.filename == __file__ and w.lineno == line
