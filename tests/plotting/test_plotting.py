@@ -152,6 +152,32 @@ def test_plot_first_layer_mask_counts_per_input(tmp_path, figures):
     assert cbar.get_position().x0 > main.get_position().x1
 
 
+def test_plot_first_layer_mask_colour_bar_as_tall_as_the_image(tmp_path, figures):
+    """fraction=0.046: the bar beside a square image (28 x 28 digits) matches its height."""
+    mask = np.random.default_rng(1).random((10, 784)) < 0.3
+    plot_first_layer_mask(mask, (28, 28), tmp_path / "mask.png")
+    fig, ax = _one_closed_figure(figures, (3.6, 3.4))
+    image, bar = (a.get_position() for a in fig.axes)
+    assert image.width > 0.5 and image.height > 0.5  # the image takes most of the figure
+    assert abs(bar.height - image.height) < 0.05 * image.height
+    assert bar.x0 > image.x1
+
+
+def test_plot_colours_do_not_follow_the_style(tmp_path, figures):
+    """The colour map and the bar colour are set, not taken from the rc defaults."""
+    from cycler import cycler
+
+    style = {"image.cmap": "gray", "axes.prop_cycle": cycler(color=["red", "green"])}
+    with matplotlib.rc_context(style):
+        plot_first_layer_mask(np.ones((2, 4)), (2, 2), tmp_path / "mask.png")
+        plot_kept_per_layer({"a": 0.5, "b": 0.2}, tmp_path / "kept.png")
+        plot_weight_histogram([np.array([1.0, 2.0])], tmp_path / "hist.png")
+    (_, mask_ax), (_, kept_ax), (_, hist_ax) = figures
+    assert mask_ax.images[0].get_cmap().name == "viridis"
+    assert all(b.get_facecolor() == to_rgba("tab:blue") for b in kept_ax.patches)
+    assert all(b.get_facecolor() == to_rgba("tab:gray") for b in hist_ax.patches)
+
+
 def test_plot_first_layer_mask_torch_mask_title_and_svg(tmp_path, figures):
     torch = pytest.importorskip("torch")
     mask = torch.tensor([[1.0, 0.0, 1.0, 1.0], [1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
@@ -198,6 +224,7 @@ def test_plot_kept_per_layer_width_grows_with_layers(tmp_path, figures):
     assert ax.texts[3].get_text() == "30.0%"
     assert ax.get_title() == "Channels"
     assert ax.get_ylabel() == "channels kept"
+    assert ax.get_ylim() == (0, 1.05)  # fixed, not scaled to the largest bar (0.9)
 
 
 # ----------------------------------------------------------------------------- weight histogram
