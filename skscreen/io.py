@@ -207,18 +207,22 @@ def _read_into(fh, arr):
 
 def _unique_names(names):
     """Column names made unique as pandas' C parser makes them (``a, a.1``, skipping a name
-    the header holds further on; ``Unnamed: 2`` for an empty one)."""
-    names = [n if n != "" else f"Unnamed: {i}" for i, n in enumerate(names)]
-    in_header = set(names)
-    out, counts = [], {}
-    for col in names:
-        old, k = col, counts.get(col, 0)
+    the header holds further on; ``Unnamed: 2`` for an empty one, made unique after the
+    named ones)."""
+    out = [n if n != "" else f"Unnamed: {i}" for i, n in enumerate(names)]
+    in_header, counts = set(out), {}
+    order = [i for i, n in enumerate(names) if n != ""] + [
+        i for i, n in enumerate(names) if n == ""
+    ]
+    for i in order:
+        old = col = out[i]
+        k = counts.get(old, 0)
         while k > 0:
             counts[old] = k + 1
             col = f"{old}.{k}"
             k = k + 1 if col in in_header else counts.get(col, 0)
         counts[col] = counts.get(col, 0) + 1
-        out.append(col)
+        out[i] = col
     return out
 
 
@@ -316,7 +320,10 @@ class _Source:
                 break
             lines.append(line)
         self._header = b"".join(lines)
-        text = self._guard(lambda: self._header.decode("utf-8")).lstrip("\ufeff").lstrip("\r\n")
+        blank = 0  # whitespace-only lines before the header: pandas skips them
+        while blank < len(lines) and not lines[blank].strip():
+            blank += 1
+        text = self._guard(lambda: b"".join(lines[blank:]).decode("utf-8")).lstrip("\ufeff")
         if not text.strip():
             raise DataError(f"{self.name} is empty: no header, no rows.")
         self.names = _unique_names(next(csv.reader(io.StringIO(text))))
@@ -335,7 +342,7 @@ class _Source:
             try:
                 frame = self._guard(lambda: next(reader, None))
             except pd.errors.ParserError as exc:
-                raise DataError(f"{self.name}: {exc}; fix the row.") from None
+                raise DataError(f"{self.name}: {str(exc).strip()}; fix the row.") from None
             if frame is None:
                 return
             y = frame.index.to_numpy(dtype=object)
