@@ -363,7 +363,7 @@ def test_an_opened_source_is_passed_through(tmp_path):
     assert src._file.closed
 
 
-def test_a_terminal_on_stdin_is_refused(monkeypatch):
+def test_a_terminal_on_stdin_is_refused(tmp_path, monkeypatch):
     class Tty(io.TextIOWrapper):
         def isatty(self):
             return True
@@ -373,6 +373,9 @@ def test_a_terminal_on_stdin_is_refused(monkeypatch):
         with pytest.raises(ValueError) as exc:
             columns(path)
         assert _message(exc) == "- reads standard input, which is a terminal; pipe a file in."
+    path = tmp_path / "d.csv"  # a file is read whatever stdin is
+    path.write_text("a,y\n1,0\n")
+    assert columns(path) == ["a", "y"]
 
 
 def test_missing_and_unsupported_files(tmp_path):
@@ -614,6 +617,7 @@ def test_a_literal_unnamed_name_keeps_it(tmp_path):
         ('"a","b\n\n""c""",y\n1,2,0\n', b'"a","b\n\n""c""",y\n', ["a", 'b\n\n"c"', "y"]),
         ('"a",y\r\n1,0\r\n', b'"a",y\r\n', ["a", "y"]),
         ("a,y", b"a,y", ["a", "y"]),
+        ("\ufeffXa,y\n1,0\n", "\ufeffXa,y\n".encode(), ["Xa", "y"]),
     ],
 )
 def test_csv_header_is_read_to_its_end_only(tmp_path, text, header, names):
@@ -893,3 +897,24 @@ def test_a_csv_is_parsed_by_pandas_once_with_the_label_as_text_index(tmp_path, m
     chunks = list(iter_chunks(path, "y", chunksize=7))
     assert calls == [{"chunksize": 7, "index_col": 3, "converters": {3: str}}]
     assert np.concatenate([c[1] for c in chunks]).tolist() == [str(v) for v in y]
+    assert all(c[1].dtype == object for c in chunks)
+
+
+def test_a_plain_fortran_npy_is_mapped_not_loaded(tmp_path, monkeypatch):
+    path = tmp_path / "f.npy"
+    np.save(path, np.asfortranarray(np.arange(12.0).reshape(4, 3)))
+    loads = []
+    real = np.load
+    monkeypatch.setattr(np, "load", lambda *a, **k: loads.append(k) or real(*a, **k))
+    assert len(list(iter_chunks(path, "0", chunksize=3))) == 2
+    assert loads == [{"mmap_mode": "r"}]
+
+
+def test_a_continued_screener_and_a_file_without_rows(tmp_path):
+    s = OnlineFClassifScreener(k="all").partial_fit(np.eye(3)[:, :2], [0, 1, 1])
+    path = tmp_path / "none.npy"
+    np.save(path, np.zeros((0, 3)))
+    with pytest.raises(DataError) as exc:
+        screen_file(path, "2", screener=s)
+    assert _message(exc) == f"{path} has a header but no data rows; nothing to screen."
+    assert s.n_samples_seen_ == 3
