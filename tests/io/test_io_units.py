@@ -918,3 +918,39 @@ def test_a_continued_screener_and_a_file_without_rows(tmp_path):
         screen_file(path, "2", screener=s)
     assert _message(exc) == f"{path} has a header but no data rows; nothing to screen."
     assert s.n_samples_seen_ == 3
+
+
+def test_a_plain_c_ordered_npy_is_read_not_mapped(tmp_path, monkeypatch):
+    path = tmp_path / "c.npy"
+    np.save(path, np.arange(12.0).reshape(4, 3))
+    loads = []
+    real = np.load
+    monkeypatch.setattr(np, "load", lambda *a, **k: loads.append(k) or real(*a, **k))
+    (X, y, _), (X2, _, _) = iter_chunks(path, "1", chunksize=3)
+    assert loads == [] and X.tolist() == [[0, 2], [3, 5], [6, 8]] and X2.tolist() == [[9, 11]]
+
+
+def test_read_into_a_stream_that_assigns_bytes():
+    # a Python stream writes bytes into the view it is given: the view is of unsigned bytes
+    arr = np.zeros(3, dtype=np.int16)
+    stream = skio._Prepended(b"\x01\x00\x02", io.BytesIO(b"\x00\x03\x00"))
+    assert skio._read_into(stream, arr) == 6 and arr.tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "npy", "parquet", "csv.gz"])
+def test_reading_warns_nothing(tmp_path, fmt):
+    import warnings
+
+    X, y = _data(n=20)
+    path = tmp_path / f"d.{fmt}"
+    target = _write(path, X, y, fmt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(list(iter_chunks(path, target, chunksize=8))) == 3
+
+
+def test_integer_cells_are_read_as_floats(tmp_path):
+    path = tmp_path / "i.csv"
+    path.write_text("a,b,y\n1,2,0\n3,4,1\n")
+    ((X, y, names),) = iter_chunks(path, "y")
+    assert X.dtype == np.float64 and X.tolist() == [[1.0, 2.0], [3.0, 4.0]]
