@@ -140,6 +140,12 @@ def test_write_atomic_writes_utf8_verbatim_with_the_usual_mode(tmp_path):
     assert os.listdir(tmp_path) == ["r.csv"]  # the temporary file was renamed
 
 
+def test_write_atomic_writes_utf8_under_a_c_locale(tmp_path, c_locale):
+    dest = tmp_path / "r.csv"
+    write_atomic(dest, lambda fh: fh.write("température\n"))
+    assert dest.read_bytes() == "température\n".encode()
+
+
 def test_write_atomic_failure_keeps_the_earlier_file(tmp_path):
     dest = tmp_path / "r.csv"
     dest.write_text("earlier")
@@ -171,6 +177,13 @@ def test_rescue_file_saves_in_the_temporary_folder(tmp_path, monkeypatch):
     assert base.startswith("skscreen-") and base.endswith(".json")
     with open(path, "rb") as fh:
         assert fh.read() == "é\r\n".encode()
+
+
+def test_rescue_file_writes_utf8_under_a_c_locale(tmp_path, monkeypatch, c_locale):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    path = rescue_file(lambda fh: fh.write("température\n"), prefix="a", suffix=".csv")
+    with open(path, "rb") as fh:
+        assert fh.read() == "température\n".encode()
 
 
 def test_rescue_file_gives_none_when_it_cannot_save(tmp_path, monkeypatch):

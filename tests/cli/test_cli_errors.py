@@ -256,3 +256,65 @@ def test_csv_progress_bar_is_byte_based_with_eta(data_csv, tmp_path, monkeypatch
     (bar,) = bars
     assert bar.unit == "B" and bar.total == os.path.getsize(data_csv)
     assert bar.n == bar.total
+
+
+# ---------------------------------------------------------------- messages word for word (issue 20)
+def test_a_missing_folder_is_named_word_for_word(tmp_path, data_csv, capsys):
+    out = tmp_path / "nodir" / "s.csv"
+    rc, _, err = _run(capsys, data_csv, "--target", "y", "--output", out)
+    assert (rc, err) == (
+        2,
+        f"skscreen screen: error: --output {out}: folder {tmp_path / 'nodir'} does not exist; "
+        "create it or choose another path.\n",
+    )
+
+
+def _full_disk_at(monkeypatch, out):
+    real_replace = os.replace
+
+    def disk_full(src, dst):
+        if os.fspath(dst) == os.fspath(out):
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", disk_full)
+
+
+@pytest.mark.parametrize("name", ["s.csv", "s.json"])
+def test_a_failed_write_names_the_file_and_the_rescue(
+    tmp_path, data_csv, capsys, monkeypatch, name
+):
+    import tempfile
+
+    rescues = tmp_path / "tmp"
+    rescues.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(rescues))
+    out = tmp_path / name
+    _full_disk_at(monkeypatch, out)
+    rc, _, err = _run(capsys, data_csv, "--target", "y", "--output", out)
+    (rescue,) = rescues.iterdir()  # skscreen_scores_<random>.csv, or .json for a .json output
+    assert rescue.name.startswith("skscreen_scores_") and rescue.suffix == out.suffix
+    assert (rc, err) == (
+        1,
+        f"skscreen screen: error: could not write {out} (No space left on device); "
+        f"the scores were saved to {rescue} instead.\n",
+    )
+    if name.endswith(".json"):
+        rows = json.loads(rescue.read_text())["scores"]
+    else:
+        rows = list(csv.DictReader(rescue.open(newline="")))
+    assert sorted(r["feature"] for r in rows) == sorted(_frame().columns[:3])
+
+
+def test_a_failed_write_without_a_rescue_says_so(tmp_path, data_csv, capsys, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no_such_folder"))
+    out = tmp_path / "s.csv"
+    _full_disk_at(monkeypatch, out)
+    rc, _, err = _run(capsys, data_csv, "--target", "y", "--output", out)
+    assert (rc, err) == (
+        1,
+        f"skscreen screen: error: could not write {out} (No space left on device); "
+        "no copy was saved.\n",
+    )

@@ -104,6 +104,8 @@ def test_k_type_message(text):
         ("d.parquet.zst", "d_scores.csv"),
         ("d.csv.bz2", "d_scores.csv"),
         ("d.zip", "d_scores.csv"),
+        ("d.csv.zip", "d_scores.csv"),
+        ("D.CSV.ZIP", "D_scores.csv"),
         ("archive.tar.gz", "archive_scores.csv"),
     ],
 )
@@ -166,3 +168,10 @@ def test_write_stdout_is_utf8_whatever_the_console(monkeypatch):
     monkeypatch.setattr(sys, "stdout", text_only)
     cli._write_stdout(lambda fh: fh.write("é\n"))
     assert text_only.getvalue() == "é\n"
+
+
+def test_write_stdout_is_utf8_under_a_c_locale(monkeypatch, c_locale):
+    raw = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="utf-8"))
+    cli._write_stdout(lambda fh: fh.write("température\n"))
+    assert raw.getvalue() == "température\n".encode()

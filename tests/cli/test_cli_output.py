@@ -191,3 +191,53 @@ def test_a_csv_is_parsed_by_pandas_once_without_a_dtype_dict(data_csv, tmp_path,
     assert main([*argv, "--output", str(tmp_path / "s.csv")]) == 0
     assert len(calls) == 1 and not isinstance(calls[0].get("dtype"), dict)
     _check_scores(pd.read_csv(tmp_path / "s.csv"))
+
+
+# ---------------------------------------------------------------- the table printed (issue 20)
+@pytest.mark.parametrize("k,shown", [("2", 2), ("all", 5), ("9", 5), ("0", 0)])
+def test_the_table_lists_the_top_k_features(tmp_path, data_csv, capsys, k, shown):
+    out = tmp_path / "s.csv"
+    argv = ["screen", str(data_csv), "--target", "y", "--k", k, "--quiet"]
+    assert main([*argv, "--output", str(out)]) == 0
+    df = _frame()
+    F, p = f_classif(df.iloc[:, :-1].to_numpy(), df["y"])
+    top = np.argsort(-F, kind="stable")[:shown]
+    rows = [
+        f"{r:>4}  {df.columns[j]:<24} {F[j]:>14.6g} {p[j]:>12.3g}" for r, j in enumerate(top, 1)
+    ]
+    assert capsys.readouterr().out.splitlines() == [
+        "300 rows, 5 features, 2 classes",
+        "rank  feature                               F            p",
+        *rows,
+        f"all scores written to {out}",
+    ]
+
+
+def test_the_progress_bar_advances_one_chunk_at_a_time(tmp_path, monkeypatch, capsys):
+    from tqdm import auto
+
+    path = tmp_path / "d.npy"
+    np.save(path, _frame().to_numpy())
+    seen = []
+    real = auto.tqdm
+
+    def spy(*a, **k):
+        bar = real(*a, **{**k, "file": io.StringIO()})
+        update = bar.update
+        bar.update = lambda n=1: (update(n), seen.append(bar.n))[0]
+        return bar
+
+    monkeypatch.setattr(auto, "tqdm", spy)
+    argv = ["screen", str(path), "--target", "x5", "--chunksize", "64"]
+    assert main([*argv, "--output", str(tmp_path / "s.csv")]) == 0
+    assert seen == [64, 128, 192, 256, 300]  # rows read, after each chunk of --chunksize
+
+
+def test_a_file_named_dash_is_not_stdin(tmp_path, data_csv, monkeypatch, capsys):
+    # reading stdin, `--output ./-` writes the file named - (it is not the input)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-").write_text("an earlier result\n")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data_csv.read_bytes())))
+    assert main(["screen", "-", "--target", "y", "--output", "./-", "--quiet"]) == 0
+    assert "all scores written to ./-" in capsys.readouterr().out
+    _check_scores(pd.read_csv(tmp_path / "-"))
