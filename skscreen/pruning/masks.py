@@ -198,7 +198,7 @@ class _GradMask:
             self._mask, self._version = mask, mask._version
             self._active = not bool(mask.bool().all())
         if self._active:
-            grad.mul_(mask if mask.dtype == grad.dtype else mask.to(grad.dtype))
+            grad.mul_(mask)  # 0/1 factors: exact in any float dtype, cast in place
 
 
 class _StepEnforce:

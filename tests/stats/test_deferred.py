@@ -1,6 +1,8 @@
 """DeferredMoments against ClassMoments / f_classif on the same rows: half precisions, values
 that need a power-of-two scale, non-finite values in different blocks, the class set."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -90,7 +92,9 @@ def test_both_fold_paths_match_f_classif_with_non_finite_features(block_rows):
     X += 1e4  # an offset 1e4 times the spread: one-pass sums (f_classif's) lose 7 digits
     X[10, 0] = np.nan
     X[250, 1] = np.inf
-    m = _feed(DeferredMoments(3, block_rows=block_rows), X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no floating-point warning from either path
+        m = _feed(DeferredMoments(3, block_rows=block_rows), X, y)
     assert np.isnan(np.asarray(m.mean_)[:, :2]).all() and np.isnan(np.asarray(m.m2_)[:, :2]).all()
     np.testing.assert_allclose(anova_f(m)[0][2:], f_classif(centred[:, 2:], y)[0], rtol=1e-10)
     np.testing.assert_array_equal(np.asarray(m.count_), [100, 100, 100])
@@ -99,6 +103,37 @@ def test_both_fold_paths_match_f_classif_with_non_finite_features(block_rows):
 def _in_data_units(m):
     m = m.in_data_units()
     return m.count_, m.mean_ + m.shift_, m.m2_
+
+
+def _record_kernel_folds(monkeypatch):
+    used = []
+    original = DeferredMoments._fold_cpu
+    monkeypatch.setattr(
+        DeferredMoments, "_fold_cpu", lambda self, X, y: used.append(len(y)) or original(self, X, y)
+    )
+    return used
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_the_small_path_reads_half_precisions_as_float32(dtype, monkeypatch):
+    kernel = _record_kernel_folds(monkeypatch)
+    rng = np.random.default_rng(9)
+    # labels 0..3 with class 0 present, class 4 absent (the last: counts need the minlength)
+    # and class 3 a single sample (its mean is its value)
+    y = np.r_[rng.integers(0, 3, 199), 3]
+    Xt = torch.as_tensor(rng.normal(size=(200, 3)) * 3 + 40 + y[:, None]).to(dtype)
+    m = _feed(DeferredMoments(5, block_rows=10_000), Xt.float().numpy(), y, size=64)
+    acc = DeferredMoments(5, block_rows=10_000)
+    for a in range(0, 200, 64):
+        acc.update(Xt[a : a + 64], torch.as_tensor(y[a : a + 64]))
+    got = acc.to_moments()
+    assert not kernel and not got.is_torch  # the small path, without the kernel
+    ref = ClassMoments(np.arange(5)).update(Xt.float().numpy(), y)
+    for a, b, want in zip(_in_data_units(got), _in_data_units(m), _in_data_units(ref), strict=True):
+        np.testing.assert_allclose(a, want, rtol=1e-12, atol=1e-9)
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(got.count_, [*np.bincount(y[:199], minlength=3), 1, 0])
+    np.testing.assert_allclose(got.mean_[3] + got.shift_, Xt[-1].float().numpy(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -137,15 +172,27 @@ def test_the_small_path_gives_the_kernels_moments(dtype, monkeypatch):
 
 @pytest.mark.parametrize(
     "spread, offset",
-    [(1e200, 0.0), (1.0, 1e250), (1e-200, 0.0), (1e-200, 1.0)],
-    ids=["huge-deviations", "huge-offset-of-a-class", "tiny-deviations", "tiny-around-one"],
+    [(1e200, 0.0), (1.0, 1e250), (1.0, 1e100), (1e100, None), (1e-200, 0.0), (1e-200, 1.0)],
+    ids=[
+        "huge-deviations",
+        "huge-offset-of-a-class",
+        "large-finite-offset-of-a-class",
+        "large-deviations-around-a-zero-mean",
+        "tiny-deviations",
+        "tiny-around-one",
+    ],
 )
 def test_the_small_path_hands_extreme_blocks_to_the_kernel(spread, offset):
     import skscreen.stats._deferred as deferred
 
     rng = np.random.default_rng(8)
     y = np.arange(300) % 3
-    X = rng.normal(size=(300, 3)) * spread + offset * (y[:, None] == 2)
+    if offset is None:  # +-spread in every class, every class mean exactly 0
+        X = np.where((np.arange(300) // 3 % 2 == 0)[:, None], spread, -spread) * np.ones((1, 3))
+        X[:, 1] *= 1 + y  # classes told apart by their spread
+        offset = 0.0
+    else:
+        X = rng.normal(size=(300, 3)) * spread + offset * (y[:, None] == 2)
     Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
     assert deferred._small_cpu_state(Xt, yt, 3) is None
     acc = DeferredMoments(3, block_rows=10_000)
@@ -225,8 +272,14 @@ def test_the_fold_path_is_chosen_once_by_device_size_and_when_read():
     at = DeferredMoments(3, block_rows=10_000)
     at.update(Xt[:rows], yt[:rows])
     assert Xt[:rows].numel() == _SMALL_FOLD
-    at.to_moments()
-    assert at._by_torch is False and not at._state.is_torch
+    kernel = []
+    original = DeferredMoments._fold_cpu
+    DeferredMoments._fold_cpu = lambda self, X, y: kernel.append(len(y)) or original(self, X, y)
+    try:
+        at.to_moments()
+    finally:
+        DeferredMoments._fold_cpu = original
+    assert kernel == [rows] and at._by_torch is False and not at._state.is_torch
     flushed = DeferredMoments(3, block_rows=100)  # a full block in update: the kernel
     flushed.update(Xt[:100], yt[:100])
     assert flushed._by_torch is False
