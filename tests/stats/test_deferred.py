@@ -85,8 +85,13 @@ def test_the_device_code_with_an_absent_class_and_a_single_row_class():
 # while training goes on). Both give the same moments, and later blocks go to the kernel.
 
 
-@pytest.mark.parametrize("block_rows", [64, 10_000], ids=["kernel", "small-read-at-once"])
+@pytest.mark.parametrize(
+    "block_rows", [64, 10_000, "device"], ids=["kernel", "small-read-at-once", "device"]
+)
 def test_both_fold_paths_match_f_classif_with_non_finite_features(block_rows):
+    # "device": the GPU fold (ClassMoments' torch update), run on CPU tensors
+    acc = DeferredMoments(3, block_rows=64 if block_rows == "device" else block_rows)
+    acc._by_torch = True if block_rows == "device" else None
     X, y = _data(p=5)
     centred = X.copy()
     X += 1e4  # an offset 1e4 times the spread: one-pass sums (f_classif's) lose 7 digits
@@ -94,7 +99,7 @@ def test_both_fold_paths_match_f_classif_with_non_finite_features(block_rows):
     X[250, 1] = np.inf
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no floating-point warning from either path
-        m = _feed(DeferredMoments(3, block_rows=block_rows), X, y)
+        m = _feed(acc, X, y)
     assert np.isnan(np.asarray(m.mean_)[:, :2]).all() and np.isnan(np.asarray(m.m2_)[:, :2]).all()
     np.testing.assert_allclose(anova_f(m)[0][2:], f_classif(centred[:, 2:], y)[0], rtol=1e-10)
     np.testing.assert_array_equal(np.asarray(m.count_), [100, 100, 100])
