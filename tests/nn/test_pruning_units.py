@@ -826,3 +826,277 @@ def test_channel_level_rows_name_what_went_and_the_net_pickles(digits_300):
     np.testing.assert_array_equal(back.predict(X), net.predict(X))
     back.partial_fit(X, y)
     assert back.history[-1, "n_kept"] == 12
+    # a dense module in place of the pruned one (the pruner no longer bound): read from it
+    net.initialize_module()
+    assert prune.counts(net) == (16, 16) and prune.kept_fractions(net) == {"bn": 1.0}
+
+
+def test_channel_level_refuses_early_stopping_that_restores_its_best_epoch(digits_300):
+    pytest.importorskip("torch_pruning")
+    from skorch.callbacks import EarlyStopping
+
+    prune = ScreeningPruning(granularity="channel", sparsity=0.25, prune_epochs=1)
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        _BN,
+        criterion=nn.CrossEntropyLoss,
+        train_split=None,
+        verbose=0,
+        max_epochs=1,
+        callbacks=[("stop", EarlyStopping(monitor="train_loss", load_best=True)), prune],
+    )
+    with pytest.raises(ValueError, match=r"^EarlyStopping\(load_best=True\) would restore"):
+        net.fit(*digits_300)
+
+
+def test_a_net_without_an_optimizer_steps_with_none(digits_300):
+    # the callback asks getattr(net, "optimizer_", None): a net-like object without one (a
+    # custom loop) is pruned, its step given no optimizer
+    X, y = digits_300
+    prune = ScreeningPruning(sparsity=0.5, prune_epochs=2)
+    net = _plain(prune, max_epochs=1).fit(X, y)
+    stub = types.SimpleNamespace(module_=net.module_, history=net.history, device="cpu")
+    net.history.new_epoch()
+    prune.on_epoch_begin(stub)
+    Xb, yb = torch.as_tensor(X), torch.as_tensor(y)
+    prune.on_batch_begin(stub, batch=(Xb, yb), training=True)
+    net.module_.train()(Xb)  # the custom loop's training forward pass
+    prune.on_batch_end(stub, batch=(Xb, yb), training=True, y_pred=None)
+    prune.on_epoch_end(stub)
+    assert net.history[-1, "pruning_epoch"] == 2
+    assert net.history[-1, "n_kept"] == _nonzero(net)[0] == N_PRUNABLE // 2
+    assert prune._enforcer.attached
+
+
+# ------------------------------------------------------------------ settings and set-up
+DEFAULTS = dict(
+    alpha=0.25,
+    sparsity=0.9,
+    schedule="logistic",
+    prune_epochs=None,
+    scope="global",
+    normalize="minmax",
+    normalize_scope=None,
+    scorer=None,
+    granularity="weight",
+    layer_types=None,
+    ignored_layers=None,
+    post_relu=False,
+    reg_lambda=0.0,
+    gamma_l1=0.0,
+    random_state=None,
+)
+
+
+def test_the_documented_defaults_and_every_setting_kept():
+    assert ScreeningPruning().get_params() == DEFAULTS
+    ScreeningPruning().check_params()
+    given = dict(
+        alpha=0.5,
+        sparsity=0.7,
+        schedule="cubic",
+        prune_epochs=3,
+        scope="layer",
+        normalize="rank",
+        normalize_scope="global",
+        scorer="magnitude",
+        granularity="channel",
+        layer_types=(nn.Linear,),
+        ignored_layers=["fc"],
+        post_relu=True,
+        reg_lambda=0.5,
+        gamma_l1=0.25,
+        random_state=7,
+    )
+    assert ScreeningPruning(**given).get_params() == given
+
+
+def test_on_train_begin_of_a_callback_never_initialised(digits_300):
+    prune = ScreeningPruning(sparsity=0.5, prune_epochs=1)
+    net = _plain(ScreeningPruning(), max_epochs=1).initialize()
+    assert not hasattr(prune, "_enforcer")
+    prune.on_train_begin(net)
+    assert prune.pruner_ is None and prune._targets_handle is None
+    enforcer = prune._enforcer
+    assert prune.initialize() is prune and prune._enforcer is enforcer  # kept
+
+
+def test_a_regressor_is_refused_whatever_its_criterion():
+    X = np.zeros((8, 64), dtype=np.float32)
+    net = NeuralNetRegressor(
+        nn.Linear(64, 3),
+        criterion=nn.CrossEntropyLoss,
+        train_split=None,
+        verbose=0,
+        max_epochs=1,
+        callbacks=[ScreeningPruning()],
+    )
+    with pytest.raises(ValueError, match="NeuralNetRegressor with criterion=CrossEntropyLoss is"):
+        net.fit(X, np.zeros(8, dtype=np.int64))
+
+
+def test_the_structural_change_is_refused_word_for_word(digits_300):
+    X, y = digits_300
+    net = _plain(ScreeningPruning(sparsity=0.5, prune_epochs=2), max_epochs=1).fit(X, y)
+    net.set_params(callbacks__prune__layer_types=(nn.Linear,))
+    with pytest.raises(ValueError) as info:
+        net.partial_fit(X, y)
+    assert str(info.value) == (
+        "layer_types cannot change once pruning has started (the pruner was built with "
+        "layer_types=None); call fit() to start again."
+    )
+
+
+class _MasksAtStart(Callback):
+    """The masks of the Linear layers when training starts (list it after the pruning)."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.masks = [None if get_mask(m) is None else get_mask(m).clone() for m in _linears(net)]
+
+
+def test_a_pruned_state_loaded_without_masks_takes_its_zeros_as_masks(digits_300):
+    X, y = digits_300
+    prune = ScreeningPruning(sparsity=0.5, prune_epochs=2)
+    start = _MasksAtStart()
+    net = _plain(prune, after=[start], max_epochs=1).fit(X, y)
+    zeros = [(m.weight == 0).clone() for m in _linears(net)]
+    state = {k: v for k, v in net.module_.state_dict().items() if "mask" not in k}
+    net.initialize_module()  # a plain net: a new module, no masks yet
+    assert all(get_mask(m) is None for m in _linears(net))
+    net.module_.load_state_dict(state)
+    net.initialize_optimizer()
+    net.partial_fit(X, y, epochs=1)
+    for mask, zero in zip(start.masks, zeros):
+        assert torch.equal(mask == 0, zero)
+
+
+def test_a_bound_pruner_keeps_its_masks_when_an_alive_weight_is_zero(digits_300):
+    X, y = digits_300
+    prune = ScreeningPruning(sparsity=0.5, prune_epochs=1)
+    start = _MasksAtStart()
+    net = _plain(prune, after=[start], max_epochs=1).fit(X, y)
+    fc = _linears(net)[0]
+    alive = torch.nonzero(get_mask(fc))[0].tolist()
+    with torch.no_grad():
+        fc.weight[tuple(alive)] = 0.0  # exactly zero, but not pruned
+    before = [get_mask(m).clone() for m in _linears(net)]
+    net.partial_fit(X, y, epochs=1)
+    for mask, was in zip(start.masks, before):
+        assert torch.equal(mask, was)
+    assert float(start.masks[0][tuple(alive)]) == 1.0
+
+
+class _StepHooks(Callback):
+    """Step post-hooks on the optimizer at each training batch (list it after the pruning)."""
+
+    def initialize(self):
+        self.counts = []
+        return self
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training:
+            self.counts.append(len(net.optimizer_._optimizer_step_post_hooks))
+
+
+def test_the_step_hook_is_there_from_the_first_batch_of_every_call(digits_300):
+    X, y = digits_300
+    hooks = _StepHooks()
+    prune = ScreeningPruning(sparsity=0.5, prune_epochs=2)
+    net = _plain(prune, after=[hooks], max_epochs=1, optimizer=_OwnSGD)
+    net.fit(X, y)
+    net.partial_fit(X, y, epochs=1)
+    assert hooks.counts == [1] * 6
+
+
+def test_an_optimizer_with_its_own_hooks_is_hooked_itself():
+    prune = ScreeningPruning(sparsity=0.5, prune_epochs=1)
+    net = _plain(prune, max_epochs=1).initialize()
+    prune.pruner_ = types.SimpleNamespace(layers={"1": _linears(net)[0]})
+    from skscreen.pruning.factory import attach_prunable_masks
+
+    attach_prunable_masks(net.module_, None, None)
+    params = list(net.module_.parameters())
+    inner = _OwnSGD(params, lr=0.1)
+    outer = _OwnSGD(params, lr=0.1)
+    outer.optimizer = inner  # wraps another, but has a hook registry of its own
+    prune._attach_enforcement(types.SimpleNamespace(optimizer_=outer))
+    assert len(outer._optimizer_step_post_hooks) == 1
+    assert len(inner._optimizer_step_post_hooks) == 0
+
+    class _Duck:  # no registry attribute, no inner optimizer, but it takes a step hook
+        def __init__(self):
+            self.hooks = []
+
+        def register_step_post_hook(self, hook):
+            self.hooks.append(hook)
+            return types.SimpleNamespace(remove=lambda: None)
+
+    duck = _Duck()
+    prune._attach_enforcement(types.SimpleNamespace(optimizer_=duck))
+    assert len(duck.hooks) == 1
+    prune._enforcer.remove()
+
+
+def _numpy_labels(batch):
+    """A collate function that hands the labels over as a numpy array."""
+    X = torch.as_tensor(np.stack([np.asarray(b[0]) for b in batch]))
+    return X, np.array([int(b[1]) for b in batch])
+
+
+def test_numpy_labels_reach_the_statistics(digits_300):
+    X, y = digits_300
+    prune = ScreeningPruning(sparsity=0.5, prune_epochs=1)
+    watch = _TargetsDuringForward(prune)
+    net = _plain(
+        prune, after=[watch], max_epochs=1, batch_size=100, iterator_train__collate_fn=_numpy_labels
+    )
+    net.fit(X, y)
+    labelled = [t for t in watch.during if t is not None]
+    assert len(labelled) == 3
+    for i, t in enumerate(labelled):
+        np.testing.assert_array_equal(t.numpy(), y[100 * i : 100 * (i + 1)])
+
+
+class _Conv(nn.Module):
+    """A convolution and a Linear head on the 8x8 digits."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+        self.head = nn.Linear(4 * 6 * 6, 10)
+
+    def forward(self, X):
+        return self.head(torch.relu(self.conv(X.reshape(-1, 1, 8, 8))).flatten(1))
+
+
+def test_layer_types_decide_what_is_prunable(digits_300):
+    X, y = digits_300
+    prune = ScreeningPruning(sparsity=0.5, prune_epochs=1, layer_types=(nn.Linear,))
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        _Conv,
+        criterion=nn.CrossEntropyLoss,
+        train_split=None,
+        verbose=0,
+        max_epochs=1,
+        callbacks=[("prune", prune)],
+    ).fit(X, y)
+    assert get_mask(net.module_.conv) is None
+    assert list(prune.pruner_.layers) == ["head"]
+    assert net.history[-1, "n_prunable"] == 4 * 6 * 6 * 10
+    assert bool((net.module_.conv.weight != 0).all())
+
+
+def test_same_outputs_need_something_pruned(digits_300):
+    X, y = digits_300
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        _Blind,
+        criterion=nn.CrossEntropyLoss,
+        train_split=None,
+        verbose=0,
+        max_epochs=2,
+        callbacks=[("prune", ScreeningPruning(sparsity=0.0, prune_epochs=1))],
+    )
+    assert _said(_caught(net.fit, X, y), "same output") == []
+    assert _nonzero(net) == (N_PRUNABLE, N_PRUNABLE)
