@@ -1,9 +1,11 @@
 """The README's main job (``skscreen prune``), shortened."""
 
 import errno
+import io
 import json
 import os
 import re
+import sys
 
 import pytest
 
@@ -15,7 +17,12 @@ from skscreen.cli import main  # noqa: E402
 
 
 def test_prune_cli_digits(tmp_path, capsys, monkeypatch):
+    import time
+
+    import torch
+
     import skscreen._prune_cli as prune_cli
+    from skscreen.datasets import load_dataset
 
     nets = []
     real = prune_cli.make_net
@@ -23,24 +30,19 @@ def test_prune_cli_digits(tmp_path, capsys, monkeypatch):
         prune_cli, "make_net", lambda *a, **k: nets.append(real(*a, **k)) or nets[-1]
     )
     out = tmp_path / "out"
-    rc = main(
-        [
-            "prune",
-            "--epochs",
-            "6",
-            "--sparsity",
-            "0.8",
-            "--hidden",
-            "32",
-            "--out",
-            str(out),
-            "--quiet",
-        ]
-    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        t0 = time.perf_counter()
+        argv = ["prune", "--epochs", "6", "--sparsity", "0.8", "--hidden", "32"]
+        rc = main([*argv, "--out", str(out), "--quiet"])
+        elapsed = time.perf_counter() - t0
+        assert torch.get_num_threads() == 1  # torch's thread count left as it was
+    finally:
+        torch.set_num_threads(threads)
     assert rc == 0
-    text = capsys.readouterr().out
-    assert re.search(r"sparsity: 0\.(79|80)\d+ \(target 0\.8\)", text), text
-    assert "test accuracy" in text and "same predictions: True" in text
+    text, err = capsys.readouterr()
+    assert err == ""  # --quiet: no progress bar
     res = json.loads((out / "results.json").read_text())
     assert res["sparsity"] == pytest.approx(0.8, abs=1e-3)
     # results.json's schedule is the net's history, epoch by epoch (issue 20)
@@ -51,6 +53,48 @@ def test_prune_cli_digits(tmp_path, capsys, monkeypatch):
     assert res["schedule"]["achieved"][-1] == res["sparsity"] == net.sparsity_
     for name in ("schedule.png", "first_layer_mask.png", "kept_per_layer.png", "weights_hist.png"):
         assert (out / name).stat().st_size > 1000
+    # trained with digits' validation split (270 rows) checked every epoch
+    assert all("valid_loss" in h for h in net.history)
+    # the report and results.json, word for word (issue 20): digits has 1077/270/450 rows of
+    # 64 pixels and 10 classes; LeNet-style 64-32-10 has 64*32 + 32*10 = 2368 prunable
+    # weights and 2368 + 32 + 10 = 2410 parameters
+    data = load_dataset("digits")
+    acc = float(net.score(data.X_test, data.y_test))
+    small = net.compact()
+    units = [m.out_features for m in small if isinstance(m, torch.nn.Linear)]
+    compact = sum(p.numel() for p in small.parameters())
+    kept = net.kept_fraction_
+    lines = text.splitlines()
+    assert lines[:-1] == [
+        "digits: 1077 train / 270 val / 450 test, 64 features, 10 classes",
+        "",
+        "per-layer kept fraction (2368 prunable weights):",
+        *(f"  layer {name:<6} {frac:7.2%}" for name, frac in kept.items()),
+        f"sparsity: {net.sparsity_:.4f} (target 0.8)",
+        f"weights kept: {net.pruner_.n_kept()}",
+        f"test accuracy: {acc:.4f} (error {100 * (1 - acc):.2f} %)",
+        f"compact network: {units} units, {compact} parameters (masked dense: 2410), "
+        "same predictions: True",
+        f"plots and results.json written to {out}/",
+    ]
+    done = re.fullmatch(r"done in (\d+\.\d) s", lines[-1])
+    assert done and float(done.group(1)) <= elapsed + 0.05, lines[-1]
+    assert len(kept) == 2 and units[-1] == 10
+    seconds = res.pop("seconds")
+    assert 0 < seconds <= elapsed
+    assert res == {
+        "dataset": "digits",
+        "alpha": 0.25,
+        "sparsity_target": 0.8,
+        "sparsity": net.sparsity_,
+        "weights_kept": net.pruner_.n_kept(),
+        "kept_fraction": {str(k): v for k, v in kept.items()},
+        "test_accuracy": acc,
+        "compact_parameters": compact,
+        "dense_parameters": 2410,
+        "epochs": 6,
+        "schedule": res["schedule"],
+    }
 
 
 # ---------------------------------------------------------------- hostile use (issue 11)
@@ -121,11 +165,18 @@ def test_interrupted_training_writes_nothing_and_exits_130(tmp_path, capsys, mon
         ("--epochs", "0"),
         ("--batch-size", "0"),
         ("--sparsity", "1.5"),
+        ("--alpha", "abc"),
+        ("--lr", "abc"),
+        ("--weight-decay", "abc"),
+        ("--seed", "1.5"),
+        ("--prune-epochs", "0"),
     ],
 )
-def test_bad_option_values_are_argparse_errors(capsys, opt, val):
+def test_bad_option_values_are_argparse_errors(tmp_path, capsys, opt, val):
+    # a tiny run around the bad value: were the value accepted, it would end in seconds
+    tiny = ["--epochs", "1", "--hidden", "4", "--no-plots", "--quiet", "--out", str(tmp_path)]
     with pytest.raises(SystemExit) as exc:
-        main(["prune", opt, val])
+        main(["prune", *tiny, opt, val])
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert f"argument {opt}" in err and "Traceback" not in err
@@ -168,7 +219,7 @@ def test_failed_plotting_keeps_the_earlier_run_and_rescues_the_results(
     assert main([*argv, "--no-plots"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["results.json"]  # stale plots gone
     assert json.loads((out / "results.json").read_text())["epochs"] == 2
-    capsys.readouterr()
+    assert f"results.json written to {out}/" in capsys.readouterr().out.splitlines()
 
 
 def _disk_full_at(monkeypatch, target):
@@ -459,3 +510,182 @@ def test_epoch_counter_counts_epochs():
     counter.on_epoch_end(None)
     counter.on_epoch_end(None)
     assert counter.done_ == 2
+
+
+def test_data_home_is_where_the_dataset_is_looked_for(tmp_path, capsys):
+    home = tmp_path / "home"
+    home.mkdir()
+    argv = ["prune", "--dataset", "mnist", "--data-home", str(home), "--out", str(tmp_path / "o")]
+    assert main([*argv, "--quiet"]) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(
+        f"skscreen prune: error: mnist.pkl.gz not found at '{home / 'mnist.pkl.gz'}'. "
+    )
+    assert not (tmp_path / "o").exists()
+
+
+def test_make_net_device_and_validation_set():
+    args = argparse.Namespace(
+        hidden=(8,),
+        alpha=0.25,
+        sparsity=0.5,
+        schedule="logistic",
+        scope="global",
+        prune_epochs=None,
+        epochs=2,
+        lr=0.1,
+        batch_size=4,
+        weight_decay=0.0,
+        device="cuda:1",  # only recorded here: nothing is moved before fit
+        seed=0,
+        lr_halve_every=1,
+    )
+    X_val, y_val = np.ones((3, 4), dtype=np.float32), np.arange(3)
+    net = pc.make_net(args, 4, 3, X_val, y_val)
+    assert net.device == "cuda:1"
+    train, valid = net.train_split("the training set")
+    assert train == "the training set"
+    assert valid.X is X_val and valid.y is y_val
+
+
+# ---------------------------------------------------------------- _write_outputs' failures
+_RESULT = {"epochs": 2, "dataset": "digits"}
+_TEXT = '{\n "epochs": 2,\n "dataset": "digits"\n}\n'
+
+
+@pytest.fixture
+def rescues(tmp_path, monkeypatch):
+    """The system's temporary folder, where a rescued results.json goes."""
+    import tempfile
+
+    folder = tmp_path / "rescues"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def _rescued_file(rescues):
+    (path,) = rescues.iterdir()
+    assert path.name.startswith("skscreen_results_") and path.suffix == ".json"
+    assert path.read_text() == _TEXT
+    return path
+
+
+def test_interrupted_while_making_the_folder(tmp_path, rescues, monkeypatch):
+    out = tmp_path / "out"
+
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "makedirs", interrupt)
+    with pytest.raises(pc.CommandError) as exc:
+        pc._write_outputs(_RESULT, str(out), None)
+    rescued = _rescued_file(rescues)
+    assert exc.value.code == 130
+    assert str(exc.value) == (
+        f"interrupted while writing {out} (creating the folder); the results were saved to "
+        f"{rescued} instead; earlier outputs in {out} are untouched."
+    )
+
+
+def test_unwritable_folder_names_the_folder(tmp_path, rescues, monkeypatch):
+    out = tmp_path / "out"
+
+    def refuse(path, *a, **k):
+        raise PermissionError(errno.EACCES, "Permission denied", path)
+
+    monkeypatch.setattr(os, "makedirs", refuse)
+    with pytest.raises(pc.CommandError) as exc:
+        pc._write_outputs(_RESULT, str(out), None)
+    rescued = _rescued_file(rescues)
+    assert exc.value.code == 1
+    assert str(exc.value) == (
+        f"could not write {out} (Permission denied); the results were saved to {rescued} "
+        f"instead; earlier outputs in {out} are untouched."
+    )
+
+
+def test_interrupted_while_plotting_in_the_staging_folder(tmp_path, rescues, monkeypatch):
+    out = tmp_path / "out"
+    seen = []
+
+    def interrupt(net, data, kept, folder):
+        seen.append((net, data, kept, folder, sorted(os.listdir(folder))))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pc, "_plots", interrupt)
+    with pytest.raises(pc.CommandError) as exc:
+        pc._write_outputs(_RESULT, str(out), ("net", "data", "kept"))
+    ((net, data, kept, staging, inside),) = seen
+    assert (net, data, kept, inside) == ("net", "data", "kept", ["results.json"])
+    # the staging folder: hidden, inside --out (the final move is a rename), then removed
+    assert os.path.dirname(staging) == str(out)
+    assert os.path.basename(staging).startswith(".staging-")
+    assert os.listdir(out) == []
+    rescued = _rescued_file(rescues)
+    assert exc.value.code == 130
+    assert str(exc.value) == (
+        f"interrupted while writing the plots in {staging}; the results were saved to "
+        f"{rescued} instead; earlier outputs in {out} are untouched."
+    )
+
+
+def test_interrupted_while_moving_the_outputs_in(tmp_path, rescues, monkeypatch):
+    out = tmp_path / "out"
+    seen = []
+
+    def interrupt(staging, folder):
+        seen.append(staging)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pc, "_publish", interrupt)
+    with pytest.raises(pc.CommandError) as exc:
+        pc._write_outputs(_RESULT, str(out), None)
+    (staging,) = seen
+    rescued = _rescued_file(rescues)
+    assert str(exc.value) == (
+        f"interrupted while writing the outputs moved from {staging} into {out}; the results "
+        f"were saved to {rescued} instead; {out} may hold some of this run's plots beside the "
+        "earlier results."
+    )
+
+
+def test_a_staging_folder_that_cannot_be_removed_changes_nothing(tmp_path, rescues, monkeypatch):
+    out = tmp_path / "out"
+
+    def busy(path, *a, **k):
+        raise OSError(errno.EBUSY, "Device or resource busy", path)
+
+    monkeypatch.setattr(os, "rmdir", busy)
+    pc._write_outputs(_RESULT, str(out), None)  # a success: the outputs are in
+    assert (out / "results.json").read_text() == _TEXT
+    (staging,) = [p for p in out.iterdir() if p.name != "results.json"]
+    assert staging.name.startswith(".staging-") and list(staging.iterdir()) == []
+
+    def broken(*a):
+        raise RuntimeError("no display")
+
+    monkeypatch.setattr(pc, "_plots", broken)
+    with pytest.raises(pc.CommandError) as exc:  # a failure: still one error, naming it
+        pc._write_outputs(_RESULT, str(tmp_path / "out2"), ("net", "data", "kept"))
+    assert "unexpected RuntimeError while writing the plots in" in str(exc.value)
+    assert isinstance(exc.value.__cause__, RuntimeError)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_the_progress_bar_shows_on_a_terminal_unless_quiet(tmp_path, capsys, monkeypatch, quiet):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    argv = ["prune", "--epochs", "1", "--hidden", "4", "--no-plots", "--out", str(tmp_path)]
+    assert main(argv + ["--quiet"] * quiet) == 0
+    capsys.readouterr()
+    bar = terminal.getvalue()
+    if quiet:
+        assert bar == ""
+    else:
+        assert "1/1" in bar and "epoch" in bar and "sparsity=" in bar
