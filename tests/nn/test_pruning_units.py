@@ -33,13 +33,11 @@ from skorch.callbacks import Callback  # noqa: E402
 from skorch.dataset import ValidSplit  # noqa: E402
 from torch import nn  # noqa: E402
 
-from skscreen.nn import ScreeningPruning  # noqa: E402
+from skscreen.nn import ScreeningPruning, _pruning  # noqa: E402
 from skscreen.nn._pruning import _ClearTargets, find_pruning_callback  # noqa: E402
 from skscreen.pruning.hooks import _noop_hook_factory  # noqa: E402
 from skscreen.pruning.masks import get_mask  # noqa: E402
 from skscreen.pruning.selection import BudgetShortfallWarning  # noqa: E402
-
-from skscreen.nn import _pruning  # noqa: E402
 
 UNDER_MUTMUT = bool(os.environ.get("MUTANT_UNDER_TEST")) or "mutants" in _pruning.__file__
 N_PRUNABLE = 64 * 32 + 32 * 10  # the two Linear layers of the digits MLP
