@@ -398,8 +398,9 @@ def test_same_outputs_are_warned_once_in_the_first_epoch_after_the_schedule(digi
     # attributed to the caller of the check (stacklevel=2): on_epoch_end, or under mutmut the
     # trampoline that calls every function of the mutated module
     where = linecache.getline(same[0].filename, same[0].lineno)
-    if UNDER_MUTMUT:
+    if UNDER_MUTMUT:  # the trampoline's call of the method, not its wrapper's call
         assert same[0].filename.endswith(os.path.join("mutation", "trampoline.py"))
+        assert "_func(*call_args" in where
     else:
         assert same[0].filename.endswith("_pruning.py")
         assert where.strip() == "self._warn_if_same_outputs(net)"
