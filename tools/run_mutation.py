@@ -20,6 +20,11 @@ Usage (from the repository root, in the test virtualenv; ``mutmut>=3`` is needed
     python tools/run_mutation.py --argue skscreen/pruning/hooks.py 7 "equivalent: ..."
     python tools/run_mutation.py --sync-docs                      # docs/testing.rst's table
 
+A mutant whose tests time out in mutmut's forked child is run again in a fresh process: a
+fork can hang where a fresh process does not (a dask or tqdm thread's lock inherited from
+mutmut's process), so it counts as killed only if its tests fail there or hang there too,
+and as a survivor if they pass (``timeouts_rechecked`` in the result).
+
 Runs single-threaded (``max_children=1``, ``OMP_NUM_THREADS=1``). Writes
 ``<out>/mutation.json`` (scores per module) and ``<out>/mutation_survivors.txt`` (diffs);
 ``--out`` defaults to ``mutation_out/`` (ignored by git).
@@ -370,6 +375,7 @@ def run_module(module, tests, workdir, timeout):
         m = re.match(r"\s*(\S+__mutmut_\d+): (.+)$", line)
         if m:
             status[m.group(1)] = m.group(2).strip()
+    rechecked = _recheck_timeouts(dest, tests, status, env)
     counts = {s: sum(v == s for v in status.values()) for s in STATUSES}
     counts["other"] = len(status) - sum(counts.values())
     survivors = []
@@ -383,7 +389,8 @@ def run_module(module, tests, workdir, timeout):
                 body = [ln for ln in body if not ln.startswith(("---", "+++"))]
             survivors.append({"mutant": name, "status": st, "diff": body})
     tested = counts["killed"] + counts["survived"] + counts["timeout"] + counts["no tests"]
-    killed = counts["killed"] + counts["timeout"]  # a mutant that hangs the tests is caught
+    # a mutant that hangs the tests in a fresh process too is caught (see _recheck_timeouts)
+    killed = counts["killed"] + counts["timeout"]
     summary = {
         "module": module,
         "tests": tests,
@@ -396,8 +403,59 @@ def run_module(module, tests, workdir, timeout):
         "seconds": round(seconds, 1),
         "timed_out": timed_out,
         "mutmut_tail": "" if run is None else run.stdout[-300:].replace("\r", "\n"),
+        "timeouts_rechecked": rechecked,
     }
     return summary, survivors
+
+
+def _pytest_in_mutants(dest, tests, env, mutant, timeout):
+    """Exit status of the tests with ``mutant`` active, in a fresh process (None: still running
+    after ``timeout`` seconds)."""
+    try:
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-x",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-o",
+                "addopts=",
+                *tests,
+            ],
+            cwd=dest / "mutants",
+            env=dict(env, MUTANT_UNDER_TEST=mutant),
+            capture_output=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    return run.returncode
+
+
+def _recheck_timeouts(dest, tests, status, env):
+    """Run each mutant mutmut timed out again, in a fresh process instead of mutmut's forked
+    child, and reclassify it: ``killed`` if its tests fail there, ``survived`` if they pass
+    (the timeout came from the fork: a worker pool or lock inherited from mutmut's process,
+    as with dask or tqdm), ``timeout`` only if they hang there too (a real infinite loop).
+    Returns ``{mutant: new status}``."""
+    timed_out = [name for name, st in status.items() if st == "timeout"]
+    if not timed_out:
+        return {}
+    start = time.perf_counter()
+    base = _pytest_in_mutants(dest, tests, env, "", timeout=1800)
+    limit = max(60.0, 10 * (time.perf_counter() - start))
+    out = {}
+    for name in timed_out:
+        if base != 0:  # the unmutated tests do not pass here: nothing can be concluded
+            out[name] = "timeout (not rechecked: the tests fail without a mutant)"
+            continue
+        code = _pytest_in_mutants(dest, tests, env, name, timeout=limit)
+        status[name] = "timeout" if code is None else "survived" if code == 0 else "killed"
+        out[name] = status[name]
+    return out
 
 
 def _function_sources(path):
