@@ -1111,3 +1111,110 @@ def test_same_outputs_need_something_pruned(digits_300):
     )
     assert _said(_caught(net.fit, X, y), "same output") == []
     assert _nonzero(net) == (N_PRUNABLE, N_PRUNABLE)
+
+
+# ------------------------------------------------------------------ survivors of the first run
+def test_a_net_like_object_without_a_criterion_is_not_refused():
+    from sklearn.base import BaseEstimator
+
+    from skscreen.nn._pruning import _check_classification
+
+    class _Bare(BaseEstimator):  # an estimator with no criterion_ (not a regressor)
+        pass
+
+    assert _check_classification(_Bare()) is None
+
+
+class _PrunedStayZero(Callback):
+    """Pruned weights that are nonzero after a training batch (list it after the pruning)."""
+
+    def initialize(self):
+        self.revived = 0
+        self.batches = 0
+        return self
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            self.batches += 1
+            for m in _linears(net):
+                mask = get_mask(m)
+                if mask is not None:
+                    self.revived += int(((m.weight != 0) & (mask == 0)).sum())
+
+
+def test_pruning_clears_the_optimizers_state_of_what_it_removed(digits_300):
+    # momentum of a weight pruned at an epoch's end would move it again in the next epoch:
+    # the step is given the optimizer, whose state of the pruned entries it clears
+    X, y = digits_300
+    watch = _PrunedStayZero()
+    prune = ScreeningPruning(sparsity=0.5, prune_epochs=1)
+    net = _plain(
+        prune, after=[watch], max_epochs=3, optimizer=torch.optim.SGD, optimizer__momentum=0.9
+    )
+    net.fit(X, y)
+    assert watch.batches == 9 and watch.revived == 0
+    assert not net.optimizer_._optimizer_step_post_hooks  # torch.optim: no backstop needed
+
+
+def test_scope_layer_from_the_first_step(digits_300):
+    X, y = digits_300
+    prune = ScreeningPruning(sparsity=0.5, prune_epochs=1, scope="layer")
+    net = _plain(prune, max_epochs=1).fit(X, y)
+    assert prune.pruner_.scope == "layer"
+    for m in _linears(net):
+        assert float((m.weight != 0).float().mean()) == pytest.approx(0.5, abs=0.01)
+
+
+def test_one_shot_records_statistics_in_its_pruning_epoch_only(digits_300):
+    X, y = digits_300
+
+    class _Hooked(Callback):
+        def initialize(self):
+            self.hooked = {}
+            return self
+
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training:
+                e = len(net.history)
+                layers = [m for m in net.module_.modules() if m is not net.module_]
+                self.hooked[e] = self.hooked.get(e, 0) + any(m._forward_hooks for m in layers)
+
+    hooked = _Hooked()
+    prune = ScreeningPruning(sparsity=0.5, prune_epochs=2, schedule="one-shot")
+    net = _plain(prune, after=[hooked], max_epochs=3).fit(X, y)
+    assert hooked.hooked == {1: 0, 2: 3, 3: 0}
+    assert [row["n_kept"] for row in net.history] == [N_PRUNABLE] + [N_PRUNABLE // 2] * 2
+
+
+def test_the_seed_reaches_the_mask_policy(digits_300):
+    X, y = digits_300
+
+    from skscreen.pruning.extreme_value import ExtremeValuePruning
+
+    def masks(seed, scorer="extreme-value"):
+        prune = ScreeningPruning(scorer=scorer, prune_epochs=1, random_state=seed)
+        net = _plain(prune, max_epochs=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            net.fit(X, y)
+        return torch.cat([get_mask(m).flatten() for m in _linears(net)])
+
+    assert torch.equal(masks(1), masks(1))
+    assert not torch.equal(masks(1), masks(2))
+    # a policy object without a seed of its own: the callback's seed reaches it (the pruner's)
+    policy = ExtremeValuePruning()
+    assert policy.random_state is None
+    assert torch.equal(masks(1, policy), masks(1, policy))
+    assert not torch.equal(masks(1, policy), masks(2, policy))
+
+
+def test_a_module_with_fewer_weights_than_the_history_is_refused(digits_300):
+    X, y = digits_300
+    net = _plain(ScreeningPruning(sparsity=0.5, prune_epochs=2), max_epochs=1).fit(X, y)
+    net.set_params(module__hidden=(16,))  # a new, smaller module; the history stays
+    with pytest.raises(ValueError) as info:
+        net.partial_fit(X, y)
+    assert str(info.value).startswith(
+        f"The module has {64 * 16 + 16 * 10} prunable weights but the history was recorded on "
+        f"one with {N_PRUNABLE}: "
+    )
