@@ -305,6 +305,8 @@ def test_source_attributes(tmp_path, monkeypatch):
             got = (src.format, src.compression, src.unit, src.plain_file, src.stdin, src.name)
             assert got == (fmt, comp, unit, plain, False, str(path))
             assert src.total == (os.path.getsize(path) if fmt == "csv" else 30)
+            # a plain Parquet file is read in place; a compressed one is copied out first
+            assert (src._spool is None) == (plain or fmt != "parquet")
         data = path.read_bytes()
         _stdin(monkeypatch, data)
         with skio._Source("-") as src:
