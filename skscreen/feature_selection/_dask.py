@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
+
 import numpy as np
+from sklearn.exceptions import DataConversionWarning
 
 from skscreen.stats import ClassMoments
 
@@ -64,6 +68,32 @@ def _check_lengths(n_x, n_y):
         raise ValueError(f"X has {n_x} samples but y has {n_y}.")
 
 
+def _outside_the_libraries():
+    """The ``stacklevel`` that points a warning raised by the caller at the first frame
+    outside skscreen and scikit-learn (the user's ``fit``, whatever wraps it)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] in (
+        "skscreen",
+        "sklearn",
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _check_y_shape(y):
+    """scikit-learn's rule for ``y`` (``column_or_1d(y, warn=True)``) on its shape alone: a
+    column vector is used raveled, with its warning; any other 2-D shape is refused."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected. Please change the "
+            "shape of y to (n_samples, ), for example using ravel().",
+            DataConversionWarning,
+            stacklevel=_outside_the_libraries(),
+        )
+    elif y.ndim != 1:
+        raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+
+
 def _as_dask_arrays(X, y):
     """``(X, y, names)`` as Dask arrays with the same row blocks (whole rows per block).
 
@@ -82,8 +112,10 @@ def _as_dask_arrays(X, y):
         X = X.to_dask_array()  # row counts unknown: paired or computed below
     if isinstance(y, (dd.Series, dd.DataFrame)):
         y = y.to_dask_array()
-    if not isinstance(y, da.Array):  # a local y: its length is known, check it first
+    if not isinstance(y, da.Array):
         y = np.asarray(y)
+    _check_y_shape(y)
+    if not isinstance(y, da.Array):  # a local y: its length is known, check it first
         X = _sized(X)
         if X.ndim != 2:
             raise ValueError(f"X must be 2-dimensional, got {X.ndim} dimensions.")

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
+from sklearn.exceptions import DataConversionWarning
 from sklearn.feature_selection import f_classif
 
 from skscreen import OnlineFClassifScreener
@@ -280,3 +281,54 @@ def test_no_rows_and_names_that_are_not_strings():
     df = pd.DataFrame(X, columns=[f"c{i}" for i in range(15)])
     state, n_features, names = dask_state(dd.from_pandas(df, npartitions=3), y)
     assert list(names) == list(df.columns)
+
+
+def test_feature_names_only_from_a_dataframe_and_as_object_arrays():
+    pd = pytest.importorskip("pandas")
+    from skscreen.feature_selection._dask import dask_state
+
+    X, y = _data()
+    # a Dask array has no column names: no feature_names_in_, as SelectKBest on an array
+    assert dask_state(da.from_array(X, chunks=(500, 15)), y)[2] is None
+    s = OnlineFClassifScreener(k=2).fit(da.from_array(X, chunks=(500, 15)), y)
+    assert not hasattr(s, "feature_names_in_")
+    # from a DataFrame: an object array, as scikit-learn records them
+    df = pd.DataFrame(X, columns=[f"c{i}" for i in range(15)])
+    s = OnlineFClassifScreener(k=2).fit(dd.from_pandas(df, npartitions=5), y)
+    assert s.feature_names_in_.dtype == object
+    np.testing.assert_array_equal(
+        s.feature_names_in_, OnlineFClassifScreener(k=2).fit(df, y).feature_names_in_
+    )
+
+
+@pytest.mark.parametrize("y_kind", ["numpy", "dask-known", "dask-unknown"])
+def test_a_column_vector_of_labels_is_raveled_whatever_its_container(y_kind):
+    X, y = _data()
+    Xd = da.from_array(X, chunks=(500, 15))
+    y2 = y.reshape(-1, 1)
+    if y_kind == "numpy":
+        yd = y2
+    elif y_kind == "dask-known":
+        yd = da.from_array(y2, chunks=(700, 1))  # other row blocks than X's: rechunked
+    else:
+        keep = da.from_array(np.ones(3000, dtype=bool), chunks=700)
+        Xd, yd = Xd[keep], da.from_array(y2, chunks=(600, 1))[keep]  # unknown sizes
+    with pytest.warns(DataConversionWarning) as dask_warning:
+        s = OnlineFClassifScreener(k=3).fit(Xd, yd)
+    np.testing.assert_allclose(s.scores_, f_classif(X, y)[0], rtol=1e-10)
+    with pytest.warns(DataConversionWarning) as local_warning:
+        OnlineFClassifScreener(k=3).fit(X, y2)  # the in-memory path: sklearn's column_or_1d
+    assert [str(w.message) for w in dask_warning] == [str(w.message) for w in local_warning]
+    assert dask_warning[0].filename == __file__  # the user's fit call, whatever wraps it
+
+
+@pytest.mark.parametrize("shape", [(3000, 2), (3000, 3)])
+def test_labels_of_any_other_shape_are_refused_before_any_work(shape):
+    X, y = _data()
+    ybad = np.repeat(y, int(np.prod(shape[1:]))).reshape(shape)
+    with pytest.raises(ValueError) as local:
+        OnlineFClassifScreener().fit(X, ybad)
+    for yd in (ybad, da.from_array(ybad, chunks=(700,) + shape[1:])):
+        with pytest.raises(ValueError) as dask_error:
+            OnlineFClassifScreener().fit(da.from_array(X, chunks=(500, 15)), yd)
+        assert str(dask_error.value) == str(local.value)
