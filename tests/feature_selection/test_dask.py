@@ -1,5 +1,6 @@
 """Dask: per-block states tree-merged on any scheduler, and dask-ml's Incremental."""
 
+import os
 import warnings
 
 import numpy as np
@@ -319,7 +320,8 @@ def test_a_column_vector_of_labels_is_raveled_whatever_its_container(y_kind):
     with pytest.warns(DataConversionWarning) as local_warning:
         OnlineFClassifScreener(k=3).fit(X, y2)  # the in-memory path: sklearn's column_or_1d
     assert [str(w.message) for w in dask_warning] == [str(w.message) for w in local_warning]
-    assert dask_warning[0].filename == __file__  # the user's fit call, whatever wraps it
+    if not os.environ.get("MUTANT_UNDER_TEST"):  # mutmut's trampolines add frames
+        assert dask_warning[0].filename == __file__  # the user's fit call, whatever wraps it
 
 
 @pytest.mark.parametrize("shape", [(3000, 2), (3000, 3)])
