@@ -33,3 +33,40 @@ def _seed_everything():
     except ImportError:  # pragma: no cover
         pass
     yield
+
+
+@pytest.fixture(autouse=True)
+def _tqdm_lock_of_this_process(monkeypatch):
+    """tqdm's default lock holds a multiprocessing semaphore, shared with every process
+    forked after it was made: one that dies holding it (mutmut forks a child per mutant and
+    kills those that outrun their time) leaves every later bar waiting for ever. Each test
+    gets a lock of its own process, and no monitor thread."""
+    import threading
+
+    try:
+        from tqdm import auto, std
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        yield
+        return
+    for cls in {std.tqdm, auto.tqdm}:
+        monkeypatch.setattr(cls, "_lock", threading.RLock(), raising=False)
+        monkeypatch.setattr(cls, "monitor_interval", 0)
+    yield
+
+
+@pytest.fixture
+def c_locale():
+    """The C locale (``LANG=C``) for the test's duration: its default text encoding is ASCII,
+    so a file or stream opened without ``encoding=`` cannot hold an ``é``."""
+    import io
+    import locale
+    import sys
+
+    old = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        if sys.flags.utf8_mode or io.TextIOWrapper(io.BytesIO()).encoding.lower() == "utf-8":
+            pytest.skip("the default text encoding is UTF-8 whatever the locale here")
+        yield
+    finally:
+        locale.setlocale(locale.LC_CTYPE, old)

@@ -270,7 +270,7 @@ MODULES = {
     # its unit file (every function on small files, about 10 s) first, no CLI file: they
     # reach io.py only through main (test_prune_cli.py never, and it failed its baseline in
     # the scratch copy), and their bars take tqdm's multiprocessing lock, which a killed
-    # child leaves held (tests/io/conftest.py gives the io tests a lock of their own)
+    # child leaves held (tests/conftest.py gives every test a lock of its own)
     "skscreen/io.py": ["tests/io/test_io_units.py", "tests/io/test_io_readers.py"],
     "skscreen/datasets.py": [
         "tests/data/test_datasets.py",
