@@ -17,6 +17,26 @@ from skorch import NeuralNetClassifier
 from skscreen import ScreeningPrunedNet
 from skscreen.models import make_mlp
 
+# the documented defaults of the pruning settings (ScreeningPruning's parameters; the net
+# has each of them too), written out: a changed default must change this literal
+PRUNING_DEFAULTS = dict(
+    alpha=0.25,
+    sparsity=0.9,
+    schedule="logistic",
+    prune_epochs=None,
+    scope="global",
+    normalize="minmax",
+    normalize_scope=None,
+    scorer=None,
+    granularity="weight",
+    layer_types=None,
+    ignored_layers=None,
+    post_relu=False,
+    reg_lambda=0.0,
+    gamma_l1=0.0,
+    random_state=None,
+)
+
 DIGITS_MLP = dict(module=make_mlp, module__n_inputs=64, module__hidden=(32,), module__n_classes=10)
 SGD_MOMENTUM = dict(optimizer=torch.optim.SGD, optimizer__momentum=0.9)
 

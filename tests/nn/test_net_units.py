@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
 
 import sklearn  # noqa: E402
-from _nets import DIGITS_MLP, make_net  # noqa: E402
+from _nets import DIGITS_MLP, PRUNING_DEFAULTS, make_net  # noqa: E402
 from skorch.callbacks import Callback  # noqa: E402
 from skorch.dataset import Dataset, ValidSplit  # noqa: E402
 from skorch.helper import predefined_split  # noqa: E402
@@ -184,24 +184,7 @@ def _tiny(module, cls=ScreeningPrunedNet, **kw):
 # ------------------------------------------------------------------ __init__, set_params
 def test_defaults_and_settings_reach_the_net_and_its_callback():
     params = ScreeningPrunedNet(nn.Linear(4, 2)).get_params(deep=False)
-    documented = dict(
-        alpha=0.25,
-        sparsity=0.9,
-        schedule="logistic",
-        prune_epochs=None,
-        scope="global",
-        normalize="minmax",
-        normalize_scope=None,
-        scorer=None,
-        granularity="weight",
-        layer_types=None,
-        ignored_layers=None,
-        post_relu=False,
-        reg_lambda=0.0,
-        gamma_l1=0.0,
-        random_state=None,
-        criterion=AutoLoss,
-    )
+    documented = dict(PRUNING_DEFAULTS, criterion=AutoLoss)
     assert {k: params[k] for k in documented} == documented
     assert isinstance(params["module"], nn.Linear)
     given = dict(

@@ -27,7 +27,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
 
-from _nets import DIGITS_MLP, make_net, make_plain_net  # noqa: E402
+from _nets import DIGITS_MLP, PRUNING_DEFAULTS, make_net, make_plain_net  # noqa: E402
 from skorch import NeuralNetClassifier, NeuralNetRegressor  # noqa: E402
 from skorch.callbacks import Callback  # noqa: E402
 from skorch.dataset import ValidSplit  # noqa: E402
@@ -329,20 +329,22 @@ def test_validation_batches_do_not_touch_the_labels(digits_300):
     prune._remove_epoch_hooks()
 
 
+class _Hooked(Callback):
+    """Counts, per epoch, the training batches in which a submodule had a forward hook."""
+
+    def initialize(self):
+        self.hooked = {}
+        return self
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            e = len(net.history)
+            inner = [m for m in net.module_.modules() if m is not net.module_]
+            self.hooked[e] = self.hooked.get(e, 0) + any(m._forward_hooks for m in inner)
+
+
 def test_statistics_are_recorded_in_pruning_epochs_only(digits_300):
     X, y = digits_300
-
-    class _Hooked(Callback):
-        def initialize(self):
-            self.hooked = {}
-            return self
-
-        def on_batch_end(self, net, training=False, **kwargs):
-            if training:
-                e = len(net.history)
-                inner = [m for m in net.module_.modules() if m is not net.module_]
-                self.hooked[e] = self.hooked.get(e, 0) + any(m._forward_hooks for m in inner)
-
     hooked = _Hooked()
     prune = ScreeningPruning(sparsity=0.5, prune_epochs=2)
     net = _plain(prune, after=[hooked], max_epochs=4).fit(X, y)
@@ -880,27 +882,10 @@ def test_a_net_without_an_optimizer_steps_with_none(digits_300):
 
 
 # ------------------------------------------------------------------ settings and set-up
-DEFAULTS = dict(
-    alpha=0.25,
-    sparsity=0.9,
-    schedule="logistic",
-    prune_epochs=None,
-    scope="global",
-    normalize="minmax",
-    normalize_scope=None,
-    scorer=None,
-    granularity="weight",
-    layer_types=None,
-    ignored_layers=None,
-    post_relu=False,
-    reg_lambda=0.0,
-    gamma_l1=0.0,
-    random_state=None,
-)
 
 
 def test_the_documented_defaults_and_every_setting_kept():
-    assert ScreeningPruning().get_params() == DEFAULTS
+    assert ScreeningPruning().get_params() == PRUNING_DEFAULTS
     ScreeningPruning().check_params()
     given = dict(
         alpha=0.5,
@@ -1167,18 +1152,6 @@ def test_scope_layer_from_the_first_step(digits_300):
 
 def test_one_shot_records_statistics_in_its_pruning_epoch_only(digits_300):
     X, y = digits_300
-
-    class _Hooked(Callback):
-        def initialize(self):
-            self.hooked = {}
-            return self
-
-        def on_batch_end(self, net, training=False, **kwargs):
-            if training:
-                e = len(net.history)
-                layers = [m for m in net.module_.modules() if m is not net.module_]
-                self.hooked[e] = self.hooked.get(e, 0) + any(m._forward_hooks for m in layers)
-
     hooked = _Hooked()
     prune = ScreeningPruning(sparsity=0.5, prune_epochs=2, schedule="one-shot")
     net = _plain(prune, after=[hooked], max_epochs=3).fit(X, y)
