@@ -160,12 +160,8 @@ class DeferredMoments:
         self._fold_cpu(*_joined(pending))
 
     def _fold_cpu(self, X, y):
-        import torch
-
-        if X.dtype not in (torch.float32, torch.float64):
-            X = X.float()  # half precisions have no numpy view
-        Xn = np.ascontiguousarray(X.numpy())  # a view: the kernel only reads it
-        yn = y.numpy().astype(np.intp, copy=False)
+        Xn, yn = _as_numpy(X, y)
+        Xn = np.ascontiguousarray(Xn)  # a view: the kernel only reads it
         if self._state is None:
             self._state = ClassMoments(np.arange(self.n_classes))
         try:
@@ -214,6 +210,15 @@ class DeferredMoments:
         return state
 
 
+def _as_numpy(X, y):
+    """Numpy views of a CPU block (half precisions as float32) and its labels as ``intp``."""
+    import torch
+
+    if X.dtype not in (torch.float32, torch.float64):
+        X = X.float()  # half precisions have no numpy view
+    return X.numpy(), y.numpy().astype(np.intp, copy=False)
+
+
 def _small_cpu_state(X, y, n_classes):
     """The :class:`ClassMoments` (numpy) of one small CPU block, or None where the kernel
     must fold it: non-finite values, or deviations near the ends of the float64 range, which
@@ -222,12 +227,7 @@ def _small_cpu_state(X, y, n_classes):
     Two passes in float64 relative to the first row (class sums, then centred squares
     around the class means), as the torch path computes them.
     """
-    import torch
-
-    if X.dtype not in (torch.float32, torch.float64):
-        X = X.float()  # half precisions have no numpy view
-    Xn = X.numpy()
-    yn = y.numpy().astype(np.intp, copy=False)
+    Xn, yn = _as_numpy(X, y)
     state = ClassMoments(np.arange(n_classes))
     if yn.size == 0:
         return state  # only empty batches: nothing to fold, no first row to shift by
