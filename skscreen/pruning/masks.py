@@ -187,10 +187,12 @@ class _GradMask:
 
     def __init__(self, module, name):
         self.module, self.name = module, name
+        self._key = name + "_mask"  # the buffer's name (attach_mask, share_mask, torch prune)
         self._mask, self._version, self._active = None, None, True
 
     def __call__(self, param):
-        mask = get_mask(self.module, self.name)
+        # runs at every backward pass: a dict lookup instead of nn.Module.__getattr__
+        mask = self.module._buffers.get(self._key)
         grad = param.grad
         if mask is None or grad is None:
             return
@@ -219,6 +221,23 @@ def _keeps_zeros(optimizer):
     update does); an optimizer from elsewhere gets the step post-hook as a backstop.
     """
     return type(optimizer).__module__.startswith("torch.optim")
+
+
+def _same_objects(a, b):
+    """Whether two ``(modules, params, requires_grad flags, optimizer, name)`` are the same
+    objects (``is``, element by element) with the same flags and name."""
+    if b is None:
+        return False
+    modules, params, flags, optimizer, name = a
+    return (
+        name == b[4]
+        and optimizer is b[3]
+        and flags == b[2]
+        and len(modules) == len(b[0])
+        and all(x is y for x, y in zip(modules, b[0]))
+        and len(params) == len(b[1])
+        and all(x is y for x, y in zip(params, b[1]))
+    )
 
 
 class MaskEnforcer:
@@ -250,14 +269,24 @@ class MaskEnforcer:
 
     def __init__(self):
         self._handles = []
+        self._hooked = None  # what the hooks are on: (modules, their parameters, optimizer)
 
     def attach(self, modules, optimizer=None, name="weight"):
-        """Hook the masked parameters of ``modules`` (and ``optimizer``); replaces old hooks."""
-        self.remove()
+        """Hook the masked parameters of ``modules`` (and ``optimizer``); replaces old hooks.
+
+        Attaching again to the same modules, parameters and optimizer keeps the hooks in place
+        (a training loop re-attaches after every pruning step, where channel pruning may have
+        replaced parameters; weight pruning changes only the mask buffers, which the hooks
+        read at every call).
+        """
         modules = [m for m in modules if get_mask(m, name) is not None]
+        params = [_param(m, name) for m in modules]
+        hooked = (modules, params, [p.requires_grad for p in params], optimizer, name)
+        if self._handles and _same_objects(hooked, getattr(self, "_hooked", None)):
+            return self
+        self.remove()
         seen = set()
-        for m in modules:
-            param = _param(m, name)
+        for m, param in zip(modules, params):
             if id(param) in seen or not param.requires_grad:
                 continue
             seen.add(id(param))
@@ -265,6 +294,7 @@ class MaskEnforcer:
         if optimizer is not None and modules and not _keeps_zeros(optimizer):
             self._handles.append(optimizer.register_step_post_hook(_StepEnforce(modules, name)))
         enforce_masks(modules, name)
+        self._hooked = hooked
         return self
 
     def remove(self):
@@ -272,13 +302,14 @@ class MaskEnforcer:
         for h in self._handles:
             h.remove()
         self._handles = []
+        self._hooked = None
 
     @property
     def attached(self):
         return bool(self._handles)
 
     def __getstate__(self):
-        return {"_handles": []}
+        return {"_handles": [], "_hooked": None}
 
 
 def to_torch_prune(model, name="weight"):

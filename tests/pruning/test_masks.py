@@ -517,6 +517,74 @@ def test_enforcer_reattach_replaces_and_remove_detaches_its_hooks():
     assert torch.all(lin.weight.grad != 0)  # no longer enforced
 
 
+def test_enforcer_attach_again_to_the_same_objects_keeps_its_hooks():
+    # a training loop re-attaches after every pruning step: no new hook, no re-zeroing pass
+    lin = _lin()
+    update_mask(lin, KEEP)
+    opt = _AddOne(lin.parameters())
+    enforcer = MaskEnforcer().attach([lin], opt)
+    handles = list(enforcer._handles)
+    with torch.no_grad():
+        lin.weight[PRUNED] = 5.0  # seen by a re-attach that re-zeroes
+    enforcer.attach([lin], opt)
+    assert enforcer._handles == handles
+    assert torch.all(lin.weight[PRUNED] == 5.0)
+    assert len(lin.weight._post_accumulate_grad_hooks) == 1
+    assert len(opt._optimizer_step_post_hooks) == 1
+    enforcer.remove()
+
+
+def test_enforcer_attach_after_a_parameter_was_replaced_hooks_the_new_one():
+    # channel pruning (and a user) may put a new Parameter in place of the old one
+    lin = _lin()
+    update_mask(lin, KEEP)
+    enforcer = MaskEnforcer().attach([lin])
+    old = lin.weight
+    lin.weight = nn.Parameter(old.detach().clone())
+    enforcer.attach([lin])
+    assert len(old._post_accumulate_grad_hooks) == 0
+    _backward(lin)
+    assert torch.equal(lin.weight.grad == 0, PRUNED)
+    enforcer.remove()
+
+
+def test_enforcer_attach_follows_a_new_optimizer_and_a_weight_unfrozen():
+    lin = _lin()
+    update_mask(lin, KEEP)
+    first, second = _AddOne(lin.parameters()), _AddOne(lin.parameters())
+    enforcer = MaskEnforcer().attach([lin], first)
+    enforcer.attach([lin], second)  # skorch re-initialises the optimizer on set_params(lr=)
+    assert len(first._optimizer_step_post_hooks) == 0
+    assert len(second._optimizer_step_post_hooks) == 1
+    frozen = _lin()
+    update_mask(frozen, KEEP)
+    frozen.weight.requires_grad_(False)
+    enforcer.attach([frozen])
+    assert not enforcer.attached
+    enforcer.attach([lin, frozen])
+    assert len(frozen.weight._post_accumulate_grad_hooks or {}) == 0
+    frozen.weight.requires_grad_(True)
+    enforcer.attach([lin, frozen])  # the same objects, one now trainable: hooked
+    assert len(frozen.weight._post_accumulate_grad_hooks) == 1
+    assert len(lin.weight._post_accumulate_grad_hooks) == 1
+    enforcer.attach([frozen])  # another module list
+    assert len(lin.weight._post_accumulate_grad_hooks) == 0
+    enforcer.remove()
+
+
+def test_enforcer_attach_to_another_module_sharing_the_parameter_reads_its_mask():
+    lin = _lin()
+    update_mask(lin, KEEP)
+    other = nn.Linear(3, 2)
+    other.weight = lin.weight  # the same Parameter, another module with its own mask
+    update_mask(other, torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]]))
+    enforcer = MaskEnforcer().attach([lin])
+    enforcer.attach([other])
+    _backward(other)
+    assert torch.equal(lin.weight.grad == 0, get_mask(other) == 0)
+    enforcer.remove()
+
+
 def test_enforcer_backstops_an_optimizer_from_elsewhere_after_each_step():
     lin = _lin()
     update_mask(lin, KEEP)
@@ -540,6 +608,15 @@ def test_enforcer_backstop_for_another_parameter_name():
     opt.step()
     assert lin.bias[0] == 0 and lin.bias[1] != 0
     assert torch.all(lin.weight != 0)  # its own mask is not the bias's
+
+
+def test_enforcer_masks_the_gradient_of_another_parameter_name():
+    lin = _lin()
+    update_mask(lin, torch.tensor([0.0, 1.0]), name="bias")
+    MaskEnforcer().attach([lin], name="bias")
+    _backward(lin)
+    assert lin.bias.grad[0] == 0 and lin.bias.grad[1] != 0
+    assert torch.all(lin.weight.grad != 0)
 
 
 def test_enforcer_needs_no_backstop_without_masked_modules():
