@@ -90,9 +90,12 @@ def broadcast_to_weight(per_input, shape, groups=1):
             f"{per_input.shape[0]} input statistics for a weight of shape {tuple(shape)} with "
             f"groups={groups}: the layer's input is not what its statistics were taken on."
         )
-    group_of_row = torch.arange(out, device=per_input.device) // (out // groups)
-    index = group_of_row[:, None] * per_group + torch.arange(per_group, device=per_input.device)
-    values = per_input[index]  # (out, in / groups)
+    if groups == 1:  # every row reads the same inputs: a view, nothing copied
+        values = per_input[None, :].expand(out, per_group)
+    else:
+        group_of_row = torch.arange(out, device=per_input.device) // (out // groups)
+        index = group_of_row[:, None] * per_group + torch.arange(per_group, device=per_input.device)
+        values = per_input[index]  # (out, in / groups)
     return values.reshape(out, per_group, *([1] * (len(shape) - 2))).expand(*shape)
 
 
@@ -193,29 +196,35 @@ def mix(components, alive, weights, scope, method):
     return out
 
 
-def _linear_scale(values, dead, method):
+def _linear_scale(values, alive, method):
     """``(lo, div)`` with which ``"minmax"`` (``lo`` the minimum, ``div`` the range) or ``"max"``
     (``lo`` None, ``div`` the largest magnitude) maps the live entries of the float64 tensors
-    ``values`` (``dead``: their masks of entries left out, or None) onto ``[0, 1]``; None where
-    normalisation gives zeros (one value, all zero, NaN). A NaN anywhere gives NaN bounds (0-d
-    tensors, stacked), as a single reduction over the gathered values does."""
+    ``values`` (``alive``: their boolean masks of the entries that count, or None for all) onto
+    ``[0, 1]``; None where normalisation gives zeros (one value, all zero, NaN). A NaN anywhere
+    gives NaN bounds (0-d tensors, stacked), as a single reduction over the gathered values
+    does. One reduction pass per tensor (``aminmax``), over the live entries gathered only
+    where some are dead."""
 
-    def live(v, d, fill):
-        return v if d is None else v.masked_fill(d, fill)
+    def live(v, a):
+        return v if a is None or int(torch.count_nonzero(a)) == a.numel() else v[a]
 
     if method == "minmax":
-        lo = torch.stack([live(v, d, torch.inf).min() for v, d in zip(values, dead)]).min()
-        hi = torch.stack([live(v, d, -torch.inf).max() for v, d in zip(values, dead)]).max()
+        bounds = [torch.aminmax(live(v, a)) for v, a in zip(values, alive)]
+        lo = torch.stack([b.min for b in bounds]).min()
+        hi = torch.stack([b.max for b in bounds]).max()
         div = hi - lo
     else:
         lo = None
-        div = torch.stack([live(v.abs(), d, -torch.inf).max() for v, d in zip(values, dead)]).max()
+        div = torch.stack([live(v, a).abs().max() for v, a in zip(values, alive)]).max()
     return (lo, div) if div > 0 else None
 
 
-def _scaled(v, scale):
+def _scaled(v, scale, w=None):
+    """``w * (v - lo) / div`` (``w`` None: 1), in one new tensor, the operations in that order."""
     lo, div = scale
-    return (v if lo is None else v - lo) / div
+    out = v.sub(lo) if lo is not None else v.clone()
+    out.div_(div)
+    return out if w is None else out.mul_(w)
 
 
 def _add_scaled(out, comp, alive, group, w, method):
@@ -223,15 +232,15 @@ def _add_scaled(out, comp, alive, group, w, method):
     whole tensors (the dead entries are overwritten by the caller): the same arithmetic per
     entry as :func:`normalize` on the gathered values (one :func:`_linear_scale` for both),
     without gathering and scattering."""
-    group = [i for i in group if alive[i].any()]
+    group = [i for i in group if bool(torch.count_nonzero(alive[i]))]
     if not group:
         return
     values = [comp[i].to(torch.float64) for i in group]
-    scale = _linear_scale(values, [~alive[i] for i in group], method)
+    scale = _linear_scale(values, [alive[i] for i in group], method)
     if scale is None:  # normalize gives zeros
         return
     for v, i in zip(values, group):
-        out[i] += w * _scaled(v, scale)
+        out[i].add_(_scaled(v, scale, w))
 
 
 class MixScorer:

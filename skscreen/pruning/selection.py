@@ -24,8 +24,10 @@ def best_per_row(scores):
     Boolean mask shaped like ``scores``; a row without a finite score has none."""
     f = torch.zeros(scores.shape, dtype=torch.bool, device=scores.device)
     s2, f2 = scores.reshape(scores.shape[0], -1), f.view(scores.shape[0], -1)
-    f2[torch.arange(scores.shape[0], device=scores.device), s2.argmax(dim=1)] = True
-    return f & torch.isfinite(scores)
+    best = s2.argmax(dim=1)
+    finite = torch.isfinite(s2.gather(1, best[:, None]))[:, 0]  # only the chosen entries
+    f2[torch.arange(scores.shape[0], device=scores.device)[finite], best[finite]] = True
+    return f
 
 
 def _forced(scores, keep_each_row):
@@ -36,8 +38,10 @@ def _forced(scores, keep_each_row):
             forced.append(best_per_row(s))
             continue
         f = torch.zeros(s.shape, dtype=torch.bool, device=s.device)
-        f.view(-1)[s.argmax()] = True
-        forced.append(f & torch.isfinite(s))
+        best = s.argmax()
+        if bool(torch.isfinite(s.reshape(-1)[best])):
+            f.view(-1)[best] = True
+        forced.append(f)
     return forced
 
 
@@ -46,7 +50,8 @@ def _select(scores, n_keep, keep_each_row):
     weights the keep-at-least rules keep in each layer."""
     forced = _forced(scores, keep_each_row)
     n_forced = int(sum(f.sum() for f in forced))
-    n_alive = int(sum(torch.isfinite(s).sum() for s in scores))
+    # finite: |s| < inf (NaN compares false), one pass fewer than torch.isfinite
+    n_alive = int(sum(torch.count_nonzero(s.abs() < torch.inf) for s in scores))
     n_keep = max(min(int(n_keep), n_alive), n_forced)
     flat = torch.cat([s.masked_fill(f, -torch.inf).reshape(-1) for s, f in zip(scores, forced)])
     rest = n_keep - n_forced
@@ -72,15 +77,27 @@ def _top(flat, k):
         return keep
     if k >= flat.numel():
         return keep.fill_(True)
-    if bool(torch.isnan(flat).any()):
+    # a sum without NaN proves there is none (one reduction instead of a mask and any())
+    if bool(flat.sum().isnan()) and bool(torch.isnan(flat).any()):
         keep[torch.argsort(flat, descending=True, stable=True)[:k]] = True
         return keep
-    threshold = torch.kthvalue(flat, flat.numel() - k + 1).values
+    threshold = _kth_largest(flat, k)
     keep = flat > threshold
     need = k - int(keep.sum())
     if need > 0:
         keep[torch.nonzero(flat == threshold).flatten()[:need]] = True
     return keep
+
+
+def _kth_largest(flat, k):
+    """The ``k``-th largest value of a 1-D tensor without NaN (``1 <= k < numel``), a 0-d
+    tensor. Entries at ``-inf`` (pruned, or forced and set aside) are left out first when at
+    least ``k`` others remain: the same order statistic, found among fewer values."""
+    candidates = flat > -torch.inf
+    n = int(candidates.sum())
+    if k <= n < flat.numel():
+        flat = flat[candidates]
+    return torch.kthvalue(flat, flat.numel() - k + 1).values
 
 
 def _warn_shortfall(budget, masks, forced, keep_each_row, short_layers=None):

@@ -50,6 +50,13 @@ def test_broadcast_groups_read_their_own_inputs():
     assert got[:, 0, 0, 0].tolist() == [1.0, 2.0, 3.0, 4.0]
 
 
+def test_broadcast_of_one_group_is_a_view_of_the_statistics():
+    per_input = torch.tensor([1.0, 2.0, 3.0])
+    got = broadcast_to_weight(per_input, (2, 3, 1, 1))
+    assert got[:, :, 0, 0].tolist() == [[1.0, 2.0, 3.0]] * 2
+    assert got.untyped_storage().data_ptr() == per_input.untyped_storage().data_ptr()
+
+
 def test_broadcast_refuses_statistics_of_another_input():
     with pytest.raises(ValueError) as err:
         broadcast_to_weight(torch.ones(3), (2, 4))
@@ -97,6 +104,23 @@ def test_normalize_without_spread_is_zero(method):
 def test_normalize_max_divides_by_the_largest_magnitude():
     got = normalize(torch.tensor([1.0, -4.0, 2.0]), "max")
     assert got.tolist() == [0.25, -1.0, 0.5]
+
+
+@pytest.mark.parametrize("method", ["minmax", "max"])
+def test_normalize_leaves_a_float64_input_unchanged(method):
+    values = torch.tensor([1.0, -4.0, 2.0], dtype=F64)  # no copy made by the float64 cast
+    normalize(values, method)
+    assert values.tolist() == [1.0, -4.0, 2.0]
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.25])
+def test_max_normalised_mix_of_magnitude_alone_is_not_changed_in_place(alpha):
+    # alpha=0 and the no-F-test fallback pass the magnitude list as both components: a scaling
+    # done in place on the first would reach the second
+    w = torch.tensor([[1.0, -4.0], [2.0, 0.5]])
+    lv = LayerView("a", w, torch.ones(2, 2))
+    got = MagnitudeScorer(normalize="max")([lv])[0]
+    assert got.tolist() == [[0.25, 1.0], [0.5, 0.125]]
 
 
 def test_normalize_rank_of_two_and_of_ties():

@@ -98,3 +98,16 @@ def test_shortfall_messages_state_the_numbers_and_point_at_the_caller():
         "keeps (every layer keeps at least one weight (3 layers) and each output unit of the "
         "classifier head keeps an input (2 units))."
     )
+
+
+def test_a_budget_never_exceeds_the_finite_scores():
+    # +inf and NaN are not finite: they count neither as alive nor as a layer's forced best
+    scores = [torch.tensor([[torch.inf, 1.0, -torch.inf, float("nan")]])]
+    masks = select_global(scores, 4)
+    assert int(masks[0].sum()) == 1
+
+
+def test_a_layer_without_a_finite_score_has_no_forced_weight():
+    scores = [torch.tensor([[-torch.inf, -torch.inf]]), torch.tensor([[2.0, 1.0]])]
+    masks = select_global(scores, 1)
+    assert masks[0].tolist() == [[False, False]] and masks[1].tolist() == [[True, False]]
