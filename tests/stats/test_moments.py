@@ -118,6 +118,32 @@ def test_copy_is_deep():
     assert a.count_[0] == 30.0 and a.mean_[0, 0] != 1e9
 
 
+def test_copy_is_deep_for_every_array_of_numpy_and_torch_states():
+    import torch
+
+    X, y = _data()
+    states = [
+        ClassMoments(classes=[0, 1, 2]).update(X * 1e200, y),  # scale_ set, classes given
+        ClassMoments().update(torch.as_tensor(X), torch.as_tensor(y), n_classes=3),
+    ]
+    for a in states:
+        c = a.copy()
+        _assert_same_state(c, a)
+        assert c.strict_classes == a.strict_classes
+        for name, value in vars(a).items():
+            if hasattr(value, "shape"):
+                mine = getattr(c, name)
+                assert type(mine) is type(value) and mine is not value, name
+                shared = np.shares_memory if isinstance(value, np.ndarray) else (
+                    lambda u, v: u.untyped_storage().data_ptr() == v.untyped_storage().data_ptr()
+                )
+                assert not shared(mine, value), name
+        # attributes holding one array share one copy, as deepcopy's memo does
+        assert (c._given_classes is c.classes_) == (a._given_classes is a.classes_)
+        c.reset()
+        assert a.n_samples == 90.0
+
+
 def test_numpy_copy_of_a_numpy_state():
     X, y = _data()
     a = ClassMoments().update(X * 1e200, y)
