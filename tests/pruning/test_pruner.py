@@ -312,3 +312,40 @@ def test_rebinding_after_conversion_to_torch_prune_storage_keeps_every_layer():
     to_torch_prune(model)
     pruner.bind(model)
     assert list(pruner.layers) == names and pruner.n_kept() == n_kept
+
+
+def test_n_kept_follows_every_change_of_the_masks():
+    # the count is kept between calls with the masks' version counters: each way a mask
+    # changes (a step, reset, a loaded state, a new buffer, a pickled pruner) is seen
+    import pickle
+
+    from skscreen.pruning.masks import masks_from_zeros, reset_masks, update_mask
+
+    model = _fixed_mlp()
+    pruner = _magnitude_pruner(model, 0.5)
+    total = pruner.n_total
+    assert pruner.n_kept() == total
+    pruner.step(1)
+    assert pruner.n_kept() == total // 2
+    first = pruner.units[0].module
+    update_mask(first, torch.zeros_like(first.weight))
+    want = sum(int(get_mask(u.module).sum()) for u in pruner.units)
+    assert pruner.n_kept() == want
+    reset_masks(model.modules())
+    assert pruner.n_kept() == total
+    with torch.no_grad():
+        for u in pruner.units:
+            u.module.weight.fill_(1.0)
+        first.weight[0] = 0.0
+    masks_from_zeros(model.modules())  # what loading a state dict runs
+    assert pruner.n_kept() == total - first.weight.shape[1]
+    fresh = torch.ones_like(first.weight)  # a new buffer at the old one's version number
+    for _ in range(get_mask(first)._version):
+        fresh.mul_(1.0)
+    assert fresh._version == get_mask(first)._version
+    first.register_buffer("weight_mask", fresh, persistent=False)
+    assert pruner.n_kept() == total
+    back = pickle.loads(pickle.dumps(pruner))
+    assert "_kept_cache" not in back.__dict__
+    back.bind(model)
+    assert back.n_kept() == total
