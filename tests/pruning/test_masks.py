@@ -534,6 +534,23 @@ def test_enforcer_attach_again_to_the_same_objects_keeps_its_hooks():
     enforcer.remove()
 
 
+def test_enforcer_attach_that_failed_is_not_remembered_as_attached():
+    # a mask that does not fit its weight makes attach raise after the gradient hook is
+    # registered; attaching again to the same objects must try again (and raise again),
+    # not keep the half-made hooks, and once the mask fits it hooks and zeroes as usual
+    lin = _lin()
+    lin.register_buffer("weight_mask", torch.ones(2), persistent=False)  # not (2, 3)
+    enforcer = MaskEnforcer()
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="size"):
+            enforcer.attach([lin])
+    lin.weight_mask = KEEP.clone()  # the same module and parameter, a mask that fits
+    enforcer.attach([lin])
+    assert torch.equal(lin.weight.detach() == 0, PRUNED)
+    assert len(lin.weight._post_accumulate_grad_hooks) == 1
+    enforcer.remove()
+
+
 def test_enforcer_attach_after_a_parameter_was_replaced_hooks_the_new_one():
     # channel pruning (and a user) may put a new Parameter in place of the old one
     lin = _lin()

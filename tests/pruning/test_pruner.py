@@ -314,6 +314,33 @@ def test_rebinding_after_conversion_to_torch_prune_storage_keeps_every_layer():
     assert list(pruner.layers) == names and pruner.n_kept() == n_kept
 
 
+def test_enforce_re_zeroes_the_pruned_weights_only():
+    model = _fixed_mlp()
+    pruner = _magnitude_pruner(model, 0.5)
+    pruner.step(1)
+    with torch.no_grad():
+        for u in pruner.units:
+            u.module.weight.fill_(2.0)  # what an optimizer from elsewhere may do
+    pruner.enforce()
+    for u in pruner.units:
+        assert torch.equal(u.module.weight.detach(), 2.0 * get_mask(u.module))
+
+
+def test_n_kept_counts_again_when_every_mask_buffer_is_replaced():
+    # new buffers at the old ones' version numbers: only their identity tells them apart
+    model = _fixed_mlp()
+    pruner = _magnitude_pruner(model, 0.5)
+    pruner.step(1)
+    assert pruner.n_kept() == pruner.n_total // 2
+    for u in pruner.units:
+        fresh = torch.ones_like(u.module.weight)
+        while fresh._version < get_mask(u.module)._version:
+            fresh.mul_(1.0)
+        assert fresh._version == get_mask(u.module)._version
+        u.module.register_buffer("weight_mask", fresh, persistent=False)
+    assert pruner.n_kept() == pruner.n_total
+
+
 def test_n_kept_follows_every_change_of_the_masks():
     # the count is kept between calls with the masks' version counters: each way a mask
     # changes (a step, reset, a loaded state, a new buffer, a pickled pruner) is seen

@@ -111,3 +111,10 @@ def test_a_layer_without_a_finite_score_has_no_forced_weight():
     scores = [torch.tensor([[-torch.inf, -torch.inf]]), torch.tensor([[2.0, 1.0]])]
     masks = select_global(scores, 1)
     assert masks[0].tolist() == [[False, False]] and masks[1].tolist() == [[True, False]]
+
+
+def test_a_row_without_a_finite_score_has_no_forced_weight():
+    # keep-one-per-row: a row whose weights are all pruned (its argmax is a -inf) keeps none
+    scores = [torch.tensor([[-torch.inf, -torch.inf], [1.0, 2.0]])]
+    masks = select_global(scores, 1, [True])
+    assert masks[0].tolist() == [[False, False], [False, True]]

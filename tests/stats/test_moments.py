@@ -144,6 +144,18 @@ def test_copy_is_deep_for_every_array_of_numpy_and_torch_states():
         assert a.n_samples == 90.0
 
 
+def test_copy_is_deep_for_an_attribute_of_another_type():
+    # copy() copies arrays itself; anything else that is not an immutable scalar (a
+    # subclass's or a user's attribute) is deep-copied, as copy.deepcopy did
+    X, y = _data()
+    a = ClassMoments().update(X, y)
+    a.notes = {"runs": [1, 2]}
+    c = a.copy()
+    assert c.notes == {"runs": [1, 2]} and c.notes["runs"] is not a.notes["runs"]
+    c.notes["runs"].append(3)
+    assert a.notes == {"runs": [1, 2]}
+
+
 def test_numpy_copy_of_a_numpy_state():
     X, y = _data()
     a = ClassMoments().update(X * 1e200, y)
