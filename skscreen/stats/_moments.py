@@ -349,7 +349,9 @@ class ClassMoments:
         if X.shape[0] == 0:
             return self  # nothing to fold, as on the numpy path (and no first row to shift by)
         if self.shift_ is None:
-            shift = X[0].detach().to(torch.float64)
+            # a copy: a float64 row would otherwise be a view of the caller's batch (changed
+            # in place later, or kept alive whole by the state)
+            shift = X[0].detach().to(torch.float64, copy=True)
         else:
             shift = self.shift_
         with torch.no_grad():

@@ -608,3 +608,18 @@ def test_an_empty_torch_chunk_changes_nothing_as_an_empty_numpy_chunk():
     want = ClassMoments(np.arange(3)).update(X, y, n_classes=3)
     for a, b in ((after.count_, want.count_), (after.mean_, want.mean_), (after.m2_, want.m2_)):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_torch_state_does_not_follow_its_first_batch_changed_in_place(dtype):
+    import torch
+
+    X = torch.tensor([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0]], dtype=getattr(torch, dtype))
+    y = torch.tensor([0, 0, 1])
+    m = ClassMoments().update(X, y, n_classes=2)
+    before = m.in_data_units()
+    assert m.shift_.untyped_storage().data_ptr() != X.untyped_storage().data_ptr()
+    X.zero_()  # the caller reuses its buffer
+    _assert_same_state(m.in_data_units(), before)
+    means = (m.shift_ + m.mean_).numpy()  # the means are kept relative to the shift
+    np.testing.assert_allclose(means, [[1.5, 2.0], [3.0, 5.0]])
