@@ -277,12 +277,14 @@ class MaskEnforcer:
         Attaching again to the same modules, parameters and optimizer keeps the hooks in place
         (a training loop re-attaches after every pruning step, where channel pruning may have
         replaced parameters; weight pruning changes only the mask buffers, which the hooks
-        read at every call).
+        read at every call). Either way the pruned entries are re-zeroed: weights changed
+        behind the masks' back (``weight.data`` edited between two fits) are pruned again.
         """
         modules = [m for m in modules if get_mask(m, name) is not None]
         params = [_param(m, name) for m in modules]
         hooked = (modules, params, [p.requires_grad for p in params], optimizer, name)
         if self._handles and _same_objects(hooked, getattr(self, "_hooked", None)):
+            enforce_masks(modules, name)
             return self
         self.remove()
         seen = set()

@@ -1191,3 +1191,18 @@ def test_a_module_with_fewer_weights_than_the_history_is_refused(digits_300):
         f"The module has {64 * 16 + 16 * 10} prunable weights but the history was recorded on "
         f"one with {N_PRUNABLE}: "
     )
+
+
+def test_weights_edited_behind_the_masks_are_pruned_again_at_the_next_fit_call(digits_300):
+    # the history's sparsity is what the module is: a pruned weight set through .data between
+    # two partial_fit calls is zeroed again before training goes on
+    X, y = digits_300
+    net = make_net(sparsity=0.5, prune_epochs=1, max_epochs=1).fit(X, y)
+    first = _linears(net)[0]
+    pruned = get_mask(first) == 0
+    assert pruned.any()
+    first.weight.data[pruned] = 1.0
+    net.partial_fit(X, y)
+    assert torch.all(first.weight[pruned] == 0)
+    kept = sum(int((m.weight != 0).sum()) for m in _linears(net))
+    assert net.history[-1, "n_kept"] == kept

@@ -518,17 +518,18 @@ def test_enforcer_reattach_replaces_and_remove_detaches_its_hooks():
 
 
 def test_enforcer_attach_again_to_the_same_objects_keeps_its_hooks():
-    # a training loop re-attaches after every pruning step: no new hook, no re-zeroing pass
+    # a training loop re-attaches after every pruning step: no new hook; the pruned entries
+    # are re-zeroed all the same (weights edited behind the masks' back between two fits)
     lin = _lin()
     update_mask(lin, KEEP)
     opt = _AddOne(lin.parameters())
     enforcer = MaskEnforcer().attach([lin], opt)
     handles = list(enforcer._handles)
     with torch.no_grad():
-        lin.weight[PRUNED] = 5.0  # seen by a re-attach that re-zeroes
+        lin.weight[PRUNED] = 5.0  # e.g. net.module_[0].weight.data edited between two fits
     enforcer.attach([lin], opt)
     assert enforcer._handles == handles
-    assert torch.all(lin.weight[PRUNED] == 5.0)
+    assert torch.all(lin.weight[PRUNED] == 0.0)
     assert len(lin.weight._post_accumulate_grad_hooks) == 1
     assert len(opt._optimizer_step_post_hooks) == 1
     enforcer.remove()
