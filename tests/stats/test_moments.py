@@ -119,7 +119,7 @@ def test_copy_is_deep():
 
 
 def test_copy_is_deep_for_every_array_of_numpy_and_torch_states():
-    import torch
+    torch = pytest.importorskip("torch")
 
     X, y = _data()
     states = [
@@ -612,7 +612,7 @@ def test_an_empty_torch_chunk_changes_nothing_as_an_empty_numpy_chunk():
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_a_torch_state_does_not_follow_its_first_batch_changed_in_place(dtype):
-    import torch
+    torch = pytest.importorskip("torch")
 
     X = torch.tensor([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0]], dtype=getattr(torch, dtype))
     y = torch.tensor([0, 0, 1])
