@@ -191,8 +191,11 @@ class _GradMask:
         self._mask, self._version, self._active = None, None, True
 
     def __call__(self, param):
-        # runs at every backward pass: a dict lookup instead of nn.Module.__getattr__
+        # runs at every backward pass: a dict lookup instead of nn.Module.__getattr__ for
+        # the usual buffer; get_mask for a mask set as a plain attribute or a Parameter
         mask = self.module._buffers.get(self._key)
+        if mask is None:
+            mask = get_mask(self.module, self.name)
         grad = param.grad
         if mask is None or grad is None:
             return
@@ -201,6 +204,11 @@ class _GradMask:
             self._active = not bool(mask.bool().all())
         if self._active:
             grad.mul_(mask)  # 0/1 factors: exact in any float dtype, cast in place
+
+    def refresh(self):
+        """Read the mask afresh at the next call (a mask edited without advancing its version
+        counter, through ``.data`` or numpy, is seen again whenever the enforcer attaches)."""
+        self._mask = None
 
 
 class _StepEnforce:
@@ -269,6 +277,7 @@ class MaskEnforcer:
 
     def __init__(self):
         self._handles = []
+        self._grad_masks = []  # the gradient hooks' objects (refreshed at every attach)
         self._hooked = None  # what the hooks are on: (modules, their parameters, optimizer)
 
     def attach(self, modules, optimizer=None, name="weight"):
@@ -284,6 +293,8 @@ class MaskEnforcer:
         params = [_param(m, name) for m in modules]
         hooked = (modules, params, [p.requires_grad for p in params], optimizer, name)
         if self._handles and _same_objects(hooked, getattr(self, "_hooked", None)):
+            for hook in getattr(self, "_grad_masks", ()):
+                hook.refresh()
             enforce_masks(modules, name)
             return self
         self.remove()
@@ -292,7 +303,9 @@ class MaskEnforcer:
             if id(param) in seen or not param.requires_grad:
                 continue
             seen.add(id(param))
-            self._handles.append(param.register_post_accumulate_grad_hook(_GradMask(m, name)))
+            hook = _GradMask(m, name)
+            self._grad_masks.append(hook)
+            self._handles.append(param.register_post_accumulate_grad_hook(hook))
         if optimizer is not None and modules and not _keeps_zeros(optimizer):
             self._handles.append(optimizer.register_step_post_hook(_StepEnforce(modules, name)))
         enforce_masks(modules, name)
@@ -304,6 +317,7 @@ class MaskEnforcer:
         for h in self._handles:
             h.remove()
         self._handles = []
+        self._grad_masks = []
         self._hooked = None
 
     @property
@@ -311,7 +325,7 @@ class MaskEnforcer:
         return bool(self._handles)
 
     def __getstate__(self):
-        return {"_handles": [], "_hooked": None}
+        return {"_handles": [], "_grad_masks": [], "_hooked": None}
 
 
 def to_torch_prune(model, name="weight"):

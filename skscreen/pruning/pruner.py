@@ -243,7 +243,6 @@ class WeightPruner(BasePruner):
         state["layers"] = {}
         state["units"] = []
         state["_hooked"] = False  # a restored recorder is detached
-        state.pop("_kept_cache", None)  # counted again from the re-linked masks
         return state
 
     # ------------------------------------------------------------------ statistics
@@ -337,25 +336,8 @@ class WeightPruner(BasePruner):
         enforce_masks([u.module for u in self.units])
 
     def n_kept(self):
-        """Prunable weights still alive (each tied weight once).
-
-        Asked several times per epoch (the schedule's budget, the step, the history row): the
-        count is kept with the masks' version counters, which every in-place change of a mask
-        advances (the same rule by which the gradient hooks notice a mask update).
-        """
-        masks = [u.mask for u in self.units]
-        versions = [m._version for m in masks]
-        cached = self.__dict__.get("_kept_cache")
-        if (
-            cached is not None
-            and cached[1] == versions
-            and len(cached[0]) == len(masks)
-            and all(a is b for a, b in zip(cached[0], masks))
-        ):
-            return cached[2]
-        n = int(sum(int(m.sum()) for m in masks))
-        self._kept_cache = (masks, versions, n)
-        return n
+        """Prunable weights still alive (each tied weight once)."""
+        return int(sum(int(u.mask.sum()) for u in self.units))
 
     def kept_fractions(self):
         """Fraction of each unit's weights still alive, by the unit's (first) module name."""

@@ -69,13 +69,20 @@ class LayerView:
         """A per-input-unit tensor (length ``in``) laid out like the weight.
 
         Entry ``weight[o, i, ...]`` of group ``g = o // (out / groups)`` reads input unit
-        ``g * (in / groups) + i``: every weight gets the value of the input it reads.
+        ``g * (in / groups) + i``: every weight gets the value of the input it reads. The
+        result is an expanded view (see :func:`broadcast_to_weight`): read it, or ``.clone()``
+        it before writing into it.
         """
         return broadcast_to_weight(per_input, self.weight.shape, self.groups)
 
 
 def broadcast_to_weight(per_input, shape, groups=1):
     """Map per-input-unit values onto a ``Linear``/convolution weight of ``shape``.
+
+    The result is an expanded view, no copy of the values per weight: with one group it
+    shares ``per_input``'s memory (every row reads the same entries), with several its
+    trailing kernel dimensions have stride 0. In-place operations on it fail or write through
+    to ``per_input``: ``.clone()`` it for a tensor of your own.
 
     >>> import torch
     >>> broadcast_to_weight(torch.tensor([10.0, 20.0, 30.0, 40.0]), (4, 2, 1), groups=2)[:, :, 0]

@@ -637,6 +637,22 @@ def test_enforcer_masks_the_gradient_of_another_parameter_name():
     assert torch.all(lin.weight.grad != 0)
 
 
+@pytest.mark.parametrize("kind", ["attribute", "parameter"])
+def test_enforcer_masks_the_gradient_by_a_mask_that_is_not_a_buffer(kind):
+    # get_mask (getattr) finds a mask set as a plain tensor attribute or a frozen Parameter,
+    # and update_mask / enforce_masks apply it; the gradient hook must read that same mask
+    # (it read get_mask before eb25252; module._buffers alone misses it, and with a
+    # torch.optim optimizer there is no step backstop: the pruned weights move)
+    lin = _lin()
+    ones = torch.ones(2, 3)
+    lin.weight_mask = ones if kind == "attribute" else nn.Parameter(ones, requires_grad=False)
+    assert "weight_mask" not in lin._buffers and get_mask(lin) is not None
+    update_mask(lin, KEEP)
+    MaskEnforcer().attach([lin])
+    _backward(lin)
+    assert torch.equal(lin.weight.grad == 0, PRUNED)
+
+
 def test_enforcer_needs_no_backstop_without_masked_modules():
     opt = _AddOne(_lin().parameters())
     assert not MaskEnforcer().attach([_lin()], opt).attached
@@ -780,3 +796,20 @@ def test_update_mask_with_an_optimizer_that_has_not_stepped_yet():
     opt = torch.optim.Adam(lin.parameters(), lr=0.1)
     update_mask(lin, KEEP, opt)
     assert torch.equal(lin.weight == 0, PRUNED) and len(opt.state) == 0
+
+
+def test_enforcer_attach_again_reads_a_mask_edited_by_hand():
+    # a mask edited through .data keeps its version number; attaching again (the callback does
+    # at every fit call) reads it afresh, as a new hook would
+    lin = _lin()
+    attach_mask(lin)
+    enforcer = MaskEnforcer().attach([lin])
+    _backward(lin)  # the hook has seen the dense mask
+    lin.weight.grad = None
+    version = get_mask(lin)._version
+    get_mask(lin).data.copy_(KEEP)
+    assert get_mask(lin)._version == version
+    enforcer.attach([lin])
+    _backward(lin)
+    assert torch.equal(lin.weight.grad == 0, PRUNED)
+    enforcer.remove()
