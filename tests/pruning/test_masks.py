@@ -552,6 +552,23 @@ def test_enforcer_attach_that_failed_is_not_remembered_as_attached():
     enforcer.remove()
 
 
+def test_enforcer_attach_after_a_failed_one_hooks_the_new_modules():
+    # the failed attach left a hook on the first module and remembered nothing: attaching to
+    # another module must replace that hook with one on the new module, not keep the old one
+    lin, other = _lin(), _lin(seed=1)
+    lin.register_buffer("weight_mask", torch.ones(2), persistent=False)  # not (2, 3)
+    update_mask(other, KEEP)
+    enforcer = MaskEnforcer()
+    with pytest.raises(RuntimeError, match="size"):
+        enforcer.attach([lin])
+    enforcer.attach([other])
+    assert len(lin.weight._post_accumulate_grad_hooks or {}) == 0
+    assert len(other.weight._post_accumulate_grad_hooks) == 1
+    _backward(other)
+    assert torch.equal(other.weight.grad == 0, PRUNED)
+    enforcer.remove()
+
+
 def test_enforcer_attach_after_a_parameter_was_replaced_hooks_the_new_one():
     # channel pruning (and a user) may put a new Parameter in place of the old one
     lin = _lin()
@@ -651,6 +668,17 @@ def test_enforcer_masks_the_gradient_by_a_mask_that_is_not_a_buffer(kind):
     MaskEnforcer().attach([lin])
     _backward(lin)
     assert torch.equal(lin.weight.grad == 0, PRUNED)
+
+
+def test_enforcer_masks_the_bias_gradient_by_a_bias_mask_that_is_not_a_buffer():
+    # the hook's fallback (get_mask) looks for the mask of its own parameter name
+    lin = _lin()
+    lin.bias_mask = torch.ones(2)  # a plain tensor attribute, not a buffer
+    update_mask(lin, torch.tensor([0.0, 1.0]), name="bias")
+    MaskEnforcer().attach([lin], name="bias")
+    _backward(lin)
+    assert lin.bias.grad[0] == 0 and lin.bias.grad[1] != 0
+    assert torch.all(lin.weight.grad != 0)
 
 
 def test_enforcer_needs_no_backstop_without_masked_modules():
@@ -812,4 +840,21 @@ def test_enforcer_attach_again_reads_a_mask_edited_by_hand():
     enforcer.attach([lin])
     _backward(lin)
     assert torch.equal(lin.weight.grad == 0, PRUNED)
+    enforcer.remove()
+
+
+def test_enforcer_attach_again_re_zeroes_another_parameter_name():
+    # the same objects keep their hooks; the entries pruned by the bias mask, edited through
+    # .data between two fits, are re-zeroed (and the weight, whose mask is not the bias's,
+    # is left alone)
+    lin = _lin()
+    attach_mask(lin).copy_(KEEP)  # a weight mask too: attaching for "bias" must not apply it
+    update_mask(lin, torch.tensor([0.0, 1.0]), name="bias")
+    enforcer = MaskEnforcer().attach([lin], name="bias")
+    handles = list(enforcer._handles)
+    lin.bias.data[0] = 5.0
+    enforcer.attach([lin], name="bias")
+    assert enforcer._handles == handles
+    assert lin.bias[0] == 0 and lin.bias[1] != 0
+    assert torch.all(lin.weight != 0)
     enforcer.remove()
