@@ -183,6 +183,7 @@ def mix(components, alive, weights, scope, method):
     together (``scope="global"``) or over each layer (``"layer"``).
     """
     out = [torch.zeros(a.shape, dtype=torch.float64, device=a.device) for a in alive]
+    n_alive = [int(torch.count_nonzero(a)) for a in alive]  # once, for every component
     groups = [list(range(len(alive)))] if scope == "global" else [[i] for i in range(len(alive))]
     for comp, w in zip(components, weights):
         if w == 0:
@@ -193,11 +194,11 @@ def mix(components, alive, weights, scope, method):
                 normed = normalize(flat, method)
                 start = 0
                 for i in group:
-                    n = int(alive[i].sum())
+                    n = n_alive[i]
                     out[i][alive[i]] += w * normed[start : start + n]
                     start += n
             else:
-                _add_scaled(out, comp, alive, group, w, method)
+                _add_scaled(out, comp, alive, n_alive, group, w, method)
     for o, a in zip(out, alive):
         o.masked_fill_(~a, -torch.inf)
     return out
@@ -206,14 +207,14 @@ def mix(components, alive, weights, scope, method):
 def _linear_scale(values, alive, method):
     """``(lo, div)`` with which ``"minmax"`` (``lo`` the minimum, ``div`` the range) or ``"max"``
     (``lo`` None, ``div`` the largest magnitude) maps the live entries of the float64 tensors
-    ``values`` (``alive``: their boolean masks of the entries that count, or None for all) onto
+    ``values`` (``alive``: their boolean masks of the entries that count, None where all do) onto
     ``[0, 1]``; None where normalisation gives zeros (one value, all zero, NaN). A NaN anywhere
     gives NaN bounds (0-d tensors, stacked), as a single reduction over the gathered values
     does. One reduction pass per tensor (``aminmax``), over the live entries gathered only
     where some are dead."""
 
     def live(v, a):
-        return v if a is None or int(torch.count_nonzero(a)) == a.numel() else v[a]
+        return v if a is None else v[a]
 
     if method == "minmax":
         bounds = [torch.aminmax(live(v, a)) for v, a in zip(values, alive)]
@@ -234,16 +235,17 @@ def _scaled(v, scale, w=None):
     return out if w is None else out.mul_(w)
 
 
-def _add_scaled(out, comp, alive, group, w, method):
+def _add_scaled(out, comp, alive, n_alive, group, w, method):
     """``out[i] += w * normalize(alive values)`` for ``"minmax"``/``"max"``, computed on the
     whole tensors (the dead entries are overwritten by the caller): the same arithmetic per
     entry as :func:`normalize` on the gathered values (one :func:`_linear_scale` for both),
-    without gathering and scattering."""
-    group = [i for i in group if bool(torch.count_nonzero(alive[i]))]
+    without gathering and scattering. ``n_alive``: the number of alive entries of each layer."""
+    group = [i for i in group if n_alive[i]]
     if not group:
         return
     values = [comp[i].to(torch.float64) for i in group]
-    scale = _linear_scale(values, [alive[i] for i in group], method)
+    masks = [None if n_alive[i] == alive[i].numel() else alive[i] for i in group]
+    scale = _linear_scale(values, masks, method)
     if scale is None:  # normalize gives zeros
         return
     for v, i in zip(values, group):
