@@ -530,13 +530,15 @@ def screen_file(path, target, *, chunksize=100_000, screener=None, progress=Fals
     >>> y = rng.integers(0, 2, 200)
     >>> X = rng.normal(size=(200, 3))
     >>> X[:, 1] += y
-    >>> path = os.path.join(tempfile.mkdtemp(), "d.npy")
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(folder.name, "d.npy")
     >>> np.save(path, np.c_[X, y])
     >>> screener, names = screen_file(path, "3", chunksize=64)
     >>> names, screener.n_samples_seen_
     (['x0', 'x1', 'x2'], 200)
     >>> names[int(np.argmax(screener.scores_))]
     'x1'
+    >>> folder.cleanup()
     """
     from tqdm.auto import tqdm
 

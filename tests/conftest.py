@@ -1,5 +1,7 @@
+import atexit
 import os
 import random
+import shutil
 import tempfile
 
 import numpy as np
@@ -9,6 +11,8 @@ import pytest
 # of every skscreen import in this session is an empty folder of its own. (A mutant of
 # skscreen/datasets.py once wrote a 1-byte mnist.pkl.gz there.)
 _DATA_HOME = tempfile.mkdtemp(prefix="skscreen-test-data-")
+# removed when the session ends: a mutation run starts thousands of sessions
+atexit.register(shutil.rmtree, _DATA_HOME, ignore_errors=True)
 os.environ["SKSCREEN_DATA"] = _DATA_HOME
 
 
