@@ -381,6 +381,8 @@ class ScreeningPruning(PruningSettings, Callback):
         p = self.pruner_
         if p.recorder is not None:
             p.recorder.reset()
+            # the epoch's length lets the statistics fold its last rows in the background
+            p.recorder.expect_rows(self.__dict__.get("_epoch_rows"))
         if p.prunes_at(self._pruning_epochs_done(net) + 1):
             p.attach_hooks()
         else:  # nothing is decided this epoch: no statistics to pay for
@@ -390,6 +392,7 @@ class ScreeningPruning(PruningSettings, Callback):
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         self._epoch_ran = True
+        self._epoch_rows = _length(dataset_train)
         if self.pruner_ is not None:
             self._start_epoch(net)
         self._watch_outputs(net)
@@ -515,6 +518,14 @@ class ScreeningPruning(PruningSettings, Callback):
                 else dict(self.pruner_.layers)
             )
         return self
+
+
+def _length(dataset):
+    """``len(dataset)``, or None where it has none (an iterable dataset) or fails."""
+    try:
+        return len(dataset)
+    except Exception:  # no __len__, or one that raises: no hint
+        return None
 
 
 class _ClearTargets:

@@ -109,7 +109,7 @@ class ReducedMoments:
     def to_moments(self):
         return self._moments.copy()
 
-    def update(self, X, y):
+    def update(self, X, y, rows_left=None):
         raise RuntimeError(
             "These statistics were already reduced across ranks for this epoch's decision; "
             "reset the recorder (pruner.step does) before recording more batches."

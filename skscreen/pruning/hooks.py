@@ -118,6 +118,7 @@ class InputStatsRecorder:
         self.track_abs = track_abs
         self.enabled = True
         self._targets = None
+        self._rows_left = None  # rows of the epoch after the current batch (a hint), if known
         self._handles = []
         self.accumulators = {}
         self.abs_accumulators = {}
@@ -159,17 +160,20 @@ class InputStatsRecorder:
             # a module's output is not saved by autograd: an in-place op after it (BatchNorm
             # -> ReLU(inplace=True)) would change it before the deferred fold reads it
             samples = samples.clone()
+        left = self._rows_left
+        if left is not None:  # in samples: a batch row may give several (sequences)
+            left = left * (samples.shape[0] // max(1, self._targets.shape[0]))
         if self.track_class:
             if name not in self.accumulators:
                 self.accumulators[name] = DeferredMoments(self.n_classes)
-            self.accumulators[name].update(samples, labels)
+            self.accumulators[name].update(samples, labels, rows_left=left)
         if self.track_abs:
             # |x| before any spatial mean: the mean magnitude of the input channel
             abs_samples, _ = as_samples(x.abs(), self._targets, mode)
             if name not in self.abs_accumulators:
                 self.abs_accumulators[name] = DeferredMoments(1)
             self.abs_accumulators[name].update(
-                abs_samples, self._zeros(abs_samples.shape[0], x.device)
+                abs_samples, self._zeros(abs_samples.shape[0], x.device), rows_left=left
             )
 
     def reduce_across_ranks(self, group=None):
@@ -196,6 +200,19 @@ class InputStatsRecorder:
     def set_targets(self, y):
         """Labels (integer class indices) of the batch about to go through the model."""
         self._targets = None if y is None else y.reshape(-1).long()
+        if y is not None and self._rows_left is not None:
+            left = self._rows_left - self._targets.shape[0]
+            self._rows_left = left if left >= 0 else None  # more batches than announced
+
+    def expect_rows(self, n_rows):
+        """Announce the training rows (labels) of the epoch about to start, or None.
+
+        Only a hint for when the statistics are folded (see
+        :meth:`~skscreen.stats.DeferredMoments.update`'s ``rows_left``): the epoch's last
+        rows are folded in the background as the epoch ends, so that reading them waits
+        little. The statistics do not depend on it.
+        """
+        self._rows_left = None if n_rows is None else int(n_rows)
 
     def reset(self):
         """Forget the statistics (called at the start of each epoch)."""

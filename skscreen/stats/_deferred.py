@@ -22,6 +22,13 @@ kernel's):
   kernel path, which takes over for blocks with non-finite values or deviations near the
   ends of the float64 range (it keeps those in units of a power of two).
 
+A training loop that knows its epoch's length passes the rows still to come with each batch
+(``update``'s ``rows_left``; :class:`~skscreen.pruning.hooks.InputStatsRecorder` does, from
+the training set's ``len``): the epoch's last rows are then folded in the background in
+halving blocks, and the read at the epoch's end waits for a few dozen rows instead of up to
+a whole block. On LeNet-300-100 (10,000 MNIST rows, batches of 64) the pruning step's reads
+went from about 4 ms to 1 ms with numba, and from about 9 ms to 2 ms on the numpy path.
+
 :meth:`~DeferredMoments.to_moments` gives one array type per device: numpy for batches on
 the CPU, torch tensors on the batches' device otherwise. All paths are exact to about 1e-12
 relative (the tests check agreement with :class:`ClassMoments` to 1e-10 on data with an
@@ -48,6 +55,9 @@ _FOLD_WORKER = LazyWorker("skscreen-fold")
 # below this many values, a CPU block folded when the state is read takes two numpy passes
 # (about 0.05 ms for 700 x 20 values, against 0.2 ms through the kernel's set-up or torch)
 _SMALL_FOLD = 1 << 17
+# an early fold (update's rows_left) holds at least this many values: half the small fold,
+# so an epoch that would be folded in one small pass when read is left to it
+_EARLY_FOLD = _SMALL_FOLD // 2
 # a small block whose deviations from its first row stay below 2^240, and whose classes'
 # centred sums of squares are either 0 (constant) or at least 2^-480, needs no power-of-two
 # units: squares and sums of up to 2^17 of them stay far inside float64's range (the
@@ -105,11 +115,26 @@ class DeferredMoments:
         done = 0.0 if self._state is None else self._state.n_samples
         return done + self._pending_rows
 
-    def update(self, X, y):
-        """Add a batch: ``X`` (b, p) tensor, ``y`` (b,) integer class indices (same device)."""
+    def update(self, X, y, rows_left=None):
+        """Add a batch: ``X`` (b, p) tensor, ``y`` (b,) integer class indices (same device).
+
+        ``rows_left``: about how many more rows will come before the state is read (a hint:
+        the statistics do not depend on it). The pending rows are then folded in the
+        background as soon as they are at least the rows still to come (and hold
+        ``2**16`` values or more; CPU batches only), so that the fold left to the reading
+        thread, which waits for it, shrinks geometrically: after an epoch of 10,000 rows
+        of 784 features in batches of 64, the read folds 80 rows instead of 1,808. Epochs
+        too small to fill ``2**17`` values are left to the read, which folds them in one
+        cheap pass.
+        """
         self._pending.append((X.detach(), y.detach()))
-        self._pending_rows += X.shape[0]
-        if self._pending_rows >= self.block_rows:
+        n = self._pending_rows = self._pending_rows + X.shape[0]
+        if n >= self.block_rows or (
+            rows_left is not None
+            and n >= rows_left
+            and X.device.type == "cpu"  # a device's folds are asynchronous already
+            and n * (X.shape[1] if X.ndim == 2 else 1) >= _EARLY_FOLD
+        ):
             self.flush()
         return self
 

@@ -1206,3 +1206,36 @@ def test_weights_edited_behind_the_masks_are_pruned_again_at_the_next_fit_call(d
     assert torch.all(first.weight[pruned] == 0)
     kept = sum(int((m.weight != 0).sum()) for m in _linears(net))
     assert net.history[-1, "n_kept"] == kept
+
+
+def test_each_epoch_announces_its_training_rows_to_the_statistics(digits_300, monkeypatch):
+    from skscreen.pruning import hooks as hooks_module
+
+    hints = []
+
+    class Spy(hooks_module.DeferredMoments):
+        def update(self, X, y, rows_left=None):
+            hints.append((X.shape[0], rows_left))
+            return super().update(X, y, rows_left=rows_left)
+
+    monkeypatch.setattr(hooks_module, "DeferredMoments", Spy)
+    X, y = digits_300
+    net = make_net(max_epochs=1, batch_size=128, sparsity=0.5)
+    net.fit(X, y)
+    # two Linear layers per batch of 128, 128, 44 rows: the rows after each batch
+    assert hints == [(128, 172)] * 2 + [(128, 44)] * 2 + [(44, 0)] * 2
+    assert _nonzero(net)[0] < N_PRUNABLE  # the epoch pruned
+
+
+def test_an_epoch_of_unknown_length_gives_no_hint():
+    class NoLen:
+        pass
+
+    class BadLen:
+        def __len__(self):
+            raise TypeError("unsized")
+
+    assert _pruning._length(list(range(7))) == 7
+    assert _pruning._length(NoLen()) is None
+    assert _pruning._length(BadLen()) is None
+    assert _pruning._length(None) is None

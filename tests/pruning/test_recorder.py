@@ -131,3 +131,33 @@ def test_as_samples_last_mode_on_2d_input_is_the_batch_itself():
     s, labels = as_samples(x, y, "last")
     assert torch.equal(s, x) and torch.equal(labels, y)
     assert as_samples(x, torch.tensor([0, 1]), "last") == (None, None)
+
+
+class _SpyMoments(DeferredMoments):
+    """Records the ``rows_left`` hint of every update."""
+
+    hints = []
+
+    def update(self, X, y, rows_left=None):
+        _SpyMoments.hints.append((X.shape[0], rows_left))
+        return super().update(X, y, rows_left=rows_left)
+
+
+def test_the_rows_still_to_come_are_announced_in_samples_batch_by_batch(monkeypatch):
+    monkeypatch.setattr(hooks_module, "DeferredMoments", _SpyMoments)
+    _SpyMoments.hints = []
+    seq = nn.Linear(3, 2)  # sees (batch, 4 positions, 3): 4 samples per row
+    rec = InputStatsRecorder({"seq": seq}, n_classes=2)
+    rec.expect_rows(10)
+    for rows in (4, 4, 2):
+        rec.set_targets(torch.zeros(rows, dtype=torch.long))
+        seq(torch.randn(rows, 4, 3))
+    assert _SpyMoments.hints == [(16, 24), (16, 8), (8, 0)]
+    rec.set_targets(torch.zeros(1, dtype=torch.long))  # more rows than announced
+    seq(torch.randn(1, 4, 3))
+    assert _SpyMoments.hints[-1] == (4, None)
+    rec.expect_rows(None)  # an epoch of unknown length
+    rec.set_targets(torch.zeros(2, dtype=torch.long))
+    seq(torch.randn(2, 4, 3))
+    assert _SpyMoments.hints[-1] == (8, None)
+    rec.remove()

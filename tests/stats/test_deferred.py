@@ -357,3 +357,68 @@ def test_empty_batches_add_nothing(wait, block_rows):
     acc.update(X, y).update(torch.zeros(0, 4, dtype=torch.float64), y[:0])
     ref = f_classif(X.numpy(), y.numpy())[0]
     np.testing.assert_allclose(anova_f(acc.to_moments())[0], ref, rtol=1e-10)
+
+
+# --- rows_left: the epoch's last rows are folded in the background before the read
+
+
+def _fed_with_hint(acc, X, y, size=64, hint=True):
+    """Feed ``X`` in batches announcing the rows still to come; the rows pending at the
+    read and the number of folds handed to the worker."""
+    n = len(y)
+    for a in range(0, n, size):
+        b = min(a + size, n)
+        acc.update(
+            torch.as_tensor(X[a:b]), torch.as_tensor(y[a:b]), rows_left=n - b if hint else None
+        )
+    return acc._pending_rows
+
+
+def test_the_fold_left_to_the_read_shrinks_with_the_rows_left_hint():
+    rng = np.random.default_rng(1)
+    n, p = 3000, 200  # one block of 1024 rows, then 1976 rows of tail
+    X = rng.normal(size=(n, p)).astype(np.float32) + np.arange(p, dtype=np.float32)
+    y = rng.integers(0, 4, n)
+    with_hint, without = DeferredMoments(4, block_rows=1024), DeferredMoments(4, block_rows=1024)
+    left_hinted = _fed_with_hint(with_hint, X, y)
+    left_plain = _fed_with_hint(without, X, y, hint=False)
+    assert left_plain == 3000 - 2 * 1024  # the tail waits for the read
+    # halved while at least 2^16 values remain: 952 -> 448 -> ... -> under 328 rows
+    assert 0 < left_hinted <= 2**16 // p
+    ref = ClassMoments(classes=[0, 1, 2, 3]).update(X.astype(np.float64), y)
+    for acc in (with_hint, without):
+        m = acc.to_moments()
+        np.testing.assert_array_equal(m.count_, ref.count_)
+        np.testing.assert_allclose(m.mean_, ref.mean_, rtol=1e-12)
+        np.testing.assert_allclose(m.m2_, ref.m2_, rtol=1e-10)
+
+
+def test_a_hint_never_folds_before_the_pending_rows_reach_the_rows_still_to_come():
+    X, y = _data(n=2000, p=100)
+    acc = DeferredMoments(3, block_rows=10_000)
+    for a in range(0, 1000, 50):
+        acc.update(
+            torch.as_tensor(X[a : a + 50]), torch.as_tensor(y[a : a + 50]), rows_left=1950 - a
+        )
+        if a + 50 < 1000:  # fewer rows pending than still to come: not yet
+            assert acc._pending_rows == a + 50
+    assert acc._pending_rows == 0  # 1000 pending, 1000 to come, 100,000 values: folded
+
+
+def test_an_epoch_too_small_for_an_early_fold_keeps_the_one_pass_read():
+    # 1000 x 20 values (a quickstart epoch): under 2^16 values pending whenever they reach
+    # the rows to come, so nothing is folded before the read (which takes the small path)
+    X, y = _data(n=1000, p=20)
+    acc = DeferredMoments(3)
+    assert _fed_with_hint(acc, X, y, size=100) == 1000
+    assert acc._by_torch is None and acc._future is None
+    np.testing.assert_allclose(anova_f(acc.to_moments())[0], f_classif(X, y)[0], rtol=1e-10)
+
+
+def test_a_batch_on_another_device_ignores_the_hint(monkeypatch):
+    X, y = _data(n=2000, p=100)
+    acc = DeferredMoments(3, block_rows=10_000)
+    xt = torch.as_tensor(X)
+    monkeypatch.setattr(type(xt), "device", property(lambda self: torch.device("meta")))
+    acc.update(xt, torch.as_tensor(y), rows_left=0)
+    assert acc._pending_rows == 2000
