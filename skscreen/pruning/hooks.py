@@ -90,6 +90,8 @@ class InputStatsRecorder:
     >>> rec.remove()  # hooks live only while training: detach them afterwards
     """
 
+    _rows_left = None  # (also for a recorder pickled before expect_rows existed)
+
     def __init__(
         self,
         modules,

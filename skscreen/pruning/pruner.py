@@ -337,8 +337,9 @@ class WeightPruner(BasePruner):
 
     def n_kept(self):
         """Prunable weights still alive (each tied weight once)."""
-        return int(sum(int(u.mask.sum()) for u in self.units))
+        # counted, not summed: a float16 mask's sum overflows past 65,504 entries
+        return int(sum(int(u.mask.count_nonzero()) for u in self.units))
 
     def kept_fractions(self):
         """Fraction of each unit's weights still alive, by the unit's (first) module name."""
-        return {u.name: float(u.mask.mean()) for u in self.units}
+        return {u.name: int(u.mask.count_nonzero()) / u.mask.numel() for u in self.units}

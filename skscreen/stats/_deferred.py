@@ -55,8 +55,9 @@ _FOLD_WORKER = LazyWorker("skscreen-fold")
 # below this many values, a CPU block folded when the state is read takes two numpy passes
 # (about 0.05 ms for 700 x 20 values, against 0.2 ms through the kernel's set-up or torch)
 _SMALL_FOLD = 1 << 17
-# an early fold (update's rows_left) holds at least this many values: half the small fold,
-# so an epoch that would be folded in one small pass when read is left to it
+# an early fold (update's rows_left) holds at least this many values: an epoch under it is
+# left to the read (one small pass); half the small fold, so that an epoch just over it is
+# still folded in two halves, one early
 _EARLY_FOLD = _SMALL_FOLD // 2
 # a small block whose deviations from its first row stay below 2^240, and whose classes'
 # centred sums of squares are either 0 (constant) or at least 2^-480, needs no power-of-two
@@ -123,9 +124,10 @@ class DeferredMoments:
         background as soon as they are at least the rows still to come (and hold
         ``2**16`` values or more; CPU batches only), so that the fold left to the reading
         thread, which waits for it, shrinks geometrically: after an epoch of 10,000 rows
-        of 784 features in batches of 64, the read folds 80 rows instead of 1,808. Epochs
-        too small to fill ``2**17`` values are left to the read, which folds them in one
-        cheap pass.
+        of 784 features in batches of 64, the read folds 80 rows instead of 1,808. An epoch
+        of fewer than ``2**16`` values is left to the read, which folds it in one cheap pass
+        (one of ``2**16`` to ``2**17`` values, which the read would also fold in that pass,
+        is folded early, in the background, with the kernel).
         """
         self._pending.append((X.detach(), y.detach()))
         n = self._pending_rows = self._pending_rows + X.shape[0]

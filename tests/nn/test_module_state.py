@@ -500,3 +500,14 @@ def test_epoch_row_channel_level_later_rows_and_no_removal():
     assert row["event_channel_structure"]["input_shape"] == [2]
     assert row["event_channel_structure"]["input_dtype"] == "float32"
     assert "event_pruned_channels" not in row
+
+
+def test_alive_counts_and_fractions_of_a_half_precision_module_past_float16_range():
+    # a float16 mask of 76,800 entries: its sum overflows float16 (65,504 at most)
+    lin = torch.nn.Linear(300, 256).half()
+    keep = torch.ones_like(lin.weight)
+    keep[:, :7] = 0
+    update_mask(lin, keep)
+    module = torch.nn.Sequential(lin)
+    assert alive_counts(_Net(module), "weight", None) == (256 * 293, 256 * 300)
+    assert alive_fractions(_Net(module), "weight", None) == {"0": 293 / 300}

@@ -377,3 +377,16 @@ def test_n_kept_follows_every_change_of_the_masks():
     back = pickle.loads(pickle.dumps(pruner))
     back.bind(model)
     assert back.n_kept() == total - first.weight.shape[1]
+
+
+def test_counts_of_a_half_precision_layer_past_float16_range():
+    # 300 x 256 = 76,800 weights: a float16 mask's sum overflows (65,504 is its largest value)
+    model = nn.Sequential(nn.Linear(300, 256), nn.ReLU(), nn.Linear(256, 4)).half()
+    pruner = _magnitude_pruner(model, 0.5)
+    assert pruner.n_kept() == pruner.n_total == 300 * 256 + 256 * 4
+    pruner.step(1)
+    kept = sum(int((get_mask(m) != 0).sum(dtype=torch.int64)) for m in (model[0], model[2]))
+    assert pruner.n_kept() == kept
+    first = get_mask(model[0])
+    want = int((first != 0).sum(dtype=torch.int64)) / first.numel()
+    assert pruner.kept_fractions()["0"] == want  # exact, not a float16 mean
