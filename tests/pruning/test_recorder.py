@@ -161,3 +161,59 @@ def test_the_rows_still_to_come_are_announced_in_samples_batch_by_batch(monkeypa
     seq(torch.randn(2, 4, 3))
     assert _SpyMoments.hints[-1] == (8, None)
     rec.remove()
+
+
+def test_batches_of_one_row_announce_each_row_still_to_come(monkeypatch):
+    monkeypatch.setattr(hooks_module, "DeferredMoments", _SpyMoments)
+    _SpyMoments.hints = []
+    lin = nn.Linear(3, 2)
+    rec = InputStatsRecorder({"lin": lin}, n_classes=2)
+    rec.expect_rows(3)
+    for _ in range(3):
+        rec.set_targets(torch.zeros(1, dtype=torch.long))
+        lin(torch.randn(1, 3))
+    assert _SpyMoments.hints == [(1, 2), (1, 1), (1, 0)]
+    rec.remove()
+
+
+def test_the_magnitude_statistics_get_the_same_hint(monkeypatch):
+    monkeypatch.setattr(hooks_module, "DeferredMoments", _SpyMoments)
+    _SpyMoments.hints = []
+    lin = nn.Linear(3, 2)
+    rec = InputStatsRecorder({"lin": lin}, n_classes=2, track_class=False, track_abs=True)
+    rec.expect_rows(10)
+    for rows in (6, 4):
+        rec.set_targets(torch.zeros(rows, dtype=torch.long))
+        lin(torch.randn(rows, 3))
+    assert list(rec.abs_accumulators) == ["lin"] and not rec.accumulators
+    assert _SpyMoments.hints == [(6, 4), (4, 0)]
+    rec.remove()
+
+
+def test_an_input_is_kept_by_reference_not_copied():
+    # autograd forbids changing a layer's saved input in place: no copy is needed (an
+    # output, which is not saved, is copied; tests/pruning/test_hooks.py)
+    lin = nn.Linear(3, 2)
+    rec = InputStatsRecorder({"lin": lin}, n_classes=2)
+    x = torch.randn(5, 3)
+    rec.set_targets(torch.zeros(5, dtype=torch.long))
+    lin(x)
+    ((kept, _),) = rec.accumulators["lin"]._pending
+    assert kept.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+    rec.remove()
+
+
+def test_a_recorder_pickled_before_the_rows_hint_still_records():
+    # a recorder saved before expect_rows existed has no _rows_left in its state (no
+    # __setstate__): the plain-loop use (set_targets, forward) must not fail on it
+    lin = nn.Linear(3, 2)
+    state = InputStatsRecorder({"lin": lin}, n_classes=2).__getstate__()
+    del state["_rows_left"]
+    old = InputStatsRecorder.__new__(InputStatsRecorder)
+    old.__dict__.update(state)
+    rec = pickle.loads(pickle.dumps(old))
+    rec.attach({"lin": lin})
+    rec.set_targets(torch.tensor([0, 1, 1, 0]))
+    lin(torch.randn(4, 3))
+    assert rec.moments_of("lin").n_samples == 4.0
+    rec.remove()

@@ -422,3 +422,14 @@ def test_a_batch_on_another_device_ignores_the_hint(monkeypatch):
     monkeypatch.setattr(type(xt), "device", property(lambda self: torch.device("meta")))
     acc.update(xt, torch.as_tensor(y), rows_left=0)
     assert acc._pending_rows == 2000
+
+
+def test_an_early_fold_starts_at_exactly_2_to_the_16_values_pending():
+    X, y = _data(n=1024, p=64)  # 1024 x 64 = 2^16 values
+    just_under = DeferredMoments(3, block_rows=10_000)
+    exactly = DeferredMoments(3, block_rows=10_000)
+    just_under.update(torch.as_tensor(X[:1023]), torch.as_tensor(y[:1023]), rows_left=0)
+    exactly.update(torch.as_tensor(X), torch.as_tensor(y), rows_left=0)
+    assert just_under._pending_rows == 1023
+    assert exactly._pending_rows == 0 and exactly._future is not None
+    np.testing.assert_allclose(anova_f(exactly.to_moments())[0], f_classif(X, y)[0], rtol=1e-10)
