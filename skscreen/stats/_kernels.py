@@ -8,9 +8,12 @@ with a per-class *pivot* ``K_cj`` (the running class mean of the state, or, for 
 to the state, the chunk's first sample of that class: a data value) and a per-feature power
 of two ``s_j`` (1 unless the feature's values would overflow or underflow when squared).
 Then ``mean = K + s S / n`` and ``M2 = s^2 (Q - S^2 / n)``. Because the pivot is close to the
-class mean, ``Q - S^2/n`` cancels little; a **guard** redoes the chunk with the chunk's class
-means as pivots wherever ``Q_cj > 2^10 * sum_c M2_cj`` (an outlier first sample, drift), so
-that at most about three digits of the within-class sum of squares can be lost.
+class mean, ``Q - S^2/n`` cancels little; a **guard** sums again, with the chunk's class
+means as pivots, every feature ``j`` with some ``Q_cj > 2^10 * sum_c M2_cj`` (an outlier
+first sample, drift, a feature constant in the chunk whose running mean is not: sparse
+pixels, dead ReLU units), so that at most about three digits of the within-class sum of
+squares can be lost. Only those features' columns are read again (the whole chunk when
+they are most of them).
 
 Two implementations of the same kernel: a compiled one (numba, serial, ``nogil``, no
 ``fastmath``, imported on first use, ``cache=True``; large chunks are split in two halves,
@@ -298,14 +301,25 @@ def dense_moments(X, yidx, n_classes, shift, pivot, known, scale, locked=None, *
         scale, inv = new_scale, 1.0 / new_scale
         S, Q = _class_sums(X, yidx, K, inv, use_numba)
 
-    # --- guard: too much cancellation somewhere -> chunk class means as pivots
+    # --- guard: too much cancellation in some features -> their chunk class means as
+    # pivots, for those features only (each feature's sums depend on its column alone):
+    # on sparse data (pixels, ReLU outputs) it fires on the few features constant in the
+    # chunk whose state mean is not, and a whole second pass cost as much as the first
     n = np.maximum(count, 1.0)[:, None]
     s = 1.0 if scale is None else scale
     m2 = np.maximum(Q - S * S / n, 0.0)
-    fired = bool(np.any(Q > _GUARD * m2.sum(axis=0)))
+    over = np.any(Q > _GUARD * m2.sum(axis=0), axis=0)
+    fired = bool(over.any())
     if fired:
-        K = K + (S / n) * s
-        S, Q = _class_sums(X, yidx, K, inv, use_numba)
+        cols = np.flatnonzero(over)
+        K[:, cols] += (S[:, cols] / n) * (s if np.ndim(s) == 0 else s[cols])
+        if 2 * len(cols) > X.shape[1]:  # most features: one pass over the whole chunk
+            S, Q = _class_sums(X, yidx, K, inv, use_numba)  # the others' sums come out equal
+        else:
+            S[:, cols], Q[:, cols] = _class_sums(
+                np.ascontiguousarray(X[:, cols]), yidx, np.ascontiguousarray(K[:, cols]),
+                None if inv is None else inv[cols], use_numba,
+            )
         m2 = np.maximum(Q - S * S / n, 0.0)
     # K - shift is exact when the pivot is near the shift (the usual case), so the mean
     # keeps all the digits of its distance from the shift

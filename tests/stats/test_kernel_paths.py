@@ -776,3 +776,81 @@ def test_deviations_beyond_the_float64_range_are_rescaled():
     yidx = np.array([0, 0, 0, 1, 1, 1], dtype=np.int64)
     count, mean, m2, scale, _ = _dense(X, yidx, 2)
     assert np.all(np.isfinite(mean)) and np.all(np.isfinite(m2))
+
+
+# ------------------------------------------------------------------ the guard, per feature
+def _drifted(p=6, under=(1, 4), n=400, seed=12):
+    """A chunk whose state means are right for every feature but those in ``under``, which
+    drifted by 1e8 (their Q - S^2/n would cancel 16 digits)."""
+    rng = np.random.default_rng(seed)
+    yidx = np.repeat([0, 1], n // 2).astype(np.int64)
+    X = rng.normal(size=(n, p)) + 3.0
+    mean0, _ = _truth(X, yidx, 2)
+    pivot = mean0.copy()
+    X[:, list(under)] += 1e8
+    return X, yidx, pivot
+
+
+def test_the_guard_sums_again_only_the_features_under_it(fake_numba):
+    X, yidx, pivot = _drifted()
+    known = np.array([True, True])
+    count, mean, m2, _, fired = _kernels.dense_moments(
+        X, yidx, 2, np.zeros(6), pivot, known, None, use_numba=True
+    )
+    assert fired
+    rows = [shape for shape, *_ in fake_numba["kernel"]]
+    assert rows == [400, 400]
+    mean0, m20 = _truth(X, yidx, 2)
+    np.testing.assert_allclose(mean, mean0, rtol=1e-14)
+    np.testing.assert_allclose(m2, m20, rtol=1e-9)
+
+
+def test_the_guards_pass_reads_the_two_features_and_keeps_the_others_first_sums(monkeypatch):
+    X, yidx, pivot = _drifted()
+    known = np.array([True, True])
+    seen = []
+    real = _kernels._class_sums
+
+    def spy(X_, yidx_, K_, inv_, use_):
+        seen.append(X_.shape)
+        return real(X_, yidx_, K_, inv_, use_)
+
+    monkeypatch.setattr(_kernels, "_class_sums", spy)
+    got = _dense(X, yidx, 2, np.zeros(6), pivot, known)
+    assert got[4] and seen == [(400, 6), (400, 2)]
+    # the features under the guard as if alone in the chunk; the others as without a guard
+    two = np.ascontiguousarray(X[:, [1, 4]])
+    alone = _dense(two, yidx, 2, np.zeros(2), pivot[:, [1, 4]], known)
+    monkeypatch.setattr(_kernels, "_GUARD", np.inf)
+    unguarded = _dense(X, yidx, 2, np.zeros(6), pivot, known)
+    for i in (1, 2):  # mean, m2
+        np.testing.assert_array_equal(got[i][:, [1, 4]], alone[i])
+        np.testing.assert_array_equal(got[i][:, [0, 2, 3, 5]], unguarded[i][:, [0, 2, 3, 5]])
+
+
+def test_the_guard_with_scaled_features_takes_their_scales(monkeypatch):
+    X, yidx, pivot = _drifted()
+    scale = np.array([1.0, 4.0, 0.5, 2.0, 8.0, 1.0])
+    known = np.array([True, True])
+    count, mean, m2, out, fired = _dense(X, yidx, 2, np.zeros(6), pivot / scale, known, scale)
+    assert fired and np.array_equal(out, scale)
+    mean0, m20 = _truth(X, yidx, 2)
+    np.testing.assert_allclose(mean * scale, mean0, rtol=1e-14)
+    np.testing.assert_allclose(m2 * scale**2, m20, rtol=1e-9)
+
+
+def test_a_guard_over_most_features_sums_the_whole_chunk_again(monkeypatch):
+    X, yidx, pivot = _drifted(under=(0, 1, 2, 4))
+    seen = []
+    real = _kernels._class_sums
+
+    def spy(X_, *args):
+        seen.append(X_.shape)
+        return real(X_, *args)
+
+    monkeypatch.setattr(_kernels, "_class_sums", spy)
+    got = _dense(X, yidx, 2, np.zeros(6), pivot, np.array([True, True]))
+    assert got[4] and seen == [(400, 6), (400, 6)]
+    mean0, m20 = _truth(X, yidx, 2)
+    np.testing.assert_allclose(got[1], mean0, rtol=1e-14)
+    np.testing.assert_allclose(got[2], m20, rtol=1e-9)
