@@ -854,3 +854,21 @@ def test_a_guard_over_most_features_sums_the_whole_chunk_again(monkeypatch):
     mean0, m20 = _truth(X, yidx, 2)
     np.testing.assert_allclose(got[1], mean0, rtol=1e-14)
     np.testing.assert_allclose(got[2], m20, rtol=1e-9)
+
+
+def test_a_guard_over_exactly_half_the_features_gathers_their_columns(monkeypatch):
+    # "most" is strictly more than half: 3 of 6 features are read again alone
+    X, yidx, pivot = _drifted(under=(0, 2, 4))
+    seen = []
+    real = _kernels._class_sums
+
+    def spy(X_, *args):
+        seen.append(X_.shape)
+        return real(X_, *args)
+
+    monkeypatch.setattr(_kernels, "_class_sums", spy)
+    got = _dense(X, yidx, 2, np.zeros(6), pivot, np.array([True, True]))
+    assert got[4] and seen == [(400, 6), (400, 3)]
+    mean0, m20 = _truth(X, yidx, 2)
+    np.testing.assert_allclose(got[1], mean0, rtol=1e-14)
+    np.testing.assert_allclose(got[2], m20, rtol=1e-9)
