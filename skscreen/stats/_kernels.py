@@ -187,8 +187,13 @@ def numpy_class_sums(X, yidx, pivot, inv_scale, S, Q):
             np.subtract(np.take(X, idx, axis=0, out=gathered[:m]), pivot[c], out=blk)
             if inv_scale is not None:
                 blk *= inv_scale
-            S[c] += blk.sum(axis=0)
-            Q[c] += np.einsum("ij,ij->j", blk, blk)
+            if n_features == 1:  # a contiguous column, which sum and einsum add pairwise:
+                col = blk[:, 0]  # cumsum adds in row order, as the compiled kernel does
+                S[c] += np.cumsum(col)[-1]
+                Q[c] += np.cumsum(col * col)[-1]
+            else:
+                S[c] += blk.sum(axis=0)
+                Q[c] += np.einsum("ij,ij->j", blk, blk)
 
 
 def _class_sums(X, yidx, pivot, inv_scale, use_numba):
@@ -272,7 +277,7 @@ def dense_moments(X, yidx, n_classes, shift, pivot, known, scale, locked=None, *
     scale : ndarray (p,) or None
         The scales of ``mean`` and ``m2`` (set or enlarged for extreme features).
     guard_fired : bool
-        Whether the chunk was recomputed with chunk-mean pivots.
+        Whether some features were summed again with chunk-mean pivots (the guard).
 
     Raises
     ------

@@ -330,7 +330,9 @@ class ClassMoments:
             self.scale_ = new_scale
             return self
         if new_scale is not scale:  # some features were (re)scaled: re-express the state
-            ratio = (1.0 if scale is None else scale) / new_scale
+            # a feature not locked holds zeros, zero in any scale: ratio 1 there (its scale
+            # may shrink past 2^-512, where ratio**2 is inf and 0 * inf a nan for good)
+            ratio = np.where(locked, (1.0 if scale is None else scale) / new_scale, 1.0)
             cur = (cur[0], cur[1] * ratio, cur[2] * (ratio * ratio))
         self.classes_ = new_classes
         self.count_, self.mean_, self.m2_ = _merge_into(*cur, cnt, mean, m2)

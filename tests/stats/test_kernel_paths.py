@@ -634,22 +634,65 @@ def test_huge_sparse_chunks_are_handled_without_floating_point_warnings():
 
 
 # ------------------------------------------------------------------ numba vs numpy, worker
-def test_the_numpy_path_adds_in_the_compiled_kernels_order():
+@pytest.mark.parametrize("p", [5, 1])
+def test_the_numpy_path_adds_in_the_compiled_kernels_order(p):
     """The module's promise: the two kernels add in the same order (bit-identical sums),
-    which needs a stable gathering of each class's rows."""
+    which needs a stable gathering of each class's rows, and, for one column (a single
+    feature, or the one feature under the guard), no pairwise sum."""
     pytest.importorskip("numba")
     kernel = _kernels._load_numba()
     if not kernel:
         pytest.skip("no compiled kernel")
     rng = np.random.default_rng(10)
     yidx = rng.integers(0, 3, 3000).astype(np.int64)
-    X = rng.normal(size=(3000, 5)) * rng.uniform(0.1, 1e3, 5) + 17.3
-    pivot = rng.normal(size=(3, 5)) + 17.3
-    S1, Q1 = np.zeros((3, 5)), np.zeros((3, 5))
-    kernel(X, yidx, pivot, np.ones(5), S1, Q1, _kernels._BLOCK_ROWS)
-    S2, Q2 = np.zeros((3, 5)), np.zeros((3, 5))
+    X = rng.normal(size=(3000, p)) * rng.uniform(0.1, 1e3, p) + 17.3
+    pivot = rng.normal(size=(3, p)) + 17.3
+    S1, Q1 = np.zeros((3, p)), np.zeros((3, p))
+    kernel(X, yidx, pivot, np.ones(p), S1, Q1, _kernels._BLOCK_ROWS)
+    S2, Q2 = np.zeros((3, p)), np.zeros((3, p))
     _kernels.numpy_class_sums(X, yidx, pivot, None, S2, Q2)
     assert np.array_equal(S1, S2) and np.array_equal(Q1, Q2)
+
+
+def test_one_column_is_summed_in_row_order_by_the_numpy_path():
+    """The compiled kernel's order written out: each class's rows in order, in blocks of
+    _BLOCK_ROWS, each block summed from its first row and added to the total."""
+    rng = np.random.default_rng(13)
+    yidx = rng.integers(0, 2, 1500).astype(np.int64)
+    x = rng.normal(size=1500) * 1e3 + 0.1
+    pivot = np.array([[0.3], [-0.2]])
+    S, Q = np.zeros((2, 1)), np.zeros((2, 1))
+    _kernels.numpy_class_sums(x[:, None], yidx, pivot, None, S, Q)
+    for c in (0, 1):
+        d = [float(v) - float(pivot[c, 0]) for v in x[yidx == c]]
+        s = q = 0.0
+        for b in range(0, len(d), _kernels._BLOCK_ROWS):
+            bs = bq = 0.0
+            for v in d[b : b + _kernels._BLOCK_ROWS]:
+                bs += v
+                bq += v * v
+            s += bs
+            q += bq
+        assert S[c, 0] == s and Q[c, 0] == q
+
+
+def test_one_feature_under_the_guard_gives_the_same_bits_on_both_paths(monkeypatch):
+    """An outlier first sample in one feature: the guard sums that column alone."""
+    pytest.importorskip("numba")
+    if not _kernels.numba_available():
+        pytest.skip("no compiled kernel")
+    from skscreen.stats import ClassMoments
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(9000, 8)) + 3.0  # under 2 * _SPLIT_ROWS: one thread
+    y = rng.integers(0, 3, 9000)
+    X[0, 2] += 200.0
+    states = {}
+    for use in (False, True):
+        monkeypatch.setattr(_kernels, "USE_NUMBA", use)
+        states[use] = ClassMoments().update(X, y)
+    np.testing.assert_array_equal(states[False].mean_, states[True].mean_)
+    np.testing.assert_array_equal(states[False].m2_, states[True].m2_)
 
 
 def test_the_lazy_worker_has_one_thread():

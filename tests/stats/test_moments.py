@@ -6,6 +6,7 @@ Each truth is a single state updated with all the data (merges must equal it) or
 """
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -623,3 +624,23 @@ def test_a_torch_state_does_not_follow_its_first_batch_changed_in_place(dtype):
     _assert_same_state(m.in_data_units(), before)
     means = (m.shift_ + m.mean_).numpy()  # the means are kept relative to the shift
     np.testing.assert_allclose(means, [[1.5, 2.0], [3.0, 5.0]])
+
+
+def test_a_zero_feature_rescaled_below_2_to_the_minus_512_keeps_a_finite_m2():
+    # the state holds zeros for feature 0 (one row per class: not locked); the next chunk
+    # varies by ~1e-170, so its scale shrinks past 2^-512, where ratio**2 overflows: the
+    # zeros must stay zeros (0 * inf was a nan that no later chunk cleared)
+    X1, y1 = np.array([[0.0, 1.0], [0.0, 2.0]]), np.array([0, 1])
+    X2 = np.array([[1e-170, 1.5], [3e-170, 2.5], [2e-170, 0.5], [5e-170, 3.0]])
+    y2 = np.array([0, 0, 1, 1])
+    rng = np.random.default_rng(0)
+    X3, y3 = rng.normal(size=(50, 2)), np.repeat([0, 1], 25)
+    X3[25:, 0] += 1.0
+    state = ClassMoments()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for X, y in ((X1, y1), (X2, y2), (X3, y3)):
+            state.update(X, y)
+    assert np.isfinite(state.m2_).all()
+    X, y = np.vstack([X1, X2, X3]), np.r_[y1, y2, y3]
+    np.testing.assert_allclose(anova_f(state)[0], f_classif(X, y)[0], rtol=1e-12)
