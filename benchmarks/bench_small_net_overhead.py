@@ -155,7 +155,8 @@ def main():
             rows.append({"setting": name, "data": source, "n": len(y), "net": k,
                          "median s": float(np.median(ts)), "min s": float(np.min(ts)),
                          "ratio": float(np.median(paired)),
-                         "interval": f"{lo:.3f}-{hi:.3f}", "coverage": round(cover, 3),
+                         "interval": f"{lo:.3f}-{hi:.3f}", "interval low": lo,
+                         "interval high": hi, "coverage": round(cover, 3),
                          "target": verdict,
                          "ratio of medians": float(np.median(ts) / np.median(plain)),
                          "rounds on numba": int(on_numba)})
