@@ -644,3 +644,81 @@ def test_a_zero_feature_rescaled_below_2_to_the_minus_512_keeps_a_finite_m2():
     assert np.isfinite(state.m2_).all()
     X, y = np.vstack([X1, X2, X3]), np.r_[y1, y2, y3]
     np.testing.assert_allclose(anova_f(state)[0], f_classif(X, y)[0], rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- locked features
+def test_a_zero_feature_beside_locked_ones_is_scaled_up_for_tiny_variation():
+    # feature 1 holds non-zero means and M2 (locked), feature 0 only zeros (not locked):
+    # a chunk varying by ~1e-200 in feature 0 must scale it up, its M2 not underflow to 0
+    X1, y1 = np.array([[0.0, 1.0], [0.0, 3.0], [0.0, 2.0], [0.0, 6.0]]), np.array([0, 0, 1, 1])
+    X2 = np.array([[1e-200, 1.5], [3e-200, 2.5], [2e-200, 2.0], [7e-200, 5.0]])
+    y2 = np.array([0, 0, 1, 1])
+    state = ClassMoments().update(X1, y1).update(X2, y2)
+    assert state.scale_[0] < 2.0**-500
+    assert state.scale_[1] == 1.0
+    big = 2.0**600  # the same data times a power of two, in range: the same M2 exactly scaled
+    ref = ClassMoments().update(X1, y1).update(X2 * [big, 1.0], y2)
+    np.testing.assert_allclose(
+        state.m2_[:, 0] * (state.scale_[0] * big) ** 2, ref.m2_[:, 0], rtol=1e-12
+    )
+    assert (ref.m2_[:, 0] > 0).all()
+
+
+def test_a_feature_constant_in_each_class_is_locked_and_re_expressed_when_rescaled():
+    # feature 0's class means differ but each class is constant (M2 0): the state holds
+    # values there, so a rescale by a large value must re-express its means too
+    X1, y1 = np.array([[0.0], [0.0], [1.0], [1.0]]), np.array([0, 0, 1, 1])
+    X2, y2 = np.array([[0.0], [1e200], [1.0], [1.0]]), np.array([0, 0, 1, 1])
+    state = ClassMoments().update(X1, y1).update(X2, y2)
+    assert state.scale_[0] > 1e200
+    means = state.shift_ + state.mean_ * state.scale_
+    np.testing.assert_allclose(means[:, 0], [2.5e199, 1.0], rtol=1e-12)
+    np.testing.assert_array_equal(state.m2_[1], [0.0])
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_locked_feature_keeps_its_scale_under_tiny_variation(sparse):
+    # the state holds M2 8 in feature 0: a chunk varying by ~1e-200 there is negligible, and
+    # must not shrink the scale (the state re-expressed in 2^-660 would overflow to inf)
+    fmt = sp.csr_matrix if sparse else np.asarray
+    X1, y1 = np.array([[0.0, 1.0], [2.0, 1.0], [-2.0, 1.0]]), np.array([0, 0, 0])
+    X2, y2 = np.array([[1e-200, 1.0], [3e-200, 1.0]]), np.array([0, 0])
+    state = ClassMoments().update(fmt(X1), y1).update(fmt(X2), y2)
+    assert state.scale_ is None or (state.scale_ == 1.0).all()
+    np.testing.assert_allclose(state.m2_[:, 0], [8.0], rtol=1e-12)
+    np.testing.assert_allclose(state.mean_[:, 0], [0.0], atol=1e-190)
+
+
+def test_a_sparse_chunk_after_a_scaled_sparse_state_is_summed_in_its_scale():
+    X1, y1 = np.array([[1e200, 1.0], [-1e200, 2.0], [0.0, 3.0], [5e199, 4.0]]), np.r_[0, 0, 1, 1]
+    X2, y2 = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 0.0], [4.0, 5.0]]), np.r_[0, 0, 1, 1]
+    state = ClassMoments().update(sp.csr_matrix(X1), y1)
+    assert state.scale_[0] > 1e200
+    state.update(sp.csr_matrix(X2), y2)
+    X, y = np.vstack([X1, X2]), np.r_[y1, y2]
+    means = state.shift_ + state.mean_ * state.scale_
+    np.testing.assert_allclose(means, [X[y == 0].mean(axis=0), X[y == 1].mean(axis=0)])
+    Xs = X / state.scale_  # powers of two: exact, and in range
+    m2 = [((Xs[y == c] - Xs[y == c].mean(axis=0)) ** 2).sum(axis=0) for c in (0, 1)]
+    np.testing.assert_allclose(state.m2_, m2, rtol=1e-12)
+
+
+def test_update_passes_the_state_means_as_pivots_and_first_samples_for_new_classes(
+    monkeypatch,
+):
+    # pivots of the dense kernel: a known class's running mean (one row is enough), a class
+    # new to the state its first sample in the chunk
+    from skscreen.stats import _kernels
+
+    pivots = []
+    class_sums = _kernels._class_sums
+
+    def spy(X, yidx, K, *args):
+        pivots.append(np.array(K))
+        return class_sums(X, yidx, K, *args)
+
+    X1, y1 = np.array([[0.0], [2.0], [4.0]]), np.array([0, 0, 1])
+    state = ClassMoments().update(X1, y1)
+    monkeypatch.setattr(_kernels, "_class_sums", spy)
+    state.update(np.array([[10.0], [11.0], [12.0], [20.0]]), np.array([0, 1, 2, 2]))
+    np.testing.assert_array_equal(pivots[0][:, 0], [1.0, 4.0, 12.0])
