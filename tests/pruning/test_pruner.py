@@ -259,6 +259,19 @@ def test_layer_whose_hook_never_fires_is_kept_dense_with_a_warning():
     assert pruner.n_kept() == pruner.target_keep(1) == 88  # the budget falls on the others
 
 
+def test_kept_dense_layer_is_scored_on_its_weights_device_not_the_default_device():
+    # a default device other than the weights' (meta here, CUDA for a user) stands for a CUDA
+    # model on CPU-only CI: the dense layer's scores must follow the weight, not the default
+    model = _Functional()
+    pruner = _pruner(model, sparsity=0.5, schedule=OneShotSchedule(), prune_epochs=1)
+    _record(pruner, model, torch.randn(30, 5), torch.arange(30) % 3)
+    with pytest.warns(UserWarning, match="kept dense"), torch.device("meta"):
+        pruner.step(1)
+    assert get_mask(model.inner).device.type == "cpu"
+    assert pruner.kept_fractions()["inner"] == 1.0
+    assert pruner.n_kept() == pruner.target_keep(1) == 88
+
+
 def test_transformer_layer_skips_attention_out_proj_and_prunes_the_rest():
     model, x = make("transformer")
     y = torch.arange(16) % 10
