@@ -1053,6 +1053,27 @@ def test_numpy_labels_reach_the_statistics(digits_300):
         np.testing.assert_array_equal(t.numpy(), y[100 * i : 100 * (i + 1)])
 
 
+def test_labels_reach_the_statistics_on_the_nets_device(digits_300):
+    # a net.device other than the batches' (meta here, CUDA for a user; the weights stay on
+    # the CPU) stands for a CUDA net on CPU-only CI: skorch hands on_batch_begin the batch as
+    # the loader made it, so the labels must be moved to the net's device; labels already on
+    # it (a dataset of device tensors) are taken as they are, never through numpy
+    X, y = digits_300
+    prune = ScreeningPruning(sparsity=0.5, prune_epochs=1)
+    net = _plain(prune, max_epochs=1).initialize()
+    prune.on_train_begin(net, X=X, y=y)
+    prune.output_width_seen(net.module_, 10)  # no probe pass on the meta device
+    net.device = "meta"
+    Xb, yb = torch.as_tensor(X[:100]), torch.as_tensor(y[:100])
+    for labels in (yb, y[:100], yb.to("meta")):  # CPU tensor, numpy, on the net's device
+        prune.on_batch_begin(net, batch=(Xb, labels), training=True)
+        targets = prune.pruner_.recorder._targets
+        assert targets.device.type == "meta" and targets.shape == (100,)
+        assert targets.dtype == torch.long
+        prune.on_batch_end(net, batch=None, training=True)
+    prune._remove_epoch_hooks()
+
+
 class _Conv(nn.Module):
     """A convolution and a Linear head on the 8x8 digits."""
 

@@ -433,3 +433,17 @@ def test_an_early_fold_starts_at_exactly_2_to_the_16_values_pending():
     assert just_under._pending_rows == 1023
     assert exactly._pending_rows == 0 and exactly._future is not None
     np.testing.assert_allclose(anova_f(exactly.to_moments())[0], f_classif(X, y)[0], rtol=1e-10)
+
+
+def test_a_state_on_another_device_stays_there_as_torch_tensors():
+    # meta stands for CUDA on CPU-only CI: a device state is given as torch tensors on that
+    # device (a copy), never moved to the host as numpy
+    acc = DeferredMoments(3, block_rows=64)
+    y = torch.zeros(50, dtype=torch.long, device="meta")
+    for _ in range(3):
+        acc.update(torch.randn(50, 4, device="meta"), y)
+    m = acc.to_moments()
+    for t in (m.count_, m.mean_, m.m2_, m.shift_):
+        assert torch.is_tensor(t) and t.device.type == "meta"
+    assert m.mean_.shape == m.m2_.shape == (3, 4) and m.count_.shape == (3,)
+    assert m.mean_ is not acc._state.mean_ and m.count_ is not acc._state.count_
