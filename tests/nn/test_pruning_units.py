@@ -1062,6 +1062,7 @@ def test_labels_reach_the_statistics_on_the_nets_device(digits_300):
     prune = ScreeningPruning(sparsity=0.5, prune_epochs=1)
     net = _plain(prune, max_epochs=1).initialize()
     prune.on_train_begin(net, X=X, y=y)
+    prune.on_epoch_begin(net)
     prune.output_width_seen(net.module_, 10)  # no probe pass on the meta device
     net.device = "meta"
     Xb, yb = torch.as_tensor(X[:100]), torch.as_tensor(y[:100])
