@@ -392,7 +392,7 @@ class ScreeningPruning(PruningSettings, Callback):
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         self._epoch_ran = True
-        self._epoch_rows = _length(dataset_train)
+        self._epoch_rows = _epoch_rows(net, dataset_train)
         if self.pruner_ is not None:
             self._start_epoch(net)
         self._watch_outputs(net)
@@ -526,6 +526,19 @@ def _length(dataset):
         return len(dataset)
     except Exception:  # no __len__, or one that raises: no hint
         return None
+
+
+def _epoch_rows(net, dataset):
+    """The training rows this process sees in an epoch: the length of the training
+    iterator's sampler when one is given (``iterator_train__sampler``: a
+    ``DistributedSampler``'s share of the rank, a ``WeightedRandomSampler``'s
+    ``num_samples``), else of the dataset; None where neither has one."""
+    try:
+        sampler = net.get_params_for("iterator_train").get("sampler")
+    except Exception:  # a net-like object without skorch's parameters
+        sampler = None
+    n = None if sampler is None else _length(sampler)
+    return _length(dataset) if n is None else n
 
 
 class _ClearTargets:

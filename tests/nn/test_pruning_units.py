@@ -1261,3 +1261,46 @@ def test_an_epoch_of_unknown_length_gives_no_hint():
     assert _pruning._length(NoLen()) is None
     assert _pruning._length(BadLen()) is None
     assert _pruning._length(None) is None
+
+
+def test_an_epoch_is_announced_as_its_samplers_length(digits_300, monkeypatch):
+    # a sampler decides the rows of an epoch (a DistributedSampler's share of the rank, a
+    # WeightedRandomSampler's num_samples): its length is announced, not the dataset's
+    from torch.utils.data import WeightedRandomSampler
+
+    from skscreen.pruning import hooks as hooks_module
+
+    hints = []
+
+    class Spy(hooks_module.DeferredMoments):
+        def update(self, X, y, rows_left=None):
+            hints.append((X.shape[0], rows_left))
+            return super().update(X, y, rows_left=rows_left)
+
+    monkeypatch.setattr(hooks_module, "DeferredMoments", Spy)
+    X, y = digits_300
+    sampler = WeightedRandomSampler(np.ones(300), num_samples=200)
+    net = make_net(
+        max_epochs=1, batch_size=128, sparsity=0.5, iterator_train__sampler=sampler,
+        iterator_train__shuffle=False,
+    )
+    net.fit(X, y)
+    assert hints == [(128, 72)] * 2 + [(72, 0)] * 2
+
+
+def test_a_sampler_without_length_falls_back_to_the_dataset():
+    class Endless:
+        def __iter__(self):
+            return iter(())
+
+    class Net:
+        def __init__(self, sampler):
+            self.sampler = sampler
+
+        def get_params_for(self, prefix):
+            return {} if self.sampler is None else {"sampler": self.sampler}
+
+    assert _pruning._epoch_rows(Net(Endless()), list(range(7))) == 7
+    assert _pruning._epoch_rows(Net(None), list(range(7))) == 7
+    assert _pruning._epoch_rows(Net(range(4)), list(range(7))) == 4
+    assert _pruning._epoch_rows(object(), list(range(7))) == 7  # no skorch parameters
