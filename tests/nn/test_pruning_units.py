@@ -1230,17 +1230,23 @@ def test_weights_edited_behind_the_masks_are_pruned_again_at_the_next_fit_call(d
     assert net.history[-1, "n_kept"] == kept
 
 
-def test_each_epoch_announces_its_training_rows_to_the_statistics(digits_300, monkeypatch):
+@pytest.fixture
+def hints(monkeypatch):
+    """``(rows, rows_left)`` of every batch the statistics receive, in order."""
     from skscreen.pruning import hooks as hooks_module
 
-    hints = []
+    seen = []
 
     class Spy(hooks_module.DeferredMoments):
         def update(self, X, y, rows_left=None):
-            hints.append((X.shape[0], rows_left))
+            seen.append((X.shape[0], rows_left))
             return super().update(X, y, rows_left=rows_left)
 
     monkeypatch.setattr(hooks_module, "DeferredMoments", Spy)
+    return seen
+
+
+def test_each_epoch_announces_its_training_rows_to_the_statistics(digits_300, hints):
     X, y = digits_300
     net = make_net(max_epochs=1, batch_size=128, sparsity=0.5)
     net.fit(X, y)
@@ -1263,21 +1269,11 @@ def test_an_epoch_of_unknown_length_gives_no_hint():
     assert _pruning._length(None) is None
 
 
-def test_an_epoch_is_announced_as_its_samplers_length(digits_300, monkeypatch):
+def test_an_epoch_is_announced_as_its_samplers_length(digits_300, hints):
     # a sampler decides the rows of an epoch (a DistributedSampler's share of the rank, a
     # WeightedRandomSampler's num_samples): its length is announced, not the dataset's
     from torch.utils.data import WeightedRandomSampler
 
-    from skscreen.pruning import hooks as hooks_module
-
-    hints = []
-
-    class Spy(hooks_module.DeferredMoments):
-        def update(self, X, y, rows_left=None):
-            hints.append((X.shape[0], rows_left))
-            return super().update(X, y, rows_left=rows_left)
-
-    monkeypatch.setattr(hooks_module, "DeferredMoments", Spy)
     X, y = digits_300
     sampler = WeightedRandomSampler(np.ones(300), num_samples=200)
     net = make_net(

@@ -848,19 +848,27 @@ def test_the_guard_sums_again_only_the_features_under_it(fake_numba):
     np.testing.assert_allclose(m2, m20, rtol=1e-9)
 
 
-def test_the_guards_pass_reads_the_two_features_and_keeps_the_others_first_sums(monkeypatch):
-    X, yidx, pivot = _drifted()
-    known = np.array([True, True])
+@pytest.fixture
+def passes(monkeypatch):
+    """The shape of the chunk each pass of ``_class_sums`` reads, in order."""
     seen = []
     real = _kernels._class_sums
 
-    def spy(X_, yidx_, K_, inv_, use_):
+    def spy(X_, *args):
         seen.append(X_.shape)
-        return real(X_, yidx_, K_, inv_, use_)
+        return real(X_, *args)
 
     monkeypatch.setattr(_kernels, "_class_sums", spy)
+    return seen
+
+
+def test_the_guards_pass_reads_the_two_features_and_keeps_the_others_first_sums(
+    passes, monkeypatch
+):
+    X, yidx, pivot = _drifted()
+    known = np.array([True, True])
     got = _dense(X, yidx, 2, np.zeros(6), pivot, known)
-    assert got[4] and seen == [(400, 6), (400, 2)]
+    assert got[4] and passes == [(400, 6), (400, 2)]
     # the features under the guard as if alone in the chunk; the others as without a guard
     two = np.ascontiguousarray(X[:, [1, 4]])
     alone = _dense(two, yidx, 2, np.zeros(2), pivot[:, [1, 4]], known)
@@ -882,36 +890,19 @@ def test_the_guard_with_scaled_features_takes_their_scales(monkeypatch):
     np.testing.assert_allclose(m2 * scale**2, m20, rtol=1e-9)
 
 
-def test_a_guard_over_most_features_sums_the_whole_chunk_again(monkeypatch):
-    X, yidx, pivot = _drifted(under=(0, 1, 2, 4))
-    seen = []
-    real = _kernels._class_sums
-
-    def spy(X_, *args):
-        seen.append(X_.shape)
-        return real(X_, *args)
-
-    monkeypatch.setattr(_kernels, "_class_sums", spy)
+@pytest.mark.parametrize(
+    "under, second_pass",
+    [
+        ((0, 1, 2, 4), (400, 6)),  # most features: the whole chunk again
+        ((0, 2, 4), (400, 3)),  # "most" is strictly more than half: 3 of 6 read alone
+    ],
+)
+def test_the_guard_reads_the_whole_chunk_only_when_most_features_are_under_it(
+    passes, under, second_pass
+):
+    X, yidx, pivot = _drifted(under=under)
     got = _dense(X, yidx, 2, np.zeros(6), pivot, np.array([True, True]))
-    assert got[4] and seen == [(400, 6), (400, 6)]
-    mean0, m20 = _truth(X, yidx, 2)
-    np.testing.assert_allclose(got[1], mean0, rtol=1e-14)
-    np.testing.assert_allclose(got[2], m20, rtol=1e-9)
-
-
-def test_a_guard_over_exactly_half_the_features_gathers_their_columns(monkeypatch):
-    # "most" is strictly more than half: 3 of 6 features are read again alone
-    X, yidx, pivot = _drifted(under=(0, 2, 4))
-    seen = []
-    real = _kernels._class_sums
-
-    def spy(X_, *args):
-        seen.append(X_.shape)
-        return real(X_, *args)
-
-    monkeypatch.setattr(_kernels, "_class_sums", spy)
-    got = _dense(X, yidx, 2, np.zeros(6), pivot, np.array([True, True]))
-    assert got[4] and seen == [(400, 6), (400, 3)]
+    assert got[4] and passes == [(400, 6), second_pass]
     mean0, m20 = _truth(X, yidx, 2)
     np.testing.assert_allclose(got[1], mean0, rtol=1e-14)
     np.testing.assert_allclose(got[2], m20, rtol=1e-9)
