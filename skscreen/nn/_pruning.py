@@ -108,7 +108,10 @@ class ScreeningPruning(PruningSettings, Callback):
 
     During each training epoch, forward hooks collect per-class moments of the inputs of
     the prunable layers (weight level) or of the BatchNorm outputs (channel level), from
-    the batches the net trains on. At the end of the epoch every component is ranked by
+    the batches the net trains on. When the epoch's training batches are done (before its
+    first validation batch, so that the epoch's validation scores, and what
+    ``EarlyStopping`` or ``Checkpoint`` keeps by them, are those of the pruned module; at the
+    epoch's end without validation) every component is ranked by
     ``alpha * norm(F) + (1 - alpha) * norm(magnitude)`` and the lowest are pruned until the
     schedule's target for that epoch is met. Works with any skorch ``NeuralNet`` whose
     targets are class indices (``NeuralNetClassifier``, ``NeuralNetBinaryClassifier``, a
@@ -192,6 +195,8 @@ class ScreeningPruning(PruningSettings, Callback):
     0.8
     """
 
+    _step_pending = False  # (also for a callback pickled before the attribute existed)
+
     def __init__(
         self,
         *,
@@ -237,6 +242,7 @@ class ScreeningPruning(PruningSettings, Callback):
         self._enforcer = getattr(self, "_enforcer", None) or MaskEnforcer()
         self._targets_handle = None
         self._epoch_ran = False
+        self._step_pending = False  # training batches ran this epoch, its step still to come
         self._watch = None
         return self
 
@@ -299,6 +305,7 @@ class ScreeningPruning(PruningSettings, Callback):
         elif not bound:
             self._drop_pruner()  # rebuilt from the module's masks at the first batch
         self._epoch_ran = False
+        self._step_pending = False  # an epoch interrupted before its step does not resume
         self.prepare(net)
         if not fresh and not bound and self.granularity == "weight":
             # a pruned state loaded before the masks existed (LoadInitState listed before this
@@ -392,6 +399,7 @@ class ScreeningPruning(PruningSettings, Callback):
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         self._epoch_ran = True
+        self._step_pending = False
         self._epoch_rows = _epoch_rows(net, dataset_train)
         if self.pruner_ is not None:
             self._start_epoch(net)
@@ -399,7 +407,13 @@ class ScreeningPruning(PruningSettings, Callback):
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if not training:
+            # the epoch's training is over and validation starts: prune now, so that the
+            # epoch's validation scores (and whatever EarlyStopping or Checkpoint keeps by
+            # them) are those of the module the epoch delivers
+            if self._step_pending:
+                self._end_training_phase(net)
             return
+        self._step_pending = True
         Xi, yi = unpack_data(batch)  # skorch's own error for a batch of 1 or 3 items
         if self.pruner_ is None:
             self._build_pruner(net, Xi, yi)
@@ -435,6 +449,16 @@ class ScreeningPruning(PruningSettings, Callback):
     def on_epoch_end(self, net, **kwargs):
         # hooks off first: a Checkpoint(f_pickle=...) after this callback pickles the net
         self._remove_epoch_hooks()
+        if self._step_pending:  # no validation this epoch: the step comes now
+            self._end_training_phase(net)
+        if self._watch is not None:
+            self._warn_if_same_outputs(net)
+
+    def _end_training_phase(self, net):
+        """The pruning step of an epoch whose training batches are done: at its first
+        validation batch, or at its end when it has none."""
+        self._step_pending = False
+        self._remove_epoch_hooks()
         if self.pruner_ is None:  # no training batch this epoch
             return
         p = self.pruner_
@@ -451,8 +475,6 @@ class ScreeningPruning(PruningSettings, Callback):
         for key, value in row.items():
             net.history.record(key, value)
         self._attach_enforcement(net)  # channel pruning may have replaced parameters
-        if self._watch is not None:
-            self._warn_if_same_outputs(net)
 
     def _watch_outputs(self, net):
         """Watch the outputs of the first epoch with the final masks (the schedule done,

@@ -182,6 +182,13 @@ def test_early_stopping_after_pruning_listed_before_the_callback(digits):
     assert not [m for m in messages if "before the schedule" in m or "replaced" in m]
 
 
+def _valid_loss(net, X, y):
+    """The validation loss of ``net.module_`` now, on the net's own validation split."""
+    _, valid = net.get_split_datasets(X, y)
+    with torch.no_grad():
+        return float(net.get_loss(net.forward(valid), torch.as_tensor(y[valid.indices])))
+
+
 @pytest.mark.parametrize("cls", [EarlyStopping, EarlyStoppingAfterPruning])
 def test_early_stopping_on_the_real_validation_loss(digits, cls):
     # the docs' recipe: the default monitor (valid_loss) with a validation split. The loss
@@ -190,7 +197,7 @@ def test_early_stopping_on_the_real_validation_loss(digits, cls):
     X, y = digits
     net = ScreeningPrunedNet(
         make_mlp(64, (32,), 10),
-        sparsity=0.9,
+        sparsity=0.97,
         prune_epochs=8,
         max_epochs=20,
         lr=0.1,
@@ -201,13 +208,48 @@ def test_early_stopping_on_the_real_validation_loss(digits, cls):
     messages = _fit(net, X, y)
     delivered = _zero_fraction(net.module_)
     assert net.sparsity_ == pytest.approx(delivered)
+    # each epoch is validated after its pruning step: the module restored is the one whose
+    # validation loss is the recorded best
+    best = net.history[net.callbacks[0].best_epoch_ - 1, "valid_loss"]
+    assert _valid_loss(net, X, y) == pytest.approx(best, rel=1e-5)
     if cls is EarlyStopping:
         assert len(net.history) < 20 and delivered < 0.85
         assert net.history[-1, "restored_sparsity"] == pytest.approx(delivered)
         assert _figures(messages)[-1] == pytest.approx(delivered, abs=1e-4)
     else:
-        assert delivered == pytest.approx(0.9, abs=1e-3)
+        assert delivered == pytest.approx(0.97, abs=1e-3)
         assert not [m for m in messages if "before the schedule" in m or "replaced" in m]
+
+
+@pytest.mark.parametrize("subclass", [True, False], ids=["ScreeningPrunedNet", "callback first"])
+def test_checkpoint_load_best_restores_the_validated_module(digits, tmp_path, subclass):
+    # Checkpoint(load_best=True) keeps the module of the best valid_loss row: that row's
+    # validation ran after the epoch's pruning step, so the restored module has that loss
+    # (and the row's sparsity)
+    from skorch.callbacks import Checkpoint
+
+    X, y = digits
+    checkpoint = Checkpoint(monitor="valid_loss_best", load_best=True, dirname=str(tmp_path))
+    kw = dict(max_epochs=8, lr=0.1, train_split=_five_fold(), verbose=0)
+    if subclass:
+        net = ScreeningPrunedNet(
+            make_mlp(64, (32,), 10), sparsity=0.97, prune_epochs=6, random_state=0,
+            callbacks=[checkpoint], **kw,
+        )
+    else:
+        net = _plain([("prune", ScreeningPruning(sparsity=0.97, prune_epochs=6)), checkpoint], **kw)
+    _fit(net, X, y)
+    rows = net.history  # the checkpoint's: up to the best epoch
+    best = [i for i, row in enumerate(rows) if row["valid_loss_best"]][-1]
+    assert best == len(rows) - 1 < 7  # the loss rose after it: an earlier epoch restored
+    assert _valid_loss(net, X, y) == pytest.approx(rows[best, "valid_loss"], rel=1e-5)
+    assert _zero_fraction(net.module_) == pytest.approx(rows[best, "sparsity"], abs=1e-6)
+
+
+def _five_fold():
+    from skorch.dataset import ValidSplit
+
+    return ValidSplit(5)
 
 
 def test_early_stopping_after_pruning_needs_the_pruning_callback(digits):
