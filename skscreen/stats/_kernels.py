@@ -386,14 +386,18 @@ def sparse_moments(X, yidx, n_classes, scale, locked=None):
     size = n_classes * n_features
     nnz = np.bincount(flat, minlength=size).reshape(n_classes, n_features)
 
+    def weighted(weights):
+        # float64 even without a stored entry (np.bincount of nothing is an integer array)
+        out = np.bincount(flat, weights=weights, minlength=size).astype(np.float64, copy=False)
+        return out.reshape(n_classes, n_features)
+
     def moments(inv):
         data = X.data.astype(np.float64)
         if inv is not None:
             data = data * inv[cols]
-        sums = np.bincount(flat, weights=data, minlength=size).reshape(n_classes, n_features)
-        mean = sums / np.maximum(count, 1.0)[:, None]
+        mean = weighted(data) / np.maximum(count, 1.0)[:, None]
         dev = data - mean.ravel()[flat]
-        m2 = np.bincount(flat, weights=dev * dev, minlength=size).reshape(n_classes, n_features)
+        m2 = weighted(dev * dev)
         m2 += (count[:, None] - nnz) * mean * mean  # the implicit zeros
         return mean, m2
 

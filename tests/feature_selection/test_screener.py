@@ -960,3 +960,29 @@ def test_the_scores_warning_names_the_line_that_reads_the_scores(monkeypatch):
     assert (w.filename, w.lineno) == frames[3]
     if not UNDER_MUTMUT:
         assert w.filename == __file__ and w.lineno == line
+
+
+# ---------------------------------------------------------------- audit s7b
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_a_sparse_chunk_without_stored_entries_is_dense_zeros(fmt):
+    # an all-zero sparse batch (an empty document of a HashingVectorizer): np.bincount of
+    # no entries is an integer array, which the implicit zeros' float sums could not enter
+    to_sparse = getattr(sp, f"{fmt}_matrix")
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 5)), np.arange(60) % 3
+    X[20:30] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # all-zero data: constant features
+        zeros = OnlineFClassifScreener(k=1).fit(to_sparse((6, 5)), y[:6])
+        dense = OnlineFClassifScreener(k=1).fit(np.zeros((6, 5)), y[:6])
+        np.testing.assert_array_equal(zeros.scores_, dense.scores_)
+        np.testing.assert_array_equal(zeros.moments_.count_, dense.moments_.count_)
+        s = OnlineFClassifScreener(k=2)
+        for a in (0, 20, 30):  # sparse chunks, the middle one without a stored entry
+            b = a + (20 if a == 0 else 10 if a == 20 else 30)
+            s.partial_fit(to_sparse(X[a:b]), y[a:b])
+            assert s.n_samples_seen_ == b
+        for i in range(20, 30):  # one empty row at a time, after the others
+            s.partial_fit(to_sparse(X[i : i + 1]), y[i : i + 1])
+        ref = f_classif(np.vstack([X, X[20:30]]), np.concatenate([y, y[20:30]]))[0]
+    np.testing.assert_allclose(s.scores_, ref, rtol=1e-12)
