@@ -100,7 +100,8 @@ def write_atomic(path, write):
 def rescue_file(write, *, prefix, suffix):
     """Save a finished result that could not go where it was asked: call ``write(file)`` on
     a new file in the system's temporary folder and return its path (``None`` if that
-    fails too; nothing is left behind then)."""
+    fails too; nothing is left behind then). Any other exception, an interrupt included,
+    removes the half-written file and goes through."""
     try:
         fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix)
     except OSError:
@@ -108,9 +109,14 @@ def rescue_file(write, *, prefix, suffix):
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
             write(fh)
-    except OSError:
-        os.unlink(path)
-        return None
+    except BaseException as exc:
+        try:
+            os.unlink(path)
+        except OSError:  # pragma: no cover - the file was just made there
+            pass
+        if isinstance(exc, OSError):
+            return None
+        raise
     return path
 
 

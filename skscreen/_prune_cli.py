@@ -269,7 +269,6 @@ def run_prune(args):
 
     from skscreen.datasets import load_dataset
     from skscreen.nn._callbacks import EpochProgressBar
-    from skscreen.pruning.compaction import count_parameters
 
     t0 = time.perf_counter()
     _check_device(args.device)
@@ -298,6 +297,42 @@ def run_prune(args):
             code=130,
         )
     train_s = time.perf_counter() - t0
+    try:
+        result, report = _evaluate(net, data, args, counter.done_, train_s)
+    except KeyboardInterrupt:
+        raise CommandError(
+            f"interrupted after training, while testing the network; nothing was written "
+            f"(earlier outputs in {args.out} are untouched).",
+            code=130,
+        ) from None
+    # the results are written before the report is printed: a failed print loses nothing
+    _write_outputs(
+        result, args.out, None if args.no_plots else (net, data, result["kept_fraction"])
+    )
+    what = "results.json" if args.no_plots else "plots and results.json"
+    try:
+        for line in report:
+            echo(line)
+        echo(f"{what} written to {args.out}/")
+        echo(f"done in {time.perf_counter() - t0:.1f} s")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()  # the outputs are written; a reader that stopped early loses nothing
+    except KeyboardInterrupt:
+        were = "results.json was" if args.no_plots else "the plots and results.json were"
+        raise CommandError(
+            f"interrupted; {were} already written to {args.out}/.", code=130
+        ) from None
+    return 0
+
+
+def _evaluate(net, data, args, epochs, train_s):
+    """``(result, report)`` of a trained net: the dict written to results.json, and the
+    report's lines (printed once the results are written)."""
+    import torch
+
+    from skscreen.pruning.compaction import count_parameters
+
     test_acc = float(net.score(data.X_test, data.y_test))
     small = net.compact()
     with torch.no_grad():
@@ -317,33 +352,23 @@ def run_prune(args):
         "test_accuracy": test_acc,
         "compact_parameters": compact_params,
         "dense_parameters": dense_params,
-        "epochs": counter.done_,
+        "epochs": epochs,
         "schedule": {
             "target": list(net.history[:, "target_sparsity"]),
             "achieved": list(net.history[:, "sparsity"]),
         },
         "seconds": train_s,
     }
-    # the results are written before the report is printed: a failed print loses nothing
-    _write_outputs(result, args.out, None if args.no_plots else (net, data, kept))
-    what = "results.json" if args.no_plots else "plots and results.json"
-    try:
-        echo(f"\nper-layer kept fraction ({net.n_weights_} prunable weights):")
-        for name, frac in kept.items():
-            echo(f"  layer {name:<6} {frac:7.2%}")
-        echo(f"sparsity: {net.sparsity_:.4f} (target {args.sparsity})")
-        echo(f"weights kept: {result['weights_kept']}")
-        echo(f"test accuracy: {test_acc:.4f} (error {100 * (1 - test_acc):.2f} %)")
-        echo(
-            f"compact network: {units} units, {compact_params} parameters (masked dense: "
-            f"{dense_params}), same predictions: {same}"
-        )
-        echo(f"{what} written to {args.out}/")
-        echo(f"done in {time.perf_counter() - t0:.1f} s")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        silence_stdout()  # the outputs are written; a reader that stopped early loses nothing
-    return 0
+    report = [
+        f"\nper-layer kept fraction ({net.n_weights_} prunable weights):",
+        *(f"  layer {name:<6} {frac:7.2%}" for name, frac in kept.items()),
+        f"sparsity: {net.sparsity_:.4f} (target {args.sparsity})",
+        f"weights kept: {result['weights_kept']}",
+        f"test accuracy: {test_acc:.4f} (error {100 * (1 - test_acc):.2f} %)",
+        f"compact network: {units} units, {compact_params} parameters (masked dense: "
+        f"{dense_params}), same predictions: {same}",
+    ]
+    return result, report
 
 
 def _write_outputs(result, out, plots):

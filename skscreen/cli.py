@@ -99,6 +99,15 @@ def _default_output(file):
     return os.path.splitext(base)[0] + "_scores.csv"
 
 
+def _identity(path):
+    """``(device, inode)`` of ``path``, or None if there is none: a rename over it changes it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _screen(args):
     from skscreen.io import DataError, _open, _target_index, screen_file
 
@@ -121,6 +130,21 @@ def _screen(args):
         screener, names = screen_file(
             src, args.target, chunksize=args.chunksize, progress=not args.quiet
         )
+    # the scan is finished: from here an interrupt (Ctrl-C) must not lose it
+    before = None if to_stdout else _identity(out)
+    done = {"written": False}
+    try:
+        return _save_and_print(args, screener, names, out, to_stdout, done)
+    except KeyboardInterrupt:
+        written = done["written"] or (
+            not to_stdout and _identity(out) not in (None, before)  # renamed into place
+        )
+        raise _interrupted(screener, names, out, to_stdout, written, before) from None
+
+
+def _save_and_print(args, screener, names, out, to_stdout, done):
+    """Write every score to ``out`` (or stdout), then print the table; ``done["written"]``
+    is set once the scores are all written."""
     f, p = screener.scores_, screener.pvalues_
     rows = _score_rows(names, f, p)
     # the scores are written before anything is printed: a failed print loses nothing
@@ -143,6 +167,7 @@ def _screen(args):
         raise CommandError(
             f"could not write {'stdout' if to_stdout else out} ({exc.strerror or exc}); {where}."
         ) from None
+    done["written"] = True
     k = len(f) if args.k == "all" else min(args.k, len(f))
     stream = sys.stderr if to_stdout else sys.stdout
     try:
@@ -158,6 +183,43 @@ def _screen(args):
     except BrokenPipeError:
         silence_stdout()  # the scores are written; a reader that stopped early loses nothing
     return 0
+
+
+def _interrupted(screener, names, out, to_stdout, written, before):
+    """The error (exit status 130) for a Ctrl-C after the scan: where the scores are.
+
+    Scores not (all) written yet are saved to a rescue file, as after a failed write; a
+    second Ctrl-C during that save leaves no half file and says so.
+    """
+    dest = "stdout" if to_stdout else out
+    if written:
+        return CommandError(f"interrupted; the scores were already written to {dest}.", code=130)
+    doing = (
+        "writing the scores to stdout (what went there is incomplete)"
+        if to_stdout
+        else f"writing {out}"
+    )
+    as_json = not to_stdout and out.lower().endswith(".json")
+    try:
+        rows = _score_rows(names, screener.scores_, screener.pvalues_)
+        rescue = rescue_file(
+            _score_writer(as_json, rows, screener),
+            prefix="skscreen_scores_",
+            suffix=".json" if as_json else ".csv",
+        )
+    except KeyboardInterrupt:
+        return CommandError(
+            f"interrupted while {doing}; interrupted again while saving a copy: the scores "
+            "were not saved.",
+            code=130,
+        )
+    if rescue is None:
+        return CommandError(f"interrupted while {doing}; no copy was saved.", code=130)
+    untouched = f" ({out} is untouched)" if before is not None else ""
+    return CommandError(
+        f"interrupted while {doing}; the scores were saved to {rescue} instead{untouched}.",
+        code=130,
+    )
 
 
 # ---------------------------------------------------------------- argument types
