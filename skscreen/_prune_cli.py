@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -60,6 +61,36 @@ def _fraction(value):
     return x
 
 
+def _number(allowed, test):
+    """argparse type: a finite number for which ``test`` holds, ``allowed`` saying which."""
+
+    def parse(value):
+        try:
+            x = float(value)
+        except ValueError:
+            x = math.nan
+        if not (math.isfinite(x) and test(x)):
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {value!r}")
+        return x
+
+    return parse
+
+
+_unit_interval = _number("a number in [0, 1]", lambda x: 0.0 <= x <= 1.0)
+_positive = _number("a number > 0", lambda x: x > 0.0)
+_non_negative = _number("a number >= 0", lambda x: x >= 0.0)
+
+
+def _check_prune_epochs(parser, args):
+    """After parsing: the schedule must reach --sparsity within --epochs (argparse error)."""
+    if args.prune_epochs is not None and args.prune_epochs > args.epochs:
+        parser.error(
+            f"argument --prune-epochs: {args.prune_epochs} is more than --epochs {args.epochs}: "
+            f"the sparsity would not reach --sparsity; use --prune-epochs {args.epochs} or "
+            "less, or raise --epochs"
+        )
+
+
 def add_prune_parser(sub):
     p = sub.add_parser(
         "prune",
@@ -91,7 +122,7 @@ def add_prune_parser(sub):
     )
     p.add_argument(
         "--alpha",
-        type=float,
+        type=_unit_interval,
         default=0.25,
         help="weight of the screening score in the ranking: 0 is magnitude pruning, 1 pure "
         "screening",
@@ -116,9 +147,9 @@ def add_prune_parser(sub):
         "--prune-epochs",
         type=positive_int,
         default=None,
-        help="epochs over which the sparsity grows (default: half of --epochs)",
+        help="epochs over which the sparsity grows, at most --epochs (default: half of --epochs)",
     )
-    p.add_argument("--lr", type=float, default=0.1, help="learning rate")
+    p.add_argument("--lr", type=_positive, default=0.1, help="learning rate")
     p.add_argument(
         "--lr-halve-every",
         type=positive_int,
@@ -127,7 +158,7 @@ def add_prune_parser(sub):
         help="halve the learning rate every EPOCHS epochs",
     )
     p.add_argument("--batch-size", type=positive_int, default=64, help="mini-batch size")
-    p.add_argument("--weight-decay", type=float, default=1e-4, help="SGD weight decay")
+    p.add_argument("--weight-decay", type=_non_negative, default=1e-4, help="SGD weight decay")
     p.add_argument(
         "--seed", type=int, default=0, help="seed of the initialisation and the batch order"
     )
@@ -139,7 +170,7 @@ def add_prune_parser(sub):
     )
     p.add_argument("--no-plots", action="store_true", help="write results.json only")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run_prune)
+    p.set_defaults(func=run_prune, validate=lambda args: _check_prune_epochs(p, args))
     return p
 
 

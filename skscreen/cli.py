@@ -287,6 +287,9 @@ def build_parser():
 def main(argv=None):
     """Run the command line; returns the exit status (errors: one line on stderr)."""
     args = build_parser().parse_args(argv)  # argparse's own errors: usage + exit 2
+    validate = getattr(args, "validate", None)
+    if validate is not None:  # checks across options, argparse errors too
+        validate(args)
     prefix = f"skscreen {args.command}: error:"
     try:
         return args.func(args)
