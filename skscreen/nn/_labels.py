@@ -18,7 +18,10 @@ import torch
 from skorch.dataset import Dataset
 
 __all__ = [
+    "RECORD_KEY",
     "LabelEncoding",
+    "encoding_from_record",
+    "encoding_record",
     "LabelledDataset",
     "check_labels",
     "first_encoding",
@@ -181,6 +184,33 @@ class LabelEncoding:
                 f"{self.classes.size})."
             )
         return self.outputs
+
+
+#: the history key (first row) that carries a fit's :class:`LabelEncoding` through
+#: ``save_params(f_history=...)``/``load_params`` (``event_``: not printed by ``PrintLog``)
+RECORD_KEY = "event_label_encoding"
+
+
+def encoding_record(encoding):
+    """A JSON-ready record of ``encoding`` (for the history), or None where its labels have
+    no JSON form (they are then restored by pickling only)."""
+    if encoding is None or encoding.classes.dtype.kind not in "biufU":
+        return None
+    return {
+        "classes": encoding.classes.tolist(),
+        "names": encoding.names,
+        "given": encoding.given,
+    }
+
+
+def encoding_from_record(record):
+    """The :class:`LabelEncoding` of an :func:`encoding_record` (as JSON gives it back)."""
+    try:
+        return LabelEncoding(
+            np.asarray(record["classes"]), bool(record["names"]), bool(record["given"])
+        )
+    except (KeyError, TypeError, ValueError):
+        return None  # not a record of ours: the labels stay unknown
 
 
 def _from_classes_param(classes, y):

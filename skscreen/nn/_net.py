@@ -30,7 +30,14 @@ from skscreen.nn._criterion import (
     output_kind,
 )
 from skscreen.nn._inputs import check_features, head, module_dtype, prepare_X, takes_indices
-from skscreen.nn._labels import LabelledDataset, check_labels, first_encoding
+from skscreen.nn._labels import (
+    RECORD_KEY,
+    LabelledDataset,
+    check_labels,
+    encoding_from_record,
+    encoding_record,
+    first_encoding,
+)
 from skscreen.nn._pruning import PRUNING_PARAMS, ScreeningPruning, find_pruning_callback
 from skscreen.pruning.compaction import count_parameters
 from skscreen.pruning.masks import remove_masks, to_torch_prune
@@ -382,6 +389,8 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             )
         else:
             encoding = self.__dict__.get("label_encoding_")
+            if encoding is None and y is not None:
+                _check_output_indices(y)
         if encoding is not None and y is not None:
             indices = encoding.encode(y)  # unknown labels fail here, before any training
             y = y if encoding.names else indices  # names: the Dataset encodes them
@@ -415,6 +424,11 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         # LoadInitState loads into a prepared one. Dispatched here, not from the net's on_*
         # methods, so that a subclass overriding those without super() still prunes.
         getattr(self, method_name)(self, **cb_kwargs)
+        if method_name == "on_epoch_begin" and RECORD_KEY not in self.history[0]:
+            # the labels travel with the history (save_params/load_params, Checkpoint)
+            record = encoding_record(self.__dict__.get("label_encoding_"))
+            if record is not None:
+                self.history[0][RECORD_KEY] = record
         pruning = self.__dict__.get("pruning_")
         if pruning is not None:
             if method_name == "on_train_begin":
@@ -538,6 +552,23 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         return encoding.label_of_column(best)
 
     # ------------------------------------------------------------------ state
+    def load_params(self, *args, **kwargs):
+        """skorch's ``load_params``; a history loaded with it (``f_history``, a
+        ``Checkpoint``) brings back the labels of the fit that saved it, so that ``predict``
+        returns them and ``partial_fit`` takes them."""
+        history = self.__dict__.get("history_")
+        super().load_params(*args, **kwargs)
+        if self.__dict__.get("history_") is history:
+            return  # no history loaded: the labels stay as they are
+        record = self.history[0].get(RECORD_KEY) if len(self.history) else None
+        encoding = None if record is None else encoding_from_record(record)
+        if encoding is None:
+            # a history without them (saved by skorch, or labels without a JSON form):
+            # output indices, as skorch's predict returns
+            self.__dict__.pop("label_encoding_", None)
+        else:
+            self.label_encoding_ = encoding
+
     def __setstate__(self, state):
         super().__setstate__(state)
         pruning = self.__dict__.get("pruning_")
@@ -625,3 +656,17 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     def n_parameters(self, nonzero=True):
         """Parameters of ``module_`` (non-zero effective ones by default)."""
         return count_parameters(self.module_, nonzero=nonzero)
+
+
+def _check_output_indices(y):
+    """Labels of a net whose label encoding is unknown (a history loaded without it) must be
+    output indices, as skorch trains on: other labels are refused naming the fix."""
+    y = np.asarray(y)
+    if y.size and (y.dtype.kind not in "iu" or y.min() < 0):
+        shown = np.unique(y)[:5].tolist()
+        raise ValueError(
+            f"y holds labels {shown!r}, but this net does not know which module output each "
+            "label trained (its history was loaded without them: saved by plain skorch, or "
+            "labels with no JSON form). Pass y as output indices 0..n-1, load the history "
+            "saved with the params (save_params(f_history=...)), or pickle the net."
+        )

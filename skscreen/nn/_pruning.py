@@ -40,7 +40,7 @@ import weakref
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
 from skorch.dataset import unpack_data
 
 from skscreen.nn._callback_checks import check_channel_callbacks
@@ -88,6 +88,24 @@ def _check_classification(net):
             f"(a classifier); {type(net).__name__} with "
             f"criterion={type(criterion).__name__} is a regression net."
         )
+
+
+#: history keys that carry state, not figures: skorch's PrintLog shows ``event_*`` keys, so
+#: they are added to its ignored keys (a dict in the epoch table helps nobody)
+UNPRINTED_KEYS = (
+    "event_channel_structure",
+    "event_pruned_channels",
+    "event_channels",
+    "event_label_encoding",
+)
+
+
+def hide_state_keys(net):
+    """Keep :data:`UNPRINTED_KEYS` out of the net's ``PrintLog`` tables."""
+    for _, cb in getattr(net, "callbacks_", None) or []:
+        ignored = getattr(cb, "keys_ignored_", None)
+        if isinstance(cb, PrintLog) and isinstance(ignored, set):
+            ignored.update(UNPRINTED_KEYS)
 
 
 def find_pruning_callback(net):
@@ -290,6 +308,7 @@ class ScreeningPruning(PruningSettings, Callback):
         if not hasattr(self, "_enforcer"):
             self.initialize()
         check_channel_callbacks(self, net)
+        hide_state_keys(net)
         fresh = self._pruning_epochs_done(net) == 0
         bound = self.pruner_ is not None and self.pruner_.model is net.module_
         if fresh:

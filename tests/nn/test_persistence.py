@@ -626,3 +626,88 @@ def test_hooks_pickle_and_copy_inert():
     for cls in (_RebuildChannels, _ReportLoad):
         for back in (pickle.loads(pickle.dumps(cls(net))), __import__("copy").deepcopy(cls(net))):
             assert type(back) is cls and back.net is None
+
+
+# ---------------------------------------------------------------- labels travel with the history
+_LABELS = {
+    "1..10": lambda y: y + 1,
+    "strings": lambda y: np.array(list("abcdefghij"))[y],
+    "classes=names": lambda y: np.array(list("abcdefghij"))[y],
+}
+
+
+def _labelled_net(labels, **kw):
+    if labels == "classes=names":
+        kw["classes"] = list("abcdefghij")
+    params = dict(
+        sparsity=0.5, prune_epochs=2, max_epochs=3, lr=0.1, train_split=None, verbose=0,
+        random_state=0,
+    )
+    return ScreeningPrunedNet(make_mlp(64, (32,), 10), **{**params, **kw})
+
+
+@pytest.mark.parametrize("labels", list(_LABELS))
+def test_save_params_then_load_params_keeps_the_labels(digits, tmp_path, labels):
+    # predict returned output indices after load_params (score silently 0.08 for 0.37), and
+    # partial_fit failed with torch's "Target 10 is out of bounds" or a numpy str TypeError
+    X, y = digits
+    y = _LABELS[labels](y)
+    net = _quiet(_labelled_net(labels).fit, X, y)
+    files = dict(f_params=tmp_path / "p.pt", f_history=tmp_path / "h.json")
+    net.save_params(**files)
+    new = _labelled_net(labels)
+    new.initialize()
+    new.load_params(**files)
+    assert np.array_equal(new.classes_, net.classes_)
+    assert np.array_equal(new.predict(X), net.predict(X))
+    assert new.score(X, y) == net.score(X, y)
+    _quiet(new.partial_fit, X, y)  # the labels of the fit are taken again
+    assert len(new.history) == 6
+
+
+def test_a_checkpoint_restores_the_labels_into_a_fresh_net(digits, tmp_path):
+    X, y = digits
+    names = np.array(list("abcdefghij"))[y]
+    checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
+    net = _quiet(_labelled_net("strings", callbacks=[checkpoint]).fit, X, names)
+    new = _labelled_net("strings", callbacks=[LoadInitState(checkpoint)])
+    _quiet(new.partial_fit, X, names)  # resumes from the checkpoint, labels known
+    assert np.array_equal(new.classes_, net.classes_)
+    assert set(new.predict(X)) <= set(names.tolist())
+
+
+def test_a_history_without_the_labels_refuses_labels_naming_the_fix(digits, tmp_path):
+    # a history saved without them (plain skorch, or an older file): output indices only,
+    # as skorch's predict returns; other labels are refused before anything changes
+    import json
+
+    X, y = digits
+    names = np.array(list("abcdefghij"))[y]
+    net = _quiet(_labelled_net("strings").fit, X, names)
+    net.save_params(f_params=tmp_path / "p.pt", f_history=tmp_path / "h.json")
+    rows = json.loads((tmp_path / "h.json").read_text())
+    assert rows[0].pop("event_label_encoding") == {
+        "classes": list("abcdefghij"), "names": True, "given": False,
+    }
+    (tmp_path / "h.json").write_text(json.dumps(rows))
+    new = _labelled_net("strings")
+    new.initialize()
+    new.load_params(f_params=tmp_path / "p.pt", f_history=tmp_path / "h.json")
+    assert np.array_equal(new.predict(X[:5]), np.argmax(net.predict_proba(X[:5]), 1))
+    before = [dict(row) for row in new.history]
+    with pytest.raises(ValueError, match="output indices 0..n-1"):
+        new.partial_fit(X, names)
+    assert [dict(row) for row in new.history] == before
+    _quiet(new.partial_fit, X, y)  # output indices are taken
+
+
+@pytest.mark.parametrize("granularity", GRANULARITIES)
+def test_state_records_are_not_printed(digits, capsys, granularity):
+    # skorch's PrintLog shows event_* keys: the label record and the channel records (dicts)
+    # filled the epoch table
+    X, y = _data(digits, granularity)
+    net = _make("subclass", granularity, verbose=1)
+    _quiet(net.fit, X, np.array(list("abcdefghij"))[y])
+    out = capsys.readouterr().out
+    assert "sparsity" in out and "{" not in out
+    assert "label" not in out and "channel" not in out
