@@ -240,7 +240,16 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         return mode, given.get(name, _DEFAULTS[name])
 
     def _check_params(self):
-        """The checks a fit runs before any work: score_func and the mode's parameters."""
+        """The checks a fit runs before any work: score_func and the mode's parameters.
+
+        Each parameter's type and range first (scikit-learn's ``InvalidParameterError``):
+        ``fit`` has them checked by ``_fit_context``, which skips ``partial_fit`` on a fitted
+        estimator; here ``partial_fit`` is the refit after ``set_params``, and
+        ``get_support``/``transform`` select with the parameters of the moment, so every
+        one of them checks (``_fit_context`` sets ``skip_parameter_validation`` inside the
+        methods it wraps, so the check cannot follow that setting).
+        """
+        self._validate_params()
         if self.score_func is not f_classif:
             name = getattr(self.score_func, "__name__", repr(self.score_func))
             raise ValueError(
@@ -515,7 +524,6 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         if not isinstance(other, OnlineFClassifScreener):
             raise TypeError(f"Can only merge an OnlineFClassifScreener, got {type(other)}.")
         check_is_fitted(other, "moments_")
-        self._validate_params()
         self._check_params()
         theirs, n_features, names = other._snapshot()
         mine = self._snapshot()
@@ -537,7 +545,7 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
     # ------------------------------------------------------------------ selection
     def _get_support_mask(self):
         check_is_fitted(self, "moments_")
-        mode, value = self._selection()  # parameters may have changed since fit
+        mode, value = self._check_params()  # parameters may have changed since fit
         _check_two_classes(self.moments_, fitting=False)
         scores, pvalues = self._scored()
         params = {"k": None, "percentile": None, "alpha": None, _PARAM_OF_MODE[mode]: value}

@@ -986,3 +986,43 @@ def test_a_sparse_chunk_without_stored_entries_is_dense_zeros(fmt):
             s.partial_fit(to_sparse(X[i : i + 1]), y[i : i + 1])
         ref = f_classif(np.vstack([X, X[20:30]]), np.concatenate([y, y[20:30]]))[0]
     np.testing.assert_allclose(s.scores_, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"k": -1},
+        {"k": 2.5},
+        {"k": "ten"},
+        {"k": None, "percentile": 150},
+        {"mode": "best"},
+        {"k": None, "mode": "fdr", "alpha": 2.0},
+        {"score_func": "f_classif"},
+    ],
+)
+def test_a_parameter_set_invalid_after_a_fit_is_refused_as_by_fit(bad):
+    # scikit-learn's _fit_context skips the validation of partial_fit on a fitted estimator:
+    # here partial_fit is the refit, so it validates (and so do get_support and transform,
+    # which select with the parameters of the moment); nothing accumulated is lost
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = _data()
+    s = OnlineFClassifScreener(k=2).partial_fit(X[:200], y[:200])
+    before = _fitted_state(s)
+    with pytest.raises(InvalidParameterError) as ref:
+        OnlineFClassifScreener(k=2).set_params(**bad).fit(X, y)
+    s.set_params(**bad)
+    for call in (
+        lambda: s.partial_fit(X[200:], y[200:]),
+        s.get_support,
+        lambda: s.transform(X),
+    ):
+        with pytest.raises(InvalidParameterError) as exc:
+            call()
+        assert str(exc.value) == str(ref.value)
+        _assert_same_state(s, before)
+    s.set_params(**{"k": 2, "mode": None, "percentile": None, "alpha": None})
+    s.set_params(score_func=f_classif)
+    s.partial_fit(X[200:], y[200:])
+    assert s.n_samples_seen_ == len(X)
+    np.testing.assert_allclose(s.scores_, f_classif(X, y)[0], rtol=1e-12)
