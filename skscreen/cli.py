@@ -16,6 +16,7 @@ import json
 import math
 import os
 import sys
+import warnings
 
 from skscreen._cli_common import (
     CommandError,
@@ -119,32 +120,63 @@ def _screen(args):
         raise
     except (ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None
-    with src:
+    # warnings (constant features...) are printed after the write, one line each, in the
+    # command's terms (_warning_lines); a run that ends in an error prints its error only
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with src:
+            try:
+                _target_index(src.names, args.target)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            if not to_stdout:
+                inputs = [] if src.stdin else [args.file]
+                check_destination(out, option="--output", inputs=inputs)
+            screener, names = screen_file(
+                src, args.target, chunksize=args.chunksize, progress=not args.quiet
+            )
+        # the scan is finished: from here an interrupt (Ctrl-C) must not lose it
+        before = None if to_stdout else _identity(out)
+        done = {"written": False}
         try:
-            _target_index(src.names, args.target)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        if not to_stdout:
-            inputs = [] if src.stdin else [args.file]
-            check_destination(out, option="--output", inputs=inputs)
-        screener, names = screen_file(
-            src, args.target, chunksize=args.chunksize, progress=not args.quiet
-        )
-    # the scan is finished: from here an interrupt (Ctrl-C) must not lose it
-    before = None if to_stdout else _identity(out)
-    done = {"written": False}
-    try:
-        return _save_and_print(args, screener, names, out, to_stdout, done)
-    except KeyboardInterrupt:
-        written = done["written"] or (
-            not to_stdout and _identity(out) not in (None, before)  # renamed into place
-        )
-        raise _interrupted(screener, names, out, to_stdout, written, before) from None
+            return _save_and_print(args, screener, names, out, to_stdout, done, caught)
+        except KeyboardInterrupt:
+            written = done["written"] or (
+                not to_stdout and _identity(out) not in (None, before)  # renamed into place
+            )
+            raise _interrupted(screener, names, out, to_stdout, written, before) from None
 
 
-def _save_and_print(args, screener, names, out, to_stdout, done):
-    """Write every score to ``out`` (or stdout), then print the table; ``done["written"]``
-    is set once the scores are all written."""
+def _warning_lines(caught, names, screener):
+    """The warnings ``caught`` during a screen, one line each, without repeats; the
+    screener's own (constant features, every F nan) in the command's words."""
+    lines = []
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        if text.startswith("Features [") and text.endswith(" are constant."):
+            f = screener.scores_
+            constant = [repr(names[j]) for j in range(len(f)) if f[j] != f[j]]
+            if len(constant) == 1:
+                text = f"feature {constant[0]} is constant: its F and p are nan (ranked last)."
+            else:
+                more = f" and {len(constant) - 10} more" if len(constant) > 10 else ""
+                text = (
+                    f"{len(constant)} features are constant: their F and p are nan (ranked "
+                    f"last): {', '.join(constant[:10])}{more}."
+                )
+        elif text.startswith("All F-scores are nan"):
+            text = (
+                f"every F and p is nan: {screener.n_samples_seen_} rows of "
+                f"{len(screener.classes_)} classes; the F-test needs more rows than classes."
+            )
+        if text not in lines:
+            lines.append(text)
+    return lines
+
+
+def _save_and_print(args, screener, names, out, to_stdout, done, caught=()):
+    """Write every score to ``out`` (or stdout), then print the warnings ``caught`` and the
+    table; ``done["written"]`` is set once the scores are all written."""
     f, p = screener.scores_, screener.pvalues_
     rows = _score_rows(names, f, p)
     # the scores are written before anything is printed: a failed print loses nothing
@@ -171,6 +203,8 @@ def _save_and_print(args, screener, names, out, to_stdout, done):
     k = len(f) if args.k == "all" else min(args.k, len(f))
     stream = sys.stderr if to_stdout else sys.stdout
     try:
+        for line in _warning_lines(caught, names, screener):
+            echo(f"skscreen screen: warning: {line}", sys.stderr)
         echo(
             f"{screener.n_samples_seen_} rows, {len(f)} features, {len(screener.classes_)} classes",
             stream,
