@@ -114,6 +114,10 @@ def _screen(args):
 
     to_stdout = args.output == "-"
     out = args.output or _default_output(args.file)
+    if args.file != "-" and os.path.isdir(args.file):
+        raise UsageError(
+            f"{args.file} is a folder; give a CSV, Parquet or .npy file (or - for stdin)."
+        )
     try:  # the input and the target, before any work
         src = _open(args.file)
     except DataError:

@@ -318,3 +318,15 @@ def test_a_failed_write_without_a_rescue_says_so(tmp_path, data_csv, capsys, mon
         f"skscreen screen: error: could not write {out} (No space left on device); "
         "no copy was saved.\n",
     )
+
+
+@pytest.mark.parametrize("name", [".", "data.csv"])
+def test_a_folder_as_input_is_named_a_folder(tmp_path, capsys, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).mkdir(exist_ok=True)
+    rc, _, err = _run(capsys, name, "--target", "y")
+    assert (rc, err) == (
+        2,
+        f"skscreen screen: error: {name} is a folder; give a CSV, Parquet or .npy file "
+        "(or - for stdin).\n",
+    )
