@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from skscreen.feature_selection._selection_rules import MODES, support_mask
 from skscreen.stats import ClassMoments, anova_f
-from skscreen.stats._moments import combined_classes, unique_labels
+from skscreen.stats._moments import _label_kind, combined_classes, unique_labels
 
 __all__ = ["OnlineFClassifScreener"]
 
@@ -45,6 +45,31 @@ def _check_two_classes(moments, *, fitting):
         f"Only one class ({seen!r}) has been seen so far; the F-test needs at least two. "
         "Call partial_fit with samples of another class first."
     )
+
+
+def _later_classes(moments, classes):
+    """The classes a later ``partial_fit`` call gives, checked against the state.
+
+    A state whose classes were given keeps them: ``classes`` must be the same set (as
+    scikit-learn's ``partial_fit``). A state without given classes takes ``classes`` if they
+    contain every class seen so far (returned, to be adopted); otherwise ``ValueError``.
+    Returns ``None`` when there is nothing to adopt.
+    """
+    given = np.unique(np.asarray(classes))
+    seen = np.asarray([] if moments.classes_ is None else moments.classes_)
+    if moments.strict_classes:
+        if not np.array_equal(given, seen):
+            raise ValueError(
+                f"classes={given.tolist()!r} is not the same as on an earlier call to "
+                f"partial_fit ({seen.tolist()!r})."
+            )
+        return None
+    if seen.size and (_label_kind(given) != _label_kind(seen) or np.setdiff1d(seen, given).size):
+        raise ValueError(
+            f"classes={given.tolist()!r} does not contain every class seen so far "
+            f"({seen.tolist()!r}); classes must list every label that will ever appear."
+        )
+    return given
 
 
 def _scores(moments, n_features):
@@ -144,7 +169,7 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
     pvalues_ : ndarray of shape (n_features,)
         p-values of the F-scores.
     classes_ : ndarray of shape (n_classes,)
-        Class labels seen (or given to the first :meth:`partial_fit`).
+        Class labels seen (or given to :meth:`partial_fit`).
     n_samples_seen_ : int
         Number of samples accumulated.
     moments_ : ClassMoments
@@ -302,9 +327,9 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
 
         The first call on an unfitted screener starts the state; later calls, including
         the first one after :meth:`fit`, continue it (as scikit-learn's ``partial_fit``:
-        call :meth:`fit` or make a new screener to start again). When ``classes`` is given
-        on the first call, later labels outside it are an error; otherwise new labels
-        extend the state. A batch that is rejected (NaN/inf, wrong number of features,
+        call :meth:`fit` or make a new screener to start again). Once ``classes`` is given,
+        later labels outside it are an error; until then new labels extend the state. A
+        batch that is rejected (NaN/inf, wrong number of features,
         bad labels, labels of another type than before) raises ``ValueError`` and leaves
         the state exactly as it was.
 
@@ -323,7 +348,10 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         classes : array-like of shape (n_classes,), default=None
-            All the labels that will ever appear.
+            All the labels that will ever appear. It may be passed on every call (as
+            scikit-learn's ``partial_fit`` idiom does) but not changed. A stream started
+            without it (or by :meth:`fit`) takes it on a later call if it contains every
+            class seen so far; otherwise that call is refused, naming those classes.
 
         Returns
         -------
@@ -331,18 +359,11 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         """
         self._check_params()
         snapshot = self._snapshot()
+        adopt = None  # classes given for the first time on a continued state
         if snapshot is not None and classes is not None:
-            moments = snapshot[0]
-            given = np.unique(np.asarray(classes))
-            strict = moments.strict_classes
-            first_classes = moments.classes_.tolist() if strict else None
-            if not strict or not np.array_equal(given, moments.classes_):
-                raise ValueError(
-                    f"classes={given.tolist()!r} is not the same as on the first call to "
-                    f"partial_fit ({first_classes!r})."
-                )
-        state, n_features, names = self._batch_state(X, y, snapshot, classes=classes)
-        self._commit(state, n_features, names, replace=False)
+            adopt = _later_classes(snapshot[0], classes)
+        state, n_features, names = self._batch_state(X, y, snapshot, classes=classes, adopt=adopt)
+        self._commit(state, n_features, names, replace=False, adopt=adopt)
         return self
 
     # ------------------------------------------------------------------ one commit path
@@ -395,31 +416,45 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
             check_classification_targets(y)
         return X, y, probe.n_features_in_, getattr(probe, "feature_names_in_", None)
 
-    def _batch_state(self, X, y, snapshot, *, classes):
+    def _batch_state(self, X, y, snapshot, *, classes, adopt=None):
         """Validate a batch and compute its statistics on the side (nothing is modified).
 
         On a continued state the batch uses the state's per-feature shift, so that folding
-        it in is the same arithmetic as a direct update.
+        it in is the same arithmetic as a direct update. ``adopt``: the classes a later
+        call gives to a state that had none (the batch's labels must be among them).
         """
         X, y, n_features, names = self._validate(X, y, snapshot)
-        if snapshot is None:
+        labels = unique_labels(y)
+        if adopt is not None:
+            known, strict = adopt, True
+            unknown = (
+                np.setdiff1d(labels, adopt) if _label_kind(labels) == _label_kind(adopt) else labels
+            )
+            if unknown.size:
+                raise ValueError(
+                    f"y contains labels {unknown.tolist()!r} that are not in classes "
+                    f"{adopt.tolist()!r}."
+                )
+        elif snapshot is None:
             known = None if classes is None else np.unique(np.asarray(classes))
             strict = classes is not None
         else:
             known, strict = snapshot[0].classes_, snapshot[0].strict_classes
         # the unknown-label and label-type rule, before any work
-        combined_classes(known, unique_labels(y), strict=strict)
+        combined_classes(known, labels, strict=strict)
         state = ClassMoments(known if strict else None)
         if snapshot is not None and snapshot[0].shift_ is not None:
             state.shift_ = np.array(snapshot[0].shift_, dtype=np.float64)
         state.update(X, y)
         return state, n_features, names
 
-    def _commit(self, state, n_features, names, *, replace):
+    def _commit(self, state, n_features, names, *, replace, adopt=None):
         """Make ``state`` (``replace``) or the current state merged with it the fitted state.
 
         Every check runs and every fitted attribute is computed before the first one is
         set; under the lock, so concurrent callers never lose each other's batches.
+        ``adopt``: classes that a state without given classes takes from now on (a later
+        ``partial_fit(..., classes=...)``); its own labels must be among them.
         """
         with self._lock():
             first = replace or not hasattr(self, "moments_")
@@ -433,7 +468,14 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
                     raise ValueError(
                         "The feature names should match those that were passed during fit."
                     )
-                state = self.moments_.copy().merge(state)
+                current = self.moments_
+                if adopt is not None and not current.strict_classes:
+                    # a copy on the classes given, strict from now on; refused (nothing set)
+                    # if another thread's batch brought a label outside them meanwhile
+                    current = ClassMoments(adopt).merge(current)
+                else:
+                    current = current.copy()
+                state = current.merge(state)
             self.moments_ = state
             self.classes_ = state.classes_
             self.n_samples_seen_ = int(round(state.n_samples))

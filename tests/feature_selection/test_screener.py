@@ -726,16 +726,10 @@ def test_changed_classes_message_names_the_first_ones():
     with pytest.raises(ValueError) as exc:
         s.partial_fit(X[50:60], y[50:60], classes=[0, 1, 2, 3])
     assert str(exc.value) == (
-        "classes=[0, 1, 2, 3] is not the same as on the first call to partial_fit ([0, 1, 2])."
+        "classes=[0, 1, 2, 3] is not the same as on an earlier call to partial_fit ([0, 1, 2])."
     )
     s.partial_fit(X[60:70], y[60:70], classes=[1, 2, 0])  # the same set: accepted
     assert s.n_samples_seen_ == 60
-    loose = OnlineFClassifScreener().partial_fit(X[:50], y[:50])  # no classes at first
-    with pytest.raises(ValueError) as exc:
-        loose.partial_fit(X[50:60], y[50:60], classes=[0, 1, 2])
-    assert str(exc.value) == (
-        "classes=[0, 1, 2] is not the same as on the first call to partial_fit (None)."
-    )
 
 
 def test_rows_and_labels_of_another_length_word_for_word():
@@ -1026,3 +1020,54 @@ def test_a_parameter_set_invalid_after_a_fit_is_refused_as_by_fit(bad):
     s.partial_fit(X[200:], y[200:])
     assert s.n_samples_seen_ == len(X)
     np.testing.assert_allclose(s.scores_, f_classif(X, y)[0], rtol=1e-12)
+
+
+def test_classes_first_given_on_a_later_call_are_taken_when_they_contain_those_seen():
+    # scikit-learn's partial_fit idiom passes classes= on every call; a stream whose first
+    # call omitted it takes them later if they contain every class seen so far, and from
+    # then on refuses labels outside them (as if they had been given first)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(120, 4)), np.arange(120) % 3
+    s = OnlineFClassifScreener(k=2).partial_fit(X[:30], y[:30])
+    s.partial_fit(X[30:60], y[30:60], classes=[0, 1, 2])  # the classes seen: accepted
+    s.partial_fit(X[60:90], y[60:90], classes=[2, 1, 0])  # and again, as the idiom does
+    assert s.n_samples_seen_ == 90
+    np.testing.assert_allclose(s.scores_, f_classif(X[:90], y[:90])[0], rtol=1e-12)
+    # more classes than seen (a class not met yet): accepted, classes_ lists them all
+    two = y[:60] < 2  # labels 0 and 1 only
+    s = OnlineFClassifScreener(k=2).fit(X[:60][two], y[:60][two])
+    s.partial_fit(X[60:], y[60:], classes=[0, 1, 2, 3])
+    np.testing.assert_array_equal(s.classes_, [0, 1, 2, 3])
+    Xa, ya = np.vstack([X[:60][two], X[60:]]), np.concatenate([y[:60][two], y[60:]])
+    np.testing.assert_allclose(s.scores_, f_classif(Xa, ya)[0], rtol=1e-12)
+    before = _fitted_state(s)
+    with pytest.raises(ValueError, match=r"not in classes \[0, 1, 2, 3\]"):
+        s.partial_fit(X[:2], np.array([4, 0]))  # strict from now on
+    with pytest.raises(ValueError) as exc:
+        s.partial_fit(X[:3], y[:3], classes=[0, 1, 2])
+    assert str(exc.value) == (
+        "classes=[0, 1, 2] is not the same as on an earlier call to partial_fit ([0, 1, 2, 3])."
+    )
+    _assert_same_state(s, before)
+
+
+def test_classes_given_later_without_a_class_seen_are_refused_naming_the_classes_seen():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 4)), np.arange(60) % 3
+    s = OnlineFClassifScreener(k=2).partial_fit(X[:30], y[:30])
+    before = _fitted_state(s)
+    for classes in ([0, 1], ["0", "1", "2"]):
+        with pytest.raises(ValueError) as exc:
+            s.partial_fit(X[30:], y[30:], classes=classes)
+        assert str(exc.value) == (
+            f"classes={classes!r} does not contain every class seen so far ([0, 1, 2]); "
+            "classes must list every label that will ever appear."
+        )
+        _assert_same_state(s, before)
+    # labels of the batch outside the classes given: refused, nothing taken
+    with pytest.raises(ValueError, match=r"y contains labels \[5\] that are not in classes"):
+        s.partial_fit(X[:2], np.array([0, 5]), classes=[0, 1, 2])
+    _assert_same_state(s, before)
+    s.partial_fit(X[30:], y[30:])  # still not strict: new labels extend the state
+    s.partial_fit(X[:1], [7])
+    np.testing.assert_array_equal(s.classes_, [0, 1, 2, 7])
