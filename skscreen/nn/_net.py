@@ -432,9 +432,18 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         pruning = self.__dict__.get("pruning_")
         if pruning is not None:
             if method_name == "on_train_begin":
-                # one home for each setting: the net's parameters, pushed to it now
+                # one home for each setting: the net's parameters, pushed to it now; a
+                # refused change (granularity once pruning has started) leaves it as it was,
+                # so that it still describes the module (compact, counts)
+                before = pruning.get_params()
                 pruning.set_params(**self._pruning_settings())
-            getattr(pruning, method_name)(self, **cb_kwargs)
+                try:
+                    pruning.on_train_begin(self, **cb_kwargs)
+                except BaseException:
+                    pruning.set_params(**before)
+                    raise
+            else:
+                getattr(pruning, method_name)(self, **cb_kwargs)
         for _, cb in self.callbacks_:
             getattr(cb, method_name)(self, **cb_kwargs)
 
@@ -626,7 +635,9 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         module on the net's device, in eval mode.
         """
         self.check_is_fitted(["module_"])
-        if self.granularity == "channel":
+        # the callback's granularity: the module's (the net's parameter may hold a change
+        # that the next fit refuses or has not applied yet)
+        if self.pruning_.granularity == "channel":
             return copy.deepcopy(self.module_).eval()
         from skscreen.pruning import compaction
 

@@ -349,6 +349,7 @@ class ScreeningPruning(PruningSettings, Callback):
         self._output_width = (weakref.ref(module), int(width))
 
     def _build_pruner(self, net, Xi, yi=None):
+        _materialize_lazy(net, Xi)
         first = first_tensor(Xi)
         # a few training inputs, kept to trace the network when compacting it
         self.example_inputs_ = first[:8].detach().cpu().clone()
@@ -559,6 +560,28 @@ class ScreeningPruning(PruningSettings, Callback):
                 else dict(self.pruner_.layers)
             )
         return self
+
+
+def _has_lazy(module):
+    from torch.nn.parameter import is_lazy
+
+    return any(is_lazy(t) for t in (*module.parameters(), *module.buffers()))
+
+
+def _materialize_lazy(net, Xi):
+    """Give lazy layers (``LazyLinear``, ``LazyConv2d``) their shapes before the pruner looks at
+    them: one forward pass of the batch in eval mode without gradients (the first training
+    step would do it anyway; eval mode leaves BatchNorm's running statistics alone)."""
+    module = net.module_
+    if not _has_lazy(module):
+        return
+    training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            net.infer(Xi)
+    finally:
+        module.train(training)
 
 
 def _length(dataset):

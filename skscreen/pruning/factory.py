@@ -173,8 +173,13 @@ def attach_prunable_masks(module, layer_types=None, ignored_layers=None):
 
     So that the module reports its pruning (the zeros a state dict brings) before its first
     training batch. A module a pruner would refuse is left as it is (building the pruner
-    reports it with a clear message).
+    reports it with a clear message). A module with lazy layers not yet run is left as it is
+    too: their weights have no shape (the pruner, built at the first batch, masks them).
     """
+    from torch.nn.parameter import is_lazy
+
+    if any(is_lazy(p) for p in module.parameters()):
+        return
     try:
         types = check_layer_types(DEFAULT_LAYER_TYPES if layer_types is None else layer_types)
         units, _ = find_weight_units(module, types, resolve_ignored(module, ignored_layers))

@@ -558,6 +558,27 @@ def test_a_structural_setting_cannot_change_after_pruning_started(digits_300):
     assert get_mask(_linears(net)[1]) is None
 
 
+def test_a_refused_granularity_change_leaves_the_callback_describing_the_module(digits_300):
+    # the refused partial_fit had pushed granularity="channel" to the callback, and compact()
+    # then returned the masked module as it was (no smaller network, masks attached)
+    X, y = digits_300
+    net = make_net(sparsity=0.8, prune_epochs=2, max_epochs=2)
+    net.fit(X, y)
+    small = net.compact()
+    net.set_params(granularity="channel")
+    with pytest.raises(ValueError, match=r"^granularity cannot change once pruning"):
+        net.partial_fit(X, y)
+    assert net.pruning_.granularity == "weight" and len(net.history) == 2
+    again = net.compact()
+    assert [b for b, _ in again.named_buffers()] == []  # masks folded, as before
+    assert [p.shape for p in again.parameters()] == [p.shape for p in small.parameters()]
+    X_t = torch.as_tensor(X[:32])
+    assert torch.equal(again(X_t), small(X_t))
+    net.set_params(granularity="weight")
+    net.partial_fit(X, y)  # the schedule goes on
+    assert len(net.history) == 4
+
+
 def test_a_regression_net_is_refused():
     X = np.zeros((8, 64), dtype=np.float32)
     torch.manual_seed(0)

@@ -724,3 +724,58 @@ def test_ctrl_c_during_a_channel_pruning_step_is_deferred(digits, monkeypatch):
     monkeypatch.setattr(channels, "remap_optimizer", original)
     net.partial_fit(X, y, epochs=1)  # trains on
     assert np.isfinite(net.history[-1, "train_loss"])
+
+
+class _LazyMLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.LazyLinear(32)  # its input width is known at the first batch
+        self.out = nn.Linear(32, 10)
+
+    def forward(self, X):
+        return self.out(torch.relu(self.hidden(X)))
+
+
+class _LazyBNCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.LazyConv2d(8, 3, padding=1)
+        self.bn = nn.LazyBatchNorm2d()
+        self.head = nn.Linear(8, 10)
+
+    def forward(self, X):
+        h = torch.relu(self.bn(self.conv(X.reshape(-1, 1, 8, 8))))
+        return self.head(h.mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize(
+    "kind, granularity",
+    [("subclass", "weight"), ("plain", "weight"), ("subclass", "channel")],
+)
+def test_lazy_layers_prune_as_they_train_with_skorch(digits, kind, granularity):
+    # a module with LazyLinear/LazyConv2d trains with NeuralNetClassifier; ours failed at
+    # initialize() with torch's "Attempted to use an uninitialized parameter"
+    X, y, Xt, yt = digits
+    module = _LazyMLP if granularity == "weight" else _LazyBNCNN
+    kw = dict(sparsity=0.5, prune_epochs=2, granularity=granularity)
+    torch.manual_seed(0)
+    common = dict(max_epochs=3, lr=0.1, verbose=0, train_split=None)
+    if kind == "subclass":
+        net = ScreeningPrunedNet(module, random_state=0, **kw, **common)
+    else:
+        net = NeuralNetClassifier(
+            module, criterion=torch.nn.CrossEntropyLoss,
+            callbacks=[("prune", ScreeningPruning(**kw))], **common,
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        net.fit(X, y)
+    assert net.history[-1, "sparsity"] == pytest.approx(0.5, abs=0.02)
+    if granularity == "weight":
+        w = net.module_.hidden.weight
+        assert w.shape == (32, 64) and float((w == 0).float().mean()) > 0.3
+        assert bool((w[get_mask(net.module_.hidden) == 0] == 0).all())
+    else:
+        assert net.module_.bn.num_features < 8
+    assert net.history[-1, "train_loss"] < net.history[0, "train_loss"]  # it trains
+    assert net.predict(Xt).shape == yt.shape
