@@ -260,7 +260,13 @@ def _inferred(y, output_width):
         raise ValueError(
             f"The module outputs {width} scores per sample but y has {found.size} classes "
             f"{found.tolist()!r}: make the module output {found.size} scores (e.g. "
-            f"module__n_classes={found.size}), or pass labels 0..{width - 1}."
+            f"module__n_classes={found.size}), or pass labels 0..{width - 1}"
+            + (
+                f"; if the other classes come in later batches, give all {width} to this "
+                "first call (partial_fit(X, y, classes=[...]))."
+                if found.size < width
+                else "."
+            )
         )
     return LabelEncoding(found, names=True)
 

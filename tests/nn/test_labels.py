@@ -208,6 +208,16 @@ def test_width_refusal_message_names_the_output_indices():
     )
 
 
+def test_a_first_batch_with_some_of_the_classes_is_told_about_classes():
+    # a first partial_fit batch holding 2 of 3 string labels: the fix is classes=[...]
+    with pytest.raises(ValueError) as info:
+        first_encoding(np.array(["cat", "dog"]), output_width=lambda: 3)
+    assert str(info.value).endswith(
+        "or pass labels 0..2; if the other classes come in later batches, give all 3 to this "
+        "first call (partial_fit(X, y, classes=[...]))."
+    )
+
+
 def test_net_classes_that_are_also_index_values_read_y_as_indices():
     # skorch's meaning first: y of 0..n-1 is output indices even when the names are 1 and 0
     enc = first_encoding(np.array([0, 1, 1]), classes_param=[1, 0])
