@@ -14,7 +14,8 @@ from skscreen.stats import ClassMoments
 def _block_state(X, y):
     """Moments of one block (runs on a worker); validates the block first."""
     import scipy.sparse as sp
-    from sklearn.utils.multiclass import check_classification_targets
+
+    from skscreen.feature_selection._online_f import check_labels
 
     X = X if sp.issparse(X) else np.asarray(X)
     y = np.asarray(y).ravel()
@@ -27,7 +28,7 @@ def _block_state(X, y):
             "had unknown chunk sizes and were paired block by block: give them the same "
             "row blocks, e.g. the same boolean mask, or call compute_chunk_sizes() on both)."
         )
-    check_classification_targets(y)
+    check_labels(y)
     # NaN/inf: the kernel raises scikit-learn's message (it re-reads X only when its sums
     # are not finite), so finite blocks are read once
     return ClassMoments().update(X, y)

@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.feature_selection import SelectorMixin, f_classif
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from skscreen.feature_selection._selection_rules import MODES, support_mask
@@ -45,6 +45,22 @@ def _check_two_classes(moments, *, fitting):
         f"Only one class ({seen!r}) has been seen so far; the F-test needs at least two. "
         "Call partial_fit with samples of another class first."
     )
+
+
+def check_labels(y):
+    """scikit-learn's ``SelectKBest(f_classif)`` rule for 1-D labels ``y``.
+
+    Each distinct value is a class, non-integer floats included (``f_classif`` groups the
+    samples by ``np.unique(y)``); NaN and inf are refused with scikit-learn's message
+    ("Input y contains NaN."); labels that are not classes at all (multilabel, mixed
+    objects) with ``check_classification_targets``' message.
+    """
+    if y.dtype.kind in "iu":  # integer labels are always valid classes
+        return
+    with np.errstate(invalid="ignore"):  # NaN cast to int while testing integrality
+        kind = type_of_target(y, input_name="y")  # NaN/inf: ValueError here
+    if kind != "continuous":
+        check_classification_targets(y)
 
 
 def _later_classes(moments, classes):
@@ -412,8 +428,7 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         y = column_or_1d(y, warn=True)
         if X.shape[0] != y.shape[0]:
             raise ValueError(f"X has {X.shape[0]} samples but y has {y.shape[0]}.")
-        if y.dtype.kind not in "iu":  # integer labels are always valid classes
-            check_classification_targets(y)
+        check_labels(y)
         return X, y, probe.n_features_in_, getattr(probe, "feature_names_in_", None)
 
     def _batch_state(self, X, y, snapshot, *, classes, adopt=None):

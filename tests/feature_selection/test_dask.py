@@ -103,8 +103,9 @@ def test_rejected_dask_fit_leaves_the_earlier_fit_intact():
         s.fit(da.from_array(Xbad, chunks=(500, 15)), da.from_array(y, chunks=500))
     with pytest.raises(ValueError, match="at least 2 classes"):
         s.fit(da.from_array(X, chunks=(500, 15)), da.zeros(3000, chunks=500))
-    with pytest.raises(ValueError, match="Unknown label type"):
-        s.fit(da.from_array(X, chunks=(500, 15)), da.from_array(y + 0.5, chunks=500))
+    y_nan = np.where(np.arange(len(y)) == 1700, np.nan, y + 0.5)  # float classes, one NaN
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        s.fit(da.from_array(X, chunks=(500, 15)), da.from_array(y_nan, chunks=500))
     np.testing.assert_array_equal(s.scores_, before[0])
     assert s.n_samples_seen_ == before[1]
     # one commit path: the Dask fit keeps the screener's own parameters and continues
@@ -191,8 +192,12 @@ def test_block_state_checks_its_block_word_for_word():
     # a block that is not an array yet (a list of rows) is read as one
     m = _block_state([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [0, 1, 1])
     np.testing.assert_array_equal(m.count_, [1, 2])
-    with pytest.raises(ValueError, match="Unknown label type"):
-        _block_state(np.zeros((2, 2)), np.array([0.5, 1.5]))
+    # non-integer float labels are classes, as for SelectKBest(f_classif); NaN is not
+    m = _block_state(np.zeros((3, 2)), np.array([0.5, 1.5, 0.5]))
+    np.testing.assert_array_equal(m.classes_, [0.5, 1.5])
+    np.testing.assert_array_equal(m.count_, [2, 1])
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        _block_state(np.zeros((2, 2)), np.array([0.5, np.nan]))
     # a column vector of labels is raveled; a sparse block stays sparse
     import scipy.sparse as sp
 

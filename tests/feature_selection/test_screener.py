@@ -117,7 +117,8 @@ def test_labels_extend_without_classes():
         ("inf", "infinity"),
         ("width", "features"),
         ("rows", "samples"),
-        ("continuous", "Unknown label type"),
+        ("nan_label", "Input y contains NaN"),
+        ("multilabel", "Unknown label type"),
     ],
 )
 def test_bad_batches_raise_and_leave_state_unchanged(bad, match):
@@ -133,8 +134,11 @@ def test_bad_batches_raise_and_leave_state_unchanged(bad, match):
         Xb = Xb[:, :-1]
     elif bad == "rows":
         yb = yb[:-1]
-    elif bad == "continuous":
-        yb = yb + 0.5 * np.arange(len(yb))
+    elif bad == "nan_label":
+        yb = yb.astype(float)
+        yb[7] = np.nan
+    elif bad == "multilabel":  # labels that are not classes (non-integer floats are)
+        yb = np.array([{0}, {1}] * (len(yb) // 2), dtype=object)
     with pytest.raises(ValueError, match=match):
         s.partial_fit(Xb, yb)
     assert pickle.dumps(s.moments_) == before[0]
@@ -420,7 +424,7 @@ def test_rejected_merge_leaves_self_unchanged():
 
 
 # ---------------------------------------------------------------- validate, then commit
-@pytest.mark.parametrize("bad", ["nan", "one_class", "width", "continuous"])
+@pytest.mark.parametrize("bad", ["nan", "one_class", "width", "nan_label"])
 def test_rejected_fit_leaves_the_earlier_fit_intact(bad):
     X, y = _data()
     s = OnlineFClassifScreener().fit(X, y)
@@ -432,9 +436,10 @@ def test_rejected_fit_leaves_the_earlier_fit_intact(bad):
         yb[:] = 1
     elif bad == "width":
         Xb = Xb[:, :4]  # a fit may change the width; make it fail on the labels too
-        yb = yb + 0.5
-    elif bad == "continuous":
-        yb = yb + 0.25
+        yb = yb.astype(float)
+        yb[0] = np.nan
+    elif bad == "nan_label":
+        yb = np.where(np.arange(len(yb)) == 50, np.nan, yb + 0.25)
     with pytest.raises(ValueError):
         s.fit(Xb, yb)
     _assert_same_state(s, before)
@@ -1071,3 +1076,44 @@ def test_classes_given_later_without_a_class_seen_are_refused_naming_the_classes
     s.partial_fit(X[30:], y[30:])  # still not strict: new labels extend the state
     s.partial_fit(X[:1], [7])
     np.testing.assert_array_equal(s.classes_, [0, 1, 2, 7])
+
+
+def test_non_integer_float_labels_are_classes_as_for_select_k_best():
+    # SelectKBest(f_classif) takes any discrete labels, each distinct value a class
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 5))
+    y = (np.arange(90) % 3) * 0.5  # 0, 0.5, 1.0
+    X[:, 1] += 4 * y
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning either way, as SelectKBest
+        ref = SelectKBest(f_classif, k=2).fit(X, y)
+        whole = OnlineFClassifScreener(k=2).fit(X, y)
+        chunks = OnlineFClassifScreener(k=2)
+        for a in range(0, 90, 20):
+            chunks.partial_fit(X[a : a + 20], y[a : a + 20])
+    for s in (whole, chunks):
+        np.testing.assert_allclose(s.scores_, ref.scores_, rtol=1e-12)
+        np.testing.assert_allclose(s.pvalues_, ref.pvalues_, rtol=1e-10)
+        np.testing.assert_array_equal(s.get_support(), ref.get_support())
+        np.testing.assert_array_equal(s.classes_, [0.0, 0.5, 1.0])
+    # integer labels first, then a float class: one numeric class set
+    s = OnlineFClassifScreener(k=2).partial_fit(X[:30], (y[:30] * 2).astype(int))
+    s.partial_fit(X[30:], np.where(y[30:] == 0.5, 0.25, y[30:] * 2))
+    y_all = np.concatenate([y[:30] * 2, np.where(y[30:] == 0.5, 0.25, y[30:] * 2)])
+    np.testing.assert_array_equal(s.classes_, [0.0, 0.25, 1.0, 2.0])
+    np.testing.assert_allclose(s.scores_, f_classif(X, y_all)[0], rtol=1e-12)
+    # NaN (or inf) labels: refused with scikit-learn's message (and no numpy cast warning);
+    # the state is kept
+    before = _fitted_state(s)
+    for bad, message in ((np.nan, "Input y contains NaN."), (np.inf, "Input y contains infinity")):
+        yb = y[:10].copy()
+        yb[3] = bad
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(ValueError) as ref_exc:
+                SelectKBest(f_classif, k=2).fit(X[:10], yb)
+            with pytest.raises(ValueError, match=message) as exc:
+                s.partial_fit(X[:10], yb)
+        assert str(ref_exc.value).startswith(message)
+        assert str(exc.value).startswith(message)
+        _assert_same_state(s, before)
