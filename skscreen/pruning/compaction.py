@@ -478,6 +478,17 @@ def _outputs_close(a, b, atol, rtol):
     return a == b
 
 
+def _shapes(out):
+    """The shapes of a module output's tensors (nested like the output)."""
+    if torch.is_tensor(out):
+        return tuple(out.shape)
+    if isinstance(out, tuple | list):
+        return [_shapes(x) for x in out]
+    if isinstance(out, dict):
+        return {k: _shapes(v) for k, v in out.items()}
+    return None
+
+
 def _prunable_head(model):
     head = None
     for m in model.modules():
@@ -553,10 +564,15 @@ def compact_module(model, example_inputs=None, *, protected=None, atol=1e-5, rto
     finally:
         model.train(was_training)
     if not _outputs_close(got, expected, atol, rtol):
+        cause = (
+            "an output of the module changed shape: it returns an inner activation (such as "
+            "a tuple (logits, hidden)) whose channels were removed"
+            if _shapes(got) != _shapes(expected)
+            else "a layer mixing channels that the dependency graph does not show"
+        )
         warnings.warn(
-            "compact: removing unread channels changed the outputs (a layer mixing channels "
-            "that the dependency graph does not show); returning the network with its masks "
-            "folded into plain parameters.",
+            f"compact: removing unread channels changed the outputs ({cause}); returning the "
+            "network with its masks folded into plain parameters.",
             UserWarning,
             stacklevel=2,
         )

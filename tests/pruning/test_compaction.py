@@ -297,6 +297,32 @@ def test_a_removal_that_changes_the_outputs_is_not_returned(monkeypatch):
         torch.testing.assert_close(small(x), model(x))
 
 
+class _ReturnsHidden(_Mlp):
+    def forward(self, x):
+        hidden = torch.relu(self.fc1(x))
+        return self.head(torch.relu(self.fc2(hidden))), hidden
+
+
+def test_an_inner_activation_among_the_outputs_is_named_as_the_cause():
+    # a module returning (logits, hidden): removing hidden's dead units changes that output's
+    # width; the warning blamed a layer mixing channels unseen by the dependency graph
+    pytest.importorskip("torch_pruning")
+    torch.manual_seed(6)
+    model = _ReturnsHidden().eval()
+    _cut_inputs(model.fc1, [0, 3])
+    x = torch.randn(8, 6)
+    with pytest.warns(UserWarning) as rec:
+        small = compact_module(model, x)
+    assert str(rec[0].message) == (
+        "compact: removing unread channels changed the outputs (an output of the module "
+        "changed shape: it returns an inner activation (such as a tuple (logits, hidden)) "
+        "whose channels were removed); returning the network with its masks folded into "
+        "plain parameters."
+    )
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), model(x))
+
+
 class _TwoInputs(nn.Module):
     def __init__(self):
         super().__init__()
