@@ -109,7 +109,7 @@ def combined_classes(known, labels, *, strict, what="y"):
     if strict:
         raise ValueError(
             f"{what} contains labels {unknown.tolist()!r} that are not in classes "
-            f"{known.tolist()!r} given on the first call."
+            f"{known.tolist()!r} (the classes given; every label must be among them)."
         )
     return np.union1d(known, unknown)
 
