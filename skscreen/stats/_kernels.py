@@ -368,13 +368,30 @@ def _new_scale(scale, locked, cols, needed, n_features):
     return out
 
 
-def sparse_moments(X, yidx, n_classes, scale, locked=None):
-    """Counts, class means (data units) and M2 of a canonical CSR chunk; stored entries only.
+def _sparse_deviations(X, cols, shift):
+    """Per column of ``cols``, the largest ``|x - shift_j|`` over its values, implicit zeros
+    included (``|shift_j|`` when the column has one)."""
+    sub = X[:, cols].tocsc()
+    out = np.zeros(len(cols))
+    for i, j in enumerate(cols):
+        values = sub.data[sub.indptr[i] : sub.indptr[i + 1]].astype(np.float64)
+        out[i] = np.abs(values - shift[j]).max(initial=0.0)
+        if values.size < X.shape[0]:
+            out[i] = max(out[i], abs(shift[j]))
+    return out
+
+
+def sparse_moments(X, yidx, n_classes, scale, locked=None, shift=None):
+    """Counts, class means and M2 of a canonical CSR chunk, relative to ``shift``; stored
+    entries only.
 
     Two passes over the stored values (sums, then deviations from the class means), plus
-    the implicit zeros' ``(0 - mean)^2`` in closed form. Returns ``(count, mean, m2, scale)``
-    like :func:`dense_moments` with a zero shift (``mean`` divided by ``scale``, ``m2`` by
-    ``scale**2``).
+    the implicit zeros in closed form: each is ``0 - shift_j`` from the shift, so a column
+    stored with a large offset (timestamps, ``1e12 + noise``) keeps its digits when the
+    shift is near its values, as the dense path's first-row shift does. Returns ``(count,
+    mean, m2, scale)`` like :func:`dense_moments` (``mean`` is ``(class mean - shift) /
+    scale``, ``m2`` divided by ``scale**2``); ``shift`` None is zero (bit for bit the sums
+    of the stored values).
     """
     n_features = X.shape[1]
     count = np.bincount(yidx, minlength=n_classes).astype(np.float64)
@@ -385,6 +402,9 @@ def sparse_moments(X, yidx, n_classes, scale, locked=None):
     flat = yidx[rows] * n_features + cols
     size = n_classes * n_features
     nnz = np.bincount(flat, minlength=size).reshape(n_classes, n_features)
+    implicit = count[:, None] - nnz  # the implicit zeros of each class and feature
+    shift = np.zeros(n_features) if shift is None else np.asarray(shift, dtype=np.float64)
+    shifted = bool(np.any(shift != 0))
 
     def weighted(weights):
         # float64 even without a stored entry (np.bincount of nothing is an integer array)
@@ -393,12 +413,21 @@ def sparse_moments(X, yidx, n_classes, scale, locked=None):
 
     def moments(inv):
         data = X.data.astype(np.float64)
+        if shifted:
+            data = data - shift[cols]
+        zero = -shift if inv is None else -shift * inv  # an implicit zero, from the shift
         if inv is not None:
             data = data * inv[cols]
-        mean = weighted(data) / np.maximum(count, 1.0)[:, None]
+        sums = weighted(data)
+        if shifted:
+            sums += implicit * zero
+        mean = sums / np.maximum(count, 1.0)[:, None]
         dev = data - mean.ravel()[flat]
         m2 = weighted(dev * dev)
-        m2 += (count[:, None] - nnz) * mean * mean  # the implicit zeros
+        if shifted:
+            m2 += implicit * (zero - mean) ** 2
+        else:
+            m2 += implicit * mean * mean  # the implicit zeros
         return mean, m2
 
     inv = None if scale is None else 1.0 / scale
@@ -413,8 +442,7 @@ def sparse_moments(X, yidx, n_classes, scale, locked=None):
             small &= ~locked
         cols_bad = np.flatnonzero(big | small)
         if cols_bad.size:
-            dev = abs(X[:, cols_bad]).max(axis=0).toarray().ravel()
-            needed = _power_of_two_at_least(dev)
+            needed = _power_of_two_at_least(_sparse_deviations(X, cols_bad, shift))
             scale = _new_scale(scale, locked, cols_bad, needed, n_features)
             mean, m2 = moments(1.0 / scale)
     return count, mean, m2, scale

@@ -114,6 +114,18 @@ def combined_classes(known, labels, *, strict, what="y"):
     return np.union1d(known, unknown)
 
 
+def _sparse_shift(X):
+    """The shift of a state begun by a canonical CSR chunk: per column, 0 where the column
+    has an implicit zero, else its value in the first row."""
+    shift = np.zeros(X.shape[1])
+    full = np.bincount(X.indices, minlength=X.shape[1]) == X.shape[0]
+    if full.any():  # a column without zeros (a timestamp, an offset): its first value
+        row = slice(X.indptr[0], X.indptr[1])
+        shift[X.indices[row]] = X.data[row]
+        shift[~full] = 0.0
+    return shift
+
+
 def _expanded(count, mean, m2, classes, new_classes):
     """Copies of ``(count, mean, m2)`` with zero rows inserted for classes not in ``classes``."""
     if classes is None or len(new_classes) == len(classes):
@@ -308,12 +320,12 @@ class ClassMoments:
             locked = (cur[1] != 0).any(axis=0) | (cur[2] != 0).any(axis=0)
         if sp.issparse(X):
             X = _sum_duplicates(X)  # on a copy; the sparse kernel assumes one entry per cell
-            shift = np.zeros(p) if self.shift_ is None else self.shift_
-            if np.any(shift != 0):
-                X = X.toarray()
-            else:
-                cnt, mean, m2, new_scale = sparse_moments(X, yidx, k, scale, locked)
-        if not sp.issparse(X):
+            # a data value of each column: zero where the column has one, else its first
+            # row (as for dense chunks), so that a column stored with a large offset keeps
+            # its digits; a sparse chunk after a dense one stays sparse
+            shift = _sparse_shift(X) if self.shift_ is None else self.shift_
+            cnt, mean, m2, new_scale = sparse_moments(X, yidx, k, scale, locked, shift=shift)
+        else:
             X = np.asarray(X)
             if X.dtype not in (np.float32, np.float64):
                 X = X.astype(np.float64)

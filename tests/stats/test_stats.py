@@ -130,6 +130,65 @@ def test_sparse_chunk_does_not_densify(monkeypatch, fmt):
     np.testing.assert_allclose(anova_f(m)[0], f_ref, rtol=1e-10)
 
 
+def _offset_columns(n=400, seed=3):
+    """Columns stored with no zeros and a large offset, beside a sparse one."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    X = np.column_stack([
+        1.7e9 + 3600.0 * rng.integers(0, 48, n) + 60.0 * y,  # timestamps
+        1e12 + rng.normal(size=n) + 0.05 * y,
+        1e15 + 2.0 * y,  # constant within each class: it separates them (F = inf)
+        np.where(rng.random(n) < 0.8, 0.0, rng.normal(size=n)),  # mostly zeros
+    ])
+    return X, y
+
+
+def test_sparse_columns_with_a_large_offset_keep_their_digits():
+    # the sparse path measured means from zero: 1e12 + N(0, 1) was 4 % off, and 1e15 + 2 y
+    # (perfectly separating) came out nan; dense input is exact there
+    X, y = _offset_columns()
+    ref = exact_f(X[:, [0, 1, 3]], y)  # column 2's exact F is infinite
+    for chunks in ([slice(None)], [slice(0, 150), slice(150, None)]):
+        m = ClassMoments()
+        for rows in chunks:
+            m.update(sp.csr_matrix(X[rows]), y[rows])
+        F = anova_f(m)[0]
+        assert np.isinf(F[2])
+        np.testing.assert_allclose(F[[0, 1, 3]], ref, rtol=1e-11)
+
+
+def test_a_sparse_chunk_after_a_dense_one_stays_sparse(monkeypatch):
+    # the state's shift (the dense first row) is no reason to densify: a 4000 x 4000 chunk
+    # with 1,600 entries took 146 MiB instead of 0.9
+    X, y = _offset_columns()
+    Xs = sp.csr_matrix(X[100:])
+    m = ClassMoments().update(X[:100], y[:100])
+
+    def boom(*a, **k):
+        raise AssertionError("densified")
+
+    for cls in (sp.csr_matrix, sp.csc_matrix, sp.coo_matrix):
+        monkeypatch.setattr(cls, "toarray", boom)
+        monkeypatch.setattr(cls, "todense", boom)
+    m.update(Xs, y[100:])
+    monkeypatch.undo()
+    F = anova_f(m)[0]
+    assert np.isinf(F[2])
+    np.testing.assert_allclose(F[[0, 1, 3]], exact_f(X[:, [0, 1, 3]], y), rtol=1e-11)
+
+
+def test_a_sparse_chunk_needing_a_scale_after_a_shifted_state():
+    # the scale of a feature whose stored values reach 1e200 is taken from its deviations
+    # from the state's shift, implicit zeros included (|0 - shift|)
+    dense = np.array([[5.0, 1.0], [6.0, 2.0], [7.0, 3.0], [8.0, 5.0]])
+    extreme = np.array([[1e200, 0.0], [0.0, 2.0], [-1e200, 0.0], [0.0, 4.0], [3e199, 1.0],
+                        [0.0, 0.0]])
+    X, y = np.vstack([dense, extreme]), np.r_[0, 1, 0, 1, 0, 1, 0, 1, 0, 1]
+    m = ClassMoments().update(dense, y[:4]).update(sp.csr_matrix(extreme), y[4:])
+    assert m.scale_ is not None and m.scale_[0] > 1e200 and m.scale_[1] == 1.0
+    np.testing.assert_allclose(anova_f(m)[0], exact_f(X, y), rtol=1e-12)
+
+
 def test_adversarial_float32_large_mean():
     rng = np.random.default_rng(1)
     y = rng.integers(0, 3, 300)
