@@ -380,3 +380,34 @@ def test_split_chunks_work_in_a_forked_child(monkeypatch):
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     raise AssertionError("the forked child hung on the kernel's worker pool")
+
+
+def test_implicit_zeros_of_a_sparse_chunk_count_from_a_dense_states_shift():
+    # the dense state's first row (all ones here) is the shift; each implicit zero of a
+    # later sparse chunk deviates from it by -1, and no scale is needed
+    rng = np.random.default_rng(11)
+    y = np.arange(60) % 3
+    X = np.where(rng.random((60, 3)) < 0.5, 0.0, rng.normal(size=(60, 3)) + 0.3 * y[:, None])
+    X[0] = 1.0
+    m = ClassMoments().update(X[:20], y[:20]).update(sp.csr_matrix(X[20:]), y[20:])
+    assert m.scale_ is None
+    np.testing.assert_allclose(anova_f(m)[0], f_classif(X, y)[0], rtol=1e-10)
+
+
+def test_a_sparse_chunk_far_from_a_dense_states_shift_is_scaled_by_its_deviations():
+    # the dense rows hold 1e200 in every feature (the shift; no scale yet); the sparse chunk
+    # deviates from it by 1e200 or 2e200, which square past float64: the scale is measured
+    # from |x - shift| of the stored values (feature 1: -1e200 in every row, 2e200 away)
+    # and |0 - shift| of the implicit zeros (feature 0: 1e200 in half its rows, the zeros
+    # 1e200 away; feature 2: no stored entry at all)
+    dense = np.full((3, 3), 1e200)
+    sparse = np.zeros((6, 3))
+    sparse[:3, 0] = 1e200
+    sparse[:, 1] = -1e200
+    X, y = np.vstack([dense, sparse]), np.r_[0, 1, 0, 0, 1, 0, 1, 0, 1]
+    m = ClassMoments().update(dense, y[:3])
+    assert m.scale_ is None
+    m.update(sp.csr_matrix(sparse), y[3:])
+    F = anova_f(m)[0]
+    assert np.isfinite(F).all()
+    np.testing.assert_allclose(F, exact_f(X, y), rtol=1e-12)
