@@ -425,7 +425,9 @@ def sparse_moments(X, yidx, n_classes, scale, locked=None, shift=None):
         dev = data - mean.ravel()[flat]
         m2 = weighted(dev * dev)
         if shifted:
-            m2 += implicit * (zero - mean) ** 2
+            # only where a class has implicit zeros: elsewhere (zero - mean)^2 may overflow
+            # (a column stored in every row, beyond 1e154 from the shift) and 0 * inf is nan
+            m2 += np.where(implicit > 0, implicit * (zero - mean) ** 2, 0.0)
         else:
             m2 += implicit * mean * mean  # the implicit zeros
         return mean, m2

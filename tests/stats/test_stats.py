@@ -157,6 +157,18 @@ def test_sparse_columns_with_a_large_offset_keep_their_digits():
         np.testing.assert_allclose(F[[0, 1, 3]], ref, rtol=1e-11)
 
 
+@pytest.mark.parametrize("split", [1, 2, 3])
+def test_a_column_stored_in_every_row_far_from_zero_stays_finite(split):
+    # a first sparse chunk in which a column beyond 1e154 is stored in every row (its shift)
+    # and does not vary: its implicit-zero term was 0 * inf = nan, for good
+    X = np.array([[1e200], [1e200], [1e200], [2e200], [3e200], [5e200]])
+    y = np.array([0, 1, 0, 1, 0, 1])
+    m = ClassMoments().update(sp.csr_matrix(X[:split]), y[:split])
+    assert np.isfinite(m.m2_).all()
+    m.update(sp.csr_matrix(X[split:]), y[split:])
+    np.testing.assert_allclose(anova_f(m)[0], exact_f(X, y), rtol=1e-12)
+
+
 def test_a_sparse_chunk_after_a_dense_one_stays_sparse(monkeypatch):
     # the state's shift (the dense first row) is no reason to densify: a 4000 x 4000 chunk
     # with 1,600 entries took 146 MiB instead of 0.9
