@@ -63,6 +63,27 @@ def check_labels(y):
         check_classification_targets(y)
 
 
+def _numeric_objects(y):
+    """An object array of numbers (a pandas object column of ints) as a numeric array, as
+    ``np.unique`` groups them for ``f_classif``; anything else unchanged."""
+    if y.dtype != object or not y.size:
+        return y
+    numeric = np.asarray(y.tolist())
+    return numeric if numeric.dtype.kind in "biuf" else y
+
+
+def _check_classes_arg(classes):
+    """``partial_fit``'s ``classes``: NaN or infinity is no class (refused up front)."""
+    if classes is None:
+        return
+    values = _numeric_objects(np.asarray(classes).ravel())
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise ValueError(
+            f"classes contains NaN or infinity ({values.tolist()!r}): every class must be "
+            "a label that can appear in y."
+        )
+
+
 def _later_classes(moments, classes):
     """The classes a later ``partial_fit`` call gives, checked against the state.
 
@@ -374,6 +395,7 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
         self : OnlineFClassifScreener
         """
         self._check_params()
+        _check_classes_arg(classes)
         snapshot = self._snapshot()
         adopt = None  # classes given for the first time on a continued state
         if snapshot is not None and classes is not None:
@@ -425,7 +447,7 @@ class OnlineFClassifScreener(SelectorMixin, BaseEstimator):
             # finite), with scikit-learn's message, before anything is committed
             ensure_all_finite=False,
         )
-        y = column_or_1d(y, warn=True)
+        y = _numeric_objects(column_or_1d(y, warn=True))
         if X.shape[0] != y.shape[0]:
             raise ValueError(f"X has {X.shape[0]} samples but y has {y.shape[0]}.")
         check_labels(y)

@@ -122,7 +122,9 @@ def _sparse_shift(X):
     if full.any():  # a column without zeros (a timestamp, an offset): its first value
         row = slice(X.indptr[0], X.indptr[1])
         shift[X.indices[row]] = X.data[row]
-        shift[~full] = 0.0
+        # not beyond 2^1000: x - shift of values of both signs near float64's maximum would
+        # overflow (from 0 they are kept in units of a power of two)
+        shift[~full | ~(np.abs(shift) <= 2.0**1000)] = 0.0
     return shift
 
 

@@ -1112,3 +1112,32 @@ def test_non_integer_float_labels_are_classes_as_for_select_k_best():
         assert str(ref_exc.value).startswith(message)
         assert str(exc.value).startswith(message)
         _assert_same_state(s, before)
+
+
+@pytest.mark.parametrize("later", [False, True], ids=["first call", "later call"])
+def test_classes_with_nan_are_refused_up_front(later):
+    # given first, NaN was accepted and every later call failed with "the other state
+    # contains labels [nan] that are not in classes"; given later, the same words
+    X, y = make_classification(60, 5, n_classes=3, n_informative=3, random_state=0)
+    y = y.astype(float)
+    s = OnlineFClassifScreener(k=2)
+    if later:
+        s.partial_fit(X[:30], y[:30])
+    before = pickle.dumps(getattr(s, "moments_", None))
+    with pytest.raises(ValueError, match=r"^classes contains NaN or infinity"):
+        s.partial_fit(X[30:], y[30:], classes=[0.0, 1.0, 2.0, np.nan])
+    assert pickle.dumps(getattr(s, "moments_", None)) == before
+    s.partial_fit(X[30:], y[30:], classes=[0.0, 1.0, 2.0])
+
+
+def test_numeric_labels_in_an_object_array_are_classes_as_for_select_k_best():
+    # a pandas object column of ints: SelectKBest(f_classif) scores it; this was refused as
+    # "Unknown label type: unknown"
+    X, y = make_classification(80, 5, n_classes=3, n_informative=3, random_state=1)
+    ref = SelectKBest(f_classif, k=2).fit(X, y.astype(object))
+    for labels in (y.astype(object), y.astype(float).astype(object)):
+        s = OnlineFClassifScreener(k=2).fit(X, labels)
+        np.testing.assert_allclose(s.scores_, ref.scores_, rtol=1e-12)
+        np.testing.assert_array_equal(s.get_support(), ref.get_support())
+    with pytest.raises(ValueError):  # mixed objects stay refused
+        OnlineFClassifScreener(k=2).fit(X, np.array([1, "a"] * 40, dtype=object))
