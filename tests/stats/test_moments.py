@@ -722,3 +722,22 @@ def test_update_passes_the_state_means_as_pivots_and_first_samples_for_new_class
     monkeypatch.setattr(_kernels, "_class_sums", spy)
     state.update(np.array([[10.0], [11.0], [12.0], [20.0]]), np.array([0, 1, 2, 2]))
     np.testing.assert_array_equal(pivots[0][:, 0], [1.0, 4.0, 12.0])
+
+
+@pytest.mark.parametrize("n_rows", [1, 2, 6])
+def test_a_state_begun_by_a_sparse_chunk_shifts_a_full_column_by_its_first_value(n_rows):
+    # column 0 (a timestamp) and 2 are stored in every row: shifted by their first row's
+    # value, as a dense first chunk would be; column 1 has a zero and the last column
+    # stores nothing: shift 0 (the last one is beyond the largest stored column index)
+    X = np.zeros((n_rows, 4))
+    X[:, 0] = 1e12 + 3.0 * np.arange(n_rows) + 1.0
+    X[:, 2] = -7.0 - np.arange(n_rows) ** 2
+    X[:-1, 1] = 5.0 + np.arange(n_rows - 1)
+    y = np.arange(n_rows) % 2
+    m = ClassMoments().update(sp.csr_matrix(X), y)
+    np.testing.assert_array_equal(m.shift_, [X[0, 0], 0.0, X[0, 2], 0.0])
+    dense = ClassMoments().update(X, y).in_data_units()
+    got = m.in_data_units()
+    np.testing.assert_array_equal(got.count_, dense.count_)
+    np.testing.assert_allclose(got.mean_ + got.shift_, dense.mean_ + dense.shift_, rtol=1e-15)
+    np.testing.assert_allclose(got.m2_, dense.m2_, rtol=1e-12, atol=1e-9)
