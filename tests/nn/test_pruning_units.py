@@ -1321,3 +1321,74 @@ def test_a_sampler_without_length_falls_back_to_the_dataset():
     assert _pruning._epoch_rows(Net(None), list(range(7))) == 7
     assert _pruning._epoch_rows(Net(range(4)), list(range(7))) == 4
     assert _pruning._epoch_rows(object(), list(range(7))) == 7  # no skorch parameters
+
+
+# ------------------------------------------------------------------ lazy layers, PrintLog
+class _LazyMLP(nn.Module):
+    """LazyLinear(32) -> 10, recording whether each forward pass ran in training mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.LazyLinear(32)
+        self.out = nn.Linear(32, 10)
+        self.modes = []
+
+    def forward(self, X):
+        self.modes.append(self.training)
+        return self.out(torch.relu(self.hidden(X)))
+
+
+def test_a_lazy_layer_is_materialised_in_eval_mode_and_pruned_as_it_trains(digits_300):
+    X, y = digits_300
+    torch.manual_seed(0)
+    prune = ScreeningPruning(sparsity=0.5, prune_epochs=1)
+    net = NeuralNetClassifier(
+        _LazyMLP, criterion=nn.CrossEntropyLoss, lr=0.1, train_split=None, verbose=0,
+        max_epochs=2, batch_size=100, callbacks=[("prune", prune)],
+    ).initialize()
+    prune.output_width_seen(net.module_, 10)  # no probe pass: it would give the shape too
+    _caught(net.partial_fit, X, y)
+    # one eval-mode pass of the first batch gives the layer its shape; every batch trains
+    assert net.module_.modes == [False] + [True] * 6
+    w = net.module_.hidden.weight
+    assert w.shape == (32, 64)
+    assert net.history[-1, "sparsity"] == pytest.approx(0.5, abs=0.02)
+    assert bool((w[get_mask(net.module_.hidden) == 0] == 0).all())
+
+
+class _Record(Callback):
+    """Records a dict as an ``event_channels`` state record at each epoch's end, and keeps
+    ignored keys of its own (as a logger callback would)."""
+
+    def initialize(self):
+        self.keys_ignored_ = {"mine"}
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("event_channels", {"fc": [1, 2]})
+
+
+def test_state_records_stay_out_of_the_epoch_table(digits_300, capsys):
+    X, y = digits_300
+    record = _Record()
+    net = _plain(ScreeningPruning(sparsity=0.5, prune_epochs=1), after=[("record", record)])
+    net.set_params(verbose=1, max_epochs=2)
+    _caught(net.fit, X, y)
+    out = capsys.readouterr().out
+    assert "sparsity" in out and "event_channels" not in out and "{" not in out
+    assert net.history[-1, "event_channels"] == {"fc": [1, 2]}  # recorded all the same
+    assert record.keys_ignored_ == {"mine"}  # another callback's ignored keys are its own
+
+
+def test_an_epoch_without_a_training_batch_neither_prunes_nor_fails(digits_300):
+    # drop_last with batches larger than the data: the epoch has no training batch, so
+    # nothing was recorded and its step does not come (at its end, as with validation)
+    X, y = digits_300
+    prune = ScreeningPruning(sparsity=0.6, prune_epochs=3)
+    net = _plain(prune, max_epochs=1, batch_size=100, iterator_train__drop_last=True)
+    net.fit(X, y)
+    first, kept = net.history[-1, "sparsity"], _nonzero(net)
+    for split in (None, ValidSplit(5)):
+        net.set_params(batch_size=1000, train_split=split)
+        net.partial_fit(X, y)
+        assert net.history[-1, "sparsity"] == first and _nonzero(net) == kept
