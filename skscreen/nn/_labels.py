@@ -194,13 +194,21 @@ RECORD_KEY = "event_label_encoding"
 def encoding_record(encoding):
     """A JSON-ready record of ``encoding`` (for the history), or None where its labels have
     no JSON form (they are then restored by pickling only)."""
-    if encoding is None or encoding.classes.dtype.kind not in "biufU":
+    if encoding is None:
         return None
-    return {
-        "classes": encoding.classes.tolist(),
-        "names": encoding.names,
-        "given": encoding.given,
-    }
+    classes = encoding.classes.tolist()
+    if encoding.classes.dtype.kind == "O":
+        # pandas strings and categoricals arrive as object arrays: JSON takes them when
+        # they are all strings or all numbers
+        if all(isinstance(c, str) for c in classes):
+            classes = [str(c) for c in classes]
+        elif all(isinstance(c, (bool, int, float, np.bool_, np.number)) for c in classes):
+            classes = [c.item() if isinstance(c, (np.bool_, np.number)) else c for c in classes]
+        else:
+            return None
+    elif encoding.classes.dtype.kind not in "biufU":
+        return None
+    return {"classes": classes, "names": encoding.names, "given": encoding.given}
 
 
 def encoding_from_record(record):
@@ -262,8 +270,8 @@ def _inferred(y, output_width):
             f"{found.tolist()!r}: make the module output {found.size} scores (e.g. "
             f"module__n_classes={found.size}), or pass labels 0..{width - 1}"
             + (
-                f"; if the other classes come in later batches, give all {width} to this "
-                "first call (partial_fit(X, y, classes=[...]))."
+                f"; if the other classes come in later batches, give all {width} to the net "
+                "(classes=[...]) or to the first partial_fit (partial_fit(X, y, classes=[...]))."
                 if found.size < width
                 else "."
             )

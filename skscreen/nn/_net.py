@@ -404,7 +404,10 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             # a batch the module rejects: no hooks left behind (the net stays picklable)
             # and no half-written history row
             self.pruning_._remove_epoch_hooks()
-            if len(self.history) > n_rows and "train_loss" not in self.history[-1]:
+            row = self.history[-1] if len(self.history) > n_rows else None
+            # a row the pruning step wrote stays (an error in the epoch's validation, after
+            # the step: the module is pruned and the row says so)
+            if row is not None and "train_loss" not in row and "pruning_epoch" not in row:
                 del self.history[-1]
             raise
 
@@ -571,12 +574,11 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             return  # no history loaded: the labels stay as they are
         record = self.history[0].get(RECORD_KEY) if len(self.history) else None
         encoding = None if record is None else encoding_from_record(record)
-        if encoding is None:
-            # a history without them (saved by skorch, or labels without a JSON form):
-            # output indices, as skorch's predict returns
-            self.__dict__.pop("label_encoding_", None)
-        else:
+        if encoding is not None:
             self.label_encoding_ = encoding
+        # else a history without them (saved by skorch or an older version): the labels the
+        # net knows stay (those of this fit's first call, LoadInitState loading a checkpoint
+        # in the middle of it), or none: output indices, as skorch's predict returns
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -635,9 +637,9 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         module on the net's device, in eval mode.
         """
         self.check_is_fitted(["module_"])
-        # the callback's granularity: the module's (the net's parameter may hold a change
-        # that the next fit refuses or has not applied yet)
-        if self.pruning_.granularity == "channel":
+        # the module's granularity: its pruner's (the net's parameter, and the callback's
+        # settings pushed from it, may hold a change that the next fit refuses)
+        if _granularity_of(self.pruning_) == "channel":
             return copy.deepcopy(self.module_).eval()
         from skscreen.pruning import compaction
 
@@ -667,6 +669,17 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     def n_parameters(self, nonzero=True):
         """Parameters of ``module_`` (non-zero effective ones by default)."""
         return count_parameters(self.module_, nonzero=nonzero)
+
+
+def _granularity_of(pruning):
+    """The granularity the module is pruned at: its pruner's when built, else the callback's
+    setting (a state loaded, or nothing pruned yet)."""
+    from skscreen.pruning.pruner import WeightPruner
+
+    pruner = pruning.pruner_
+    if pruner is None:
+        return pruning.granularity
+    return "weight" if isinstance(pruner, WeightPruner) else "channel"
 
 
 def _check_output_indices(y):

@@ -213,8 +213,8 @@ def test_a_first_batch_with_some_of_the_classes_is_told_about_classes():
     with pytest.raises(ValueError) as info:
         first_encoding(np.array(["cat", "dog"]), output_width=lambda: 3)
     assert str(info.value).endswith(
-        "or pass labels 0..2; if the other classes come in later batches, give all 3 to this "
-        "first call (partial_fit(X, y, classes=[...]))."
+        "or pass labels 0..2; if the other classes come in later batches, give all 3 to the "
+        "net (classes=[...]) or to the first partial_fit (partial_fit(X, y, classes=[...]))."
     )
 
 
