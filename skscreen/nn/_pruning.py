@@ -62,7 +62,7 @@ from skscreen.nn._reports import (
 from skscreen.nn._settings import PRUNING_PARAMS, PruningSettings
 from skscreen.pruning.factory import make_pruner, make_regularizer
 from skscreen.pruning.hooks import _noop_hook_factory
-from skscreen.pruning.masks import MaskEnforcer, masks_from_zeros, reset_masks
+from skscreen.pruning.masks import MaskEnforcer, get_mask, masks_from_zeros, reset_masks
 from skscreen.pruning.schedules import make_schedule
 
 __all__ = ["ScreeningPruning", "PRUNING_PARAMS", "find_pruning_callback"]
@@ -300,6 +300,13 @@ class ScreeningPruning(PruningSettings, Callback):
 
     def _state_loaded(self, net):
         # a state dict was loaded into the module (the load post-hook of ``prepare``)
+        bound = self.pruner_ is not None and self.pruner_.model is net.module_
+        if self.granularity == "weight" and not bound:
+            # layers without masks yet (lazy ones given their shapes by this load): masks
+            # now, from the loaded zeros; the others followed the zeros in their own hooks
+            unmasked = [m for m in net.module_.modules() if get_mask(m) is None]
+            self.prepare(net)
+            masks_from_zeros(unmasked)
         report_replaced_state(net, lambda: self.counts(net))
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):

@@ -779,3 +779,25 @@ def test_lazy_layers_prune_as_they_train_with_skorch(digits, kind, granularity):
         assert net.module_.bn.num_features < 8
     assert net.history[-1, "train_loss"] < net.history[0, "train_loss"]  # it trains
     assert net.predict(Xt).shape == yt.shape
+
+
+def test_a_pruned_lazy_module_loads_with_its_sparsity(digits, tmp_path):
+    # the layers of a fresh lazy module get their shapes from the loaded state: their masks
+    # were missing, and sparsity_ read 0.0 with a false "now has sparsity 0.0000 (0 of 0
+    # kept)" warning while half the weights were zeros
+    X, y, Xt, _ = digits
+    common = dict(sparsity=0.5, prune_epochs=2, max_epochs=2, lr=0.1, verbose=0,
+                  train_split=None, random_state=0)
+    net = ScreeningPrunedNet(_LazyMLP, **common)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        net.fit(X, y)
+    net.save_params(f_params=tmp_path / "p.pt", f_history=tmp_path / "h.json")
+    new = ScreeningPrunedNet(_LazyMLP, **common)
+    new.initialize()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no "weights were replaced" report
+        new.load_params(f_params=tmp_path / "p.pt", f_history=tmp_path / "h.json")
+    assert new.sparsity_ == pytest.approx(net.sparsity_)
+    assert new.kept_fraction_ == pytest.approx(net.kept_fraction_)
+    np.testing.assert_array_equal(new.predict(Xt), net.predict(Xt))
