@@ -22,8 +22,11 @@ from torch.utils.data import DataLoader, Subset  # noqa: E402
 from skscreen import ScreeningPrunedNet  # noqa: E402
 from skscreen.models import make_mlp  # noqa: E402
 from skscreen.nn._labels import (  # noqa: E402
+    LabelEncoding,
     LabelledDataset,
     check_labels,
+    encoding_from_record,
+    encoding_record,
     first_encoding,
     require_two_classes,
 )
@@ -422,3 +425,41 @@ def test_labels_stay_those_of_the_first_call(data):
     net.partial_fit(X[names == "pos"], names[names == "pos"])
     assert list(net.classes_) == ["neg", "pos"]
     assert set(net.predict(X)) <= {"neg", "pos"}
+
+
+@pytest.mark.parametrize(
+    "classes, names, given",
+    [
+        (np.array(["a", "b", "c"]), True, False),
+        (np.array([3, 5, 7]), False, False),
+        (np.array([0, 2]), False, True),
+        (np.array([0.0, 0.5, 1.0]), True, True),
+        (np.array([False, True]), True, False),
+        (np.array(["x", "y"], dtype=object), True, False),
+        (np.array([1, 2.5, np.int64(4)], dtype=object), True, False),
+    ],
+)
+def test_an_encoding_record_survives_json_and_gives_the_encoding_back(classes, names, given):
+    import json
+
+    encoding = LabelEncoding(classes, names, given)
+    record = json.loads(json.dumps(encoding_record(encoding)))
+    assert set(record) == {"classes", "names", "given"}
+    back = encoding_from_record(record)
+    assert back.classes.tolist() == classes.tolist()
+    assert (back.names, back.given) == (names, given)
+    np.testing.assert_array_equal(back.outputs, encoding.outputs)
+    y = np.arange(len(classes))[::-1] if given and not names else classes[::-1]
+    np.testing.assert_array_equal(back.encode(y), encoding.encode(y))
+
+
+def test_labels_without_a_json_form_have_no_record_and_a_foreign_record_no_encoding():
+    assert encoding_record(None) is None
+    for classes in (
+        np.array(["2024-01-01", "2024-01-02"], dtype="datetime64[D]"),
+        np.array(["a", 1], dtype=object),
+        np.array([(1, 2), (3, 4)], dtype="i8,i8"),
+    ):
+        assert encoding_record(LabelEncoding(classes, True)) is None
+    for record in (None, {}, {"classes": [0, 1], "names": True}, {"names": 1, "given": 0}, 7):
+        assert encoding_from_record(record) is None
