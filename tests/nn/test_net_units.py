@@ -968,3 +968,105 @@ def test_compact_at_channel_level_is_an_independent_copy():
         next(small.parameters()).zero_()
     assert next(net.module_.parameters()).abs().sum() > 0
     assert copy.deepcopy(small) is not small
+
+
+# ------------------------------------------------------------------ labels in the history
+def test_the_label_encoding_travels_with_the_history_through_save_and_load(data, tmp_path):
+    X, y = data
+    net = _quiet(_net().fit, X, NAMES[y])
+    record = {"classes": ["a", "b", "c"], "names": True, "given": False}
+    assert net.history[0, "event_label_encoding"] == record
+    f_params, f_history = tmp_path / "params.pt", tmp_path / "history.json"
+    net.save_params(f_params=f_params, f_history=f_history)
+    new = _net().initialize()
+    new.load_params(f_params, f_history=f_history)  # f_params by position, as skorch allows
+    np.testing.assert_array_equal(new.predict(X), net.predict(X))  # the names
+    assert set(new.predict(X)) <= set(NAMES)
+    _quiet(new.partial_fit, X, NAMES[y])  # and takes them
+    assert new.history[0, "event_label_encoding"] == record
+    assert "event_label_encoding" not in new.history[-1]  # the first row only
+    empty = tmp_path / "empty.json"
+    _net().initialize().save_params(f_history=empty)  # no epoch: no row, no record
+    new.load_params(f_history=empty)
+    assert len(new.history) == 0
+    assert set(new.predict(X)) <= set(NAMES)  # the labels the net knows stay
+
+
+def test_a_history_without_the_labels_takes_output_indices_only(data, tmp_path):
+    import json
+
+    X, y = data
+    net = _quiet(_net().fit, X, NAMES[y])
+    f_history = tmp_path / "history.json"
+    net.save_params(f_history=f_history)
+    rows = json.loads(f_history.read_text())
+    del rows[0]["event_label_encoding"]  # as plain skorch saves it
+    f_history.write_text(json.dumps(rows))
+    new = _net().initialize()
+    new.load_params(f_history=f_history)
+    seven = np.array(list("abcdefg"))[np.arange(len(y)) % 7]  # the first five shown
+    for bad, shown in ((seven, "['a', 'b', 'c', 'd', 'e']"), (y - 1, "[-1, 0, 1]")):
+        with pytest.raises(ValueError) as info:
+            new.partial_fit(X, bad)
+        assert str(info.value) == (
+            f"y holds labels {shown}, but this net does not know which module output each "
+            "label trained (its history was loaded without them: saved by plain skorch, or "
+            "labels with no JSON form). Pass y as output indices 0..n-1, load the history "
+            "saved with the params (save_params(f_history=...)), or pickle the net."
+        )
+    _quiet(new.partial_fit, X, y)  # output indices are taken
+    assert set(new.predict(X)) <= {0, 1, 2}
+
+
+class _FailAt(Callback):
+    """Raises once, at the first validation batch (or the end) of epoch ``at``."""
+
+    def __init__(self, at, where="on_batch_begin"):
+        self.at, self.where = at, where
+
+    def _maybe(self, net, training):
+        if not training and len(net.history) == self.at and not getattr(self, "done_", False):
+            self.done_ = True
+            raise RuntimeError("boom")
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if self.where == "on_batch_begin":
+            self._maybe(net, training)
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.where == "on_epoch_end":
+            self._maybe(net, False)
+
+
+@pytest.mark.parametrize("where", ["on_batch_begin", "on_epoch_end"])
+def test_an_error_after_the_step_or_after_the_scores_keeps_the_epochs_row(data, where):
+    # an error in validation comes after the pruning step (its row says the module is
+    # pruned), one at the epoch's end after the scores: both rows stay; the schedule goes on
+    X, y = data
+    net = _net(train_split=ValidSplit(4), max_epochs=2, prune_epochs=1, callbacks=[
+        ("fail", _FailAt(1 if where == "on_batch_begin" else 2, where)),
+    ])
+    with pytest.raises(RuntimeError, match="boom"):
+        _quiet(net.fit, X, y)
+    rows = len(net.history)
+    assert rows == (1 if where == "on_batch_begin" else 2)
+    assert "pruning_epoch" in net.history[0]
+    assert where == "on_batch_begin" or "train_loss" in net.history[-1]
+    _quiet(net.partial_fit, X, y)
+    assert len(net.history) == rows + 2
+
+
+def test_compact_reads_the_modules_pruner_after_a_refused_granularity(data):
+    X, y = data
+    net = _quiet(_tiny(_Logits, sparsity=0.8).fit, X, y)
+    small = _quiet(net.compact)
+    net.set_params(granularity="channel")
+    with pytest.raises(ValueError, match=r"^granularity cannot change"):
+        _quiet(net.partial_fit, X, y)
+    assert net.pruning_.granularity == "weight"  # the refused setting left it as it was
+    net.set_params(callbacks__print_log__keys_ignored="dur")  # rebuilds the callbacks
+    again = _quiet(net.compact)
+    assert [b for b, _ in again.named_buffers()] == []
+    assert [p.shape for p in again.parameters()] == [p.shape for p in small.parameters()]
+    fresh = _tiny(_Logits).initialize()  # no pruner yet: the setting's level, weight
+    assert [b for b, _ in _quiet(fresh.compact).named_buffers()] == []
