@@ -1392,3 +1392,49 @@ def test_an_epoch_without_a_training_batch_neither_prunes_nor_fails(digits_300):
         net.set_params(batch_size=1000, train_split=split)
         net.partial_fit(X, y)
         assert net.history[-1, "sparsity"] == first and _nonzero(net) == kept
+
+
+def test_a_pruned_lazy_module_loaded_into_a_fresh_net_keeps_its_counts(digits_300, tmp_path):
+    # the lazy layers of a fresh module get their shapes from the loaded state: their masks
+    # come from its zeros (they were missing: 0 of 0 kept, with a false replaced-weights
+    # warning)
+    from skscreen import ScreeningPrunedNet
+
+    X, y = digits_300
+    common = dict(
+        sparsity=0.5, prune_epochs=1, max_epochs=1, lr=0.1, verbose=0, train_split=None,
+        random_state=0,
+    )
+    net = ScreeningPrunedNet(_LazyMLP, **common)
+    _caught(net.fit, X, y)
+    net.save_params(f_params=tmp_path / "params.pt")
+    new = ScreeningPrunedNet(_LazyMLP, **common).initialize()
+    caught = _caught(new.load_params, f_params=tmp_path / "params.pt")
+    assert not _said(caught, "replaced")
+    assert new.pruning_.counts(new) == net.pruning_.counts(net)
+    assert new.sparsity_ == pytest.approx(0.5, abs=0.02)
+    np.testing.assert_array_equal(new.predict(X), net.predict(X))
+
+
+def test_a_state_loaded_after_initialize_of_the_fitted_net_keeps_its_counts(digits_300, tmp_path):
+    # initialize() gives the net a new module (the old pruner still bound to the old one):
+    # the loaded state's zeros are its masks, at weight level and at channel level
+    from skscreen import ScreeningPrunedNet
+
+    X, y = digits_300
+    for module, granularity in ((_LazyMLP, "weight"), (_BN, "channel")):
+        if granularity == "channel":
+            pytest.importorskip("torch_pruning")
+        net = ScreeningPrunedNet(
+            module, sparsity=0.5, prune_epochs=1, max_epochs=1, lr=0.1, verbose=0,
+            train_split=None, random_state=0, granularity=granularity,
+        )
+        _caught(net.fit, X, y)
+        counts, predicted = net.pruning_.counts(net), net.predict(X)
+        files = dict(f_params=tmp_path / "params.pt", f_history=tmp_path / "history.json")
+        net.save_params(**files)
+        net.initialize()
+        caught = _caught(net.load_params, **files)
+        assert not _said(caught, "replaced"), granularity
+        assert net.pruning_.counts(net) == counts, granularity
+        np.testing.assert_array_equal(net.predict(X), predicted)
