@@ -122,9 +122,12 @@ def _sparse_shift(X):
     if full.any():  # a column without zeros (a timestamp, an offset): its first value
         row = slice(X.indptr[0], X.indptr[1])
         shift[X.indices[row]] = X.data[row]
-        # not beyond 2^1000: x - shift of values of both signs near float64's maximum would
-        # overflow (from 0 they are kept in units of a power of two)
-        shift[~full | ~(np.abs(shift) <= 2.0**1000)] = 0.0
+        # only where the column's values stay within 2^1000: x - shift of values of both
+        # signs near float64's maximum would overflow (from 0 they are kept in units of a
+        # power of two)
+        largest = np.zeros(X.shape[1])
+        np.maximum.at(largest, X.indices, np.abs(X.data))
+        shift[~full | ~(largest <= 2.0**1000)] = 0.0
     return shift
 
 

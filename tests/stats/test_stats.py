@@ -169,11 +169,19 @@ def test_a_column_stored_in_every_row_far_from_zero_stays_finite(split):
     np.testing.assert_allclose(anova_f(m)[0], exact_f(X, y), rtol=1e-12)
 
 
-def test_a_full_sparse_column_near_the_float64_maximum_is_measured_from_zero():
+@pytest.mark.parametrize(
+    "column",
+    [
+        5e307 * np.array([-1, -0.9, -0.8, -0.7, 1, 0.9, 0.8, 0.5]),
+        # a small first value, a huge one of the other sign later in the chunk
+        np.array([1e301, -8.988465e307, 1.0, 3.0, 2.0, -1.0, 4.0, 5.0]),
+    ],
+    ids=["both signs near 1e308", "small first value"],
+)
+def test_a_full_sparse_column_near_the_float64_maximum_is_measured_from_zero(column):
     # values of both signs near 1e308 stored in every row: a first-row shift made x - shift
     # overflow (nan, "constant"); from zero they are kept in units of a power of two
-    X = 5e307 * np.array([-1, -0.9, -0.8, -0.7, 1, 0.9, 0.8, 0.5])[:, None]
-    y = np.arange(8) % 2
+    X, y = column[:, None], np.arange(8) % 2
     m = ClassMoments().update(sp.csr_matrix(X), y)
     assert m.shift_[0] == 0.0
     np.testing.assert_allclose(anova_f(m)[0], exact_f(X, y), rtol=1e-12)
