@@ -74,3 +74,12 @@ def c_locale():
         yield
     finally:
         locale.setlocale(locale.LC_CTYPE, old)
+
+
+@pytest.fixture
+def rescues(tmp_path, monkeypatch):
+    """The system's temporary folder, where the CLI rescues a file it could not write."""
+    folder = tmp_path / "rescues"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder

@@ -7,7 +7,6 @@ import csv
 import io
 import os
 import sys
-import tempfile
 
 import numpy as np
 import pytest
@@ -29,15 +28,6 @@ def data_csv(tmp_path):
     path = tmp_path / "d.csv"
     df.to_csv(path, index=False)
     return path
-
-
-@pytest.fixture
-def rescues(tmp_path, monkeypatch):
-    """The system's temporary folder, where a rescued scores file goes."""
-    folder = tmp_path / "rescues"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def _screen(capsys, *argv):

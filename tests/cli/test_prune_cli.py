@@ -553,17 +553,6 @@ _RESULT = {"epochs": 2, "dataset": "digits"}
 _TEXT = '{\n "epochs": 2,\n "dataset": "digits"\n}\n'
 
 
-@pytest.fixture
-def rescues(tmp_path, monkeypatch):
-    """The system's temporary folder, where a rescued results.json goes."""
-    import tempfile
-
-    folder = tmp_path / "rescues"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
-
-
 def _rescued_file(rescues):
     (path,) = rescues.iterdir()
     assert path.name.startswith("skscreen_results_") and path.suffix == ".json"

@@ -7,7 +7,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -15,17 +14,10 @@ pytest.importorskip("skorch")
 from skorch.callbacks import Callback  # noqa: E402
 
 from skscreen import ScreeningPrunedNet  # noqa: E402
-from skscreen.datasets import load_digits_split  # noqa: E402
 from skscreen.models import make_mlp  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 import _archs  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def digits():
-    d = load_digits_split()
-    return d.X_train[:300].astype(np.float32), d.y_train[:300].astype(np.int64)
 
 
 class _FailFirstValidationBatch(Callback):
@@ -46,12 +38,12 @@ def _alive(net):
 
 
 @pytest.mark.parametrize("granularity", ["weight", "channel"])
-def test_an_error_in_validation_keeps_the_row_of_the_step_already_made(digits, granularity):
+def test_an_error_in_validation_keeps_the_row_of_the_step_already_made(digits_300, granularity):
     # the step runs before validation; the net's clean-up after an error dropped the row
     # (no train_loss yet), leaving a pruned module whose history said it was not: the next
     # partial_fit repeated that schedule epoch, and a channel-pruned state saved then could
     # not be loaded
-    X, y = digits
+    X, y = digits_300
     if granularity == "channel":
         torch.manual_seed(0)
         module, X = _archs.ResidualBNCNN(width=8), X.reshape(-1, 1, 8, 8)
@@ -75,10 +67,10 @@ def test_an_error_in_validation_keeps_the_row_of_the_step_already_made(digits, g
     assert net.history[-1, "sparsity"] == pytest.approx(0.8, abs=0.05)
 
 
-def test_a_refused_granularity_stays_refused_when_the_callbacks_are_rebuilt(digits):
+def test_a_refused_granularity_stays_refused_when_the_callbacks_are_rebuilt(digits_300):
     # set_params of any callback re-initialises them and pushed the refused granularity to
     # the pruning callback again: compact() then returned the masked module as it was
-    X, y = digits
+    X, y = digits_300
     net = ScreeningPrunedNet(
         make_mlp(64, (32,), 10), sparsity=0.8, prune_epochs=2, max_epochs=2, lr=0.1,
         train_split=None, verbose=0, random_state=0,

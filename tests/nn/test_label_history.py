@@ -13,15 +13,8 @@ pytest.importorskip("skorch")
 from skorch.callbacks import Checkpoint, LoadInitState  # noqa: E402
 
 from skscreen import ScreeningPrunedNet  # noqa: E402
-from skscreen.datasets import load_digits_split  # noqa: E402
 from skscreen.models import make_mlp  # noqa: E402
 from skscreen.nn._labels import LabelEncoding, encoding_from_record, encoding_record  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def digits():
-    d = load_digits_split()
-    return d.X_train[:300].astype(np.float32), d.y_train[:300].astype(np.int64)
 
 
 def _net(n_classes, **kw):
@@ -53,9 +46,9 @@ def test_object_labels_are_recorded_when_json_takes_them(classes, expected):
     assert encoding_from_record(record).classes.tolist() == expected
 
 
-def test_pandas_string_labels_survive_save_and_load(digits, tmp_path):
+def test_pandas_string_labels_survive_save_and_load(digits_300, tmp_path):
     pd = pytest.importorskip("pandas")
-    X, y = digits
+    X, y = digits_300
     labels = pd.Series(np.array(["neg", "pos"])[y % 2], dtype=object)
     net = _net(2).fit(X, labels)
     net.save_params(f_params=tmp_path / "p.pt", f_history=tmp_path / "h.json")
@@ -68,11 +61,13 @@ def test_pandas_string_labels_survive_save_and_load(digits, tmp_path):
 
 
 @pytest.mark.parametrize("labels", ["gaps", "strings"])
-def test_a_checkpoint_without_the_record_resumes_with_this_fits_labels(digits, tmp_path, labels):
+def test_a_checkpoint_without_the_record_resumes_with_this_fits_labels(
+    digits_300, tmp_path, labels
+):
     # a checkpoint of an older version (no record): LoadInitState's load dropped the labels
     # the fit had just taken, and training failed with "Target 7 is out of bounds" or a
     # numpy str TypeError
-    X, y = digits
+    X, y = digits_300
     y = (np.array([0, 3, 7, 11]) if labels == "gaps" else np.array(list("abcd")))[y % 4]
 
     def net():
