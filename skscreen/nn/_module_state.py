@@ -30,7 +30,7 @@ from skscreen.nn._persistence import (
     _ReportLoad,
 )
 from skscreen.pruning.factory import attach_prunable_masks
-from skscreen.pruning.masks import get_mask
+from skscreen.pruning.masks import get_mask, n_alive
 
 __all__ = []
 
@@ -83,7 +83,7 @@ def alive_counts(net, granularity, pruner):
         n = sum(sizes.values())
         return n, n
     masks = {id(get_mask(m)): get_mask(m) for m in module.modules() if get_mask(m) is not None}
-    kept = int(sum(int(m.count_nonzero()) for m in masks.values()))  # float16 masks too
+    kept = sum(n_alive(m) for m in masks.values())
     return kept, int(sum(m.numel() for m in masks.values()))
 
 
@@ -101,7 +101,7 @@ def alive_fractions(net, granularity, pruner):
             return {n: sizes[n] / initial[n] for n in sizes if n in initial}
         return {n: 1.0 for n in sizes}
     return {
-        n: int(mask.count_nonzero()) / mask.numel()  # exact for a float16 mask too
+        n: n_alive(mask) / mask.numel()
         for n, mask in ((n, get_mask(m)) for n, m in module.named_modules())
         if mask is not None
     }

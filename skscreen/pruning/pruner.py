@@ -39,6 +39,7 @@ from skscreen.pruning.masks import (
     effective_weight,
     enforce_masks,
     get_mask,
+    n_alive,
     share_mask,
     update_mask,
 )
@@ -337,9 +338,8 @@ class WeightPruner(BasePruner):
 
     def n_kept(self):
         """Prunable weights still alive (each tied weight once)."""
-        # counted, not summed: a float16 mask's sum overflows past 65,504 entries
-        return int(sum(int(u.mask.count_nonzero()) for u in self.units))
+        return sum(n_alive(u.mask) for u in self.units)
 
     def kept_fractions(self):
         """Fraction of each unit's weights still alive, by the unit's (first) module name."""
-        return {u.name: int(u.mask.count_nonzero()) / u.mask.numel() for u in self.units}
+        return {u.name: n_alive(u.mask) / u.mask.numel() for u in self.units}

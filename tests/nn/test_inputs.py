@@ -88,6 +88,31 @@ def test_not_finite_refused_in_every_container(X, bad):
             prepare_X(Xs, torch.float32)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_finite_values_whose_sum_overflows_are_accepted(dtype):
+    # the finite check sums first (no temporary): an overflowing sum of finite values is
+    # settled value by value, not refused
+    big = np.finfo(dtype).max
+    Xb = np.full((4, 3), big, dtype=dtype)
+    Xb[1] = -big  # and a sum that cancels to a finite value is no proof of a bad one
+    module_dtype = torch.from_numpy(Xb).dtype  # no cast: the check sees these values
+    np.testing.assert_array_equal(prepare_X(Xb, module_dtype), Xb)
+    if dtype != np.float16:  # scipy.sparse has no float16
+        np.testing.assert_array_equal(prepare_X(sp.csr_matrix(Xb), module_dtype).toarray(), Xb)
+
+
+@pytest.mark.parametrize(
+    "bad", [[np.inf, -np.inf], [np.nan, 1.0], [np.finfo(np.float32).max, np.inf]]
+)
+def test_bad_values_the_sum_could_hide_are_refused(X, bad):
+    # inf - inf sums to NaN, and an overflowing sum beside a real inf: both still refused
+    Xb = X.astype(np.float32)
+    Xb[0, :2] = bad
+    for Xs in (Xb, sp.csr_matrix(Xb)):
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            prepare_X(Xs, torch.float32)
+
+
 def test_object_and_negative_strides(X):
     np.testing.assert_array_equal(prepare_X(X.astype(object), torch.float32), X.astype(np.float32))
     with pytest.raises(ValueError, match="X must be numeric"):

@@ -25,6 +25,7 @@ from skscreen.pruning.masks import (  # noqa: E402
     enforce_masks,
     get_mask,
     masks_from_zeros,
+    n_alive,
     remove_masks,
     reset_masks,
     share_mask,
@@ -858,3 +859,16 @@ def test_enforcer_attach_again_re_zeroes_another_parameter_name():
     assert lin.bias[0] == 0 and lin.bias[1] != 0
     assert torch.all(lin.weight != 0)
     enforcer.remove()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.bool])
+def test_n_alive_counts_the_non_zero_entries_exactly(dtype):
+    # as count_nonzero: -0.0 is zero, NaN is not; 70,000 ones (past float16's 65,504) exactly
+    mask = torch.ones(70_000, dtype=dtype)
+    mask[:3] = 0
+    if dtype.is_floating_point:
+        mask[3] = -0.0
+        mask[4] = float("nan")
+    expected = 70_000 - (4 if dtype.is_floating_point else 3)
+    assert n_alive(mask) == expected == int(torch.count_nonzero(mask))
+    assert type(n_alive(mask)) is int

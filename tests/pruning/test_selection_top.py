@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from skscreen.pruning.selection import _top, select_global  # noqa: E402
+from skscreen.pruning.selection import _kth_largest, _top, select_global  # noqa: E402
 
 
 def _reference(flat, k):
@@ -118,3 +118,17 @@ def test_a_row_without_a_finite_score_has_no_forced_weight():
     scores = [torch.tensor([[-torch.inf, -torch.inf], [1.0, 2.0]])]
     masks = select_global(scores, 1, [True])
     assert masks[0].tolist() == [[False, False], [False, True]]
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_kth_largest_is_torchs_order_statistic_in_every_dtype(dtype):
+    # the CPU path selects with numpy (no bfloat16 there: torch's kthvalue): the same value,
+    # dtype and 0-d shape as torch.kthvalue, with ties and -inf entries left out
+    g = torch.Generator().manual_seed(0)
+    flat = torch.randint(-20, 20, (301,), generator=g).to(dtype)
+    flat[torch.randint(0, 301, (40,), generator=g)] = -torch.inf
+    finite = flat[flat > -torch.inf]
+    for k in (1, 2, 17, 150, finite.numel() - 1, finite.numel(), finite.numel() + 5, 300):
+        got = _kth_largest(flat, k)
+        want = torch.sort(flat, descending=True).values[k - 1]
+        assert got.dtype == dtype and got.shape == () and got == want, (k, got, want)
