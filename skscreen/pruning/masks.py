@@ -114,15 +114,19 @@ def get_mask(module, name="weight"):
 def n_alive(mask):
     """Entries of ``mask`` that are not zero, as an int (``torch.count_nonzero``'s count).
 
-    Summed over a boolean view: exact for any dtype (a float16 mask's own sum overflows past
-    65,504 entries), and on the CPU about 3.5 times faster than ``count_nonzero`` on a float
-    mask (64 against 230 microseconds for LeNet-300-100's first layer), which the pruning
-    step and every history row count several times.
+    Exact for any dtype (a float16 mask's own sum overflows past 65,504 entries). A large
+    mask is summed over a boolean view: on the CPU about 3.5 times faster than
+    ``count_nonzero`` on a float mask (64 against 230 microseconds for LeNet-300-100's first
+    layer), which the pruning step and every history row count several times; a small one
+    (up to 4,096 entries) by ``count_nonzero``, one operation instead of two (1.4 against
+    4.3 microseconds for 200 entries).
 
     >>> import torch
     >>> n_alive(torch.tensor([[1.0, 0.0], [-0.0, 1.0]], dtype=torch.float16))
     2
     """
+    if mask.numel() <= 4096:
+        return int(mask.count_nonzero())
     return int(mask.bool().sum())
 
 

@@ -861,14 +861,16 @@ def test_enforcer_attach_again_re_zeroes_another_parameter_name():
     enforcer.remove()
 
 
+@pytest.mark.parametrize("n", [8, 4096, 4097, 70_000])
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.bool])
-def test_n_alive_counts_the_non_zero_entries_exactly(dtype):
-    # as count_nonzero: -0.0 is zero, NaN is not; 70,000 ones (past float16's 65,504) exactly
-    mask = torch.ones(70_000, dtype=dtype)
+def test_n_alive_counts_the_non_zero_entries_exactly(dtype, n):
+    # as count_nonzero: -0.0 is zero, NaN is not; 70,000 ones (past float16's 65,504) exactly;
+    # either side of the small-mask path
+    mask = torch.ones(n, dtype=dtype)
     mask[:3] = 0
     if dtype.is_floating_point:
         mask[3] = -0.0
         mask[4] = float("nan")
-    expected = 70_000 - (4 if dtype.is_floating_point else 3)
+    expected = n - (4 if dtype.is_floating_point else 3)
     assert n_alive(mask) == expected == int(torch.count_nonzero(mask))
     assert type(n_alive(mask)) is int
