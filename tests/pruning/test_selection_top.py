@@ -132,3 +132,41 @@ def test_kth_largest_is_torchs_order_statistic_in_every_dtype(dtype):
         got = _kth_largest(flat, k)
         want = torch.sort(flat, descending=True).values[k - 1]
         assert got.dtype == dtype and got.shape == () and got == want, (k, got, want)
+
+
+def test_select_global_under_another_default_device_stays_on_the_scores_device():
+    # a default device other than the scores' (meta here, CUDA for a user): every tensor the
+    # selection makes (forced masks, row indices, the threshold) follows the scores
+    g = torch.Generator().manual_seed(3)
+    # the head's scores all below the first layer's: only the keep-one-per-row rule keeps any
+    scores = [torch.rand(6, 5, generator=g, dtype=torch.float64) + 1, torch.rand(3, 6, generator=g)]
+    expected = select_global(scores, 9, [False, True])
+    assert expected[1].sum(dim=1).tolist() == [1, 1, 1]
+    with torch.device("meta"):
+        masks = select_global(scores, 9, [False, True])
+        threshold = _kth_largest(scores[0].reshape(-1), 4)
+    assert threshold.device.type == "cpu"
+    assert all(m.device.type == "cpu" for m in masks)
+    assert all(torch.equal(m, e) for m, e in zip(masks, expected))
+
+
+@pytest.mark.parametrize(
+    "dtype, path", [(torch.float32, "numpy"), (torch.float64, "numpy"), (torch.bfloat16, "torch")]
+)
+def test_kth_largest_selects_with_numpy_on_the_cpu(monkeypatch, dtype, path):
+    # numpy's introselect is the CPU path (half kthvalue's time); bfloat16 has no numpy twin
+    import numpy as np
+
+    from skscreen.pruning import selection
+
+    calls = []
+    partition, kthvalue = np.partition, torch.kthvalue
+    monkeypatch.setattr(
+        selection.np, "partition", lambda *a, **k: calls.append("numpy") or partition(*a, **k)
+    )
+    monkeypatch.setattr(
+        selection.torch, "kthvalue", lambda *a, **k: calls.append("torch") or kthvalue(*a, **k)
+    )
+    flat = torch.arange(10.0, dtype=dtype)
+    assert float(_kth_largest(flat, 3)) == 7.0
+    assert calls == [path]
