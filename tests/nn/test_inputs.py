@@ -5,6 +5,8 @@ scikit-learn classifier (the same attributes, the same messages). The net-level 
 the end are the audit fixes of issue 18 (bfloat16 modules, an empty X).
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -96,9 +98,14 @@ def test_finite_values_whose_sum_overflows_are_accepted(dtype):
     Xb = np.full((4, 3), big, dtype=dtype)
     Xb[1] = -big  # and a sum that cancels to a finite value is no proof of a bad one
     module_dtype = torch.from_numpy(Xb).dtype  # no cast: the check sees these values
-    np.testing.assert_array_equal(prepare_X(Xb, module_dtype), Xb)
-    if dtype != np.float16:  # scipy.sparse has no float16
-        np.testing.assert_array_equal(prepare_X(sp.csr_matrix(Xb), module_dtype).toarray(), Xb)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor does the overflowing sum warn
+        np.testing.assert_array_equal(prepare_X(Xb, module_dtype), Xb)
+        if dtype != np.float16:  # scipy.sparse has no float16
+            out = prepare_X(sp.csr_matrix(Xb), module_dtype)
+        np.testing.assert_array_equal(prepare_X(Xb[:, ::-1], module_dtype), Xb[:, ::-1])
+    if dtype != np.float16:
+        np.testing.assert_array_equal(out.toarray(), Xb)
 
 
 @pytest.mark.parametrize(
@@ -109,8 +116,10 @@ def test_bad_values_the_sum_could_hide_are_refused(X, bad):
     Xb = X.astype(np.float32)
     Xb[0, :2] = bad
     for Xs in (Xb, sp.csr_matrix(Xb)):
-        with pytest.raises(ValueError, match="NaN or infinity"):
-            prepare_X(Xs, torch.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the error only: no numpy warning on the way
+            with pytest.raises(ValueError, match="NaN or infinity"):
+                prepare_X(Xs, torch.float32)
 
 
 def test_object_and_negative_strides(X):
