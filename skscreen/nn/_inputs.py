@@ -89,7 +89,9 @@ def prepare_X(X, dtype=torch.float32, keep_integers=False):
     pandas becomes numpy (writable); a list of rows becomes an array; numeric arrays,
     sparse matrices and tensors are cast to ``dtype`` (bool and integers too, unless
     ``keep_integers``: ids for an embedding); negative strides are made contiguous (torch
-    takes none). ``dtype`` without a numpy twin (bfloat16): arrays become tensors of it;
+    takes none); sparse matrices other than CSR and CSC become CSR (rows skorch can index:
+    LIL, DOK, COO and the others). ``dtype`` without a numpy twin (bfloat16): arrays become
+    tensors of it;
     sparse matrices are refused naming the fix where scipy lacks the dtype (half
     precisions). Anything else (dicts, lists of arrays, Datasets) is returned as it is.
     Raises ValueError for NaN or infinity, and for an object array that is not numeric.
@@ -119,6 +121,9 @@ def prepare_X(X, dtype=torch.float32, keep_integers=False):
         if cast and np_dtype is None:
             X = torch.from_numpy(X).to(dtype)
     elif scipy.sparse.issparse(X):
+        if X.format not in ("csr", "csc"):
+            # LIL, DOK, COO, ...: rows as skorch indexes them, and one array of stored values
+            X = X.tocsr()
         if _casts(X.dtype.kind, keep_integers) and (np_dtype is None or X.dtype != np_dtype):
             if np_dtype not in (np.float32, np.float64):
                 raise ValueError(

@@ -122,6 +122,33 @@ def test_bad_values_the_sum_could_hide_are_refused(X, bad):
                 prepare_X(Xs, torch.float32)
 
 
+@pytest.mark.parametrize("fmt", ["lil", "dok", "coo", "bsr", "dia"])
+def test_sparse_formats_without_row_indexing_become_csr_and_are_checked(X, fmt):
+    # LIL's stored values are per-row lists (no array to check), DOK has none, COO cannot
+    # be indexed by rows: all become CSR, checked like it
+    Xs = sp.csr_matrix(X).asformat(fmt)
+    out = prepare_X(Xs, torch.float32)
+    assert out.format == "csr" and out.dtype == np.float32
+    np.testing.assert_array_equal(out.toarray(), X.astype(np.float32))
+    assert out[2:4].shape == (2, X.shape[1])  # what skorch's indexing does
+    bad = sp.csr_matrix(X).asformat("lil")
+    bad[1, 1] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        prepare_X(bad.asformat(fmt), torch.float32)
+    for kept in ("csr", "csc"):
+        Xk = sp.csr_matrix(X).asformat(kept)
+        assert prepare_X(Xk, torch.float64).format == kept
+
+
+def test_a_lil_matrix_fits_as_with_skorch(X):
+    # skorch's NeuralNetClassifier takes a LIL matrix; its substitute too
+    y = np.arange(len(X)) % 2
+    net = ScreeningPrunedNet(make_mlp, module__n_inputs=X.shape[1], module__n_classes=2,
+                             module__hidden=(8,), max_epochs=2, verbose=0, train_split=None)
+    net.fit(sp.lil_matrix(X), y)
+    np.testing.assert_array_equal(net.predict(sp.lil_matrix(X)), net.predict(X.astype(np.float32)))
+
+
 def test_object_and_negative_strides(X):
     np.testing.assert_array_equal(prepare_X(X.astype(object), torch.float32), X.astype(np.float32))
     with pytest.raises(ValueError, match="X must be numeric"):
