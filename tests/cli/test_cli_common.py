@@ -203,14 +203,17 @@ def test_rescue_file_gives_none_when_it_cannot_save(tmp_path, monkeypatch):
     assert rescue_file(lambda fh: fh.write("x"), prefix="a", suffix=".b") is None
 
 
-def test_rescue_file_lets_other_errors_through(tmp_path, monkeypatch):
+@pytest.mark.parametrize("exc", [TypeError("not an OSError"), KeyboardInterrupt()])
+def test_rescue_file_lets_other_errors_through_leaving_nothing(tmp_path, monkeypatch, exc):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
-    def bug(fh):
-        raise TypeError("not an OSError")
+    def half(fh):
+        fh.write("half a result")
+        raise exc
 
-    with pytest.raises(TypeError):
-        rescue_file(bug, prefix="a", suffix=".b")
+    with pytest.raises(type(exc)):
+        rescue_file(half, prefix="a", suffix=".b")
+    assert os.listdir(tmp_path) == []  # the half-written file is removed
 
 
 # ---------------------------------------------------------------- console output

@@ -5,6 +5,7 @@ were written says where they are. The exit status is 130 either way."""
 
 import csv
 import io
+import json
 import os
 import sys
 
@@ -124,6 +125,41 @@ def test_interrupt_while_writing_the_file_rescues_the_scores(
     )
     assert out.read_text() == "earlier scores\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "rescues", "s.csv"]
+
+
+def test_interrupt_while_writing_a_json_file_rescues_the_scores_as_json(
+    tmp_path, data_csv, rescues, capsys, monkeypatch
+):
+    monkeypatch.setattr(os, "fsync", _interrupt)
+    out = tmp_path / "S.JSON"  # the format follows the name, whatever its case
+    rc, line = _screen(capsys, data_csv, "--target", "y", "--output", out)
+    (rescue,) = rescues.iterdir()
+    assert (rc, line) == (
+        130,
+        f"skscreen screen: error: interrupted while writing {out}; the scores were saved to "
+        f"{rescue} instead.",
+    )
+    assert rescue.name.startswith("skscreen_scores_") and rescue.suffix == ".json"
+    doc = json.loads(rescue.read_text(encoding="utf-8"))
+    assert doc["n_samples"] == 200 and doc["classes"] == ["0", "1"]
+    assert sorted(r["feature"] for r in doc["scores"]) == FEATURES
+    assert not out.exists()
+
+
+def test_interrupt_while_writing_with_nowhere_to_rescue_says_so(
+    tmp_path, data_csv, capsys, monkeypatch
+):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no_such_folder"))
+    monkeypatch.setattr(os, "fsync", _interrupt)
+    out = tmp_path / "s.csv"
+    rc, line = _screen(capsys, data_csv, "--target", "y", "--output", out)
+    assert (rc, line) == (
+        130,
+        f"skscreen screen: error: interrupted while writing {out}; no copy was saved.",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
 
 
 class _SlowReader(io.BytesIO):

@@ -241,3 +241,13 @@ def test_a_file_named_dash_is_not_stdin(tmp_path, data_csv, monkeypatch, capsys)
     assert main(["screen", "-", "--target", "y", "--output", "./-", "--quiet"]) == 0
     assert "all scores written to ./-" in capsys.readouterr().out
     _check_scores(pd.read_csv(tmp_path / "-"))
+
+
+def test_dash_is_stdin_even_beside_a_folder_named_dash(tmp_path, data_csv, monkeypatch, capsys):
+    # `-` is stdin whatever the current folder holds: a folder named - is not the input
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-").mkdir()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data_csv.read_bytes())))
+    assert main(["screen", "-", "--target", "y", "--quiet"]) == 0
+    assert "all scores written to stdin_scores.csv" in capsys.readouterr().out
+    _check_scores(pd.read_csv(tmp_path / "stdin_scores.csv"))

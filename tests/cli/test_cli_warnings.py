@@ -56,6 +56,32 @@ def test_many_constant_columns_are_counted_and_the_first_named(tmp_path, capsys)
     )
 
 
+@pytest.mark.parametrize("n_constant", [10, 11])
+def test_ten_constant_columns_are_all_named_and_eleven_counted(tmp_path, capsys, n_constant):
+    out = tmp_path / "s.csv"
+    rc, _, err = _run(
+        capsys, _degenerate(tmp_path, n_constant), "--target", "label", "--output", out
+    )
+    names = ", ".join(f"'const{i}'" for i in range(10))
+    more = " and 1 more" if n_constant == 11 else ""
+    assert (rc, err) == (
+        0,
+        f"skscreen screen: warning: {n_constant} features are constant: their F and p are nan "
+        f"(ranked last): {names}{more}.\n",
+    )
+
+
+def test_as_many_rows_as_classes_is_one_line_in_the_commands_terms(tmp_path, capsys):
+    path = tmp_path / "two.csv"
+    pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 5.0], "label": ["x", "y"]}).to_csv(path, index=False)
+    rc, _, err = _run(capsys, path, "--target", "label", "--output", tmp_path / "s.csv")
+    assert (rc, err) == (
+        0,
+        "skscreen screen: warning: every F and p is nan: 2 rows of 2 classes; the F-test "
+        "needs more rows than classes.\n",
+    )
+
+
 def test_with_output_dash_the_warning_goes_to_stderr(tmp_path, capsys):
     rc, stdout, err = _run(capsys, _degenerate(tmp_path), "--target", "label", "--output", "-")
     assert rc == 0 and stdout.startswith("rank,feature,F,p\n") and "warning" not in stdout
@@ -72,12 +98,17 @@ def test_other_warnings_are_one_line_each_without_repeats(tmp_path, capsys, monk
     def noisy(*a, **k):
         for _ in range(3):
             warnings.warn("a library\n   said this", RuntimeWarning)
+            warnings.warn("its inputs are constant.", RuntimeWarning)  # not the screener's
         return real(*a, **k)
 
     monkeypatch.setattr(skscreen.io, "screen_file", noisy)
     out = tmp_path / "s.csv"
     rc, _, err = _run(capsys, _degenerate(tmp_path, 0), "--target", "label", "--output", out)
-    assert (rc, err) == (0, "skscreen screen: warning: a library said this\n")
+    assert (rc, err) == (
+        0,
+        "skscreen screen: warning: a library said this\n"
+        "skscreen screen: warning: its inputs are constant.\n",
+    )
 
 
 def test_an_error_is_the_only_line_in_a_real_process(tmp_path):
