@@ -281,3 +281,44 @@ def test_prune_interrupted_while_printing_the_report_says_the_outputs_were_writt
         f"skscreen prune: error: interrupted; results.json was already written to {out}/.\n",
     )
     assert sorted(p.name for p in out.iterdir()) == ["results.json"]
+
+
+def test_prune_interrupted_while_testing_the_network_writes_nothing(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("skorch")
+    import skscreen._prune_cli as prune_cli
+
+    monkeypatch.setattr(prune_cli, "_evaluate", _interrupt)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text("{}\n")  # an earlier run's
+    argv = ["--epochs", "1", "--hidden", "4", "--no-plots", "--quiet", "--out", str(out)]
+    rc = main(["prune", *argv])
+    err = capsys.readouterr().err
+    assert (rc, err) == (
+        130,
+        "skscreen prune: error: interrupted after training, while testing the network; "
+        f"nothing was written (earlier outputs in {out} are untouched).\n",
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["results.json"]
+    assert (out / "results.json").read_text() == "{}\n"
+
+
+def test_prune_interrupted_while_printing_after_the_plots_says_both_were_written(
+    tmp_path, capsys, monkeypatch
+):
+    pytest.importorskip("torch")
+    pytest.importorskip("skorch")
+    pytest.importorskip("matplotlib")
+    import skscreen._prune_cli as prune_cli
+
+    monkeypatch.setattr(prune_cli, "echo", _interrupt)
+    out = tmp_path / "out"
+    rc = main(["prune", "--epochs", "1", "--hidden", "4", "--quiet", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert (rc, err) == (
+        130,
+        "skscreen prune: error: interrupted; the plots and results.json were already "
+        f"written to {out}/.\n",
+    )
+    assert "results.json" in {p.name for p in out.iterdir()}
