@@ -1114,6 +1114,55 @@ def test_non_integer_float_labels_are_classes_as_for_select_k_best():
         _assert_same_state(s, before)
 
 
+@pytest.mark.parametrize(
+    "seen,classes",
+    [(["a", "b"], [0, 1]), (np.array(["a", "b"], dtype=object), [0, 1]), ([0, 1], ["a", "b"])],
+    ids=["strings then numbers", "object strings then numbers", "numbers then strings"],
+)
+def test_classes_given_later_of_another_label_type_are_refused(seen, classes):
+    X = np.random.default_rng(0).normal(size=(8, 3))
+    s = OnlineFClassifScreener(k=2).partial_fit(X[:4], np.tile(seen, 2))
+    before = _fitted_state(s)
+    with pytest.raises(ValueError) as exc:
+        s.partial_fit(X[4:], np.tile(seen, 2), classes=classes)
+    assert str(exc.value) == (
+        f"classes={classes!r} does not contain every class seen so far ({list(seen)!r}); "
+        "classes must list every label that will ever appear."
+    )
+    _assert_same_state(s, before)
+
+
+@pytest.mark.parametrize("y", [["a", "b"], np.array(["a", "b"], dtype=object)])
+def test_labels_of_another_type_than_the_classes_taken_later_are_named(y):
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    s = OnlineFClassifScreener(k=2).partial_fit(X[:4], [0, 1, 0, 1])
+    before = _fitted_state(s)
+    with pytest.raises(ValueError) as exc:
+        s.partial_fit(X[4:], y, classes=[0, 1])
+    assert str(exc.value) == "y contains labels ['a', 'b'] that are not in classes [0, 1]."
+    _assert_same_state(s, before)
+
+
+def test_string_classes_given_later_are_taken_with_a_class_not_met_yet():
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    s = OnlineFClassifScreener(k=2).partial_fit(X[:2], ["a", "b"])
+    s.partial_fit(X[2:4], ["b", "a"], classes=["a", "b", "c"])
+    s.partial_fit(X[4:], ["c", "c"])
+    np.testing.assert_array_equal(s.classes_, ["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"not in classes"):  # strict from now on
+        s.partial_fit(X[:1], ["d"])
+
+
+def test_classes_with_infinity_are_refused_in_words():
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    with pytest.raises(ValueError) as exc:
+        OnlineFClassifScreener(k=2).partial_fit(X, [0, 1, 0, 1], classes=[0.0, 1.0, np.inf])
+    assert str(exc.value) == (
+        "classes contains NaN or infinity ([0.0, 1.0, inf]): every class must be a label "
+        "that can appear in y."
+    )
+
+
 @pytest.mark.parametrize("later", [False, True], ids=["first call", "later call"])
 def test_classes_with_nan_are_refused_up_front(later):
     # given first, NaN was accepted and every later call failed with "the other state
