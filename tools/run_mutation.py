@@ -65,6 +65,9 @@ _CLI = [
     "tests/cli/test_prune_cli.py",
     "tests/cli/test_cli_output.py",
     "tests/cli/test_cli_modules.py",
+    "tests/cli/test_cli_interrupt.py",
+    "tests/cli/test_cli_warnings.py",
+    "tests/cli/test_prune_options.py",
 ]
 _CHANNELS = [
     "tests/pruning/test_channels.py",
@@ -261,6 +264,8 @@ MODULES = {
         "tests/cli/test_prune_cli.py",
         "tests/cli/test_cli_errors.py",
         "tests/docs/test_cli_reference.py",
+        "tests/cli/test_prune_options.py",
+        "tests/cli/test_cli_interrupt.py",
     ],
     "skscreen/_cli_common.py": [
         "tests/cli/test_cli_common.py",
