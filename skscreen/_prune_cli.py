@@ -9,6 +9,7 @@ and returns normally) writes nothing and exits with status 130.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -61,19 +62,24 @@ def _fraction(value):
     return x
 
 
+def _parse_number(value, allowed, test):
+    """``value`` as a finite float for which ``test`` holds, else argparse's type error."""
+    try:
+        x = float(value)
+    except ValueError:
+        x = math.nan
+    if not (math.isfinite(x) and test(x)):
+        raise argparse.ArgumentTypeError(f"expected {allowed}, got {value!r}")
+    return x
+
+
 def _number(allowed, test):
-    """argparse type: a finite number for which ``test`` holds, ``allowed`` saying which."""
+    """argparse type: a finite number for which ``test`` holds, ``allowed`` saying which.
 
-    def parse(value):
-        try:
-            x = float(value)
-        except ValueError:
-            x = math.nan
-        if not (math.isfinite(x) and test(x)):
-            raise argparse.ArgumentTypeError(f"expected {allowed}, got {value!r}")
-        return x
-
-    return parse
+    The parsing is a module-level function (the type a ``partial`` of it), not a closure made
+    when the module loads: mutation testing can then switch its code on at parse time.
+    """
+    return functools.partial(_parse_number, allowed=allowed, test=test)
 
 
 _unit_interval = _number("a number in [0, 1]", lambda x: 0.0 <= x <= 1.0)
