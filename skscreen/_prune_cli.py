@@ -76,15 +76,13 @@ def _parse_number(value, allowed, test):
 def _number(allowed, test):
     """argparse type: a finite number for which ``test`` holds, ``allowed`` saying which.
 
-    The parsing is a module-level function (the type a ``partial`` of it), not a closure made
-    when the module loads: mutation testing can then switch its code on at parse time.
+    The parsing is a module-level function (the type a ``partial`` of it), not a closure, and
+    the types are made when the parser is built, not when the module loads: mutation testing
+    can then switch their code on.
     """
     return functools.partial(_parse_number, allowed=allowed, test=test)
 
 
-_unit_interval = _number("a number in [0, 1]", lambda x: 0.0 <= x <= 1.0)
-_positive = _number("a number > 0", lambda x: x > 0.0)
-_non_negative = _number("a number >= 0", lambda x: x >= 0.0)
 
 
 def _check_prune_epochs(parser, args):
@@ -128,7 +126,7 @@ def add_prune_parser(sub):
     )
     p.add_argument(
         "--alpha",
-        type=_unit_interval,
+        type=_number("a number in [0, 1]", lambda x: 0.0 <= x <= 1.0),
         default=0.25,
         help="weight of the screening score in the ranking: 0 is magnitude pruning, 1 pure "
         "screening",
@@ -155,7 +153,9 @@ def add_prune_parser(sub):
         default=None,
         help="epochs over which the sparsity grows, at most --epochs (default: half of --epochs)",
     )
-    p.add_argument("--lr", type=_positive, default=0.1, help="learning rate")
+    p.add_argument(
+        "--lr", type=_number("a number > 0", lambda x: x > 0.0), default=0.1, help="learning rate"
+    )
     p.add_argument(
         "--lr-halve-every",
         type=positive_int,
@@ -164,7 +164,12 @@ def add_prune_parser(sub):
         help="halve the learning rate every EPOCHS epochs",
     )
     p.add_argument("--batch-size", type=positive_int, default=64, help="mini-batch size")
-    p.add_argument("--weight-decay", type=_non_negative, default=1e-4, help="SGD weight decay")
+    p.add_argument(
+        "--weight-decay",
+        type=_number("a number >= 0", lambda x: x >= 0.0),
+        default=1e-4,
+        help="SGD weight decay",
+    )
     p.add_argument(
         "--seed", type=int, default=0, help="seed of the initialisation and the batch order"
     )

@@ -37,6 +37,7 @@ def _usage_error(capsys, *argv):
         ("--lr", "0", "a number > 0"),
         ("--lr", "-1", "a number > 0"),
         ("--lr", "inf", "a number > 0"),
+        ("--lr", "abc", "a number > 0"),  # not a number: the same words
         ("--weight-decay", "-1", "a number >= 0"),
         ("--weight-decay", "nan", "a number >= 0"),
     ],
