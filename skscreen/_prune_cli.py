@@ -83,8 +83,6 @@ def _number(allowed, test):
     return functools.partial(_parse_number, allowed=allowed, test=test)
 
 
-
-
 def _check_prune_epochs(parser, args):
     """After parsing: the schedule must reach --sparsity within --epochs (argparse error)."""
     if args.prune_epochs is not None and args.prune_epochs > args.epochs:

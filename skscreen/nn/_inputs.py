@@ -68,9 +68,10 @@ def _all_finite(a):
     """Whether a float array holds no NaN or infinity.
 
     One reduction first, with no temporary array: NaN and infinity reach the sum, so a
-    finite sum proves every value finite (2 ms instead of 4 for 10,000 MNIST rows, where
-    ``np.isfinite(a).all()`` allocates a mask as large as the data); a sum that is not
-    finite (bad values, or finite ones whose sum overflows) is settled value by value.
+    finite sum proves every value finite (about 1.4 ms for 10,000 MNIST rows, where
+    ``np.isfinite(a).all()`` took 4 ms in a fit: it allocates a mask as large as the data,
+    fresh memory to fault in); a sum that is not finite (bad values, or finite ones whose
+    sum overflows) is settled value by value.
 
     >>> _all_finite(np.array([1.0, 2.0])), _all_finite(np.array([3e38, 3e38], np.float32))
     (True, True)
@@ -91,9 +92,8 @@ def prepare_X(X, dtype=torch.float32, keep_integers=False):
     ``keep_integers``: ids for an embedding); negative strides are made contiguous (torch
     takes none); sparse matrices other than CSR and CSC become CSR (rows skorch can index:
     LIL, DOK, COO and the others). ``dtype`` without a numpy twin (bfloat16): arrays become
-    tensors of it;
-    sparse matrices are refused naming the fix where scipy lacks the dtype (half
-    precisions). Anything else (dicts, lists of arrays, Datasets) is returned as it is.
+    tensors of it; sparse matrices are refused naming the fix where scipy lacks the dtype
+    (half precisions). Anything else (dicts, lists of arrays, Datasets) is returned as it is.
     Raises ValueError for NaN or infinity, and for an object array that is not numeric.
     """
     if is_pandas(X):
