@@ -50,7 +50,8 @@ def _select(scores, n_keep, keep_each_row):
     """``(masks, forced)``: :func:`select_global` without the warning; ``forced`` the number of
     weights the keep-at-least rules keep in each layer."""
     forced = _forced(scores, keep_each_row)
-    n_forced = int(sum(f.sum() for f in forced))
+    per_layer = [int(f.sum()) for f in forced]
+    n_forced = sum(per_layer)
     # finite: |s| < inf (NaN compares false), one pass fewer than torch.isfinite
     n_alive = int(sum(torch.count_nonzero(s.abs() < torch.inf) for s in scores))
     n_keep = max(min(int(n_keep), n_alive), n_forced)
@@ -65,7 +66,7 @@ def _select(scores, n_keep, keep_each_row):
         n = s.numel()
         masks.append(keep_flat[start : start + n].reshape(s.shape) | f)
         start += n
-    return masks, [int(f.sum()) for f in forced]
+    return masks, per_layer
 
 
 def _top(flat, k):
