@@ -104,6 +104,7 @@ def test_finite_values_whose_sum_overflows_are_accepted(dtype):
         if dtype != np.float16:  # scipy.sparse has no float16
             out = prepare_X(sp.csr_matrix(Xb), module_dtype)
         np.testing.assert_array_equal(prepare_X(Xb[:, ::-1], module_dtype), Xb[:, ::-1])
+        assert torch.equal(prepare_X(torch.from_numpy(Xb), module_dtype), torch.from_numpy(Xb))
     if dtype != np.float16:
         np.testing.assert_array_equal(out.toarray(), Xb)
 
