@@ -93,7 +93,8 @@ def prepare_X(X, dtype=torch.float32, keep_integers=False):
     sparse matrices and tensors are cast to ``dtype`` (bool and integers too, unless
     ``keep_integers``: ids for an embedding); negative strides are made contiguous (torch
     takes none); sparse matrices other than CSR and CSC become CSR (rows skorch can index:
-    LIL, DOK, COO and the others). ``dtype`` without a numpy twin (bfloat16): arrays become
+    LIL, DOK, COO and the others), and scipy's sparse arrays (``csr_array``, ...) CSR
+    matrices. ``dtype`` without a numpy twin (bfloat16): arrays become
     tensors of it; sparse matrices are refused naming the fix where scipy lacks the dtype
     (half precisions). Anything else (dicts, lists of arrays, Datasets) is returned as it is.
     Raises ValueError for NaN or infinity, and for an object array that is not numeric.
@@ -123,6 +124,10 @@ def prepare_X(X, dtype=torch.float32, keep_integers=False):
         if cast and np_dtype is None:
             X = torch.from_numpy(X).to(dtype)
     elif scipy.sparse.issparse(X):
+        if not isinstance(X, scipy.sparse.spmatrix):
+            # scipy's sparse arrays (csr_array, ...): a row of one is 1-D, which skorch's
+            # batches cannot stack; the matrix twin keeps rows 2-D
+            X = scipy.sparse.csr_matrix(X)
         if X.format not in ("csr", "csc"):
             # LIL, DOK, COO, ...: rows as skorch indexes them, and one array of stored values
             X = X.tocsr()

@@ -29,7 +29,7 @@ from skscreen.nn._persistence import (
     _RebuildChannels,
     _ReportLoad,
 )
-from skscreen.pruning.factory import attach_prunable_masks
+from skscreen.pruning.factory import attach_prunable_masks, prunable_weights
 from skscreen.pruning.masks import get_mask, n_alive
 
 __all__ = []
@@ -69,9 +69,10 @@ def _recorded_structure_matches(history, sizes):
     return bool(rows) and rows[-1].get("event_channels") == sizes, rows
 
 
-def alive_counts(net, granularity, pruner):
+def alive_counts(net, granularity, pruner, layer_types=None, ignored_layers=None):
     """``(kept, total)``: prunable weights (channels) alive in ``net.module_`` now, and in the
-    dense module."""
+    dense module. At weight level without masks (``remove_masks``) the non-zero weights of
+    the layers a pruner would mask (``layer_types``, ``ignored_layers``)."""
     module = net.module_
     if _bound(pruner, module):
         return pruner.n_kept(), pruner.n_total
@@ -83,12 +84,15 @@ def alive_counts(net, granularity, pruner):
         n = sum(sizes.values())
         return n, n
     masks = {id(get_mask(m)): get_mask(m) for m in module.modules() if get_mask(m) is not None}
+    if not masks:  # the pruning made permanent: the zeros are the pruned weights
+        masks = {id(w): w for w in prunable_weights(module, layer_types, ignored_layers).values()}
     kept = sum(n_alive(m) for m in masks.values())
     return kept, int(sum(m.numel() for m in masks.values()))
 
 
-def alive_fractions(net, granularity, pruner):
-    """Fraction of the weights (channels) of each prunable layer alive in ``net.module_``."""
+def alive_fractions(net, granularity, pruner, layer_types=None, ignored_layers=None):
+    """Fraction of the weights (channels) of each prunable layer alive in ``net.module_``
+    (without masks, its non-zero weights, as :func:`alive_counts`)."""
     module = net.module_
     if _bound(pruner, module):
         return pruner.kept_fractions()
@@ -100,11 +104,15 @@ def alive_fractions(net, granularity, pruner):
             initial = structure["initial_channels"]
             return {n: sizes[n] / initial[n] for n in sizes if n in initial}
         return {n: 1.0 for n in sizes}
-    return {
+    fractions = {
         n: n_alive(mask) / mask.numel()
         for n, mask in ((n, get_mask(m)) for n, m in module.named_modules())
         if mask is not None
     }
+    if not fractions:
+        weights = prunable_weights(module, layer_types, ignored_layers)
+        fractions = {n: n_alive(w) / w.numel() for n, w in weights.items()}
+    return fractions
 
 
 def report_replaced_state(net, counts):

@@ -336,24 +336,48 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         return super().get_dataset(X, y)
 
     def get_split_datasets(self, X, y=None, **fit_params):
-        """skorch's split; a validation Dataset the user built gets its labels encoded.
+        """skorch's split; a validation Dataset the user built is prepared like ``fit``'s.
 
-        ``train_split=predefined_split(Dataset(X_valid, y_valid))`` holds the user's
-        labels: they are checked here, before any training, so a label the net does not
-        know fails before the weights change.
+        ``train_split=predefined_split(Dataset(X_valid, y_valid))`` holds the user's inputs
+        and labels: the labels are checked here, before any training, so a label the net
+        does not know (or, for output indices, one the module has no output for) fails
+        before the weights change; ``X_valid`` is cast like ``X`` (float64 to the module's
+        dtype).
         """
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
         encoding = self.__dict__.get("label_encoding_")
         if (
             encoding is not None
-            and encoding.names
             and type(dataset_valid) is Dataset
             and dataset_valid.y is not None
         ):
             y_valid = check_labels(dataset_valid.y)
-            encoding.encode(y_valid)
+            if encoding.names:
+                encoding.encode(y_valid)
+            else:  # output indices, int64 as the training batches carry them
+                self._check_valid_indices(y_valid, encoding, dataset_valid.X)
+                y_valid = np.asarray(y_valid).astype(np.int64)
             dataset_valid = self.get_dataset(dataset_valid.X, y_valid)
         return dataset_train, dataset_valid
+
+    def _check_valid_indices(self, y_valid, encoding, X_valid):
+        """Validation labels that are output indices: the classes of the fit, or any other
+        output of the module (skorch scores those too); else ValueError naming them."""
+        y_valid = np.asarray(y_valid)
+        extra = np.setdiff1d(np.unique(y_valid), encoding.outputs)
+        if not extra.size:
+            return
+        width = None
+        if extra.dtype.kind in "iu" and extra.min() >= 0:
+            width = self._output_width(X_valid)
+            if width is not None and extra.max() < width:
+                return
+        outputs = f"its {width} outputs" if width is not None else "its outputs"
+        raise ValueError(
+            f"The validation labels {extra.tolist()[:5]!r} are not classes of this fit "
+            f"({np.asarray(encoding.classes).tolist()!r}) and not output indices of the "
+            f"module ({outputs}): pass validation labels of the same kind as y."
+        )
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, **fit_params):
@@ -531,7 +555,11 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         column per entry of ``classes_``.
 
         A module with more outputs than the net has classes (labels ``{0, 2}`` as output
-        indices of three outputs) gives the probabilities over the outputs of the classes.
+        indices of three outputs) gives the probabilities over the outputs of the classes
+        (renormalised to sum to one; uniform where those outputs have no probability). A
+        ``predict_nonlinearity`` that gives scores rather than probabilities (``None`` on
+        logits: negative values) gives the columns of the classes as they are, so that
+        ``predict`` is their argmax, as in skorch.
         """
         check_features(self, X, reset=False)
         nonlin = self._nonlinearity()
@@ -550,8 +578,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         if encoding is not None and proba.ndim == 2:
             columns = encoding.columns(proba.shape[1])
             if columns is not None:
-                proba = proba[:, columns]
-                proba /= proba.sum(axis=1, keepdims=True)
+                proba = _class_columns(proba, columns)
         return proba
 
     def predict(self, X):
@@ -660,7 +687,10 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         return self
 
     def remove_masks(self):
-        """Make the pruning permanent in ``module_`` (plain parameters, no mask buffers)."""
+        """Make the pruning permanent in ``module_`` (plain parameters, no mask buffers).
+
+        ``sparsity_``, ``n_weights_`` and ``kept_fraction_`` go on reporting it, from the
+        zeros of the layers the pruning masked."""
         self.check_is_fitted(["module_"])
         self.pruning_._drop_pruner()
         remove_masks(self.module_)
@@ -669,6 +699,24 @@ class ScreeningPrunedNet(NeuralNetClassifier):
     def n_parameters(self, nonzero=True):
         """Parameters of ``module_`` (non-zero effective ones by default)."""
         return count_parameters(self.module_, nonzero=nonzero)
+
+
+def _class_columns(proba, columns):
+    """The ``columns`` of ``proba`` that have a class; probabilities (no negative value)
+    renormalised over them, rows without mass on them uniform; scores (logits, any negative
+    value) as they are: dividing by a sum of mixed signs would reorder them."""
+    proba = proba[:, columns]
+    with np.errstate(invalid="ignore"):
+        scores = bool((proba < 0).any())
+    if scores or proba.shape[1] == 0:
+        return proba
+    total = proba.sum(axis=1, keepdims=True)
+    empty = (total == 0).ravel()
+    if empty.any():
+        proba[empty] = 1.0
+        total[empty] = proba.shape[1]
+    proba /= total
+    return proba
 
 
 def _granularity_of(pruning):

@@ -292,11 +292,15 @@ class ScreeningPruning(PruningSettings, Callback):
     def counts(self, net):
         """``(kept, total)``: prunable weights (channels) alive in ``net.module_`` now, and
         in the dense module."""
-        return alive_counts(net, self.granularity, self.pruner_)
+        return alive_counts(
+            net, self.granularity, self.pruner_, self.layer_types, self.ignored_layers
+        )
 
     def kept_fractions(self, net):
         """Fraction of the weights (channels) of each prunable layer alive in the module."""
-        return alive_fractions(net, self.granularity, self.pruner_)
+        return alive_fractions(
+            net, self.granularity, self.pruner_, self.layer_types, self.ignored_layers
+        )
 
     def _state_loaded(self, net):
         # a state dict was loaded into the module (the load post-hook of ``prepare``)

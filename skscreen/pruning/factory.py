@@ -167,6 +167,36 @@ def make_regularizer(pruner, *, reg_lambda=0.0, gamma_l1=0.0, current=None):
     return None
 
 
+def _prunable_units(module, layer_types, ignored_layers):
+    """The weight units a weight-level pruner would mask, or None where it would refuse the
+    module or its lazy layers have no shape yet."""
+    from torch.nn.parameter import is_lazy
+
+    if any(is_lazy(p) for p in module.parameters()):
+        return None
+    try:
+        types = check_layer_types(DEFAULT_LAYER_TYPES if layer_types is None else layer_types)
+        units, _ = find_weight_units(module, types, resolve_ignored(module, ignored_layers))
+    except (TypeError, ValueError):
+        return None
+    return units
+
+
+def prunable_weights(module, layer_types=None, ignored_layers=None):
+    """``{name: weight}`` of the layers a weight-level pruner would mask (each name of tied
+    modules), in definition order; empty where a pruner would refuse the module.
+
+    What a module without masks (``remove_masks``: the pruning made permanent as zeros)
+    is counted on.
+    """
+    units = _prunable_units(module, layer_types, ignored_layers)
+    out = {}
+    for u in units or ():
+        for name, m in u.modules.items():
+            out[name] = m._parameters.get("weight", m._parameters.get("weight_orig"))
+    return out
+
+
 def attach_prunable_masks(module, layer_types=None, ignored_layers=None):
     """All-ones ``weight_mask`` buffers on the layers a weight-level pruner would mask,
     without building one.
@@ -176,13 +206,6 @@ def attach_prunable_masks(module, layer_types=None, ignored_layers=None):
     reports it with a clear message). A module with lazy layers not yet run is left as it is
     too: their weights have no shape (the pruner, built at the first batch, masks them).
     """
-    from torch.nn.parameter import is_lazy
-
-    if any(is_lazy(p) for p in module.parameters()):
-        return
-    try:
-        types = check_layer_types(DEFAULT_LAYER_TYPES if layer_types is None else layer_types)
-        units, _ = find_weight_units(module, types, resolve_ignored(module, ignored_layers))
-    except (TypeError, ValueError):
-        return
-    attach_unit_masks(units)
+    units = _prunable_units(module, layer_types, ignored_layers)
+    if units is not None:
+        attach_unit_masks(units)

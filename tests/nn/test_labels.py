@@ -398,6 +398,38 @@ def test_labels_0_and_2_train_the_outputs_skorch_trains(data):
     np.testing.assert_allclose(ours.predict_proba(X), expected, rtol=1e-4, atol=1e-6)
 
 
+def _set_output_bias(net, bias):
+    with torch.no_grad():
+        net.module_[-1].weight.zero_()
+        net.module_[-1].bias.copy_(torch.tensor(bias))
+
+
+def test_labels_0_and_2_with_scores_for_nonlinearity_keep_the_argmax(data):
+    # audit (session 9): predict_nonlinearity=None returns logits; dividing the class
+    # columns by their (negative) sum reversed them and predict chose the lower score
+    X, y = data
+    net = _net(predict_nonlinearity=None).fit(X, y)
+    _set_output_bias(net, [-2.0, 5.0, -1.0])
+    np.testing.assert_allclose(net.predict_proba(X[:2]), [[-2.0, -1.0]] * 2)
+    assert net.predict(X[:2]).tolist() == [2, 2]
+    _set_output_bias(net, [-1.0, 5.0, 1.0])  # class columns summing to zero: no division
+    np.testing.assert_allclose(net.predict_proba(X[:1]), [[-1.0, 1.0]])
+    assert net.predict(X[:1]).tolist() == [2]
+
+
+def test_labels_0_and_2_probabilities_without_mass_on_the_classes_are_uniform(data):
+    # a module giving all its probability to the output with no class (softmax underflow)
+    X, y = data
+    net = _net().fit(X, y)
+    _set_output_bias(net, [-200.0, 200.0, -200.0])
+    proba = net.predict_proba(X[:3])
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba, 0.5)
+    _set_output_bias(net, [0.0, 1.0, 1.0])  # probabilities: renormalised over 0 and 2
+    p = np.exp([0.0, 1.0, 1.0]) / np.exp([0.0, 1.0, 1.0]).sum()
+    np.testing.assert_allclose(net.predict_proba(X[:1]), [p[[0, 2]] / p[[0, 2]].sum()], rtol=1e-5)
+
+
 def test_a_first_partial_fit_of_one_class_fails_before_training(data):
     # a Dataset of labels 0..k-1 with k=1 trained a whole epoch, then the F-test failed
     X, _ = data

@@ -160,8 +160,17 @@ def test_alive_counts_weight_level_from_the_masks():
     share_mask(tied, get_mask(module[0]))
     module.add_module("tied", tied)
     assert alive_counts(_Net(module), "weight", None) == (7, 10)
-    # no masks at all
-    assert alive_counts(_Net(torch.nn.Linear(2, 2)), "weight", None) == (0, 0)
+    # no masks (remove_masks: the pruning made permanent): the non-zero weights of the
+    # layers a pruner would mask, tied ones once; nothing prunable: (0, 0)
+    plain = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    with torch.no_grad():
+        plain[0].weight[0] = 0
+    assert alive_counts(_Net(plain), "weight", None) == (10, 12)
+    assert alive_counts(_Net(plain), "weight", None, ignored_layers=["2"]) == (4, 6)
+    plain.add_module("tied", torch.nn.Linear(2, 3))
+    plain.tied.weight = plain[0].weight
+    assert alive_counts(_Net(plain), "weight", None) == (10, 12)
+    assert alive_counts(_Net(torch.nn.ReLU()), "weight", None) == (0, 0)
 
 
 def test_alive_counts_channel_level():
@@ -211,7 +220,12 @@ def test_alive_fractions_weight_level():
     out = alive_fractions(_Net(module), "weight", _Pruner(model=torch.nn.Linear(1, 1)))
     assert out == {"0": pytest.approx(4 / 6), "2": 0.75}
     assert all(type(v) is float for v in out.values())
-    assert alive_fractions(_Net(torch.nn.Linear(2, 2)), "weight", None) == {}
+    plain = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    with torch.no_grad():
+        plain[1].weight[0] = 0
+    assert alive_fractions(_Net(plain), "weight", None) == {"0": 1.0, "1": 0.5}
+    assert alive_fractions(_Net(plain), "weight", None, ignored_layers=["1"]) == {"0": 1.0}
+    assert alive_fractions(_Net(torch.nn.ReLU()), "weight", None) == {}
 
 
 def test_alive_fractions_channel_level():

@@ -68,6 +68,29 @@ def test_unknown_validation_label_fails_before_training(data):
     assert len(net.history) == 0
 
 
+def test_validation_output_indices_checked_and_cast_before_training(data):
+    # audit (session 9): with output-index labels the validation Dataset was used as it
+    # was: label 3 on a 3-output module trained (and pruned) an epoch before an IndexError,
+    # float64 X_valid trained an epoch before a dtype error
+    X, y = data
+    yv = y[:100].copy()
+    yv[0] = 3
+    net = _net(train_split=predefined_split(Dataset(X[:100], yv))).initialize()
+    before = {k: v.clone() for k, v in net.module_.state_dict().items()}
+    with pytest.raises(ValueError, match=r"validation labels \[3\].*3 outputs"):
+        net.partial_fit(X[100:], y[100:])
+    for k, v in net.module_.state_dict().items():
+        torch.testing.assert_close(v, before[k])
+    assert len(net.history) == 0
+    # float64 X_valid is cast like X; an output the training labels did not use is a valid
+    # validation label (skorch scores it), below the module's width
+    y2 = np.minimum(y, 1)  # classes {0, 1} on 3 outputs
+    valid = Dataset(X[:100].astype(np.float64), y[:100])
+    net = _net(train_split=predefined_split(valid)).fit(X[100:], y2[100:])
+    assert list(net.classes_) == [0, 1]
+    assert np.isfinite(net.history[:, "valid_loss"]).all()
+
+
 def test_fit_on_a_skorch_dataset_with_string_labels(data):
     X, y = data
     yl = np.array(["a", "b", "c"])[y]

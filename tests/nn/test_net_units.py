@@ -389,10 +389,12 @@ def test_get_split_datasets_encodes_a_validation_dataset_of_names(data):
     net.set_params(train_split=ValidSplit(3))  # skorch's subsets: as skorch makes them
     train, valid = net.get_split_datasets(X, names)
     assert len(train) + len(valid) == len(X)
-    net = _net().fit(X, y)  # output indices: the user's Dataset as it is
-    user = Dataset(X[:12].astype(np.float64), y[:12])
+    net = _net().fit(X, y)  # output indices: checked, X cast, the labels as they are
+    user = Dataset(X[:12].astype(np.float64), y[:12].astype(np.uint8))
     net.set_params(train_split=predefined_split(user))
-    assert net.get_split_datasets(X, y)[1] is user
+    valid = net.get_split_datasets(X, y)[1]
+    assert type(valid) is Dataset and valid.X.dtype == np.float32
+    assert valid.y.dtype == np.int64 and np.array_equal(valid.y, y[:12])
 
 
 def test_a_validation_label_the_net_does_not_know_fails_before_training(data):
@@ -894,11 +896,14 @@ def test_counts_and_results_of_a_fitted_net(data):
     assert net.n_parameters(nonzero=False) == total
     assert net.n_parameters() == nonzero < total
     proba = net.predict_proba(X)
+    reported = (net.sparsity_, net.n_weights_, net.kept_fraction_)
     net.remove_masks()
     assert not any(get_mask(m) is not None for m in net.module_.modules())
     with pytest.raises(AttributeError):
         net.pruner_  # noqa: B018
     np.testing.assert_array_equal(net.predict_proba(X), proba)
+    # audit (session 9): the permanent pruning is still reported (0.0, 0, {} before)
+    assert (net.sparsity_, net.n_weights_, net.kept_fraction_) == reported
     for method in ("compact", "to_torch_prune", "remove_masks"):
         with pytest.raises(Exception, match="not initialized"):
             getattr(_net(), method)()
