@@ -18,6 +18,7 @@ from functools import partial
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
+from skorch.callbacks.scoring import ScoringBase
 from skorch.dataset import Dataset
 from skorch.utils import is_dataset, to_numpy
 
@@ -354,10 +355,12 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             y_valid = check_labels(dataset_valid.y)
             if encoding.names:
                 encoding.encode(y_valid)
-            else:  # output indices, int64 as the training batches carry them
+                dataset_valid = self.get_dataset(dataset_valid.X, y_valid)
+            else:  # output indices: the user's Dataset itself, unless X or y need a cast
                 self._check_valid_indices(y_valid, encoding, dataset_valid.X)
-                y_valid = np.asarray(y_valid).astype(np.int64)
-            dataset_valid = self.get_dataset(dataset_valid.X, y_valid)
+                X_valid = self._prepare_X(dataset_valid.X)
+                if X_valid is not dataset_valid.X or y_valid.dtype != np.int64:
+                    dataset_valid = self.get_dataset(X_valid, y_valid.astype(np.int64))
         return dataset_train, dataset_valid
 
     def _check_valid_indices(self, y_valid, encoding, X_valid):
@@ -437,14 +440,16 @@ class ScreeningPrunedNet(NeuralNetClassifier):
 
     # ------------------------------------------------------------------ notifications
     def notify(self, method_name, **cb_kwargs):
-        # callbacks see the labels in a batch's y, as predict returns them (skorch's
-        # EpochScoring caches the batches' y to score net.predict against); the module
-        # trained on the output indices
+        # skorch's scoring callbacks see the labels in a batch's y, as predict returns them
+        # (EpochScoring caches the batches' y to score net.predict against); every other
+        # callback sees the batch as skorch builds it, the output indices the module trains
+        # on (as in on_batch_begin: a batch accuracy from y_pred.argmax stays right)
         encoding = self.__dict__.get("label_encoding_")
+        labelled = None
         if method_name == "on_batch_end" and encoding is not None and encoding.names:
             batch = cb_kwargs.get("batch")
             if isinstance(batch, list | tuple) and len(batch) == 2 and batch[1] is not None:
-                cb_kwargs["batch"] = (batch[0], encoding.decode(batch[1]))
+                labelled = dict(cb_kwargs, batch=(batch[0], encoding.decode(batch[1])))
         # skorch's notify, with the pruning callback (held in pruning_, not in callbacks_)
         # between the net's own hook (history bookkeeping) and every callback: PrintLog shows
         # the epoch's sparsity, Checkpoint and EarlyStopping see the pruned module,
@@ -472,7 +477,8 @@ class ScreeningPrunedNet(NeuralNetClassifier):
             else:
                 getattr(pruning, method_name)(self, **cb_kwargs)
         for _, cb in self.callbacks_:
-            getattr(cb, method_name)(self, **cb_kwargs)
+            kwargs = labelled if labelled is not None and isinstance(cb, ScoringBase) else cb_kwargs
+            getattr(cb, method_name)(self, **kwargs)
 
     # ------------------------------------------------------------------ criterion
     def initialize_criterion(self):

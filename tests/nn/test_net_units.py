@@ -22,7 +22,7 @@ pytest.importorskip("skorch")
 
 import sklearn  # noqa: E402
 from _nets import DIGITS_MLP, PRUNING_DEFAULTS, make_net  # noqa: E402
-from skorch.callbacks import Callback  # noqa: E402
+from skorch.callbacks import Callback, EpochScoring  # noqa: E402
 from skorch.dataset import Dataset, ValidSplit  # noqa: E402
 from skorch.helper import predefined_split  # noqa: E402
 from torch import nn  # noqa: E402
@@ -395,6 +395,9 @@ def test_get_split_datasets_encodes_a_validation_dataset_of_names(data):
     valid = net.get_split_datasets(X, y)[1]
     assert type(valid) is Dataset and valid.X.dtype == np.float32
     assert valid.y.dtype == np.int64 and np.array_equal(valid.y, y[:12])
+    user = Dataset(X[:12], y[:12])  # nothing to cast: the user's Dataset itself (as skorch)
+    net.set_params(train_split=predefined_split(user))
+    assert net.get_split_datasets(X, y)[1] is user
 
 
 def test_a_validation_label_the_net_does_not_know_fails_before_training(data):
@@ -598,13 +601,13 @@ class _Recorder(Callback):
         self.log.append(("cb", "on_epoch_end", type(net).__name__, sorted(kwargs)))
 
 
-def _recording_net(log, **kw):
+def _recording_net(log, extra=(), **kw):
     class _Net(ScreeningPrunedNet):
         def on_epoch_end(self, net, **kwargs):
             log.append(("net", "on_epoch_end", net is self, sorted(kwargs)))
             super().on_epoch_end(net, **kwargs)
 
-    return _net(cls=_Net, callbacks=[("rec", _Recorder(log))], **kw)
+    return _net(cls=_Net, callbacks=[("rec", _Recorder(log)), *extra], **kw)
 
 
 def test_notify_order_net_then_pruning_then_callbacks(data):
@@ -630,15 +633,31 @@ def test_notify_order_net_then_pruning_then_callbacks(data):
     assert net.history[-1, "sparsity"] == pytest.approx(0.5, abs=0.02)
 
 
-def test_notify_gives_callbacks_the_labels_and_the_settings(data):
+class _ScoringRecorder(EpochScoring):
+    def __init__(self, log):
+        super().__init__("accuracy", name="rec_acc", on_train=True)
+        self.log = log
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        self.log.append(("scoring", "batch", batch[0], batch[1], training))
+        super().on_batch_end(net, batch=batch, training=training, **kwargs)
+
+
+def test_notify_gives_scoring_callbacks_the_labels_and_others_the_indices(data):
+    # audit (session 9): every callback got the decoded labels in on_batch_end, so a batch
+    # accuracy from y_pred.argmax(1) == batch[1] compared output indices with labels
     X, y = data
     names = NAMES[y]
     log = []
-    net = _recording_net(log).fit(X, names)
-    batches = [e for e in log if e[1] == "batch"]
+    net = _recording_net(log, extra=[("scoring", _ScoringRecorder(log))]).fit(X, names)
+    batches = [e for e in log if e[1] == "batch" and e[0] == "scoring"]
     assert len(batches) == 3 and all(e[4] is True for e in batches)
     assert np.array_equal(np.concatenate([e[3] for e in batches]), names)  # no shuffle
     assert np.array_equal(torch.cat([e[2] for e in batches]).numpy(), X)
+    plain = [e for e in log if e[1] == "batch" and e[0] == "cb"]
+    assert len(plain) == 3 and all(torch.is_tensor(e[3]) for e in plain)
+    assert np.array_equal(torch.cat([e[3] for e in plain]).numpy(), y)  # output indices
+    assert 0.0 < net.history[-1, "rec_acc"] <= 1.0  # scored against the labels
     # settings set since the last call reach the callback when training begins
     net.set_params(sparsity=0.25)
     log.clear()
