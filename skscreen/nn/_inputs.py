@@ -151,7 +151,17 @@ def prepare_X(X, dtype=torch.float32, keep_integers=False):
 
 def head(X, n=8):
     """The first ``n`` rows of an array-like X (pandas, list of rows, array, tensor), or
-    None for anything else and for an empty X (what a probe pass can run on)."""
+    None for anything else and for an empty X (what a probe pass can run on). A dict of
+    such inputs (skorch's several module inputs) gives the dict of their heads, or None
+    where one of them has none.
+
+    >>> import numpy as np
+    >>> {k: v.shape for k, v in head({"a": np.zeros((20, 3)), "b": np.ones((20, 2))}).items()}
+    {'a': (8, 3), 'b': (8, 2)}
+    """
+    if isinstance(X, dict):
+        heads = {k: head(v, n) for k, v in X.items()}
+        return heads if heads and all(v is not None for v in heads.values()) else None
     if is_pandas(X):
         X = X.to_numpy()
     X = rows_to_array(X)

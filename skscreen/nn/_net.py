@@ -20,7 +20,7 @@ import torch
 from skorch import NeuralNetClassifier
 from skorch.callbacks.scoring import ScoringBase
 from skorch.dataset import Dataset
-from skorch.utils import is_dataset, to_numpy
+from skorch.utils import is_dataset, to_device, to_numpy
 
 from skscreen.nn._class_rows import probe_output_width
 from skscreen.nn._criterion import (
@@ -304,9 +304,12 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         rows = head(X)
         if rows is None:
             return None
-        rows = torch.as_tensor(self._prepare_X(rows))
+        if isinstance(rows, dict):  # several module inputs (skorch's dict X)
+            rows = {k: torch.as_tensor(self._prepare_X(v)) for k, v in rows.items()}
+        else:
+            rows = torch.as_tensor(self._prepare_X(rows))
         try:
-            width = probe_output_width(self, rows.to(self.device))
+            width = probe_output_width(self, to_device(rows, self.device))
         except Exception:  # noqa: BLE001 - the real error is raised by training
             return None
         pruning = find_pruning_callback(self)

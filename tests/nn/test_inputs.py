@@ -198,7 +198,12 @@ def test_head(X):
     np.testing.assert_array_equal(head(X), X[:8])
     np.testing.assert_array_equal(head(pd.DataFrame(X), 3), X[:3])
     assert torch.is_tensor(head(torch.as_tensor(X)))
-    assert head(X[:0]) is None and head({"a": X}) is None and head(sp.csr_matrix(X)) is None
+    assert head(X[:0]) is None and head(sp.csr_matrix(X)) is None
+    # a dict of inputs: the dict of their heads, None where one has none (or it is empty)
+    got = head({"a": X, "b": torch.as_tensor(X[:, :2])}, 3)
+    np.testing.assert_array_equal(got["a"], X[:3])
+    assert torch.is_tensor(got["b"]) and got["b"].shape == (3, 2)
+    assert head({"a": X, "b": sp.csr_matrix(X)}) is None and head({}) is None
 
 
 def test_module_facts():

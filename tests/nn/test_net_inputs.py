@@ -294,3 +294,26 @@ def test_skorch_scoring_callbacks_see_the_original_labels(digits_300, kind):
     assert net.history[-1, "valid_acc"] > 0.6
     train = np.setdiff1d(np.arange(len(X)), valid)
     assert net.history[-1, "train_acc"] == pytest.approx(net.score(X[train], labels[train]))
+
+
+class _LeftRight(torch.nn.Module):
+    def __init__(self, n_inputs=6, hidden=(16,), n_classes=3):
+        super().__init__()
+        self.a = torch.nn.Linear(n_inputs // 2, hidden[0] // 2)
+        self.b = torch.nn.Linear(n_inputs // 2, hidden[0] // 2)
+        self.out = torch.nn.Linear(hidden[0], n_classes)
+
+    def forward(self, left, right):
+        return self.out(torch.relu(torch.cat([self.a(left), self.b(right)], 1)))
+
+
+def test_dict_X_labels_beyond_the_outputs_are_encoded_as_for_an_array(data):
+    # audit (session 9): with a dict of inputs no probe ran, so labels 1..3 on 3 outputs
+    # were taken as output indices and the loss failed on label 3 after an epoch began
+    X, y = data
+    Xd = {"left": X[:, :3], "right": X[:, 3:]}
+    net = _net(module=_LeftRight).fit(Xd, y + 1)
+    assert list(net.classes_) == [1, 2, 3]
+    assert set(net.predict(Xd)) <= {1, 2, 3} and net.score(Xd, y + 1) > 0.5
+    net = _net(module=_LeftRight).fit(Xd, y)  # labels 0..2: output indices, no probe needed
+    assert list(net.classes_) == [0, 1, 2]
