@@ -24,6 +24,7 @@ import numpy as np
 from skscreen.nn._persistence import (
     _bn_sizes,
     _channel_records,
+    _FoldTorchPrune,
     _hook_once,
     _pruning_rows,
     _RebuildChannels,
@@ -47,6 +48,12 @@ def prepare_module(net, granularity, pruner, layer_types, ignored_layers):
     if granularity == "weight":
         if not _bound(pruner, module):  # else the pruner's masks are there
             attach_prunable_masks(module, layer_types, ignored_layers)
+        _hook_once(
+            module._load_state_dict_pre_hooks,
+            _FoldTorchPrune,
+            module.register_load_state_dict_pre_hook,
+            net,
+        )
     else:
         _hook_once(
             module._load_state_dict_pre_hooks,

@@ -4,6 +4,8 @@ The pruning state lives in the module and in ``net.history`` (see :mod:`skscreen
 
 * ``_RebuildChannels``, a load pre-hook at channel level: a channel-pruned state dict loads
   into a dense module by first replaying the channel removals the history records;
+* ``_FoldTorchPrune``, a load pre-hook at weight level: a state dict saved after
+  ``to_torch_prune()`` loads into plain weights;
 * ``_ReportLoad``, a load post-hook: the callback is told that the module's state was
   replaced (``EarlyStopping(load_best=True)``), so that history and warnings stay true;
 * the history readers both use (``_pruning_rows``, ``_channel_records``, ``_bn_sizes``).
@@ -136,6 +138,36 @@ class _RebuildChannels(_NetHook):
         cb = _pruning_of(net)
         if cb is not None and cb.pruner_ is not None and cb.pruner_.model is module:
             cb._drop_pruner()  # rebuilt on the new structure at the next training batch
+
+
+class _FoldTorchPrune(_NetHook):
+    """Load pre-hook (weight level): a state dict saved after ``to_torch_prune()``
+    (``weight_orig`` and ``weight_mask``, :mod:`torch.nn.utils.prune`'s storage) loads into
+    a module with plain weights as ``weight = weight_orig * weight_mask``, what
+    ``prune.remove`` makes permanent. The mask goes with it where the module's state dict
+    holds masks; elsewhere (the net's, whose masks follow the loaded zeros) it is dropped."""
+
+    def __call__(self, module, state_dict, prefix, *args):
+        suffix = ".weight_orig"
+        keys = [k for k in state_dict if k.startswith(prefix) and k.endswith(suffix)]
+        if not keys:
+            return
+        own = set(module.state_dict())
+        for key in keys:
+            path = key[len(prefix) : -len(suffix)]
+            try:
+                target = module.get_submodule(path)
+            except AttributeError:
+                continue  # no such layer here: torch reports the key as unexpected
+            plain = prefix + path + ".weight"
+            if "weight" not in target._parameters or plain in state_dict:
+                continue  # torch-pruned here too, or the plain weight given as well
+            orig = state_dict.pop(key)
+            mask_key = prefix + path + ".weight_mask"
+            mask = state_dict.get(mask_key)
+            if mask is not None and path + ".weight_mask" not in own:
+                del state_dict[mask_key]
+            state_dict[plain] = orig if mask is None else orig * mask
 
 
 class _ReportLoad(_NetHook):

@@ -163,6 +163,32 @@ def test_save_params_then_initialize_and_load_params(digits, tmp_path, kind, gra
     assert _sparsity(dst) == pytest.approx(_sparsity(src)) and _zeros_are_pruned(dst)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_state_saved_after_to_torch_prune_loads_into_a_fresh_net(digits, tmp_path, kind):
+    # audit (session 9): weight_orig/weight_mask keys (torch.nn.utils.prune's storage) did
+    # not load into a fresh net ("Unexpected key(s) ... weight_mask", missing weights)
+    X, y = _data(digits, "weight")
+    net = _quiet(_make(kind, "weight").fit, X, y)
+    if kind == "subclass":
+        net.to_torch_prune()
+    else:
+        from skscreen.pruning.masks import to_torch_prune
+
+        to_torch_prune(net.module_)
+    assert any(k.endswith("weight_orig") for k in net.module_.state_dict())
+    f = tmp_path / "params.pt"
+    net.save_params(f_params=f)
+    fresh = _make(kind, "weight").initialize()
+    if kind == "plain":  # a plain net learns of the pruning at fit, or here (docs)
+        _pruning(fresh).prepare(fresh)
+    fresh.load_params(f_params=f)
+    np.testing.assert_array_equal(_proba(fresh, X), _proba(net, X))
+    assert _sparsity(fresh) == pytest.approx(0.5, abs=0.01)
+    assert _pruning(fresh).counts(fresh) == _pruning(net).counts(net)
+    _quiet(fresh.partial_fit, X, y)  # training keeps the pruned weights at zero
+    assert _zeros_are_pruned(fresh) and _sparsity(fresh) >= 0.49
+
+
 @pytest.mark.parametrize("granularity", GRANULARITIES)
 def test_load_params_from_a_checkpoint_without_initialize(digits, tmp_path, granularity):
     # skorch's load_params(checkpoint=...) initialises the net itself
