@@ -83,6 +83,14 @@ def _number(allowed, test):
     return functools.partial(_parse_number, allowed=allowed, test=test)
 
 
+def _folder(value):
+    """argparse type: a folder name, not empty (``""`` passed the write check as the current
+    folder, then failed to be made after training)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError(f"expected a folder name, got {value!r}")
+    return value
+
+
 def _check_prune_epochs(parser, args):
     """After parsing: the schedule must reach --sparsity within --epochs (argparse error)."""
     if args.prune_epochs is not None and args.prune_epochs > args.epochs:
@@ -174,6 +182,7 @@ def add_prune_parser(sub):
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ...")
     p.add_argument(
         "--out",
+        type=_folder,
         default="skscreen_out",
         help="folder for plots and results.json (made if missing; earlier outputs replaced)",
     )

@@ -26,6 +26,25 @@ def _position(pruning, net):
     return -1 if net.__dict__.get("pruning_") is pruning else len(callbacks)
 
 
+def check_single_pruning(pruning, net):
+    """Raise ``ValueError`` when ``net`` holds another pruning callback besides ``pruning``:
+    both would prune the same module, each counting the other's epochs."""
+    from skscreen.nn._pruning import ScreeningPruning as kind  # it imports this module
+
+    others = [
+        name for name, cb in net.callbacks_ if isinstance(cb, kind) and cb is not pruning
+    ]
+    held = net.__dict__.get("pruning_")
+    if isinstance(held, kind) and held is not pruning:
+        others.append("pruning_")
+    if others:
+        raise ValueError(
+            f"The net holds more than one ScreeningPruning callback ({others!r} besides this "
+            "one): each would prune the same module and count the other's pruning epochs. "
+            "Keep one, with the settings you want."
+        )
+
+
 def check_channel_callbacks(pruning, net):
     """Raise ``ValueError`` for a callback of ``net`` that cannot work with channel-level
     ``pruning``: ``EarlyStopping(load_best=True)`` (unless it waits for the pruning schedule),

@@ -109,7 +109,9 @@ class LabelEncoding:
         if not self.given:
             return (
                 f"y contains labels {unknown!r} not seen in the first fit (classes "
-                f"{shown!r}); call fit() to start again with new labels."
+                f"{shown!r}); call fit() to start again with new labels, or, for classes that "
+                "come in later batches, give them all to the first call (partial_fit(X, y, "
+                "classes=all_labels), or the net's classes=...)."
             )
         if self.names:
             return (

@@ -43,7 +43,7 @@ import torch
 from skorch.callbacks import Callback, PrintLog
 from skorch.dataset import unpack_data
 
-from skscreen.nn._callback_checks import check_channel_callbacks
+from skscreen.nn._callback_checks import check_channel_callbacks, check_single_pruning
 from skscreen.nn._class_rows import first_tensor, statistics_rows
 from skscreen.nn._module_state import (
     alive_counts,
@@ -318,6 +318,7 @@ class ScreeningPruning(PruningSettings, Callback):
         _check_classification(net)
         if not hasattr(self, "_enforcer"):
             self.initialize()
+        check_single_pruning(self, net)
         check_channel_callbacks(self, net)
         hide_state_keys(net)
         fresh = self._pruning_epochs_done(net) == 0

@@ -9,6 +9,7 @@ in :data:`_PARAMETER_CONSTRAINTS` (``check_params``, at every fit, as scikit-lea
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -99,10 +100,14 @@ _PARAMETER_CONSTRAINTS = (
     ),
     (
         "reg_lambda",
-        lambda cb, v: _is_real(v) and v >= 0.0,
-        "reg_lambda must be >= 0, got {value!r}.",
+        lambda cb, v: _is_real(v) and 0.0 <= v < math.inf,
+        "reg_lambda must be a finite number >= 0, got {value!r}.",
     ),
-    ("gamma_l1", lambda cb, v: _is_real(v) and v >= 0.0, "gamma_l1 must be >= 0, got {value!r}."),
+    (
+        "gamma_l1",
+        lambda cb, v: _is_real(v) and 0.0 <= v < math.inf,
+        "gamma_l1 must be a finite number >= 0, got {value!r}.",
+    ),
     (
         "reg_lambda",
         lambda cb, v: not float(v) > 0 or cb.granularity == "weight",

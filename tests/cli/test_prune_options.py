@@ -74,3 +74,17 @@ def test_prune_epochs_up_to_epochs_is_accepted(capsys, monkeypatch):
         assert main(["prune", *argv]) == 0
     assert [(a.epochs, a.prune_epochs) for a in seen] == [(4, 4), (1, None), (60, None)]
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("val", ["", "  "])
+def test_an_empty_out_is_an_argparse_error(capsys, no_data, val):
+    # audit (session 9): --out "" passed the write check (the current folder), trained, then
+    # failed to make the folder "" (exit 1, after the whole run)
+    line = _usage_error(capsys, "--out", val)
+    assert line == f"skscreen prune: error: argument --out: expected a folder name, got {val!r}"
+
+
+def test_a_folder_name_is_taken_as_it_is():
+    from skscreen.cli import build_parser
+
+    assert build_parser().parse_args(["prune", "--out", "results/run 1"]).out == "results/run 1"

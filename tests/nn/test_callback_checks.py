@@ -161,3 +161,48 @@ def test_a_bare_rebuild_hook_in_the_pre_hooks_counts_too():
     net = _Net([_load_init(), p])
     net.module_._load_state_dict_pre_hooks[12345] = _RebuildChannels(net)
     assert check_channel_callbacks(p, net) is None
+
+
+def test_a_second_pruning_callback_is_refused_naming_it():
+    # audit (session 9): two ScreeningPruning callbacks on a plain net both pruned the
+    # module, each counting the other's epochs (history target 0.5, module at 0.8)
+    from skscreen.nn import ScreeningPruning
+    from skscreen.nn._callback_checks import check_single_pruning
+
+    class _Sub(ScreeningPruning):
+        pass
+
+    p, q = ScreeningPruning(), _Sub()
+    check_single_pruning(p, _Net([EpochScoring("accuracy"), p]))  # alone: accepted
+    check_single_pruning(p, _Net([], pruning_=p))
+    for net, named in (
+        (_Net([p, q]), "['cb1']"),  # a subclass is a second one too
+        (_Net([q, p]), "['cb0']"),
+        (_Net([q], pruning_=p), "['cb0']"),
+        (_Net([], pruning_=q), "['pruning_']"),
+    ):
+        expected = re.escape(f"more than one ScreeningPruning callback ({named}")
+        with pytest.raises(ValueError, match=expected):
+            check_single_pruning(p, net)
+
+
+def test_a_plain_net_with_two_pruning_callbacks_fails_before_training():
+    import numpy as np
+    from skorch import NeuralNetClassifier
+
+    from skscreen.models import make_mlp
+    from skscreen.nn import ScreeningPruning
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 4)).astype(np.float32)
+    y = np.arange(40) % 2
+    net = NeuralNetClassifier(
+        make_mlp(4, (8,), 2), criterion=torch.nn.CrossEntropyLoss, max_epochs=2,
+        train_split=None, verbose=0,
+        callbacks=[("p1", ScreeningPruning(sparsity=0.8)), ("p2", ScreeningPruning(sparsity=0.5))],
+    ).initialize()
+    before = {k: v.clone() for k, v in net.module_.state_dict().items()}
+    with pytest.raises(ValueError, match=r"more than one ScreeningPruning callback \(\['p2'\]"):
+        net.fit(X, y)
+    for k, v in net.module_.state_dict().items():
+        assert torch.equal(v, before[k])

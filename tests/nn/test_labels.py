@@ -116,8 +116,10 @@ def test_unknown_labels_later_are_named():
     with pytest.raises(ValueError, match="not seen in the first fit"):
         enc.index("z")
     enc = first_encoding(np.array([0, 1]))
-    with pytest.raises(ValueError, match=r"\[2\] not seen in the first fit"):
+    with pytest.raises(ValueError, match=r"\[2\] not seen in the first fit") as exc:
         enc.encode(np.array([0, 2]))
+    # audit (session 9): streaming chunks without some classes: the message names classes=
+    assert "partial_fit(X, y, classes=all_labels), or the net's classes=...)" in str(exc.value)
 
 
 # ---------------------------------------------------------------- classes= (net and call)
@@ -282,7 +284,9 @@ def test_unknown_labels_message_exactly():
     enc = first_encoding(np.array(["a", "b"]), output_width=lambda: 2)
     msg = (
         "y contains labels {} not seen in the first fit (classes ['a', 'b']); call fit() to "
-        "start again with new labels."
+        "start again with new labels, or, for classes that come in later batches, give them "
+        "all to the first call (partial_fit(X, y, classes=all_labels), or the net's "
+        "classes=...)."
     )
     with pytest.raises(ValueError) as info:
         enc.encode(np.array(["a", "z"]))

@@ -129,10 +129,11 @@ def test_regulariser_constraints():
     _ok(reg_lambda=np.float32(1e-3), granularity="weight")
     _ok(gamma_l1=1e-4, granularity="channel")
     _ok(gamma_l1=0, granularity="channel", reg_lambda=0)
-    for value in (-1e-9, True, "0", None):
-        _bad(f"reg_lambda must be >= 0, got {value!r}.", reg_lambda=value)
-    for value in (-1e-9, np.bool_(True), "0", None):
-        _bad(f"gamma_l1 must be >= 0, got {value!r}.", gamma_l1=value)
+    # inf and NaN too (audit, session 9: reg_lambda=inf trained to NaN weights silently)
+    for value in (-1e-9, True, "0", None, float("inf"), float("nan")):
+        _bad(f"reg_lambda must be a finite number >= 0, got {value!r}.", reg_lambda=value)
+    for value in (-1e-9, np.bool_(True), "0", None, np.inf, np.float32("nan")):
+        _bad(f"gamma_l1 must be a finite number >= 0, got {value!r}.", gamma_l1=value)
     _bad("reg_lambda applies to granularity='weight' only.", reg_lambda=1e-9, granularity="channel")
     _bad("gamma_l1 applies to granularity='channel' only.", gamma_l1=1e-9, granularity="weight")
 
@@ -168,7 +169,7 @@ def test_constraints_are_checked_in_their_declared_order():
     # several bad settings: the first declared is reported
     _bad("sparsity must be a number in [0, 1), got 2.", sparsity=2, alpha=3, scope="x")
     _bad("alpha must be in [0, 1], got 3.", alpha=3, scope="x")
-    _bad("reg_lambda must be >= 0, got -1.", reg_lambda=-1, gamma_l1=-1)
+    _bad("reg_lambda must be a finite number >= 0, got -1.", reg_lambda=-1, gamma_l1=-1)
 
 
 def test_schedule_and_criterion_are_checked_after_the_settings():

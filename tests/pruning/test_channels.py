@@ -349,7 +349,7 @@ def test_gamma_l1_is_network_slimmings_sparsity_penalty():
     assert total_gamma(free) < 0.8 * before
     with pytest.raises(ValueError, match="gamma_l1 applies to granularity='channel'"):
         ScreeningPrunedNet(small_vgg_bn, gamma_l1=1e-4).fit(X, y)
-    with pytest.raises(ValueError, match="gamma_l1 must be >= 0"):
+    with pytest.raises(ValueError, match="gamma_l1 must be a finite number >= 0"):
         _slimming_net(gamma_l1=-1.0).fit(X, y)
 
 
