@@ -447,6 +447,7 @@ class ScreeningPruning(PruningSettings, Callback):
             return
         self._step_pending = True
         Xi, yi = unpack_data(batch)  # skorch's own error for a batch of 1 or 3 items
+        yi = _class_targets(yi)
         if self.pruner_ is None:
             self._build_pruner(net, Xi, yi)
             self._start_epoch(net)
@@ -574,6 +575,15 @@ class ScreeningPruning(PruningSettings, Callback):
         return self
 
 
+def _class_targets(y):
+    """A training batch's labels for the statistics: class indices as they are; class
+    probabilities (a 2-D floating target, one column per class, as ``CrossEntropyLoss`` takes:
+    one-hot, label smoothing) the class of each row's largest."""
+    if torch.is_tensor(y) and y.ndim == 2 and y.is_floating_point() and y.shape[1] > 1:
+        return y.argmax(dim=1)
+    return y
+
+
 def _has_lazy(module):
     from torch.nn.parameter import is_lazy
 
@@ -618,7 +628,10 @@ def _epoch_rows(net, dataset):
 
 
 class _ClearTargets:
-    """Forward hook on the root module: labels are used by the first forward pass only."""
+    """Forward hook on the root module: labels are used by the first forward pass that
+    records them only (LBFGS evaluates its closure several times per step); a training
+    forward pass of another batch size (an extra unlabelled batch run first) leaves them to
+    the labelled one."""
 
     __torch_unserializable__ = True
 
@@ -626,7 +639,8 @@ class _ClearTargets:
         self.pruner = pruner
 
     def __call__(self, module, inputs, output):
-        if module.training:
+        recorder = self.pruner.recorder
+        if module.training and (recorder is None or recorder.recorded):
             self.pruner.set_targets(None)
 
     def __reduce__(self):  # a checkpoint taken mid-batch drops the hook

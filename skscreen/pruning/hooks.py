@@ -120,6 +120,7 @@ class InputStatsRecorder:
         self.track_abs = track_abs
         self.enabled = True
         self._targets = None
+        self._recorded = False  # whether a forward pass took the current targets
         self._rows_left = None  # rows of the epoch after the current batch (a hint), if known
         self._handles = []
         self.accumulators = {}
@@ -165,6 +166,7 @@ class InputStatsRecorder:
         left = self._rows_left
         if left is not None:  # in samples: a batch row may give several (sequences)
             left = left * (samples.shape[0] // max(1, self._targets.shape[0]))
+        self._recorded = True
         if self.track_class:
             if name not in self.accumulators:
                 self.accumulators[name] = DeferredMoments(self.n_classes)
@@ -202,6 +204,7 @@ class InputStatsRecorder:
     def set_targets(self, y):
         """Labels (integer class indices) of the batch about to go through the model."""
         self._targets = None if y is None else y.reshape(-1).long()
+        self._recorded = False
         if y is not None and self._rows_left is not None:
             left = self._rows_left - self._targets.shape[0]
             self._rows_left = left if left >= 0 else None  # more batches than announced
@@ -251,6 +254,12 @@ class InputStatsRecorder:
     @property
     def attached(self):
         return bool(self._handles)
+
+    @property
+    def recorded(self):
+        """Whether a forward pass recorded a batch with the current targets (a forward pass
+        of another batch size, an extra unlabelled batch, takes none of them)."""
+        return self.__dict__.get("_recorded", False)
 
     def __getstate__(self):
         # hook handles cannot be pickled; a restored recorder is detached (see attach)

@@ -299,6 +299,7 @@ def test_labels_reach_the_first_forward_pass_of_each_training_batch_only(digits_
 def test_clear_targets_acts_in_training_only_and_pickles_as_a_noop():
     class _Rec:
         targets = "y"
+        recorder = None
 
         def set_targets(self, y):
             self.targets = y
@@ -309,6 +310,13 @@ def test_clear_targets_acts_in_training_only_and_pickles_as_a_noop():
     hook(module, None, None)
     assert rec.targets == "y"
     hook(module.train(), None, None)
+    assert rec.targets is None
+    # a forward pass that recorded nothing (another batch size) leaves the labels
+    rec.targets, rec.recorder = "y", types.SimpleNamespace(recorded=False)
+    hook(module, None, None)
+    assert rec.targets == "y"
+    rec.recorder.recorded = True
+    hook(module, None, None)
     assert rec.targets is None
     assert hook.__reduce__() == (_noop_hook_factory, ())
     assert callable(pickle.loads(pickle.dumps(hook)))
@@ -930,7 +938,7 @@ def test_the_documented_defaults_and_every_setting_kept():
 
 def test_on_train_begin_of_a_callback_never_initialised(digits_300):
     prune = ScreeningPruning(sparsity=0.5, prune_epochs=1)
-    net = _plain(ScreeningPruning(), max_epochs=1).initialize()
+    net = make_plain_net(max_epochs=1).initialize()  # no other pruning callback: refused
     assert not hasattr(prune, "_enforcer")
     prune.on_train_begin(net)
     assert prune.pruner_ is None and prune._targets_handle is None
@@ -1438,3 +1446,71 @@ def test_a_state_loaded_after_initialize_of_the_fitted_net_keeps_its_counts(digi
         assert not _said(caught, "replaced"), granularity
         assert net.pruning_.counts(net) == counts, granularity
         np.testing.assert_array_equal(net.predict(X), predicted)
+
+
+def test_class_probability_targets_are_screened_as_their_classes(digits_300):
+    # audit (session 9): a plain NeuralNet with CrossEntropyLoss on one-hot (or smoothed)
+    # float targets recorded nothing (b x k "labels") and failed after the first epoch
+    from skorch import NeuralNet
+
+    X, y = digits_300
+    onehot = np.eye(10, dtype=np.float32)[y]
+
+    def run(targets):
+        torch.manual_seed(0)
+        net = NeuralNet(
+            make_mlp_for_probabilities(), criterion=torch.nn.CrossEntropyLoss, max_epochs=2,
+            lr=0.1, verbose=0, train_split=None, iterator_train__shuffle=False,
+            callbacks=[("p", ScreeningPruning(sparsity=0.5, prune_epochs=1, alpha=1.0))],
+        )
+        return net.fit(X, targets)
+
+    hard = run(y)
+    for targets in (onehot, 0.9 * onehot + 0.01):
+        net = run(targets.astype(np.float32))
+        assert net.history[-1, "sparsity"] == pytest.approx(0.5, abs=0.01)
+        for a, b in zip(net.module_.modules(), hard.module_.modules()):
+            if get_mask(a) is not None:
+                assert torch.equal(get_mask(a), get_mask(b))
+    assert _pruning._class_targets(torch.tensor([1, 0])).tolist() == [1, 0]  # indices kept
+    column = torch.tensor([[0.2], [0.9]])  # one column: not class probabilities
+    assert _pruning._class_targets(column) is column
+
+
+def make_mlp_for_probabilities():
+    from skscreen.models import make_mlp
+
+    torch.manual_seed(0)
+    return make_mlp(64, (32,), 10)
+
+
+def test_an_extra_forward_of_another_size_before_the_labelled_one_changes_nothing(digits_300):
+    # audit (session 9): a train_step running the module on unlabelled rows first (semi-
+    # supervised) took the labels' turn: nothing recorded, and the epoch's step failed
+    X, y = digits_300
+    extra = torch.as_tensor(X[::-1][:50].copy())
+
+    class _SemiSupervised(NeuralNetClassifier):
+        def train_step_single(self, batch, **fit_params):
+            self._set_training(True)
+            Xi, yi = batch
+            unlabelled = self.infer(extra)
+            y_pred = self.infer(Xi)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True) + 0.0 * unlabelled.sum()
+            loss.backward()
+            return {"loss": loss, "y_pred": y_pred}
+
+    def run(cls):
+        torch.manual_seed(0)
+        net = cls(
+            make_mlp_for_probabilities(), criterion=torch.nn.CrossEntropyLoss, max_epochs=2,
+            lr=0.1, verbose=0, train_split=None, iterator_train__shuffle=False,
+            callbacks=[("p", ScreeningPruning(sparsity=0.5, prune_epochs=1, alpha=1.0))],
+        )
+        return net.fit(X, y)
+
+    semi, plain = run(_SemiSupervised), run(NeuralNetClassifier)
+    assert semi.history[-1, "sparsity"] == pytest.approx(0.5, abs=0.01)
+    for a, b in zip(semi.module_.modules(), plain.module_.modules()):
+        if get_mask(a) is not None:
+            assert torch.equal(get_mask(a), get_mask(b))
