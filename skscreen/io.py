@@ -122,11 +122,17 @@ class _Counted(io.RawIOBase):
 
 
 class _Prepended(io.RawIOBase):
-    """``head`` (bytes already read) followed by the rest of ``fh``."""
+    """``head`` (bytes already read) followed by the rest of ``fh``.
+
+    ``interrupted``: a Ctrl-C came while it read (pandas' C parser turns an exception raised
+    in its read callback, a KeyboardInterrupt in a pipe's wait included, into a ParserError:
+    the reader re-raises the interrupt from this).
+    """
 
     def __init__(self, head, fh):
         self._head = memoryview(head)
         self._fh = fh
+        self.interrupted = False
 
     def readable(self):
         return True
@@ -137,7 +143,11 @@ class _Prepended(io.RawIOBase):
             b[:k] = self._head[:k]
             self._head = self._head[k:]
             return k
-        data = self._fh.read(len(b))
+        try:
+            data = self._fh.read(len(b))
+        except KeyboardInterrupt:
+            self.interrupted = True
+            raise
         b[: len(data)] = data
         return len(data)
 
@@ -334,21 +344,32 @@ class _Source:
         stream = _Prepended(self._header, self._fh)
         # the label column as the index, read as text (a converter: unlike a dtype, it costs
         # no Series per column, and an index leaves the features to one to_numpy)
-        reader = self._guard(
-            lambda: pd.read_csv(stream, chunksize=chunksize, index_col=t, converters={t: str})
+        reader = self._parsed(
+            stream,
+            lambda: pd.read_csv(stream, chunksize=chunksize, index_col=t, converters={t: str}),
         )
         first = 0
         while True:
-            try:
-                frame = self._guard(lambda: next(reader, None))
-            except pd.errors.ParserError as exc:
-                raise DataError(f"{self.name}: {str(exc).strip()}; fix the row.") from None
+            frame = self._parsed(stream, lambda: next(reader, None))
             if frame is None:
                 return
             y = frame.index.to_numpy(dtype=object)
             X, y, feats = _frame_chunk(frame, y, self.names[t], self.name, first)
             yield _Chunk(X, y, feats, first, self._raw.n)
             first += len(frame)
+
+    def _parsed(self, stream, parse):
+        """``parse()`` of the CSV ``stream``: a row pandas cannot parse is a DataError; a
+        Ctrl-C in one of its reads (pandas' C parser wraps it into a ParserError) an
+        interrupt again."""
+        import pandas as pd
+
+        try:
+            return self._guard(parse)
+        except pd.errors.ParserError as exc:
+            if stream.interrupted:
+                raise KeyboardInterrupt from None
+            raise DataError(f"{self.name}: {str(exc).strip()}; fix the row.") from None
 
     # -- Parquet: record batches (a stream is first copied to a temporary file)
     def _open_parquet(self):

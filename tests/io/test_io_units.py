@@ -12,7 +12,10 @@ import io
 import lzma
 import os
 import random
+import signal
 import sys
+import threading
+import time
 import zlib
 
 import numpy as np
@@ -956,3 +959,51 @@ def test_integer_cells_are_read_as_floats(tmp_path):
     path.write_text("a,b,y\n1,2,0\n3,4,1\n")
     ((X, y, names),) = iter_chunks(path, "y")
     assert X.dtype == np.float64 and X.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+class _WaitingPipe(io.RawIOBase):
+    """``data``, then a Ctrl-C while it waits for more (the writer still open)."""
+
+    def __init__(self, data):
+        self._buf = io.BytesIO(data)
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        k = self._buf.readinto(b)
+        if k:
+            return k
+        raise KeyboardInterrupt
+
+
+@pytest.mark.skipif(not hasattr(signal, "raise_signal"), reason="needs signal.raise_signal")
+def test_ctrl_c_while_a_csv_pipe_waits_is_an_interrupt_not_a_data_error(monkeypatch):
+    # audit (session 9): a Ctrl-C while standard input waits for more rows is raised in the
+    # read that pandas' C parser called, which wraps it into a ParserError: reported as a bad
+    # row (exit 1, "fix the row") instead of an interrupt (130). A real pipe and a real SIGINT
+    r, w = os.pipe()
+    rows = b"a,b,y\n" + b"".join(b"%d,%d,%d\n" % (i, i % 7, i % 2) for i in range(20000))
+
+    def writer():
+        os.write(w, rows)
+        time.sleep(1.0)  # the reader has parsed what came and waits for more
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(0.5)
+        os.close(w)
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(io.FileIO(r, "rb"))))
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for _ in skio.iter_chunks("-", "y", chunksize=1000):
+                pass
+    finally:
+        thread.join()
+        sys.stdin.close()
+    joined = skio._Prepended(b"h", _WaitingPipe(b""))
+    assert joined.read(1) == b"h" and not joined.interrupted
+    with pytest.raises(KeyboardInterrupt):
+        joined.read(1)
+    assert joined.interrupted
