@@ -181,8 +181,12 @@ def test_a_second_pruning_callback_is_refused_naming_it():
         (_Net([q], pruning_=p), "['cb0']"),
         (_Net([], pruning_=q), "['pruning_']"),
     ):
-        expected = re.escape(f"more than one ScreeningPruning callback ({named}")
-        with pytest.raises(ValueError, match=expected):
+        expected = (
+            f"The net holds more than one ScreeningPruning callback ({named} besides this "
+            "one): each would prune the same module and count the other's pruning epochs. "
+            "Keep one, with the settings you want."
+        )
+        with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
             check_single_pruning(p, net)
 
 

@@ -171,6 +171,11 @@ def test_alive_counts_weight_level_from_the_masks():
     plain.tied.weight = plain[0].weight
     assert alive_counts(_Net(plain), "weight", None) == (10, 12)
     assert alive_counts(_Net(torch.nn.ReLU()), "weight", None) == (0, 0)
+    # the layer types a pruner would mask (a conv beside the linears), as given
+    conv = torch.nn.Sequential(torch.nn.Conv1d(1, 2, 2), torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    assert alive_counts(_Net(conv), "weight", None) == (12, 12)
+    only_linear = alive_counts(_Net(conv), "weight", None, layer_types=[torch.nn.Linear])
+    assert only_linear == (8, 8)
 
 
 def test_alive_counts_channel_level():
@@ -226,6 +231,13 @@ def test_alive_fractions_weight_level():
     assert alive_fractions(_Net(plain), "weight", None) == {"0": 1.0, "1": 0.5}
     assert alive_fractions(_Net(plain), "weight", None, ignored_layers=["1"]) == {"0": 1.0}
     assert alive_fractions(_Net(torch.nn.ReLU()), "weight", None) == {}
+    conv = torch.nn.Sequential(torch.nn.Conv1d(1, 2, 2), torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    assert set(alive_fractions(_Net(conv), "weight", None)) == {"0", "2"}
+    assert alive_fractions(_Net(conv), "weight", None, layer_types=[torch.nn.Linear]) == {"2": 1.0}
+    # with masks, the masks decide: a kept weight that happens to be zero is kept
+    with torch.no_grad():
+        module[0].weight.zero_()
+    assert alive_fractions(_Net(module), "weight", None) == out
 
 
 def test_alive_fractions_channel_level():

@@ -446,6 +446,7 @@ def test_pickling_mid_epoch_from_a_batch_callback(digits):
 # state dict (shapes and values) and torch's optimizer and hook registries.
 from skscreen.nn._persistence import (  # noqa: E402
     _channel_records,
+    _FoldTorchPrune,
     _hook_once,
     _RebuildChannels,
     _ReportLoad,
@@ -737,3 +738,50 @@ def test_state_records_are_not_printed(digits, capsys, granularity):
     out = capsys.readouterr().out
     assert "sparsity" in out and "{" not in out
     assert "label" not in out and "channel" not in out
+
+
+# ---------------------------------------------------------------- the torch-prune fold hook
+def _two_linears():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 2))
+
+
+def test_fold_hook_makes_weight_orig_times_mask_the_weight():
+    module = _two_linears()
+    orig, mask = torch.randn(2, 3), torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    state = {"0.weight_orig": orig, "0.weight_mask": mask, "1.weight_orig": orig[:, :2]}
+    _FoldTorchPrune()(module, state, "")
+    # the mask folded and dropped (the module's state dict holds none); without a mask the
+    # weight is weight_orig itself
+    assert set(state) == {"0.weight", "1.weight"}
+    assert torch.equal(state["0.weight"], orig * mask)
+    assert torch.equal(state["1.weight"], orig[:, :2])
+    # a module whose state dict holds its mask keeps the mask key
+    module[0].register_buffer("weight_mask", torch.ones(2, 3))
+    state = {"0.weight_orig": orig, "0.weight_mask": mask}
+    _FoldTorchPrune()(module, state, "")
+    assert set(state) == {"0.weight", "0.weight_mask"} and state["0.weight_mask"] is mask
+
+
+def test_fold_hook_leaves_what_is_not_its_own():
+    module = _two_linears()
+    orig = torch.randn(2, 3)
+    # another prefix's key, a layer this module lacks, the plain weight given as well, and
+    # a layer pruned with torch's storage here too: each left as it is, the next still folded
+    state = {"xy.0.weight_orig": orig}
+    _FoldTorchPrune()(module, state, "ab.")
+    assert set(state) == {"xy.0.weight_orig"}
+    state = {"9.weight_orig": orig, "0.weight_orig": orig}
+    _FoldTorchPrune()(module, state, "")
+    assert set(state) == {"9.weight_orig", "0.weight"}
+    given = torch.zeros(2, 3)
+    state = {"0.weight_orig": orig, "0.weight": given}
+    _FoldTorchPrune()(module, state, "")
+    assert set(state) == {"0.weight_orig", "0.weight"} and state["0.weight"] is given
+    torch.nn.utils.prune.identity(module[0], "weight")
+    state = {"0.weight_orig": orig, "1.weight_orig": orig[:, :2]}
+    _FoldTorchPrune()(module, state, "")
+    assert set(state) == {"0.weight_orig", "1.weight"}
+    state = {"a.0.weight_orig": orig}  # under a prefix
+    _FoldTorchPrune()(_two_linears(), state, "a.")
+    assert set(state) == {"a.0.weight"}

@@ -427,3 +427,30 @@ def test_no_prunable_channels_without_exclusions_says_only_what_to_do(monkeypatc
         "The module has no prunable channels. Check ignored_layers, or use granularity='weight'."
     )
     assert removed == [True]
+
+
+# ------------------------------------------------------------------ prunable_weights
+def test_prunable_weights_are_those_a_pruner_would_mask():
+    from skscreen.pruning.factory import prunable_weights
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 3), nn.Linear(3, 2))
+    got = prunable_weights(model)
+    assert list(got) == ["0", "2", "3"]
+    assert all(got[n] is model[int(n)].weight for n in got)
+    got = prunable_weights(model, layer_types=nn.Linear, ignored_layers=["3"])
+    assert list(got) == ["2"] and got["2"] is model[2].weight
+    # tied modules: each name, one parameter; torch.nn.utils.prune's storage: weight_orig
+    model.add_module("tied", nn.Linear(3, 2))
+    model.tied.weight = model[3].weight
+    got = prunable_weights(model, layer_types=nn.Linear)
+    assert list(got) == ["2", "3", "tied"] and got["tied"] is got["3"]
+    torch.nn.utils.prune.identity(model[2], "weight")
+    assert prunable_weights(model, layer_types=nn.Linear)["2"] is model[2].weight_orig
+    # a module a pruner would refuse, or one with lazy layers not yet run: none
+    assert prunable_weights(model, layer_types=[int]) == {}
+    assert prunable_weights(model, ignored_layers=["nope"]) == {}
+    assert prunable_weights(nn.ReLU()) == {}
+    lazy = nn.Sequential(nn.LazyLinear(3), nn.Linear(3, 2))
+    assert prunable_weights(lazy) == {}
+    attach_prunable_masks(lazy)
+    assert get_mask(lazy[1]) is None  # left as it is too

@@ -217,3 +217,23 @@ def test_a_recorder_pickled_before_the_rows_hint_still_records():
     lin(torch.randn(4, 3))
     assert rec.moments_of("lin").n_samples == 4.0
     rec.remove()
+
+
+def test_recorded_says_whether_a_forward_pass_took_the_current_labels():
+    # the root hook clears the labels only after a pass that recorded them (session 9): an
+    # extra pass of another batch size leaves them to the labelled one
+    lin = nn.Linear(3, 2).train()
+    rec = InputStatsRecorder({"lin": lin}, n_classes=2)
+    assert rec.recorded is False
+    rec.set_targets(torch.tensor([0, 1, 0, 1]))
+    assert rec.recorded is False
+    lin(torch.randn(5, 3))  # another batch size: nothing recorded
+    assert rec.recorded is False and not rec.has_stats("lin")
+    lin(torch.randn(4, 3))
+    assert rec.recorded is True and rec.accumulators["lin"].n_samples == 4
+    rec.set_targets(torch.tensor([1, 0, 1, 0]))  # the next batch's labels: not taken yet
+    assert rec.recorded is False
+    lin.eval()(torch.randn(4, 3))  # eval mode records nothing
+    assert rec.recorded is False
+    back = pickle.loads(pickle.dumps(rec))  # restored without labels, nothing taken
+    assert back.recorded is False
