@@ -1003,7 +1003,7 @@ def test_ctrl_c_while_a_csv_pipe_waits_is_an_interrupt_not_a_data_error(monkeypa
         thread.join()
         sys.stdin.close()
     joined = skio._Prepended(b"h", _WaitingPipe(b""))
-    assert joined.read(1) == b"h" and not joined.interrupted
+    assert joined.read(1) == b"h" and joined.interrupted is False
     with pytest.raises(KeyboardInterrupt):
         joined.read(1)
     assert joined.interrupted
