@@ -1422,6 +1422,18 @@ def test_a_pruned_lazy_module_loaded_into_a_fresh_net_keeps_its_counts(digits_30
     assert new.pruning_.counts(new) == net.pruning_.counts(net)
     assert new.sparsity_ == pytest.approx(0.5, abs=0.02)
     np.testing.assert_array_equal(new.predict(X), net.predict(X))
+    # the masks themselves (counts read the zeros without masks since session 9): every
+    # prunable layer masked where its loaded weights are zero, so training keeps them zero
+    _masks_are_the_zeros(new.module_)
+
+
+def _masks_are_the_zeros(module):
+    layers = [m for m in module.modules() if isinstance(m, (nn.Linear, nn.LazyLinear))]
+    assert layers
+    for layer in layers:
+        mask = get_mask(layer)
+        assert mask is not None, layer
+        assert torch.equal(mask == 0, layer.weight.detach() == 0)
 
 
 def test_a_state_loaded_after_initialize_of_the_fitted_net_keeps_its_counts(digits_300, tmp_path):
@@ -1446,6 +1458,8 @@ def test_a_state_loaded_after_initialize_of_the_fitted_net_keeps_its_counts(digi
         assert not _said(caught, "replaced"), granularity
         assert net.pruning_.counts(net) == counts, granularity
         np.testing.assert_array_equal(net.predict(X), predicted)
+        if granularity == "weight":
+            _masks_are_the_zeros(net.module_)
 
 
 def test_class_probability_targets_are_screened_as_their_classes(digits_300):
@@ -1472,6 +1486,8 @@ def test_class_probability_targets_are_screened_as_their_classes(digits_300):
         for a, b in zip(net.module_.modules(), hard.module_.modules()):
             if get_mask(a) is not None:
                 assert torch.equal(get_mask(a), get_mask(b))
+    binary = torch.tensor([[0.0, 1.0], [1.0, 0.0]])  # two classes: two columns
+    assert _pruning._class_targets(binary).tolist() == [1, 0]
     assert _pruning._class_targets(torch.tensor([1, 0])).tolist() == [1, 0]  # indices kept
     column = torch.tensor([[0.2], [0.9]])  # one column: not class probabilities
     assert _pruning._class_targets(column) is column
@@ -1514,3 +1530,23 @@ def test_an_extra_forward_of_another_size_before_the_labelled_one_changes_nothin
     for a, b in zip(semi.module_.modules(), plain.module_.modules()):
         if get_mask(a) is not None:
             assert torch.equal(get_mask(a), get_mask(b))
+
+
+def test_counts_without_masks_follow_the_callbacks_layer_types_and_ignored_layers(digits_300):
+    # after remove_masks the counts read the zeros of the layers the callback would mask
+    # (session 9): its layer_types and ignored_layers decide which
+    from skscreen import ScreeningPrunedNet
+
+    X, y = digits_300
+    for kw, layers in (({}, ["hidden", "out"]), ({"ignored_layers": ["out"]}, ["hidden"])):
+        net = ScreeningPrunedNet(
+            _LazyMLP, sparsity=0.5, prune_epochs=1, max_epochs=1, lr=0.1, verbose=0,
+            train_split=None, random_state=0, **kw,
+        )
+        _caught(net.fit, X, y)
+        before = net.pruning_.counts(net), net.pruning_.kept_fractions(net)
+        net.remove_masks()
+        assert (net.pruning_.counts(net), net.pruning_.kept_fractions(net)) == before
+        assert sorted(before[1]) == layers
+    net.pruning_.set_params(layer_types=[nn.Conv2d])  # no such layer: nothing to count
+    assert net.pruning_.counts(net) == (0, 0) and net.pruning_.kept_fractions(net) == {}
