@@ -217,6 +217,7 @@ MODULES = {
         "tests/nn/test_net_units.py",
         "tests/nn/test_inputs.py",  # bfloat16 modules, zero samples, refits on datasets
         "tests/nn/test_labels.py",  # classes on some outputs (issue 18)
+        "tests/nn/test_net_inputs.py",  # validation Datasets, dict X (session 9's audit)
     ],
     # the callback's parts (split out of nn/_pruning.py): their unit files, then the fits
     # _settings, _module_state, _class_rows: unit file + one net file (with every _NET file
