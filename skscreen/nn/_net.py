@@ -34,6 +34,7 @@ from skscreen.nn._inputs import check_features, head, module_dtype, prepare_X, t
 from skscreen.nn._labels import (
     RECORD_KEY,
     LabelledDataset,
+    _integral,
     check_labels,
     encoding_from_record,
     encoding_record,
@@ -374,7 +375,7 @@ class ScreeningPrunedNet(NeuralNetClassifier):
         if not extra.size:
             return
         width = None
-        if extra.dtype.kind in "iu" and extra.min() >= 0:
+        if _integral(extra) and extra.min() >= 0:  # 2.0 as 2, as the training labels
             width = self._output_width(X_valid)
             if width is not None and extra.max() < width:
                 return

@@ -499,3 +499,15 @@ def test_labels_without_a_json_form_have_no_record_and_a_foreign_record_no_encod
         assert encoding_record(LabelEncoding(classes, True)) is None
     for record in (None, {}, {"classes": [0, 1], "names": True}, {"names": 1, "given": 0}, 7):
         assert encoding_from_record(record) is None
+
+
+def test_class_columns_one_column_and_no_column():
+    # nn/_net.py's _class_columns on its own: probabilities of one class column renormalise to
+    # one; no column stays empty; scores keep their values
+    from skscreen.nn._net import _class_columns
+
+    one = _class_columns(np.array([[0.2, 0.8], [0.6, 0.4]]), [1])
+    np.testing.assert_allclose(one, [[1.0], [1.0]])
+    assert _class_columns(np.array([[0.2, 0.8]]), []).shape == (1, 0)
+    np.testing.assert_allclose(_class_columns(np.array([[-1.0, 0.5, 2.0]]), [0, 2]), [[-1.0, 2.0]])
+    np.testing.assert_allclose(_class_columns(np.array([[0.0, 1.0, 0.0]]), [0, 2]), [[0.5, 0.5]])

@@ -317,3 +317,38 @@ def test_dict_X_labels_beyond_the_outputs_are_encoded_as_for_an_array(data):
     assert set(net.predict(Xd)) <= {1, 2, 3} and net.score(Xd, y + 1) > 0.5
     net = _net(module=_LeftRight).fit(Xd, y)  # labels 0..2: output indices, no probe needed
     assert list(net.classes_) == [0, 1, 2]
+
+
+def test_validation_output_indices_refused_word_for_word(data):
+    # _check_valid_indices: labels the fit did not see are accepted only as outputs of the
+    # module (non-negative integers below its width, found by a probe); the message names
+    # at most five of them, the classes, and the width when it is known
+    X, y = data
+    y2 = np.minimum(y, 1) + 1  # classes {1, 2} on 3 outputs
+
+    def message(yv):
+        net = _net(train_split=predefined_split(Dataset(X[:20], yv))).initialize()
+        with pytest.raises(ValueError) as info:
+            net.partial_fit(X[100:], y2[100:])
+        return str(info.value)
+
+    tail = "pass validation labels of the same kind as y."
+    assert message(np.array([1, 2] * 9 + [-1, 2])) == (
+        "The validation labels [-1] are not classes of this fit ([1, 2]) and not output "
+        f"indices of the module (its outputs): {tail}"
+    )
+    assert message(np.array([1, 2] * 7 + [3, 4, 5, 6, 7, 8])) == (
+        "The validation labels [3, 4, 5, 6, 7] are not classes of this fit ([1, 2]) and not "
+        f"output indices of the module (its 3 outputs): {tail}"
+    )
+    assert message(np.array([1.0, 2.0] * 9 + [-1.0, 1.0])).startswith(
+        "The validation labels [-1.0] are not classes"
+    )
+    # output 0 has no class of this fit but is an output of the module: accepted
+    net = _net(train_split=predefined_split(Dataset(X[:20], np.array([0, 1, 2] * 6 + [0, 1]))))
+    net.fit(X[100:], y2[100:])
+    assert list(net.classes_) == [1, 2] and np.isfinite(net.history[:, "valid_loss"]).all()
+    # labels as integral floats, as the training labels may be
+    yv = np.array([0.0, 1.0, 2.0] * 6 + [0.0, 1.0])
+    net = _net(train_split=predefined_split(Dataset(X[:20], yv))).fit(X[100:], y2[100:] * 1.0)
+    assert np.isfinite(net.history[:, "valid_loss"]).all()
