@@ -1469,23 +1469,11 @@ def test_class_probability_targets_are_screened_as_their_classes(digits_300):
 
     X, y = digits_300
     onehot = np.eye(10, dtype=np.float32)[y]
-
-    def run(targets):
-        torch.manual_seed(0)
-        net = NeuralNet(
-            make_mlp_for_probabilities(), criterion=torch.nn.CrossEntropyLoss, max_epochs=2,
-            lr=0.1, verbose=0, train_split=None, iterator_train__shuffle=False,
-            callbacks=[("p", ScreeningPruning(sparsity=0.5, prune_epochs=1, alpha=1.0))],
-        )
-        return net.fit(X, targets)
-
-    hard = run(y)
+    hard = _screened_fit(NeuralNet, X, y)
     for targets in (onehot, 0.9 * onehot + 0.01):
-        net = run(targets.astype(np.float32))
+        net = _screened_fit(NeuralNet, X, targets.astype(np.float32))
         assert net.history[-1, "sparsity"] == pytest.approx(0.5, abs=0.01)
-        for a, b in zip(net.module_.modules(), hard.module_.modules()):
-            if get_mask(a) is not None:
-                assert torch.equal(get_mask(a), get_mask(b))
+        _assert_same_masks(net, hard)
     binary = torch.tensor([[0.0, 1.0], [1.0, 0.0]])  # two classes: two columns
     assert _pruning._class_targets(binary).tolist() == [1, 0]
     assert _pruning._class_targets(torch.tensor([1, 0])).tolist() == [1, 0]  # indices kept
@@ -1493,11 +1481,24 @@ def test_class_probability_targets_are_screened_as_their_classes(digits_300):
     assert _pruning._class_targets(column) is column
 
 
-def make_mlp_for_probabilities():
+def _screened_fit(cls, X, y):
+    """``cls`` (a skorch net class) on the digits MLP from seed 0, with the pruning callback
+    (half the weights after one epoch, pure screening), fitted on ``X, y`` in order."""
     from skscreen.models import make_mlp
 
     torch.manual_seed(0)
-    return make_mlp(64, (32,), 10)
+    net = cls(
+        make_mlp(64, (32,), 10), criterion=torch.nn.CrossEntropyLoss, max_epochs=2, lr=0.1,
+        verbose=0, train_split=None, iterator_train__shuffle=False,
+        callbacks=[("p", ScreeningPruning(sparsity=0.5, prune_epochs=1, alpha=1.0))],
+    )
+    return net.fit(X, y)
+
+
+def _assert_same_masks(net, other):
+    for a, b in zip(net.module_.modules(), other.module_.modules()):
+        if get_mask(a) is not None:
+            assert torch.equal(get_mask(a), get_mask(b))
 
 
 def test_an_extra_forward_of_another_size_before_the_labelled_one_changes_nothing(digits_300):
@@ -1516,20 +1517,10 @@ def test_an_extra_forward_of_another_size_before_the_labelled_one_changes_nothin
             loss.backward()
             return {"loss": loss, "y_pred": y_pred}
 
-    def run(cls):
-        torch.manual_seed(0)
-        net = cls(
-            make_mlp_for_probabilities(), criterion=torch.nn.CrossEntropyLoss, max_epochs=2,
-            lr=0.1, verbose=0, train_split=None, iterator_train__shuffle=False,
-            callbacks=[("p", ScreeningPruning(sparsity=0.5, prune_epochs=1, alpha=1.0))],
-        )
-        return net.fit(X, y)
-
-    semi, plain = run(_SemiSupervised), run(NeuralNetClassifier)
+    semi = _screened_fit(_SemiSupervised, X, y)
+    plain = _screened_fit(NeuralNetClassifier, X, y)
     assert semi.history[-1, "sparsity"] == pytest.approx(0.5, abs=0.01)
-    for a, b in zip(semi.module_.modules(), plain.module_.modules()):
-        if get_mask(a) is not None:
-            assert torch.equal(get_mask(a), get_mask(b))
+    _assert_same_masks(semi, plain)
 
 
 def test_counts_without_masks_follow_the_callbacks_layer_types_and_ignored_layers(digits_300):
